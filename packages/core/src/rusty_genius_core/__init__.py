@@ -1,0 +1,125 @@
+"""rusty-genius core: the shared vocabulary every other package speaks.
+
+Protocol messages, manifests, :class:`InferenceConfig` and the error tree.
+No I/O, and no dependency on any other rusty-genius package.
+"""
+
+from __future__ import annotations
+
+from ._codec import from_dict as from_dict
+from ._codec import from_json as from_json
+from ._codec import message_types as message_types
+from ._codec import to_dict as to_dict
+from ._codec import to_json as to_json
+from ._config import InferenceConfig as InferenceConfig
+from ._config import LoadOptions as LoadOptions
+from ._config import Sampling as Sampling
+from ._errors import AssetError as AssetError
+from ._errors import BusyError as BusyError
+from ._errors import ConfigError as ConfigError
+from ._errors import EngineError as EngineError
+from ._errors import GeniusError as GeniusError
+from ._errors import ManifestError as ManifestError
+from ._errors import ProtocolError as ProtocolError
+from ._events import AssetComplete as AssetComplete
+from ._events import AssetEvent as AssetEvent
+from ._events import AssetFailed as AssetFailed
+from ._events import AssetProgress as AssetProgress
+from ._events import AssetStarted as AssetStarted
+from ._events import Complete as Complete
+from ._events import Content as Content
+from ._events import FinishReason as FinishReason
+from ._events import InferenceEvent as InferenceEvent
+from ._events import ProcessStart as ProcessStart
+from ._events import Thought as Thought
+from ._events import ThoughtDelta as ThoughtDelta
+from ._events import ThoughtEvent as ThoughtEvent
+from ._events import ThoughtStart as ThoughtStart
+from ._events import ThoughtStop as ThoughtStop
+from ._events import Usage as Usage
+from ._manifest import DEFAULT_REVISION as DEFAULT_REVISION
+from ._manifest import ModelEntry as ModelEntry
+from ._manifest import ModelReference as ModelReference
+from ._manifest import ModelSpec as ModelSpec
+from ._manifest import Purpose as Purpose
+from ._manifest import UserManifest as UserManifest
+from ._manifest import filename_matches_quant as filename_matches_quant
+from ._manifest import merge_manifests as merge_manifests
+from ._protocol import Ack as Ack
+from ._protocol import BrainstemInput as BrainstemInput
+from ._protocol import BrainstemOutput as BrainstemOutput
+from ._protocol import Cancel as Cancel
+from ._protocol import ChatMessage as ChatMessage
+from ._protocol import Command as Command
+from ._protocol import ErrorReport as ErrorReport
+from ._protocol import Infer as Infer
+from ._protocol import ListModels as ListModels
+from ._protocol import LoadModel as LoadModel
+from ._protocol import ModelList as ModelList
+from ._protocol import ModelLoaded as ModelLoaded
+from ._protocol import ModelStatus as ModelStatus
+from ._protocol import OutputBody as OutputBody
+from ._protocol import Role as Role
+from ._protocol import Shutdown as Shutdown
+from ._protocol import Unload as Unload
+from ._protocol import is_final as is_final
+
+__all__ = [
+    "DEFAULT_REVISION",
+    "Ack",
+    "AssetComplete",
+    "AssetError",
+    "AssetEvent",
+    "AssetFailed",
+    "AssetProgress",
+    "AssetStarted",
+    "BrainstemInput",
+    "BrainstemOutput",
+    "BusyError",
+    "Cancel",
+    "ChatMessage",
+    "Command",
+    "Complete",
+    "ConfigError",
+    "Content",
+    "EngineError",
+    "ErrorReport",
+    "FinishReason",
+    "GeniusError",
+    "Infer",
+    "InferenceConfig",
+    "InferenceEvent",
+    "ListModels",
+    "LoadModel",
+    "LoadOptions",
+    "ManifestError",
+    "ModelEntry",
+    "ModelList",
+    "ModelLoaded",
+    "ModelReference",
+    "ModelSpec",
+    "ModelStatus",
+    "OutputBody",
+    "ProcessStart",
+    "ProtocolError",
+    "Purpose",
+    "Role",
+    "Sampling",
+    "Shutdown",
+    "Thought",
+    "ThoughtDelta",
+    "ThoughtEvent",
+    "ThoughtStart",
+    "ThoughtStop",
+    "Unload",
+    "Usage",
+    "UserManifest",
+    "filename_matches_quant",
+    "from_dict",
+    "from_json",
+    "is_final",
+    "merge_manifests",
+    "message_types",
+    "to_dict",
+    "to_json",
+]

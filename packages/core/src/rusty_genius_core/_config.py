@@ -1,0 +1,108 @@
+"""Inference and load settings.
+
+Behaviour (how long, which stops, whether thoughts are shown) is kept apart from
+sampling (how each token is drawn), because servers and fixtures override them
+separately and greedy decoding must be one obvious call: ``Sampling.greedy()``.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ._errors import ConfigError
+from ._validators import as_tuple, number_in, tuple_of, typed
+
+__all__ = ["InferenceConfig", "LoadOptions", "Sampling"]
+
+_MAX_CONTEXT = 1 << 24
+
+
+@attrs.frozen(kw_only=True)
+class Sampling:
+    """How the next token is drawn. ``temperature == 0`` means greedy (argmax)."""
+
+    temperature: float = attrs.field(default=0.8, validator=number_in(0.0, 5.0, ConfigError))
+    top_p: float = attrs.field(
+        default=0.95, validator=number_in(0.0, 1.0, ConfigError, lo_open=True)
+    )
+    top_k: int = attrs.field(default=40, validator=number_in(0, None, ConfigError, integer=True))
+    min_p: float = attrs.field(default=0.05, validator=number_in(0.0, 1.0, ConfigError))
+    repeat_penalty: float = attrs.field(
+        default=1.0, validator=number_in(0.0, 10.0, ConfigError, lo_open=True)
+    )
+
+    @classmethod
+    def greedy(cls) -> Sampling:
+        """Deterministic argmax decoding, as fixtures and benchmarks use."""
+        return cls(temperature=0.0, top_p=1.0, top_k=1, min_p=0.0, repeat_penalty=1.0)
+
+    @property
+    def is_greedy(self) -> bool:
+        return self.temperature == 0.0 or self.top_k == 1
+
+
+@attrs.frozen(kw_only=True)
+class InferenceConfig:
+    """Per-request behaviour plus its :class:`Sampling`.
+
+    ``context_size`` of ``None`` keeps the loaded model's context; ``raw`` sends a
+    plain prompt to the model as-is instead of wrapping it in the chat template.
+    """
+
+    max_tokens: int = attrs.field(
+        default=512, validator=number_in(1, _MAX_CONTEXT, ConfigError, integer=True)
+    )
+    context_size: int | None = attrs.field(
+        default=None,
+        validator=number_in(16, _MAX_CONTEXT, ConfigError, integer=True, optional=True),
+    )
+    show_thinking: bool = attrs.field(default=True, validator=typed(bool, ConfigError))
+    stop: tuple[str, ...] = attrs.field(
+        default=(),
+        converter=as_tuple,
+        validator=tuple_of(str, ConfigError),
+    )
+    seed: int | None = attrs.field(
+        default=None,
+        validator=number_in(0, (1 << 32) - 1, ConfigError, integer=True, optional=True),
+    )
+    raw: bool = attrs.field(default=False, validator=typed(bool, ConfigError))
+    sampling: Sampling = attrs.field(factory=Sampling, validator=typed(Sampling, ConfigError))
+
+    @stop.validator
+    def _check_stop(
+        self, _attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]
+    ) -> None:
+        for i, s in enumerate(value):
+            if not s:
+                raise ConfigError(f"InferenceConfig.stop[{i}] must be a non-empty string")
+        if len(value) > 16:
+            raise ConfigError(f"InferenceConfig.stop allows at most 16 strings, got {len(value)}")
+
+    @classmethod
+    def greedy(cls, **changes: object) -> InferenceConfig:
+        """A config with :meth:`Sampling.greedy` and the given behaviour fields."""
+        return cls(sampling=Sampling.greedy(), **changes)  # type: ignore[arg-type]
+
+
+@attrs.frozen(kw_only=True)
+class LoadOptions:
+    """How an engine loads a model. ``None`` leaves the choice to the engine.
+
+    ``gpu_layers=-1`` offloads every layer (the default when a GPU build is present).
+    """
+
+    context_size: int | None = attrs.field(
+        default=None,
+        validator=number_in(16, _MAX_CONTEXT, ConfigError, integer=True, optional=True),
+    )
+    gpu_layers: int | None = attrs.field(
+        default=None, validator=number_in(-1, None, ConfigError, integer=True, optional=True)
+    )
+    threads: int | None = attrs.field(
+        default=None, validator=number_in(1, 1024, ConfigError, integer=True, optional=True)
+    )
+    seed: int | None = attrs.field(
+        default=None,
+        validator=number_in(0, (1 << 32) - 1, ConfigError, integer=True, optional=True),
+    )

@@ -1,0 +1,151 @@
+"""attrs validators that raise our own errors and name the field and the value."""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import attrs
+
+    from ._errors import GeniusError
+
+E = TypeVar("E", bound=enum.Enum)
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+def _where(inst: object, attribute: attrs.Attribute[Any]) -> str:
+    return f"{type(inst).__name__}.{attribute.name}"
+
+
+def typed(kind: type | tuple[type, ...], error: type[GeniusError]) -> Validator:
+    """Reject values of the wrong type; ``bool`` never passes for ``int``/``float``."""
+
+    def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise error(f"{_where(inst, attribute)} must be {names}, got {value!r}")
+
+    return validate
+
+
+def number_in(
+    lo: float | None,
+    hi: float | None,
+    error: type[GeniusError],
+    *,
+    lo_open: bool = False,
+    integer: bool = False,
+    optional: bool = False,
+) -> Validator:
+    """Check type and range of a number; ``lo_open`` excludes the lower bound."""
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+
+    def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        where = _where(inst, attribute)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            what = "an integer" if integer else "a number"
+            raise error(f"{where} must be {what}, got {value!r}")
+        assert isinstance(value, int | float)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise error(f"{where} must be finite, got {value!r}")
+        too_low = lo is not None and (value <= lo if lo_open else value < lo)
+        too_high = hi is not None and value > hi
+        if too_low or too_high:
+            left = "(" if lo_open else "["
+            lo_s = "-inf" if lo is None else f"{lo:g}"
+            hi_s = "inf" if hi is None else f"{hi:g}"
+            raise error(f"{where} must be in {left}{lo_s}, {hi_s}], got {value!r}")
+
+    return validate
+
+
+def non_empty_str(error: type[GeniusError], *, optional: bool = False) -> Validator:
+    def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, str) or not value.strip():
+            raise error(f"{_where(inst, attribute)} must be a non-empty string, got {value!r}")
+
+    return validate
+
+
+def tuple_of(item: type, error: type[GeniusError]) -> Validator:
+    def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        where = _where(inst, attribute)
+        if not isinstance(value, tuple):
+            raise error(f"{where} must be a tuple, got {value!r}")
+        for i, v in enumerate(value):
+            if not isinstance(v, item) or (isinstance(v, bool) and item is not bool):
+                raise error(f"{where}[{i}] must be {item.__name__}, got {v!r}")
+
+    return validate
+
+
+def check_repo_id(value: str, error: type[GeniusError], what: str = "repo") -> str:
+    """Validate a Hugging Face ``org/name`` id; reject traversal and odd characters."""
+    if not isinstance(value, str):
+        raise error(f"{what} must be a string like 'org/name', got {value!r}")
+    if "\\" in value or value.startswith("/") or ":" in value:
+        raise error(f"{what} {value!r} must be a relative 'org/name' id")
+    parts = value.split("/")
+    if len(parts) != 2:
+        raise error(f"{what} {value!r} must have exactly one '/', as in 'org/name'")
+    for part in parts:
+        if part in ("", ".", "..") or ".." in part or not _SAFE_SEGMENT.match(part):
+            raise error(f"{what} {value!r} has an invalid segment {part!r}")
+    return value
+
+
+def check_relative_path(value: str, error: type[GeniusError], what: str = "filename") -> str:
+    """Validate a repo-relative file path: no absolute path, backslash or ``..``."""
+    if not isinstance(value, str) or not value:
+        raise error(f"{what} must be a non-empty string, got {value!r}")
+    if "\\" in value or value.startswith("/") or "\x00" in value or re.match(r"^[A-Za-z]:", value):
+        raise error(f"{what} {value!r} must be a relative path with '/' separators")
+    for part in value.split("/"):
+        if part in ("", ".", ".."):
+            raise error(f"{what} {value!r} has a forbidden path segment {part!r}")
+    return value
+
+
+def repo_id(error: type[GeniusError]) -> Validator:
+    def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        check_repo_id(value, error, _where(inst, attribute))  # type: ignore[arg-type]
+
+    return validate
+
+
+def relative_path(error: type[GeniusError], *, optional: bool = False) -> Validator:
+    def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        check_relative_path(value, error, _where(inst, attribute))  # type: ignore[arg-type]
+
+    return validate
+
+
+def enum_converter(kind: type[E], error: type[GeniusError], where: str) -> Callable[[object], E]:
+    """A converter to ``kind`` whose error lists the allowed values."""
+
+    def convert(value: object) -> E:
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in kind)
+            raise error(f"{where} {value!r} is not one of {allowed}") from None
+
+    return convert
+
+
+def as_tuple(value: Any) -> Any:
+    """Accept a list where a tuple is stored (JSON has no tuples); leave the rest to validators."""
+    return tuple(value) if isinstance(value, list) else value

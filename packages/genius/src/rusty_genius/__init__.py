@@ -1,0 +1,3 @@
+"""Local-first, async, actor-based orchestration for LLM inference."""
+
+__all__: list[str] = []
