@@ -1,3 +1,8 @@
-"""rusty-genius engines: the Pinky stub, the llama.cpp engine and the streaming think parser."""
+"""rusty-genius cortex: engines that turn a prompt into a stream of inference events."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from ._engine import Engine as Engine
+from ._engine import StopSignal as StopSignal
+
+__all__ = ["Engine", "StopSignal"]
