@@ -56,18 +56,18 @@ class Purpose(enum.StrEnum):
 def _quant(value: str | None, where: str) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not _QUANT.match(value):
+    if not isinstance(value, str) or not _QUANT.fullmatch(value):
         raise ManifestError(f"{where} {value!r} is not a quantization name like 'Q4_K_M'")
     return value.upper()
 
 
 def _check_revision(value: str, where: str) -> None:
-    if not isinstance(value, str) or not _REVISION.match(value) or ".." in value:
+    if not isinstance(value, str) or not _REVISION.fullmatch(value) or ".." in value:
         raise ManifestError(f"{where} {value!r} is not a valid revision (branch, tag or commit)")
 
 
 def _check_sha256(value: str | None, where: str) -> None:
-    if value is not None and (not isinstance(value, str) or not _SHA256.match(value)):
+    if value is not None and (not isinstance(value, str) or not _SHA256.fullmatch(value)):
         raise ManifestError(f"{where} must be 64 lowercase hex digits, got {value!r}")
 
 
@@ -102,7 +102,7 @@ class ModelReference:
                 raise ManifestError(
                     f"model reference {text!r}: a quantization needs a repo, as in 'org/repo:Q4_K_M'"
                 )
-            if not _ALIAS.match(text.lower()) or ".." in text:
+            if not _ALIAS.fullmatch(text.lower()) or ".." in text:
                 raise ManifestError(f"model reference {text!r} is not a valid alias")
             return cls(alias=text.lower())
         repo, sep, quant = text.partition(":")
@@ -285,7 +285,7 @@ class UserManifest:
             raise ManifestError(f"{source}: [models] must be a table")
         models: dict[str, ModelEntry] = {}
         for alias, raw in raw_models.items():
-            if not isinstance(alias, str) or not _ALIAS.match(alias) or ".." in alias:
+            if not isinstance(alias, str) or not _ALIAS.fullmatch(alias) or ".." in alias:
                 raise ManifestError(
                     f"{source}: model alias {alias!r} must be lower case letters, digits, '.', '_' or '-'"
                 )

@@ -54,7 +54,7 @@ _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _request_id(inst: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not _REQUEST_ID.match(value):
+    if not isinstance(value, str) or not _REQUEST_ID.fullmatch(value):
         raise ProtocolError(
             f"{type(inst).__name__}.{attribute.name} must be 1-128 characters of "
             f"letters, digits, '.', '_', ':' or '-', got {value!r}"

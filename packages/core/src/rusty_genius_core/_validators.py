@@ -1,4 +1,8 @@
-"""attrs validators that raise our own errors and name the field and the value."""
+"""attrs validators that raise our own errors and name the field and the value.
+
+Messages start with ``Class.field`` (``Usage.prompt_tokens must be ...``): the
+codec rewrites that prefix into the JSON path of the field it was decoding.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ if TYPE_CHECKING:
 E = TypeVar("E", bound=enum.Enum)
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
-_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _where(inst: object, attribute: attrs.Attribute[Any]) -> str:
@@ -100,19 +105,27 @@ def check_repo_id(value: str, error: type[GeniusError], what: str = "repo") -> s
     if len(parts) != 2:
         raise error(f"{what} {value!r} must have exactly one '/', as in 'org/name'")
     for part in parts:
-        if part in ("", ".", "..") or ".." in part or not _SAFE_SEGMENT.match(part):
+        if part in ("", ".", "..") or ".." in part or not _SAFE_SEGMENT.fullmatch(part):
             raise error(f"{what} {value!r} has an invalid segment {part!r}")
     return value
 
 
 def check_relative_path(value: str, error: type[GeniusError], what: str = "filename") -> str:
-    """Validate a repo-relative file path: no absolute path, backslash or ``..``."""
+    """Validate a repo-relative file path: no absolute path, backslash or ``..``.
+
+    Also refused, because some platform reads them as something else: ``:`` (a
+    Windows drive, an NTFS stream), control characters (NUL ends a C string), and
+    segments made only of dots and spaces (Windows strips trailing ones, so
+    ``".. "`` would act as ``".."``).
+    """
     if not isinstance(value, str) or not value:
         raise error(f"{what} must be a non-empty string, got {value!r}")
-    if "\\" in value or value.startswith("/") or "\x00" in value or re.match(r"^[A-Za-z]:", value):
+    if _CONTROL.search(value):
+        raise error(f"{what} {value!r} must not contain control characters")
+    if "\\" in value or value.startswith("/") or ":" in value:
         raise error(f"{what} {value!r} must be a relative path with '/' separators")
     for part in value.split("/"):
-        if part in ("", ".", ".."):
+        if not part.strip(". "):
             raise error(f"{what} {value!r} has a forbidden path segment {part!r}")
     return value
 
