@@ -156,7 +156,7 @@ def _decode(value: object, hint: Any, path: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ProtocolError(f"{path}: expected a number, got {_show(value)}")
-        return float(value)
+        return _as_float(value)
     if hint is str:
         if not isinstance(value, str):
             raise ProtocolError(f"{path}: expected a string, got {_show(value)}")
@@ -172,11 +172,29 @@ def _decode(value: object, hint: Any, path: str) -> Any:
     raise ProtocolError(f"{path}: cannot decode type {_type_name(hint)}")  # pragma: no cover
 
 
+def _as_float(value: int | float) -> int | float:
+    """An int as float when a float holds it exactly; otherwise the int itself.
+
+    The classes accept ints in float fields, so a huge int must neither overflow
+    (``float(10**400)``) nor lose digits on its way back.
+    """
+    if isinstance(value, float):
+        return value
+    try:
+        as_float = float(value)
+    except OverflowError:
+        return value
+    return as_float if as_float == value else value
+
+
 def _decode_union(value: object, options: tuple[Any, ...], path: str) -> Any:
     if value is None:
         if type(None) in options:
             return None
         raise ProtocolError(f"{path}: must not be null")
+    others = tuple(o for o in options if o is not type(None))
+    if len(others) == 1:  # ``X | None``: X's own error names the exact field
+        return _decode(value, others[0], path)
     messages = tuple(o for o in options if isinstance(o, type) and o in _TAG_OF)
     if messages and isinstance(value, Mapping):
         return _decode_message(value, messages, path)
@@ -222,9 +240,21 @@ def _decode_message(value: object, classes: tuple[type, ...], path: str) -> Any:
     try:
         return cls(**kwargs)
     except GeniusError as exc:
-        raise ProtocolError(f"{path}: {exc.message}") from None
+        raise ProtocolError(_at_field(path, cls, fields, exc.message)) from None
     except (TypeError, ValueError) as exc:
         raise ProtocolError(f"{path}: {exc}") from None
+
+
+def _at_field(path: str, cls: type, fields: Mapping[str, object], message: str) -> str:
+    """Move a validator's ``Class.field`` prefix into the path.
+
+    ``Usage.prompt_tokens must be ...`` raised while building the Usage at
+    ``$.body.usage`` becomes ``$.body.usage.prompt_tokens: must be ...``.
+    """
+    found = re.match(rf"{re.escape(cls.__name__)}\.(\w+)((?:\[\d+\])*) ?(.*)", message, re.DOTALL)
+    if found is None or found[1] not in fields:
+        return f"{path}: {message}"
+    return f"{path}.{found[1]}{found[2]}: {found[3]}"
 
 
 def _tags(classes: tuple[type, ...]) -> str:
