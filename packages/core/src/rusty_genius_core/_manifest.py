@@ -61,6 +61,13 @@ def _quant(value: str | None, where: str) -> str | None:
     return value.upper()
 
 
+def _check_upper_quant(value: object, where: str) -> None:
+    _quant(value, where)  # type: ignore[arg-type]
+    assert isinstance(value, str)
+    if value != value.upper():
+        raise ManifestError(f"{where} {value!r} must be upper case")
+
+
 def _check_revision(value: str, where: str) -> None:
     if not isinstance(value, str) or not _REVISION.fullmatch(value) or ".." in value:
         raise ManifestError(f"{where} {value!r} is not a valid revision (branch, tag or commit)")
@@ -91,6 +98,22 @@ class ModelReference:
     alias: str | None = None
     repo: str | None = None
     quantization: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.alias is None) == (self.repo is None):
+            raise ManifestError("ModelReference needs exactly one of 'alias' or 'repo'")
+        if self.alias is not None and (
+            not isinstance(self.alias, str)
+            or not _ALIAS.fullmatch(self.alias)
+            or ".." in self.alias
+        ):
+            raise ManifestError(f"ModelReference.alias {self.alias!r} is not a valid alias")
+        if self.repo is not None:
+            check_repo_id(self.repo, ManifestError, "ModelReference.repo")
+        if self.quantization is not None:
+            if self.repo is None:
+                raise ManifestError("ModelReference.quantization needs a repo")
+            _check_upper_quant(self.quantization, "ModelReference.quantization")
 
     @classmethod
     def parse(cls, text: str) -> ModelReference:
@@ -147,9 +170,7 @@ class ModelSpec:
     )
 
     def __attrs_post_init__(self) -> None:
-        _quant(self.quantization, "ModelSpec.quantization")
-        if self.quantization != self.quantization.upper():
-            raise ManifestError(f"ModelSpec.quantization {self.quantization!r} must be upper case")
+        _check_upper_quant(self.quantization, "ModelSpec.quantization")
         _check_revision(self.revision, "ModelSpec.revision")
         _check_sha256(self.sha256, "ModelSpec.sha256")
         if not self.filename.lower().endswith(".gguf"):
@@ -180,6 +201,26 @@ class ModelEntry:
     sha256: str | None = None
     size: int | None = None
     purpose: Purpose | None = None
+
+    def __attrs_post_init__(self) -> None:
+        """The same checks as :meth:`from_dict`, for entries built in code."""
+        if self.repo is not None:
+            check_repo_id(self.repo, ManifestError, "ModelEntry.repo")
+        if self.filename is not None:
+            check_relative_path(self.filename, ManifestError, "ModelEntry.filename")
+        if self.quantization is not None:
+            _check_upper_quant(self.quantization, "ModelEntry.quantization")
+        if self.revision is not None:
+            _check_revision(self.revision, "ModelEntry.revision")
+        _check_sha256(self.sha256, "ModelEntry.sha256")
+        if self.size is not None and (
+            isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0
+        ):
+            raise ManifestError(
+                f"ModelEntry.size must be a non-negative integer, got {self.size!r}"
+            )
+        if self.purpose is not None and not isinstance(self.purpose, Purpose):
+            raise ManifestError(f"ModelEntry.purpose must be a Purpose, got {self.purpose!r}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> ModelEntry:
@@ -289,7 +330,9 @@ class UserManifest:
                 raise ManifestError(
                     f"{source}: model alias {alias!r} must be lower case letters, digits, '.', '_' or '-'"
                 )
-            models[alias] = ModelEntry.from_dict(raw, f"{source}: [models.{alias}]")
+            where = f"{source}: [models.{alias}]"
+            models[alias] = entry = ModelEntry.from_dict(raw, where)
+            _check_with_defaults(entry, defaults, where)
         return cls(defaults=defaults, models=models)
 
     def to_dict(self) -> dict[str, Any]:
@@ -318,12 +361,28 @@ def merge_manifests(base: UserManifest, override: UserManifest) -> UserManifest:
     An entry in ``override`` that names a different repo than ``base``'s entry of
     the same alias replaces it whole; file-bound fields (filename, sha256, size)
     never leak from one repo onto another. A merged entry whose filename and
-    quantization disagree raises :class:`ManifestError` naming the alias.
+    quantization (its own or the one ``[defaults]`` gives it) disagree raises
+    :class:`ManifestError` naming the alias.
     """
     defaults = override.defaults.over(base.defaults)
     models = dict(base.models)
     for alias, entry in override.models.items():
-        merged = entry.over(models[alias]) if alias in models else entry
+        old = models.get(alias)
+        replaced = old is None or (entry.repo is not None and entry.repo != old.repo)
+        merged = entry if replaced or old is None else entry.over(old)
         merged.check_consistent(f"merged manifest: [models.{alias}]")
         models[alias] = merged
+    for alias, entry in models.items():  # new defaults may disagree with a pinned file
+        _check_with_defaults(entry, defaults, f"merged manifest: [models.{alias}]")
     return UserManifest(defaults=defaults, models=models)
+
+
+def _check_with_defaults(entry: ModelEntry, defaults: ModelEntry, where: str) -> None:
+    """An entry's filename must match the quantization it gets from ``[defaults]``."""
+    if entry.quantization is None and entry.filename is not None:
+        try:
+            entry.over(defaults).check_consistent(where)
+        except ManifestError as exc:
+            raise ManifestError(
+                f"{exc.message} (from [defaults]); set the entry's own quantization"
+            ) from None
