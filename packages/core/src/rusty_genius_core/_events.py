@@ -137,10 +137,10 @@ class AssetProgress:
     done: int = attrs.field(validator=_count)
     total: int | None = attrs.field(default=None, validator=_opt_count)
 
-    @done.validator
-    def _not_past_total(self, _a: attrs.Attribute[int], done: int) -> None:
-        if self.total is not None and done > self.total:
-            raise ProtocolError(f"AssetProgress.done {done} exceeds total {self.total}")
+    def __attrs_post_init__(self) -> None:
+        # After the field validators, so a bad ``total`` is blamed on ``total``.
+        if self.total is not None and self.done > self.total:
+            raise ProtocolError(f"AssetProgress.done {self.done} exceeds total {self.total}")
 
     @property
     def fraction(self) -> float | None:
