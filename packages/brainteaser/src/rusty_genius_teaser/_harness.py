@@ -1,0 +1,79 @@
+"""What one fixture run produces, and the runner the pytest items call.
+
+:func:`run_fixture` is the seam between the collection machinery (real, in
+:mod:`rusty_genius_teaser.plugin`) and the inference pipeline: it will build
+the model spec from the fixture, fetch the weights through facecrab (from the
+loopback hub or the real one, per ``requires_hub``) and run the prompt through
+the ``Genius`` facade. Until that facade exists it raises
+:class:`NotImplementedError`. A ``conftest.py`` can supply its own runner by
+implementing the ``pytest_teaser_run_fixture`` hook.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from rusty_genius_core import ConfigError
+
+if TYPE_CHECKING:
+    from ._fixture import Fixture
+
+__all__ = ["BACKENDS", "FixtureResult", "run_fixture"]
+
+#: The engines a fixture item can run on.
+BACKENDS = ("pinky", "llama")
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+@attrs.frozen(kw_only=True)
+class FixtureResult:
+    """The output and measurements of one fixture run.
+
+    ``problems`` are failures the runner found in the pipeline itself (a
+    missing ``ProcessStart``, no usage at the end); the item fails on them
+    whatever the backend. ``text`` is the content without thoughts.
+    """
+
+    model: str
+    backend: str
+    text: str
+    thought: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    time_to_first_token: float | None = None
+    tokens_per_second: float | None = None
+    problems: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(
+                f"FixtureResult.backend must be one of {BACKENDS}, got {self.backend!r}"
+            )
+
+    def report(self) -> str:
+        """The per-fixture report: model, tokens, time to first token, decode speed."""
+        ttft = "n/a" if self.time_to_first_token is None else f"{self.time_to_first_token:.3f} s"
+        return (
+            f"model: {self.model} ({self.backend})\n"
+            f"tokens: {self.prompt_tokens} prompt, {self.completion_tokens} completion\n"
+            f"ttft: {ttft}\n"
+            f"tok/s: {_rate(self.tokens_per_second)}\n"
+        )
+
+
+def run_fixture(fixture: Fixture, backend: str) -> FixtureResult:
+    """Run ``fixture``'s prompt on ``backend`` (``"pinky"`` or ``"llama"``) and return the result.
+
+    May call ``pytest.skip`` when the fixture cannot run here (the real hub is
+    unreachable for a ``requires_hub = "internet"`` fixture).
+    """
+    raise NotImplementedError(
+        f"brainteaser cannot run {fixture.test_id} on {backend!r} yet: run_fixture "
+        "(rusty_genius_teaser._harness) needs the Genius facade, which does not exist yet; "
+        "a conftest.py may implement the pytest_teaser_run_fixture hook meanwhile"
+    )
