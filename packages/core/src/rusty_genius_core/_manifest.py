@@ -360,9 +360,10 @@ def merge_manifests(base: UserManifest, override: UserManifest) -> UserManifest:
 
     An entry in ``override`` that names a different repo than ``base``'s entry of
     the same alias replaces it whole; file-bound fields (filename, sha256, size)
-    never leak from one repo onto another. A merged entry whose filename and
-    quantization (its own or the one ``[defaults]`` gives it) disagree raises
-    :class:`ManifestError` naming the alias.
+    never leak from one repo onto another, nor onto another quantization: when
+    ``override``'s ``[defaults]`` choose a quantization that a file ``base`` pinned
+    does not match, that pin is dropped. A merged entry whose filename and
+    quantization still disagree raises :class:`ManifestError` naming the alias.
     """
     defaults = override.defaults.over(base.defaults)
     models = dict(base.models)
@@ -372,17 +373,25 @@ def merge_manifests(base: UserManifest, override: UserManifest) -> UserManifest:
         merged = entry if replaced or old is None else entry.over(old)
         merged.check_consistent(f"merged manifest: [models.{alias}]")
         models[alias] = merged
-    for alias, entry in models.items():  # new defaults may disagree with a pinned file
+    for alias, entry in models.items():
+        own = override.models.get(alias)
+        if (own is None or own.filename is None) and not _agrees_with_defaults(entry, defaults):
+            # The quantization moved away from a file only ``base`` pinned: unpin it.
+            entry = models[alias] = attrs.evolve(entry, **dict.fromkeys(_REPO_BOUND))
         _check_with_defaults(entry, defaults, f"merged manifest: [models.{alias}]")
     return UserManifest(defaults=defaults, models=models)
 
 
+def _agrees_with_defaults(entry: ModelEntry, defaults: ModelEntry) -> bool:
+    if entry.quantization is not None or entry.filename is None or defaults.quantization is None:
+        return True
+    return filename_matches_quant(entry.filename.rsplit("/", 1)[-1], defaults.quantization)
+
+
 def _check_with_defaults(entry: ModelEntry, defaults: ModelEntry, where: str) -> None:
     """An entry's filename must match the quantization it gets from ``[defaults]``."""
-    if entry.quantization is None and entry.filename is not None:
-        try:
-            entry.over(defaults).check_consistent(where)
-        except ManifestError as exc:
-            raise ManifestError(
-                f"{exc.message} (from [defaults]); set the entry's own quantization"
-            ) from None
+    if not _agrees_with_defaults(entry, defaults):
+        raise ManifestError(
+            f"{where}: filename {entry.filename!r} does not match quantization "
+            f"{defaults.quantization!r} (from [defaults]); set the entry's own quantization"
+        )
