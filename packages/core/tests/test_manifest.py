@@ -479,32 +479,32 @@ def test_file_bound_fields_never_leak_across_a_repo_change(
             r"merged manifest: \[models\.smol\]: filename .* does not match quantization 'Q4_1'",
         ),
         (
-            {"defaults": {"quantization": "Q8_0"}},
-            r"merged manifest: \[models\.p\]: .*'Q8_0' \(from \[defaults\]\)",
+            {"models": {"qwen": {"filename": "qwen-Q8_0.gguf"}}},
+            r"merged manifest: \[models\.qwen\]: .*'Q4_K_M' \(from \[defaults\]\)",
         ),
     ],
 )
 def test_filename_and_quant_conflicts_name_the_alias(override: dict[str, Any], error: str) -> None:
-    base = merge_manifests(
-        BASE,
-        UserManifest.from_dict({"models": {"p": {"repo": "o/p", "filename": "p-Q4_K_M.gguf"}}}),
-    )
     with pytest.raises(ManifestError, match=error):
-        merge_manifests(base, UserManifest.from_dict(override))
+        merge_manifests(BASE, UserManifest.from_dict(override))
 
 
-def test_defaults_that_disagree_with_a_pinned_file_are_a_conflict() -> None:
-    """A new default quantization must not silently relabel an entry's pinned file."""
+def test_a_new_default_quantization_unpins_files_of_the_old_one() -> None:
+    """A user choosing Q8_0 for everything must not get Q4_K_M files labelled Q8_0."""
     base = UserManifest.from_dict(
-        {"models": {"gemma": {"repo": "o/gemma", "filename": "gemma-Q4_K_M.gguf"}}}
+        {
+            "defaults": {"quantization": "Q4_K_M"},
+            "models": {
+                "gemma": {"repo": "o/gemma", "filename": "gemma-q4_k_m.gguf", "size": 10},
+                "smol": {"repo": "o/smol", "filename": "smol.Q4_1.gguf", "quantization": "Q4_1"},
+            },
+        }
     )
-    override = UserManifest.from_dict({"defaults": {"quantization": "Q8_0"}})
-    with pytest.raises(ManifestError, match=r"\[models\.gemma\]"):
-        merge_manifests(base, override)
-    agreeing = UserManifest.from_dict({"defaults": {"quantization": "Q4_K_M"}})
-    gemma = merge_manifests(base, agreeing).entry("gemma")
-    assert gemma is not None
-    assert gemma.quantization == "Q4_K_M"
+    merged = merge_manifests(base, UserManifest.from_dict({"defaults": {"quantization": "Q8_0"}}))
+    assert merged.entry("gemma") == ModelEntry(repo="o/gemma", quantization="Q8_0")
+    assert merged.entry("smol") == base.entry("smol")  # its own quantization keeps its file
+    same = merge_manifests(base, UserManifest.from_dict({"defaults": {"quantization": "q4_k_m"}}))
+    assert same == base
 
 
 @pytest.mark.parametrize(
