@@ -1,3 +1,42 @@
-"""rusty-genius orchestrator: the actor loop that routes requests to assets and engines."""
+"""rusty-genius brainstem: the actor loop that routes requests to assets and engines.
 
-__all__: list[str] = []
+:class:`Orchestrator` reads ``BrainstemInput`` from one stream and answers with
+``BrainstemOutput`` on another; :func:`open_brainstem` runs one and hands back a
+:class:`BrainstemClient` that routes the answers to each caller.
+"""
+
+from __future__ import annotations
+
+from ._assets import AssetSource as AssetSource
+from ._assets import LocalModelInfo as LocalModelInfo
+from ._assets import ProgressCallback as ProgressCallback
+from ._assets import RegistryRecord as RegistryRecord
+from ._client import BrainstemClient as BrainstemClient
+from ._client import open_brainstem as open_brainstem
+from ._orchestrator import CANCELLED_KIND as CANCELLED_KIND
+from ._orchestrator import DEFAULT_MAX_QUEUE as DEFAULT_MAX_QUEUE
+from ._orchestrator import Orchestrator as Orchestrator
+from ._orchestrator import default_engine_factory as default_engine_factory
+from ._strategy import DEFAULT_HIBERNATE_AFTER as DEFAULT_HIBERNATE_AFTER
+from ._strategy import CortexStrategy as CortexStrategy
+from ._strategy import HibernateAfter as HibernateAfter
+from ._strategy import Immediate as Immediate
+from ._strategy import KeepAlive as KeepAlive
+
+__all__ = [
+    "CANCELLED_KIND",
+    "DEFAULT_HIBERNATE_AFTER",
+    "DEFAULT_MAX_QUEUE",
+    "AssetSource",
+    "BrainstemClient",
+    "CortexStrategy",
+    "HibernateAfter",
+    "Immediate",
+    "KeepAlive",
+    "LocalModelInfo",
+    "Orchestrator",
+    "ProgressCallback",
+    "RegistryRecord",
+    "default_engine_factory",
+    "open_brainstem",
+]

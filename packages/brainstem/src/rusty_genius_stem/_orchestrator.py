@@ -1,0 +1,786 @@
+"""The brainstem actor: one loop that routes requests to assets and engines.
+
+:meth:`Orchestrator.run` reads :class:`BrainstemInput` and answers with
+:class:`BrainstemOutput` carrying the same ``request_id``. Every request task
+lives in the loop's task group, so the loop keeps reading (a ``Cancel`` always
+gets through) while requests download, load and generate.
+
+Guarantees:
+
+- Every accepted request ends with exactly one final body (:func:`is_final`);
+  nothing of one request ever carries another's id.
+- ``Infer`` ends with ``Complete``: ``finish_reason`` is the engine's, or
+  ``cancelled`` after ``Cancel``/``Shutdown(drain=False)``, also when it was
+  still queued (then no ``ProcessStart`` precedes it).
+- Errors end the request with ``ErrorReport`` whose ``kind`` is the core error
+  class (``AssetError``, ``EngineError``, ``ManifestError``, ``BusyError``,
+  ``ProtocolError``…), also after partial output: the events already sent stay
+  valid, and the report carries the message a ``Complete`` could not. An error
+  touches only its own request; the loop keeps serving.
+- ``ProcessStart.cold`` is true, and ``Usage.load_duration`` (the loop clock's
+  seconds) non-zero, only for the request that waited for a load: the first one,
+  or the first after a hibernation, switch or unload. Asset events (downloads)
+  of that load come first, under the same request id.
+- ``LoadModel`` ends with ``ModelLoaded``, or ``ErrorReport`` (``kind`` is
+  ``"Cancelled"`` when it was cancelled); ``Unload``, ``Cancel`` and
+  ``Shutdown`` end with ``Ack``; ``ListModels`` with ``ModelList``.
+- Outputs are sent with ``await``: a slow consumer slows producers, nothing is
+  dropped. If the consumer closes its end, the loop cancels everything and returns.
+- Request ids must be unique among requests in flight; a duplicate gets an
+  ``ErrorReport`` (``ProtocolError``) and the original carries on. An id is free
+  again as soon as its final body is sent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import time
+from collections import Counter
+from contextlib import suppress
+from os import fspath
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+import attrs
+
+from rusty_genius_core import (
+    Ack,
+    AssetError,
+    BrainstemInput,
+    BrainstemOutput,
+    BusyError,
+    Cancel,
+    Complete,
+    ConfigError,
+    EngineError,
+    ErrorReport,
+    FinishReason,
+    GeniusError,
+    Infer,
+    ListModels,
+    LoadModel,
+    LoadOptions,
+    ManifestError,
+    ModelList,
+    ModelLoaded,
+    ModelSpec,
+    ModelStatus,
+    ProcessStart,
+    ProtocolError,
+    Shutdown,
+    Unload,
+    Usage,
+)
+from rusty_genius_cortex import Engine, StopSignal
+
+from ._strategy import CortexStrategy, HibernateAfter, Immediate, KeepAlive
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
+    from anyio.abc import TaskGroup
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+    from rusty_genius_core import AssetEvent, InferenceEvent, OutputBody
+
+    from ._assets import AssetSource
+
+__all__ = ["CANCELLED_KIND", "DEFAULT_MAX_QUEUE", "Orchestrator", "default_engine_factory"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_QUEUE: Final = 512
+"""Requests that may wait at once before new ones get ``BusyError`` (Ollama's default)."""
+
+_CORE_ERRORS: Final = (
+    AssetError,
+    BusyError,
+    ConfigError,
+    EngineError,
+    ManifestError,
+    ProtocolError,
+    GeniusError,
+)
+CANCELLED_KIND: Final = "Cancelled"
+"""``ErrorReport.kind`` of a ``LoadModel`` that was cancelled (an ``Infer`` ends with ``Complete``)."""
+
+
+def default_engine_factory() -> Engine:
+    """cortex's best available engine: llama.cpp when installed, else Pinky."""
+    from rusty_genius_cortex import create_engine
+
+    engine: Engine = create_engine("auto")
+    return engine
+
+
+def _error_report(exc: BaseException, default_kind: str) -> ErrorReport:
+    """The report for ``exc``: ``kind`` is its core error class, the message names the subclass."""
+    kind = next((c.__name__ for c in _CORE_ERRORS if isinstance(exc, c)), default_kind)
+    text = str(exc) or type(exc).__name__
+    if type(exc).__name__ != kind:
+        text = f"{type(exc).__name__}: {text}"
+    return ErrorReport(kind=kind, message=text)
+
+
+def _check_count(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"Orchestrator {name} must be an integer >= {low}, got {value!r}")
+    return value
+
+
+class Orchestrator:
+    """The brainstem: configuration plus :meth:`run`, the actor loop.
+
+    ``engine_factory`` makes one engine per loaded model (default: cortex's
+    ``create_engine("auto")``). ``parallelism`` requests run at once per engine;
+    others wait FIFO, at most ``max_queue`` of them (then ``BusyError``).
+    ``max_loaded`` engines stay loaded at once; switching to another model (or
+    other load options) unloads the least recently used idle one first.
+    Engines that need no weights (Pinky) skip downloads unless
+    ``fetch_assets`` is true. ``wall_clock`` turns deadlines into the Unix
+    times that ``ListModels`` reports; durations use the event loop's clock, so
+    trio's ``MockClock`` (or a virtual asyncio loop) drives every timer.
+    """
+
+    def __init__(
+        self,
+        assets: AssetSource,
+        *,
+        engine_factory: Callable[[], Engine] = default_engine_factory,
+        strategy: CortexStrategy | None = None,
+        parallelism: int = 1,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        max_loaded: int = 1,
+        fetch_assets: bool = False,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        strategy = HibernateAfter() if strategy is None else strategy
+        if not isinstance(strategy, Immediate | HibernateAfter | KeepAlive):
+            raise ConfigError(
+                f"Orchestrator strategy must be Immediate, HibernateAfter or KeepAlive, got {strategy!r}"
+            )
+        self.assets: Final = assets
+        self.engine_factory: Final = engine_factory
+        self.strategy: Final[CortexStrategy] = strategy
+        self.parallelism: Final = _check_count("parallelism", parallelism, 1)
+        self.max_queue: Final = _check_count("max_queue", max_queue, 1)
+        self.max_loaded: Final = _check_count("max_loaded", max_loaded, 1)
+        self.fetch_assets: Final = bool(fetch_assets)
+        self.wall_clock: Final = wall_clock
+
+    async def run(
+        self,
+        inputs: MemoryObjectReceiveStream[BrainstemInput],
+        outputs: MemoryObjectSendStream[BrainstemOutput],
+    ) -> None:
+        """Serve ``inputs`` until ``Shutdown`` (or until every input sender is closed).
+
+        On return every engine is unloaded and both streams are closed, so a
+        client reading ``outputs`` sees the end of the stream after the last
+        answer (the ``Ack`` of the ``Shutdown``). End of input acts as
+        ``Shutdown(drain=True)`` without an ``Ack``.
+        """
+        async with inputs, outputs:
+            await _Session(self, outputs).run(inputs)
+
+
+@attrs.define(eq=False)
+class _Slot:
+    """One model name with one engine; loaded lazily by the first request that runs on it."""
+
+    name: str
+    options: LoadOptions
+    closed: anyio.Event
+    lock: anyio.Lock
+    engine: Engine | None = None
+    spec: ModelSpec | None = None
+    path: Path | None = None
+    running: int = 0
+    loaders: int = 0
+    served: bool = False
+    keep_alive: float | None = None
+    deadline: float | None = None
+    last_used: int = 0  # a tick of the session's use counter, for LRU eviction
+    retired: bool = False
+    close_started: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.running > 0 or self.loaders > 0
+
+    @property
+    def loaded(self) -> bool:
+        return self.engine is not None and self.engine.is_loaded and not self.close_started
+
+
+@attrs.define(eq=False)
+class _Job:
+    """An ``Infer`` or ``LoadModel`` from admission to its final body."""
+
+    request_id: str
+    command: Infer | LoadModel
+    started: anyio.Event
+    stop: StopSignal = attrs.Factory(StopSignal)
+    slot: _Slot | None = None
+    queued: bool = True
+    cancelled: bool = False
+    scope: anyio.CancelScope | None = None
+
+    @property
+    def model(self) -> str:
+        return self.command.model
+
+    @property
+    def options(self) -> LoadOptions | None:
+        """The options it requires; ``None`` accepts whatever the model is loaded with."""
+        return self.command.options if isinstance(self.command, LoadModel) else None
+
+    @property
+    def is_load(self) -> bool:
+        return isinstance(self.command, LoadModel)
+
+
+class _Session:
+    """The state of one :meth:`Orchestrator.run`."""
+
+    def __init__(
+        self, config: Orchestrator, outputs: MemoryObjectSendStream[BrainstemOutput]
+    ) -> None:
+        self._cfg = config
+        self._outputs = outputs
+        self._tg: TaskGroup | None = None
+        self._ids: dict[str, _Job | None] = {}
+        self._queue: list[_Job] = []
+        self._pending: Counter[str] = Counter()
+        self._slots: dict[str, _Slot] = {}
+        self._closing: list[_Slot] = []
+        self._last_options: dict[str, LoadOptions] = {}
+        self._live = 0
+        self._drained = anyio.Event()
+        self._stop_requested = anyio.Event()
+        self._stopping = False
+        self._shutdown_ids: list[str] = []
+        self._reaper_wake = anyio.Event()
+        self._outputs_gone = False
+        self._ticks = itertools.count(1)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def run(self, inputs: MemoryObjectReceiveStream[BrainstemInput]) -> None:
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._reaper)
+                async with anyio.create_task_group() as reader:
+                    reader.start_soon(self._read, inputs)
+                    await self._stop_requested.wait()
+                    if self._live:
+                        await self._drained.wait()
+                    reader.cancel_scope.cancel()
+                for slot in list(self._slots.values()):
+                    self._retire(slot)
+                for slot in list(self._closing):
+                    await self._close(slot)
+                for request_id in self._shutdown_ids:
+                    self._ids.pop(request_id, None)
+                    await self._send(request_id, Ack(detail="brainstem stopped"))
+                tg.cancel_scope.cancel()
+        finally:
+            # Also after an outside cancellation or a crash: never leak a loaded engine.
+            with anyio.CancelScope(shield=True):
+                for slot in [*self._slots.values(), *self._closing]:
+                    if slot.engine is not None and not slot.closed.is_set():
+                        with suppress(Exception):
+                            await slot.engine.unload()
+                        slot.closed.set()
+
+    async def _read(self, inputs: MemoryObjectReceiveStream[BrainstemInput]) -> None:
+        async for message in inputs:
+            known = message.request_id in self._ids
+            try:
+                await self._handle(message)
+            except Exception as exc:  # a bug in one request must not stop the loop
+                log.exception("brainstem failed to handle %r", message)
+                if not known:
+                    self._ids.pop(message.request_id, None)
+                await self._send(message.request_id, _error_report(exc, GeniusError.__name__))
+        self._begin_stop(None, drain=True)
+
+    async def _handle(self, message: BrainstemInput) -> None:
+        rid, command = message.request_id, message.command
+        if rid in self._ids:
+            await self._send(
+                rid,
+                ErrorReport(
+                    kind=ProtocolError.__name__,
+                    message=f"request id {rid!r} is already in flight; ids must be unique",
+                ),
+            )
+            return
+        if isinstance(command, Cancel):
+            await self._send(rid, Ack(detail=self._cancel(command.target)))
+            return
+        if isinstance(command, Shutdown):
+            self._ids[rid] = None
+            self._begin_stop(rid, drain=command.drain)
+            return
+        if self._stopping:
+            await self._send(
+                rid,
+                ErrorReport(
+                    kind=BusyError.__name__,
+                    message=f"brainstem is shutting down; request {rid!r} refused",
+                ),
+            )
+            return
+        if isinstance(command, Infer | LoadModel):
+            if len(self._queue) >= self._cfg.max_queue:
+                await self._send(
+                    rid,
+                    ErrorReport(
+                        kind=BusyError.__name__,
+                        message=f"{len(self._queue)} requests already wait "
+                        f"(max_queue={self._cfg.max_queue}); request {rid!r} refused",
+                    ),
+                )
+                return
+            self._admit(rid, command)
+        elif isinstance(command, Unload):
+            self._ids[rid] = None
+            self._spawn(self._serve_unload, rid, command)
+        elif isinstance(command, ListModels):
+            self._ids[rid] = None
+            self._spawn(self._serve_list, rid)
+
+    def _spawn(self, func: Callable[..., Any], *args: Any) -> None:
+        assert self._tg is not None
+        if self._live == 0:
+            self._drained = anyio.Event()
+        self._live += 1
+        self._tg.start_soon(self._tracked, func, args)
+
+    async def _tracked(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            await func(*args)
+        finally:
+            self._live -= 1
+            if self._live == 0:
+                self._drained.set()
+
+    async def _send(self, request_id: str, body: OutputBody) -> None:
+        """Send with backpressure; once the consumer is gone, cancel everything and stop."""
+        if self._outputs_gone:
+            return
+        try:
+            await self._outputs.send(BrainstemOutput(request_id=request_id, body=body))
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self._outputs_gone = True
+            self._begin_stop(None, drain=False)
+
+    def _begin_stop(self, request_id: str | None, *, drain: bool) -> None:
+        if request_id is not None:
+            self._shutdown_ids.append(request_id)
+        self._stopping = True
+        if not drain:
+            for job in list(self._ids.values()):
+                if job is not None:
+                    self._cancel_job(job)
+        self._stop_requested.set()
+
+    def _cancel(self, target: str) -> str:
+        job = self._ids.get(target)
+        if target not in self._ids:
+            return f"no request {target!r} in flight"
+        if job is None:
+            return f"request {target!r} cannot be cancelled; it ends by itself"
+        self._cancel_job(job)
+        return f"cancelled {target!r}"
+
+    def _cancel_job(self, job: _Job) -> None:
+        job.cancelled = True
+        job.stop.set()
+        if job.scope is not None:
+            job.scope.cancel()
+        if job.queued:
+            job.started.set()  # wake it; it ends itself as cancelled
+
+    # -- admission and scheduling ---------------------------------------------------------
+
+    def _admit(self, request_id: str, command: Infer | LoadModel) -> None:
+        job = _Job(request_id=request_id, command=command, started=anyio.Event())
+        self._ids[request_id] = job
+        self._queue.append(job)
+        self._pending[job.model] += 1
+        slot = self._slots.get(job.model)
+        if slot is not None:
+            slot.deadline = None  # a new request stops the idle clock
+        self._spawn(self._serve_job, job)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """Start what can start, in arrival order.
+
+        Requests for a loaded model start while it has a free permit. A request
+        that needs another model (or other load options) waits until a slot is
+        free, and nothing behind it starts meanwhile, so a busy model cannot
+        starve a switch.
+        """
+        blocked: set[str] = set()
+        for job in list(self._queue):
+            if job.cancelled:
+                continue
+            slot = self._slots.get(job.model)
+            if slot is not None and (job.options is None or job.options == slot.options):
+                if job.is_load:
+                    self._start(job, slot)
+                elif job.model in blocked or slot.running >= self._cfg.parallelism:
+                    blocked.add(job.model)
+                else:
+                    self._start(job, slot)
+                continue
+            if job.model in blocked:
+                continue
+            if slot is not None:  # same model, other options: replace it once it is idle
+                if not slot.active and self._retire(slot):
+                    self._spawn_close(slot)
+                break
+            if len(self._slots) + len(self._closing) < self._cfg.max_loaded:
+                options = job.options or self._last_options.get(job.model, LoadOptions())
+                slot = _Slot(
+                    name=job.model, options=options, closed=anyio.Event(), lock=anyio.Lock()
+                )
+                self._slots[job.model] = slot
+                self._start(job, slot)
+                continue
+            idle = [s for s in self._slots.values() if not s.active]
+            if idle:
+                victim = min(idle, key=lambda s: s.last_used)
+                if self._retire(victim):
+                    self._spawn_close(victim)
+            break
+
+    def _start(self, job: _Job, slot: _Slot) -> None:
+        self._queue.remove(job)
+        self._pending[job.model] -= 1
+        job.queued = False
+        job.slot = slot
+        if isinstance(job.command, LoadModel):
+            slot.loaders += 1
+            slot.keep_alive = None
+            self._last_options[job.model] = job.command.options
+        else:
+            slot.running += 1
+            slot.keep_alive = job.command.keep_alive
+        slot.deadline = None
+        slot.last_used = next(self._ticks)
+        job.started.set()
+
+    def _release(self, job: _Job) -> _Slot | None:
+        """Book the end of ``job``; return a slot the caller must close (unload) now."""
+        self._ids.pop(job.request_id, None)
+        to_close: _Slot | None = None
+        if job.queued:
+            self._queue.remove(job)
+            self._pending[job.model] -= 1
+            job.queued = False
+            slot = self._slots.get(job.model)
+            if slot is not None and self._is_idle(slot):
+                to_close = self._on_idle(slot)
+        elif job.slot is not None:
+            slot = job.slot
+            slot.last_used = next(self._ticks)
+            if job.is_load:
+                slot.loaders -= 1
+            else:
+                slot.running -= 1
+                slot.served = True
+            if slot.retired:
+                if not slot.active:
+                    to_close = slot
+            elif self._is_idle(slot):
+                to_close = self._on_idle(slot)
+        self._schedule()
+        return to_close
+
+    def _is_idle(self, slot: _Slot) -> bool:
+        return not slot.active and self._pending[slot.name] == 0
+
+    def _keep_seconds(self, slot: _Slot) -> float | None:
+        """Idle seconds before unloading ``slot``: ``0`` now, ``None`` never."""
+        if slot.keep_alive is not None:
+            if slot.keep_alive < 0:
+                return None
+            return float(slot.keep_alive)
+        strategy = self._cfg.strategy
+        if isinstance(strategy, Immediate):
+            return 0.0
+        if isinstance(strategy, HibernateAfter):
+            return strategy.duration
+        return None
+
+    def _on_idle(self, slot: _Slot) -> _Slot | None:
+        if not slot.loaded:  # its load failed or was cancelled: nothing to keep
+            return slot if self._retire(slot) else None
+        keep = self._keep_seconds(slot)
+        if keep is None:
+            return None
+        if keep == 0:
+            # Only a finished request unloads; a bare LoadModel waits for its first one.
+            if slot.served and self._retire(slot):
+                return slot
+            return None
+        slot.deadline = anyio.current_time() + keep
+        self._reaper_wake.set()
+        return None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def _retire(self, slot: _Slot) -> bool:
+        """Take ``slot`` out of service; True when nothing runs on it and it can close now."""
+        if not slot.retired:
+            slot.retired = True
+            slot.deadline = None
+            if self._slots.get(slot.name) is slot:
+                del self._slots[slot.name]
+            self._closing.append(slot)
+        return not slot.active
+
+    def _spawn_close(self, slot: _Slot) -> None:
+        assert self._tg is not None
+        self._tg.start_soon(self._close, slot)
+
+    async def _close(self, slot: _Slot) -> None:
+        """Unload ``slot``'s engine (idempotent, shielded); then let waiting requests in."""
+        with anyio.CancelScope(shield=True):
+            if slot.close_started:
+                await slot.closed.wait()
+                return
+            slot.close_started = True
+            try:
+                if slot.engine is not None:
+                    await slot.engine.unload()
+            except Exception:
+                log.exception("unloading %r failed", slot.name)
+            finally:
+                if slot in self._closing:
+                    self._closing.remove(slot)
+                slot.closed.set()
+                self._schedule()
+
+    async def _reaper(self) -> None:
+        """Unload idle models when their deadline passes."""
+        while True:
+            self._reaper_wake = anyio.Event()
+            deadline = min(
+                (s.deadline for s in self._slots.values() if s.deadline is not None),
+                default=math.inf,
+            )
+            with anyio.CancelScope(deadline=deadline):
+                await self._reaper_wake.wait()
+            now = anyio.current_time()
+            for slot in list(self._slots.values()):
+                expired = slot.deadline is not None and slot.deadline <= now
+                if expired and self._is_idle(slot) and self._retire(slot):
+                    self._spawn_close(slot)
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def _serve_job(self, job: _Job) -> None:
+        try:
+            final = await self._run_job(job)
+        except Exception as exc:  # fault isolation: this request fails, the loop serves on
+            if job.cancelled and isinstance(job.command, Infer):
+                final = _cancelled_complete()
+            else:
+                final = _error_report(exc, EngineError.__name__)
+        finally:
+            to_close = self._release(job)
+        if to_close is not None:
+            await self._close(to_close)
+        await self._send(job.request_id, final)
+
+    async def _run_job(self, job: _Job) -> OutputBody:
+        await job.started.wait()
+        if not job.cancelled:
+            assert job.slot is not None
+            with anyio.CancelScope() as scope:
+                job.scope = scope
+                load_seconds = await self._ensure_loaded(job.slot, job)
+            job.scope = None
+        if job.cancelled:
+            if isinstance(job.command, Infer):
+                return _cancelled_complete()
+            return ErrorReport(
+                kind=CANCELLED_KIND, message=f"request {job.request_id!r} was cancelled"
+            )
+        if isinstance(job.command, LoadModel):
+            return ModelLoaded(model=job.model, load_duration=load_seconds or 0.0)
+        return await self._stream(job, job.command, load_seconds)
+
+    async def _ensure_loaded(self, slot: _Slot, job: _Job) -> float | None:
+        """Load ``slot`` if needed; seconds it took, or ``None`` when it was already warm."""
+        async with slot.lock:
+            if slot.engine is not None and slot.engine.is_loaded:
+                return None
+            if slot.engine is None:
+                slot.engine = self._cfg.engine_factory()
+            try:
+                spec, path = await self._fetch(slot.engine, slot.name, job.request_id)
+            except GeniusError:
+                raise
+            except Exception as exc:  # an asset source's bug is still an asset failure
+                raise AssetError(f"fetching {slot.name!r} failed: {exc!r}") from exc
+            started = anyio.current_time()
+            await slot.engine.load(slot.name, path, slot.options, spec)
+            slot.spec, slot.path, slot.served = spec, path, False
+            # Measured on the loop's clock: what this request waited for, virtual clocks included.
+            return max(0.0, anyio.current_time() - started)
+
+    async def _fetch(
+        self, engine: Engine, name: str, request_id: str
+    ) -> tuple[ModelSpec | None, Path | None]:
+        """Make the weights local, forwarding asset events; skipped for engines without weights."""
+        assets = self._cfg.assets
+        if engine.needs_weights or self._cfg.fetch_assets:
+
+            async def forward(event: AssetEvent) -> None:
+                await self._send(request_id, event)
+
+            local = await assets.ensure_model(name, progress=forward)
+            return local.spec, local.path
+        try:
+            return await assets.resolve(name, network=False), None
+        except GeniusError:  # unknown to the registry: Pinky only needs a name
+            return None, None
+
+    async def _stream(self, job: _Job, command: Infer, load_seconds: float | None) -> OutputBody:
+        slot = job.slot
+        assert slot is not None
+        assert slot.engine is not None
+        events = slot.engine.infer(
+            prompt=command.prompt,
+            messages=command.messages,
+            config=command.config,
+            stop=job.stop,
+        )
+        cold = load_seconds is not None
+        final: Complete | None = None
+        announced = False
+        try:
+            async for event in events:
+                if isinstance(event, ProcessStart):
+                    event = attrs.evolve(event, cold=cold, model=event.model or job.model)
+                    announced = True
+                elif not announced:
+                    await self._send(job.request_id, ProcessStart(model=job.model, cold=cold))
+                    announced = True
+                if isinstance(event, Complete):
+                    final = event
+                    break
+                await self._send(job.request_id, event)
+        finally:
+            await _aclose(events)
+        if final is None:
+            if job.cancelled:
+                return _cancelled_complete()
+            raise EngineError(
+                f"engine {slot.engine.backend!r} ended request {job.request_id!r} without Complete"
+            )
+        # The load is the orchestrator's business: this request paid for it only if it waited.
+        return Complete(usage=attrs.evolve(final.usage, load_duration=load_seconds or 0.0))
+
+    async def _serve_unload(self, request_id: str, command: Unload) -> None:
+        slot = self._slots.get(command.model)
+        closing = [s for s in self._closing if s.name == command.model]
+        if slot is not None:
+            if self._retire(slot):
+                await self._close(slot)
+            closing.append(slot)
+        for s in closing:
+            await s.closed.wait()
+        self._ids.pop(request_id, None)
+        detail = f"unloaded {command.model!r}" if closing else f"{command.model!r} was not loaded"
+        await self._send(request_id, Ack(detail=detail))
+
+    async def _serve_list(self, request_id: str) -> None:
+        try:
+            body: OutputBody = ModelList(models=await self._statuses())
+        except Exception as exc:
+            body = _error_report(exc, AssetError.__name__)
+        self._ids.pop(request_id, None)
+        await self._send(request_id, body)
+
+    async def _statuses(self) -> list[ModelStatus]:
+        entries = await self._cfg.assets.list_models()
+        now, wall = anyio.current_time(), self._cfg.wall_clock()
+        slots = [s for s in self._slots.values() if s.loaded]
+        rows: list[ModelStatus] = []
+        for entry in entries:
+            match = next((s for s in slots if _same_model(s, entry.reference, entry)), None)
+            if match is not None:
+                slots.remove(match)
+            rows.append(
+                ModelStatus(
+                    name=entry.reference,
+                    repo=entry.repo,
+                    filename=entry.filename,
+                    quantization=entry.quantization,
+                    size=entry.size,
+                    path=None if entry.path is None else fspath(entry.path),
+                    downloaded=entry.path is not None,
+                    loaded=match is not None,
+                    expires_at=None if match is None else self._expires_at(match, now, wall),
+                )
+            )
+        for slot in slots:  # loaded but not in the registry (Pinky with a bare name)
+            spec = slot.spec
+            rows.append(
+                ModelStatus(
+                    name=slot.name,
+                    repo=spec.repo if spec else "",
+                    filename=spec.filename if spec else "",
+                    quantization=spec.quantization if spec else "",
+                    size=spec.size if spec else None,
+                    path=None if slot.path is None else fspath(slot.path),
+                    downloaded=slot.path is not None,
+                    loaded=True,
+                    expires_at=self._expires_at(slot, now, wall),
+                )
+            )
+        return rows
+
+    def _expires_at(self, slot: _Slot, now: float, wall: float) -> float | None:
+        """Unix time the model unloads if nothing else arrives; ``None`` for never.
+
+        A busy model reports its keep-alive counted from now, as Ollama's ``ps``.
+        """
+        if slot.deadline is not None:
+            return max(0.0, wall + (slot.deadline - now))
+        if not slot.active and self._pending[slot.name] == 0:
+            return None  # idle without a deadline: KeepAlive, or loaded ahead of any request
+        keep = self._keep_seconds(slot)
+        return None if keep is None else wall + keep
+
+
+def _same_model(slot: _Slot, reference: str, entry: Any) -> bool:
+    if slot.name == reference:
+        return True
+    spec = slot.spec
+    return spec is not None and (
+        spec.reference == reference or (spec.repo == entry.repo and spec.filename == entry.filename)
+    )
+
+
+def _cancelled_complete() -> Complete:
+    return Complete(usage=Usage(finish_reason=FinishReason.CANCELLED))
+
+
+async def _aclose(events: AsyncIterator[InferenceEvent]) -> None:
+    """Close the engine's iterator even when we are cancelled: its cleanup stops the worker."""
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        with anyio.CancelScope(shield=True):
+            await aclose()
