@@ -1,0 +1,229 @@
+"""CortexStrategy timing on virtual clocks: trio's MockClock and an autojumping asyncio loop.
+
+Every sleep here is virtual; the clock jumps when all tasks wait, so "five minutes"
+takes no real time and the unload instants are exact.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anyio
+import pytest
+
+from rusty_genius_core import (
+    Complete,
+    ConfigError,
+    FinishReason,
+    Infer,
+    InferenceConfig,
+    ListModels,
+    LoadModel,
+    ModelList,
+    ProcessStart,
+)
+from rusty_genius_stem import (
+    DEFAULT_HIBERNATE_AFTER,
+    HibernateAfter,
+    Immediate,
+    KeepAlive,
+    Orchestrator,
+)
+
+if TYPE_CHECKING:
+    from conftest import FakeAssets, Lab
+
+FIVE_MINUTES = 5 * 60.0
+DAY = 24 * 3600.0
+BASE = 1_700_000_000.0
+
+
+@pytest.fixture
+def anyio_backend(virtual_backend: tuple[str, dict[str, object]]) -> tuple[str, dict[str, object]]:
+    return virtual_backend
+
+
+def infer(prompt: str = "one two three", **kw: object) -> Infer:
+    return Infer(model="alpha", prompt=prompt, config=InferenceConfig.greedy(), **kw)  # type: ignore[arg-type]
+
+
+def stem(assets: FakeAssets, lab: Lab, strategy: object, **kw: object) -> Orchestrator:
+    return Orchestrator(
+        assets,
+        engine_factory=lab.factory(**kw),  # type: ignore[arg-type]
+        strategy=strategy,  # type: ignore[arg-type]
+        wall_clock=lambda: BASE + anyio.current_time(),
+    )
+
+
+async def expires_at(h, rid: str) -> float | None:
+    listing = await h.request(rid, ListModels())
+    assert isinstance(listing, ModelList)
+    (row,) = [m for m in listing.models if m.name == "alpha"]
+    assert row.loaded
+    return row.expires_at
+
+
+def test_default_strategy_is_hibernate_after_five_minutes(assets: FakeAssets) -> None:
+    assert Orchestrator(assets).strategy == HibernateAfter(FIVE_MINUTES)
+    assert DEFAULT_HIBERNATE_AFTER == FIVE_MINUTES
+    for bad in (0, -1, float("inf"), float("nan"), True, "5m"):
+        with pytest.raises(ConfigError):
+            HibernateAfter(bad)  # type: ignore[arg-type]
+
+
+async def test_hibernate_unloads_exactly_after_five_idle_minutes(
+    lab: Lab, assets: FakeAssets, run_stem
+) -> None:
+    async with run_stem(stem(assets, lab, HibernateAfter(FIVE_MINUTES))) as h:
+        await h.request("a", infer())
+        idle_since = anyio.current_time()
+        assert await expires_at(h, "ls") == pytest.approx(BASE + idle_since + FIVE_MINUTES)
+        await anyio.sleep(FIVE_MINUTES - 0.001)
+        assert lab.log.loaded == ["alpha"]
+        await anyio.sleep(0.002)
+        assert lab.log.loaded == []
+        assert lab.log.times("unload") == [pytest.approx(idle_since + FIVE_MINUTES, abs=1e-9)]
+
+
+async def test_hibernate_never_unloads_while_a_request_runs(
+    lab: Lab, assets: FakeAssets, run_stem
+) -> None:
+    # 20 tokens at 60 virtual seconds each: the request runs 20 minutes.
+    async with run_stem(stem(assets, lab, HibernateAfter(FIVE_MINUTES), token_delay=60.0)) as h:
+        started = anyio.current_time()
+        final = await h.request("long", infer(" ".join(["word"] * 14)))
+        done = anyio.current_time()
+        assert finish_reason(final) is FinishReason.STOP
+        assert done - started >= 4 * FIVE_MINUTES
+        assert lab.log.times("unload") == []
+        await anyio.sleep(DAY)
+        assert lab.log.times("unload") == [pytest.approx(done + FIVE_MINUTES, abs=1e-9)]
+
+
+async def test_idle_clock_stops_when_a_request_arrives_and_restarts_after_it(
+    lab: Lab, assets: FakeAssets, run_stem
+) -> None:
+    async with run_stem(stem(assets, lab, HibernateAfter(FIVE_MINUTES), token_delay=30.0)) as h:
+        await h.request("first", infer())
+        await anyio.sleep(FIVE_MINUTES - 60)  # idle for 4 minutes …
+        await h.request("second", infer())  # … then 5+ minutes of work …
+        done = anyio.current_time()
+        assert h.bodies("second")[0] == ProcessStart(model="alpha", cold=False)
+        await anyio.sleep(DAY)
+        # … and the clock counted the full five minutes from the end of the second one.
+        assert lab.log.times("load") == [pytest.approx(0.0)]
+        assert lab.log.times("unload") == [pytest.approx(done + FIVE_MINUTES, abs=1e-9)]
+
+
+async def test_queued_requests_keep_the_model_loaded(
+    lab: Lab, assets: FakeAssets, run_stem
+) -> None:
+    async with run_stem(stem(assets, lab, HibernateAfter(10.0), token_delay=60.0)) as h:
+        for rid in ("a", "b", "c"):
+            await h.send(rid, infer())
+        for rid in ("a", "b", "c"):
+            await h.wait_final(rid)
+        done = anyio.current_time()
+        await anyio.sleep(DAY)
+        assert lab.log.times("unload") == [pytest.approx(done + 10.0, abs=1e-9)]
+
+
+async def test_cold_reload_after_hibernation_reports_the_load(
+    lab: Lab, assets: FakeAssets, run_stem
+) -> None:
+    async with run_stem(stem(assets, lab, HibernateAfter(60.0), load_delay=7.0)) as h:
+        first = await h.request("first", infer())
+        assert h.bodies("first")[0] == ProcessStart(model="alpha", cold=True)
+        assert isinstance(first, Complete)
+        assert first.usage.load_duration == pytest.approx(7.0)
+        warm = await h.request("warm", infer())
+        assert h.bodies("warm")[0] == ProcessStart(model="alpha", cold=False)
+        assert isinstance(warm, Complete)
+        assert warm.usage.load_duration == 0.0
+        await anyio.sleep(61.0)
+        assert lab.log.loaded == []
+        cold = await h.request("cold", infer())
+        assert h.bodies("cold")[0] == ProcessStart(model="alpha", cold=True)
+        assert isinstance(cold, Complete)
+        assert cold.usage.load_duration == pytest.approx(7.0)
+        assert len(lab.log.times("load")) == 2
+
+
+async def test_immediate_unloads_after_the_last_request(
+    lab: Lab, assets: FakeAssets, run_stem
+) -> None:
+    async with run_stem(stem(assets, lab, Immediate(), token_delay=1.0)) as h:
+        await h.send("a", infer())
+        await h.send("b", infer())
+        await h.wait_final("a")
+        assert lab.log.loaded == ["alpha"]  # b is still queued: keep it
+        await h.wait_final("b")
+        # Unloaded before b's Complete was sent, and not a moment later.
+        assert lab.log.loaded == []
+        assert lab.log.times("unload") == [pytest.approx(anyio.current_time(), abs=1e-9)]
+        await h.request("c", infer())
+        assert h.bodies("c")[0] == ProcessStart(model="alpha", cold=True)
+        assert lab.log.loaded == []
+
+
+async def test_immediate_does_not_unload_right_after_load_model(
+    lab: Lab, assets: FakeAssets, run_stem
+) -> None:
+    async with run_stem(stem(assets, lab, Immediate())) as h:
+        await h.request("load", LoadModel(model="alpha"))
+        await anyio.sleep(DAY)
+        assert lab.log.loaded == ["alpha"]
+        assert await expires_at(h, "ls") is None
+        await h.request("a", infer())
+        assert h.bodies("a")[0] == ProcessStart(model="alpha", cold=False)
+        assert lab.log.loaded == []
+
+
+async def test_keep_alive_never_unloads(lab: Lab, assets: FakeAssets, run_stem) -> None:
+    async with run_stem(stem(assets, lab, KeepAlive())) as h:
+        await h.request("a", infer())
+        await anyio.sleep(30 * DAY)
+        assert lab.log.loaded == ["alpha"]
+        assert await expires_at(h, "ls") is None
+        await h.request("b", infer())
+        assert h.bodies("b")[0] == ProcessStart(model="alpha", cold=False)
+    assert len(lab.log.times("unload")) == 1  # only at shutdown
+
+
+async def test_per_request_keep_alive_overrides_the_strategy(
+    lab: Lab, assets: FakeAssets, run_stem
+) -> None:
+    async with run_stem(stem(assets, lab, HibernateAfter(FIVE_MINUTES))) as h:
+        await h.request("ten", infer(keep_alive=10))
+        done = anyio.current_time()
+        assert await expires_at(h, "ls") == pytest.approx(BASE + done + 10)
+        await anyio.sleep(60)
+        assert lab.log.times("unload") == [pytest.approx(done + 10, abs=1e-9)]
+
+        await h.request("zero", infer(keep_alive=0))
+        assert lab.log.loaded == []  # 0: unload right after the request
+
+        await h.request("forever", infer(keep_alive=-1))
+        await anyio.sleep(30 * DAY)
+        assert lab.log.loaded == ["alpha"]
+        assert await expires_at(h, "ls2") is None
+
+        await h.request("default", infer())  # no override: back to the strategy
+        done = anyio.current_time()
+        await anyio.sleep(DAY)
+        assert lab.log.times("unload")[-1] == pytest.approx(done + FIVE_MINUTES, abs=1e-9)
+
+
+async def test_immediate_with_keep_alive_forever(lab: Lab, assets: FakeAssets, run_stem) -> None:
+    async with run_stem(stem(assets, lab, Immediate())) as h:
+        await h.request("keep", infer(keep_alive=-1))
+        await anyio.sleep(DAY)
+        assert lab.log.loaded == ["alpha"]
+        await h.request("then", infer())
+        assert lab.log.loaded == []
+
+
+def finish_reason(body: object) -> FinishReason:
+    assert isinstance(body, Complete), body
+    return body.usage.finish_reason
