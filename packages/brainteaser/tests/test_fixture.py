@@ -353,7 +353,7 @@ def test_fixture_result_report() -> None:
         completion_tokens=7,
         time_to_first_token=0.0123,
         tokens_per_second=123.456,
-        problems=["x"],  # type: ignore[arg-type]
+        problems=["x"],
     )
     assert result.problems == ("x",)
     assert result.report() == (

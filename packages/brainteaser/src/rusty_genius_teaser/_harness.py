@@ -18,12 +18,18 @@ import attrs
 from rusty_genius_core import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from ._fixture import Fixture
 
 __all__ = ["BACKENDS", "FixtureResult", "run_fixture"]
 
 #: The engines a fixture item can run on.
 BACKENDS = ("pinky", "llama")
+
+
+def _texts(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 def _rate(value: float | None) -> str:
@@ -47,7 +53,7 @@ class FixtureResult:
     completion_tokens: int = 0
     time_to_first_token: float | None = None
     tokens_per_second: float | None = None
-    problems: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    problems: tuple[str, ...] = attrs.field(default=(), converter=_texts)
 
     def __attrs_post_init__(self) -> None:
         if self.backend not in BACKENDS:
