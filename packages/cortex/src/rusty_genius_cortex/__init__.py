@@ -1,8 +1,32 @@
-"""rusty-genius cortex: engines that turn a prompt into a stream of inference events."""
+"""rusty-genius cortex: engines that turn a prompt into a stream of inference events.
+
+:class:`PinkyEngine` is the stub that needs no weights; :class:`LlamaEngine` runs
+GGUF models through llama-cpp-python (extra ``llama``, imported only when a
+model loads); :func:`create_engine` picks one. Both push their text through the
+same :class:`TokenPipeline` (stop strings, the :class:`ThinkParser`, the
+:class:`UsageMeter`).
+"""
 
 from __future__ import annotations
 
 from ._engine import Engine as Engine
 from ._engine import StopSignal as StopSignal
+from ._pipeline import StopMatcher as StopMatcher
+from ._pipeline import TokenPipeline as TokenPipeline
+from ._think import THINK_CLOSE as THINK_CLOSE
+from ._think import THINK_OPEN as THINK_OPEN
+from ._think import ThinkParser as ThinkParser
+from ._think import prompt_opens_thinking as prompt_opens_thinking
+from ._usage import UsageMeter as UsageMeter
 
-__all__ = ["Engine", "StopSignal"]
+__all__ = [
+    "THINK_CLOSE",
+    "THINK_OPEN",
+    "Engine",
+    "StopMatcher",
+    "StopSignal",
+    "ThinkParser",
+    "TokenPipeline",
+    "UsageMeter",
+    "prompt_opens_thinking",
+]

@@ -11,11 +11,19 @@ thread before it returns. Engines serialize their own requests: two concurrent
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from rusty_genius_core import ChatMessage, InferenceConfig, InferenceEvent, LoadOptions, ModelSpec
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+    from pathlib import Path
+
+    from rusty_genius_core import (
+        ChatMessage,
+        InferenceConfig,
+        InferenceEvent,
+        LoadOptions,
+        ModelSpec,
+    )
 
 __all__ = ["Engine", "StopSignal"]
 
