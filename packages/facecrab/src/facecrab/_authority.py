@@ -1,0 +1,530 @@
+"""The asset authority: a model reference in, a verified local GGUF out, events on the way.
+
+Order of business for :meth:`AssetAuthority.ensure_model`:
+
+1. the reference and the manifests give a :class:`~facecrab._resolve.Wanted`;
+2. a registry entry whose files are on disk answers at once, with no network at all;
+3. otherwise the hub's tree names the file(s), sha256 and size (skipped when the
+   manifest already pins one file with its checksum);
+4. the download runs under a per-file lock: an anyio lock shared by the tasks of this
+   process (the others wait and receive the owner's progress) and a file lock shared
+   with other processes (the second process waits, then finds the verified file);
+5. the registry is written only after every file was verified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Final, Literal
+from urllib.parse import quote
+
+import anyio
+import anyio.to_thread
+import attrs
+import filelock
+import httpx
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from rusty_genius_core import (
+    AssetComplete,
+    AssetError,
+    AssetEvent,
+    AssetFailed,
+    AssetStarted,
+    GeniusError,
+    ModelSpec,
+    UserManifest,
+)
+
+from ._download import ProgressThrottle, RetryPolicy, Sleep, fetch_file
+from ._errors import OfflineError, RepoNotFoundError
+from ._manifest import load_manifest
+from ._paths import GeniusPaths
+from ._registry import Registry, RegistryEntry, RegistryPart
+from ._resolve import (
+    RemoteFile,
+    Resolution,
+    Wanted,
+    list_repo_files,
+    registry_hits,
+    repo_not_found,
+    select_gguf,
+    wanted,
+)
+
+__all__ = ["DEFAULT_ENDPOINT", "AssetAuthority", "LocalModel", "ProgressCallback"]
+
+DEFAULT_ENDPOINT: Final = "https://huggingface.co"
+ProgressCallback = Callable[[AssetEvent], Awaitable[None]]
+"""Receives every asset event of one call, awaited in order (backpressure, nothing dropped)."""
+
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+
+
+@attrs.frozen(kw_only=True)
+class LocalModel:
+    """A verified model on disk. ``cached`` when this call fetched nothing;
+    ``parts`` lists every file of a split GGUF (``path`` is the first)."""
+
+    spec: ModelSpec
+    path: Path
+    cached: bool
+    parts: tuple[Path, ...]
+
+
+@attrs.define
+class _Flight:
+    """One file's download slot in this process."""
+
+    lock: anyio.Lock = attrs.Factory(anyio.Lock)
+    watchers: list[MemoryObjectSendStream[AssetEvent]] = attrs.Factory(list)
+    users: int = 0
+    generation: int = 0
+    error: AssetError | None = None
+
+
+async def _discard(_event: AssetEvent) -> None:
+    pass
+
+
+class AssetAuthority:
+    """Resolves, downloads, verifies and records models. Use ``async with``.
+
+    Arguments override the environment, which is read once here: ``GENIUS_HOME``,
+    ``GENIUS_CACHE``, ``HF_ENDPOINT``, ``HF_TOKEN`` (else huggingface_hub's token store),
+    ``HF_HUB_OFFLINE``. ``token=False`` sends no token. ``environ`` replaces
+    ``os.environ`` (nothing is ever written to it). ``http_client`` is used as given and
+    not closed; otherwise the authority owns one. ``retry`` and ``sleep`` shape the
+    backoff between failed attempts.
+    """
+
+    def __init__(
+        self,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        cache: str | os.PathLike[str] | None = None,
+        endpoint: str | None = None,
+        token: str | Literal[False] | None = None,
+        offline: bool | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep | None = None,
+        environ: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        lock_poll_interval: float = 0.05,
+        progress_bytes: int = 64 * 1024,
+        progress_interval: float = 0.1,
+    ) -> None:
+        env: Mapping[str, str] = os.environ if environ is None else environ
+        self.paths = GeniusPaths.from_env(home=home, cache=cache, environ=env)
+        self.registry = Registry(self.paths.registry_file)
+        self.endpoint = (endpoint or env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+        self.offline = (
+            offline if offline is not None else env.get("HF_HUB_OFFLINE", "").lower() in _TRUE
+        )
+        if token is None:
+            token = env.get("HF_TOKEN") or (_stored_token() if environ is None else None)
+        self.__token: str | None = token or None
+        self.retry = retry or RetryPolicy()
+        self._sleep: Sleep = sleep or anyio.sleep
+        self._timeout = timeout
+        self._lock_poll = lock_poll_interval
+        self._progress_bytes = progress_bytes
+        self._progress_interval = progress_interval
+        self._given_client = http_client
+        self._client: httpx.AsyncClient | None = http_client
+        self._manifest: UserManifest | None = None
+        self._flights: dict[str, _Flight] = {}
+
+    def __repr__(self) -> str:  # never shows the token
+        return (
+            f"AssetAuthority(home={str(self.paths.home)!r}, cache={str(self.paths.cache)!r}, "
+            f"endpoint={self.endpoint!r}, offline={self.offline}, token={'set' if self.__token else 'none'})"
+        )
+
+    @property
+    def has_token(self) -> bool:
+        return self.__token is not None
+
+    async def __aenter__(self) -> AssetAuthority:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                follow_redirects=True, timeout=httpx.Timeout(self._timeout, connect=10.0)
+            )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        client, self._client = self._client, self._given_client
+        if client is not None and client is not self._given_client:
+            await client.aclose()
+
+    # -- public API ---------------------------------------------------------------------------
+
+    async def ensure_model(
+        self, reference: str, *, progress: ProgressCallback | None = None
+    ) -> LocalModel:
+        """The verified local copy of ``reference``, downloaded first if needed.
+
+        ``progress`` receives :class:`AssetStarted` and :class:`AssetProgress` for each file
+        fetched, then :class:`AssetComplete`, or :class:`AssetFailed` before the error is
+        raised. A task that waits for another task's download of the same file receives
+        that download's progress, then its own ``AssetComplete``.
+        """
+        emit = progress or _discard
+        try:
+            return await self._ensure(reference, emit)
+        except GeniusError as exc:
+            if progress is not None:
+                await progress(AssetFailed(reference=str(reference), message=_message(exc)))
+            raise
+
+    @contextlib.asynccontextmanager
+    async def open_pull(
+        self, reference: str, *, buffer: int = 16
+    ) -> AsyncIterator[MemoryObjectReceiveStream[AssetEvent]]:
+        """Stream the events of :meth:`ensure_model`; the stream ends after the last one.
+
+        The pull runs in a task group owned by the ``async with`` block. Leaving the block
+        early cancels the pull (a partial file is kept for later); an
+        :class:`~rusty_genius_core.AssetError` is raised when the block exits.
+        """
+        send, receive = anyio.create_memory_object_stream[AssetEvent](buffer)
+        failure: BaseException | None = None
+        body_error: BaseException | None = None
+
+        async def pull() -> None:
+            nonlocal failure
+            with send:
+                try:
+                    await self.ensure_model(reference, progress=send.send)
+                except GeniusError as exc:
+                    failure = exc
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pull)
+            try:
+                with receive:
+                    yield receive
+            except BaseException as exc:  # re-raised below, unwrapped by the task group
+                body_error = exc
+            tg.cancel_scope.cancel()
+        if body_error is not None:
+            raise body_error
+        if failure is not None:
+            raise failure
+
+    async def resolve(self, reference: str, *, network: bool = True) -> ModelSpec:
+        """The complete :class:`ModelSpec` for ``reference``.
+
+        A downloaded model answers from the registry; a manifest entry that names its file
+        answers from the manifest. Only otherwise is the hub asked, and with
+        ``network=False`` (or offline) that raises :class:`OfflineError` instead.
+        """
+        want = await self._wanted(reference)
+        hits = registry_hits(want, await self.registry.entries())
+        if hits:
+            return hits[0].spec(want.name)
+        if want.complete or (want.filename is not None and not network):
+            assert want.filename is not None
+            return want.spec(want.filename, want.sha256, want.size)
+        if not network or self.offline:
+            raise OfflineError(
+                f"model {reference!r}: {want.repo} must be listed on the hub to choose a file "
+                f"for {want.quantization}, and the network is off"
+            )
+        return (await self._resolution(want)).spec
+
+    async def list_models(self) -> list[RegistryEntry]:
+        """Every model in the registry, by repo and filename."""
+        return sorted(await self.registry.entries(), key=lambda e: e.key)
+
+    async def remove_model(self, reference: str) -> bool:
+        """Delete the model's file(s) and registry entry; ``False`` when it was not there."""
+        want = await self._wanted(reference)
+        found = registry_hits(want, await self.registry.entries())
+        for entry in found:
+            flight = self._flight(str(entry.path))
+            try:
+                async with flight.lock, self._file_lock(entry.path):
+                    await self.registry.remove(_same_key(entry), _delete_files)
+            finally:
+                self._leave(str(entry.path), flight)
+        return bool(found)
+
+    # -- resolution ---------------------------------------------------------------------------
+
+    async def manifest(self) -> UserManifest:
+        """The embedded ``models.toml`` with ``$GENIUS_HOME/manifest.toml`` merged over it."""
+        if self._manifest is None:
+            self._manifest = await anyio.to_thread.run_sync(load_manifest, self.paths.manifest_file)
+        return self._manifest
+
+    async def _wanted(self, reference: str) -> Wanted:
+        return wanted(reference, await self.manifest())
+
+    async def _resolution(self, want: Wanted) -> Resolution:
+        if want.complete:
+            assert want.filename is not None
+            head = RemoteFile(filename=want.filename, size=want.size, sha256=want.sha256)
+            return Resolution(spec=want.spec(want.filename, want.sha256, want.size), files=(head,))
+        try:
+            listing = await list_repo_files(
+                endpoint=self.endpoint,
+                token=self.__token,
+                repo=want.repo,
+                revision=want.revision,
+                offline=self.offline,
+            )
+        except RepoNotFoundError as exc:
+            raise repo_not_found(want, exc, await self.manifest()) from exc
+        return select_gguf(want, listing)
+
+    async def _local(self, want: Wanted) -> LocalModel | None:
+        for entry in registry_hits(want, await self.registry.entries()):
+            if await anyio.to_thread.run_sync(_files_present, entry):
+                return LocalModel(
+                    spec=entry.spec(want.name), path=entry.path, cached=True, parts=entry.files
+                )
+        return None
+
+    # -- downloading --------------------------------------------------------------------------
+
+    async def _ensure(self, reference: str, emit: ProgressCallback) -> LocalModel:
+        want = await self._wanted(reference)
+        found = await self._local(want)
+        if found is not None:
+            await emit(AssetComplete(reference=reference, path=str(found.path), cached=True))
+            return found
+        if self.offline:
+            raise OfflineError(
+                f"model {reference!r} ({want.repo}, {want.quantization}) is not in the registry "
+                f"{self.registry.path}, and the hub is offline (HF_HUB_OFFLINE)"
+            )
+        resolution = await self._resolution(want)
+        key = str(self._dest(resolution.spec.repo, resolution.files[0].filename))
+        flight = self._flight(key)
+        try:
+            generation = flight.generation
+            await self._join(flight, emit)
+            try:
+                if flight.generation != generation and flight.error is not None:
+                    # The download this task waited for failed; do not repeat it at once.
+                    raise copy.copy(flight.error) from flight.error
+                try:
+                    model = await self._fetch(reference, want, resolution, emit, flight)
+                except AssetError as exc:
+                    flight.error = exc
+                    flight.generation += 1
+                    raise
+                flight.error = None
+                flight.generation += 1
+                return model
+            finally:
+                flight.lock.release()
+        finally:
+            self._leave(key, flight)
+
+    def _flight(self, key: str) -> _Flight:
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = self._flights[key] = _Flight()
+        flight.users += 1
+        return flight
+
+    def _leave(self, key: str, flight: _Flight) -> None:
+        flight.users -= 1
+        if flight.users == 0 and self._flights.get(key) is flight:
+            del self._flights[key]
+
+    @staticmethod
+    async def _join(flight: _Flight, emit: ProgressCallback) -> None:
+        """Take the flight's lock; while waiting, relay the owner's events to ``emit``."""
+        if emit is _discard or not flight.lock.locked():
+            await flight.lock.acquire()
+            return
+        send, receive = anyio.create_memory_object_stream[AssetEvent]()
+        failure: Exception | None = None
+        acquired = False
+        async with anyio.create_task_group() as tg:
+
+            async def relay() -> None:
+                nonlocal failure
+                with receive:
+                    async for event in receive:
+                        try:
+                            await emit(event)
+                        except Exception as exc:  # the caller's callback: stop waiting
+                            failure = exc
+                            tg.cancel_scope.cancel()
+                            return
+
+            tg.start_soon(relay)
+            with send:
+                flight.watchers.append(send)
+                try:
+                    await flight.lock.acquire()
+                    acquired = True
+                finally:
+                    flight.watchers.remove(send)
+        if failure is not None:
+            if acquired:
+                flight.lock.release()
+            raise failure
+
+    @staticmethod
+    def _broadcast(flight: _Flight, emit: ProgressCallback) -> ProgressCallback:
+        async def broadcast(event: AssetEvent) -> None:
+            await emit(event)
+            for watcher in list(flight.watchers):
+                try:
+                    await watcher.send(event)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    if watcher in flight.watchers:
+                        flight.watchers.remove(watcher)
+
+        return broadcast
+
+    async def _fetch(
+        self,
+        reference: str,
+        want: Wanted,
+        resolution: Resolution,
+        emit: ProgressCallback,
+        flight: _Flight,
+    ) -> LocalModel:
+        found = await self._local(want)  # another task finished it while this one waited
+        if found is None:
+            spec = resolution.spec
+            first = self._dest(spec.repo, resolution.files[0].filename)
+            async with self._file_lock(first):
+                found = await self._local(want)  # another process finished it
+                if found is None:
+                    entry = await self._download(reference, resolution, flight, emit)
+                    await self.registry.record(entry)
+                    found = LocalModel(
+                        spec=entry.spec(want.name), path=entry.path, cached=False, parts=entry.files
+                    )
+        await emit(AssetComplete(reference=reference, path=str(found.path), cached=found.cached))
+        return found
+
+    async def _download(
+        self, reference: str, resolution: Resolution, flight: _Flight, emit: ProgressCallback
+    ) -> RegistryEntry:
+        if self._client is None:
+            raise RuntimeError("AssetAuthority downloads need `async with AssetAuthority(...)`")
+        spec = resolution.spec
+        broadcast = self._broadcast(flight, emit)
+        headers = {"User-Agent": "facecrab/0.1"}
+        if self.__token:
+            headers["Authorization"] = f"Bearer {self.__token}"
+        parts: list[RegistryPart] = []
+        commit: str | None = None
+        for remote in resolution.files:
+            await broadcast(
+                AssetStarted(reference=reference, filename=remote.filename, total=remote.size)
+            )
+            throttle = ProgressThrottle(
+                broadcast,
+                remote.filename,
+                remote.size,
+                min_bytes=self._progress_bytes,
+                min_interval=self._progress_interval,
+            )
+            result = await fetch_file(
+                self._client,
+                url_for=self._url_for(spec.repo, commit or spec.revision, remote.filename),
+                dest=self._dest(spec.repo, remote.filename),
+                size=remote.size,
+                sha256=remote.sha256,
+                headers=headers,
+                retry=self.retry,
+                sleep=self._sleep,
+                progress=throttle,
+            )
+            await throttle.finish(result.size)
+            commit = commit or result.commit
+            parts.append(
+                RegistryPart(
+                    filename=remote.filename,
+                    size=result.size,
+                    sha256=result.sha256,
+                    path=result.path,
+                )
+            )
+        head = parts[0]
+        return RegistryEntry(
+            reference=spec.reference,
+            repo=spec.repo,
+            revision=spec.revision,
+            commit=commit,
+            filename=head.filename,
+            quantization=spec.quantization,
+            size=head.size,
+            sha256=head.sha256,
+            path=head.path,
+            downloaded_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+            purpose=spec.purpose,
+            parts=tuple(parts) if len(parts) > 1 else (),
+        )
+
+    def _url_for(self, repo: str, revision: str, filename: str) -> Callable[[str | None], str]:
+        def url(commit: str | None) -> str:
+            rev = quote(commit or revision, safe="")
+            return f"{self.endpoint}/{repo}/resolve/{rev}/{quote(filename)}"
+
+        return url
+
+    def _dest(self, repo: str, filename: str) -> Path:
+        return self.paths.model_file(repo, filename)
+
+    @contextlib.asynccontextmanager
+    async def _file_lock(self, target: Path) -> AsyncIterator[None]:
+        """``<file>.lock``, shared with other processes; polled so cancellation stays prompt."""
+        await anyio.to_thread.run_sync(lambda: target.parent.mkdir(parents=True, exist_ok=True))
+        lock = filelock.FileLock(str(target) + ".lock", thread_local=False)
+        while True:
+            try:
+                lock.acquire(timeout=0)
+                break
+            except filelock.Timeout:
+                await anyio.sleep(self._lock_poll)
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _stored_token() -> str | None:
+    """huggingface_hub's token (``HF_TOKEN`` or its token file), if any."""
+    from huggingface_hub import get_token
+
+    return get_token()
+
+
+def _files_present(entry: RegistryEntry) -> bool:
+    expected: list[tuple[Path, int]] = (
+        [(p.path, p.size) for p in entry.parts] if entry.parts else [(entry.path, entry.size)]
+    )
+    try:
+        return all(path.stat().st_size == size for path, size in expected)
+    except OSError:
+        return False
+
+
+def _same_key(entry: RegistryEntry) -> Callable[[RegistryEntry], bool]:
+    return lambda other: other.key == entry.key
+
+
+def _delete_files(entry: RegistryEntry) -> None:
+    for path in entry.files:
+        for victim in (path, path.with_name(path.name + ".partial")):
+            victim.unlink(missing_ok=True)

@@ -1,0 +1,440 @@
+"""Resumable, verified downloads of one file, streamed with httpx.
+
+Bytes go to ``<file>.partial`` and are hashed as they arrive (a partial left by an
+earlier run is hashed first, in a thread). A broken connection resumes with
+``Range: bytes=<partial size>-``; a server that answers 200 instead restarts the
+file, and a 416 re-validates the partial (complete, or discarded). Failures that may
+pass (transport errors, 408/429/5xx) are retried with exponential backoff; the count
+restarts whenever an attempt brought new bytes. Only a file whose size and sha256
+match is renamed into place; a mismatch deletes the partial and raises
+:class:`IntegrityError`. (huggingface_hub's own downloader re-fetched whole files
+after a cut when measured on a loopback hub, so resuming is done here.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Final
+
+import anyio
+import anyio.to_thread
+import attrs
+import httpx
+
+from rusty_genius_core import AssetEvent, AssetProgress
+
+from ._errors import DownloadError, IntegrityError
+from ._threads import Stopped, run_stoppable
+
+if TYPE_CHECKING:
+    import threading
+    from hashlib import _Hash
+
+__all__ = ["FetchResult", "ProgressThrottle", "RetryPolicy", "Sleep", "fetch_file"]
+
+Sleep = Callable[[float], Awaitable[None]]
+"""How backoff waits; tests inject one that records the delays instead of sleeping."""
+
+_FLUSH: Final = 1 << 20
+_HASH_CHUNK: Final = 1 << 20
+_RETRY_STATUS: Final = frozenset({408, 425, 429})
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """Exponential backoff: ``initial_delay * multiplier**(n-1)`` seconds, at most ``max_delay``.
+
+    ``attempts`` is how many failures in a row (attempts that brought no new bytes) are
+    retried before giving up.
+    """
+
+    attempts: int = attrs.field(default=5, validator=attrs.validators.ge(0))
+    initial_delay: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
+    max_delay: float = attrs.field(default=8.0, validator=attrs.validators.ge(0))
+    multiplier: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
+
+    def delay(self, failure: int) -> float:
+        return min(self.max_delay, self.initial_delay * self.multiplier ** max(0, failure - 1))
+
+
+@attrs.frozen(kw_only=True)
+class FetchResult:
+    """A verified file: where, what, and what it took."""
+
+    path: Path
+    sha256: str
+    size: int
+    commit: str | None
+    transferred: int
+    """Body bytes received over the network for this file."""
+    resumed_from: int
+    """Bytes of a partial left by an earlier run that were kept."""
+
+
+class ProgressThrottle:
+    """Turns byte counts into :class:`AssetProgress` events, coalesced but never lost.
+
+    An event goes out when at least ``min_bytes`` more arrived and ``min_interval``
+    seconds passed since the last one, and always for the final count. Each is awaited,
+    so a slow consumer slows the download instead of losing events.
+    """
+
+    def __init__(
+        self,
+        emit: Callable[[AssetEvent], Awaitable[None]],
+        filename: str,
+        total: int | None,
+        *,
+        min_bytes: int = 64 * 1024,
+        min_interval: float = 0.1,
+    ) -> None:
+        self._emit = emit
+        self.filename = filename
+        self.total = total
+        self.min_bytes = min_bytes
+        self.min_interval = min_interval
+        self._last_done = -1
+        self._last_time = -math.inf
+
+    async def __call__(self, done: int) -> None:
+        if done == self._last_done:
+            return
+        now = anyio.current_time()
+        final = self.total is not None and done >= self.total
+        if not final and (
+            abs(done - self._last_done) < self.min_bytes
+            or now - self._last_time < self.min_interval
+        ):
+            return
+        await self._send(done, now)
+
+    async def finish(self, done: int) -> None:
+        """Send ``done`` unless it was the last count sent."""
+        if done != self._last_done:
+            await self._send(done, anyio.current_time())
+
+    async def _send(self, done: int, now: float) -> None:
+        self._last_done, self._last_time = done, now
+        await self._emit(AssetProgress(filename=self.filename, done=done, total=self.total))
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, *, immediate: bool = False) -> None:
+        super().__init__(reason)
+        self.immediate = immediate
+
+
+class _Partial:
+    """``<file>.partial``, appended to and hashed in worker threads, 1 MiB at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: BinaryIO | None = None
+        self._hash: _Hash = hashlib.sha256()
+        self._flushed = 0
+        self._buffer = bytearray()
+
+    @property
+    def size(self) -> int:
+        return self._flushed + len(self._buffer)
+
+    async def open(self, limit: int | None) -> None:
+        def open_sync() -> tuple[BinaryIO, int]:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            f = self.path.open("ab")
+            have = os.fstat(f.fileno()).st_size
+            if limit is not None and have > limit:  # not ours: longer than the file can be
+                f.truncate(0)
+                have = 0
+            return f, have
+
+        self._file, have = await anyio.to_thread.run_sync(open_sync)
+        if have:
+            self._hash = await run_stoppable(lambda stop: _hash_prefix(self.path, have, stop))
+        self._flushed = have
+
+    async def write(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) >= _FLUSH:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self._buffer:
+            return
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        await anyio.to_thread.run_sync(self._append, data)
+
+    def _append(self, data: bytes) -> None:
+        assert self._file is not None
+        self._file.write(data)
+        self._hash.update(data)
+        self._flushed += len(data)
+
+    async def reset(self) -> None:
+        """Start the file over (the server sent it whole, or the partial was refused)."""
+        self._buffer.clear()
+
+        def truncate() -> None:
+            assert self._file is not None
+            self._file.flush()
+            self._file.truncate(0)
+
+        await anyio.to_thread.run_sync(truncate)
+        self._hash = hashlib.sha256()
+        self._flushed = 0
+
+    async def finish(self) -> str:
+        """Flush, fsync and close; the sha256 of everything written."""
+        await self.flush()
+
+        def sync_close() -> None:
+            assert self._file is not None
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+        await anyio.to_thread.run_sync(sync_close)
+        return self._hash.hexdigest()
+
+    async def keep(self) -> None:
+        """Flush what arrived and close, leaving the partial for a later resume."""
+        with anyio.CancelScope(shield=True):
+            if self._file is None or self._file.closed:
+                return
+            try:
+                await self.flush()
+            finally:
+                self._file.close()
+
+    async def discard(self) -> None:
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(lambda: self.path.unlink(missing_ok=True))
+
+
+def _hash_prefix(path: Path, length: int, stop: threading.Event) -> _Hash:
+    digest = hashlib.sha256()
+    remaining = length
+    with path.open("rb") as f:
+        while remaining > 0:
+            if stop.is_set():
+                raise Stopped
+            chunk = f.read(min(_HASH_CHUNK, remaining))
+            if not chunk:
+                raise DownloadError(f"{path} shrank while it was being hashed")
+            digest.update(chunk)
+            remaining -= len(chunk)
+    return digest
+
+
+def _sha256_if_size(path: Path, size: int, stop: threading.Event) -> str | None:
+    try:
+        if path.stat().st_size != size:
+            return None
+    except FileNotFoundError:
+        return None
+    return _hash_prefix(path, size, stop).hexdigest()
+
+
+def _commit_of(response: httpx.Response) -> str | None:
+    for r in (*response.history, response):
+        commit: str | None = r.headers.get("x-repo-commit")
+        if commit:
+            return commit
+    return None
+
+
+def _content_range(response: httpx.Response) -> tuple[int | None, int | None]:
+    """``(start, total)`` of ``Content-Range: bytes a-b/total`` or ``bytes */total``."""
+    value = response.headers.get("content-range", "")
+    unit, _, spec = value.partition(" ")
+    if unit.lower() != "bytes":
+        return None, None
+    span, _, total = spec.partition("/")
+    first = span.partition("-")[0]
+    return (
+        int(first) if first.isdigit() else None,
+        int(total) if total.isdigit() else None,
+    )
+
+
+async def _attempt(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    partial: _Partial,
+    size: int | None,
+    received: Callable[[int], None],
+    progress: Callable[[int], Awaitable[None]],
+    name: str,
+    seen_commit: Callable[[str], None],
+) -> bool:
+    """One GET; whether the file is complete. Raises ``_Retry`` or a transport error to retry."""
+    start = partial.size
+    request_headers = {**headers, "Accept-Encoding": "identity"}
+    if start:
+        request_headers["Range"] = f"bytes={start}-"
+    async with client.stream("GET", url, headers=request_headers) as response:
+        if commit := _commit_of(response):
+            seen_commit(commit)
+        code = response.status_code
+        if code == 416:
+            _, total = _content_range(response)
+            if start and total == start and (size is None or size == start):
+                return True  # the partial already holds the whole file
+            await partial.reset()
+            raise _Retry(f"HTTP 416 for bytes={start}-; starting {name} over", immediate=True)
+        if code == 206:
+            first, _ = _content_range(response)
+            if first != start:
+                await partial.reset()
+                raise _Retry(f"HTTP 206 from byte {first}, asked for {start}", immediate=True)
+        elif code == 200:
+            if start:
+                await partial.reset()  # the server ignored Range: take the whole file
+        elif code in _RETRY_STATUS or code >= 500:
+            raise _Retry(f"HTTP {code}")
+        elif code in (401, 403):
+            raise DownloadError(
+                f"{name}: access denied (HTTP {code}) at {url}; a gated or private repo needs HF_TOKEN"
+            )
+        elif code == 404:
+            raise DownloadError(f"{name}: not found (HTTP 404) at {url}")
+        else:
+            raise DownloadError(f"{name}: unexpected HTTP {code} at {url}")
+        async for chunk in response.aiter_raw():
+            received(len(chunk))
+            await partial.write(chunk)
+            if size is not None and partial.size > size:
+                raise IntegrityError(f"{name}: the server sent more than the expected {size} bytes")
+            await progress(partial.size)
+    return size is None or partial.size >= size
+
+
+async def fetch_file(
+    client: httpx.AsyncClient,
+    *,
+    url_for: Callable[[str | None], str],
+    dest: Path,
+    size: int | None,
+    sha256: str | None,
+    headers: dict[str, str],
+    retry: RetryPolicy,
+    sleep: Sleep,
+    progress: Callable[[int], Awaitable[None]],
+) -> FetchResult:
+    """Download ``url_for(commit)`` to ``dest``, resuming and verifying; see the module doc.
+
+    ``url_for(None)`` is the revision's URL; once a response names the commit
+    (``X-Repo-Commit``), retries ask for that commit so a moving branch cannot mix files.
+    """
+    name = dest.name
+    if size is not None and sha256 is not None:
+        existing = await run_stoppable(lambda stop: _sha256_if_size(dest, size, stop))
+        if existing == sha256:  # verified earlier, but the registry never heard of it
+            await progress(size)
+            return FetchResult(
+                path=dest, sha256=sha256, size=size, commit=None, transferred=0, resumed_from=size
+            )
+    partial = _Partial(dest.with_name(dest.name + ".partial"))
+    started_over = False
+    while True:
+        await partial.open(size)
+        resumed_from = partial.size
+        transferred = 0
+
+        def received(n: int) -> None:
+            nonlocal transferred
+            transferred += n
+
+        try:
+            commit = await _transfer(
+                client, url_for, headers, partial, size, retry, sleep, received, progress, name
+            )
+            digest = await partial.finish()
+        except IntegrityError:
+            await partial.discard()
+            raise
+        except BaseException:
+            await partial.keep()
+            raise
+        wrong_size = size is not None and partial.size != size
+        if wrong_size or (sha256 is not None and digest != sha256):
+            await partial.discard()
+            if resumed_from and not started_over:
+                started_over = True  # the old partial may be another version's bytes
+                partial = _Partial(partial.path)
+                continue
+            what = (
+                f"{partial.size} bytes, expected {size}"
+                if wrong_size
+                else f"sha256 {digest}, expected {sha256}"
+            )
+            raise IntegrityError(f"{name}: downloaded {what}; the partial file was deleted")
+        await anyio.to_thread.run_sync(os.replace, partial.path, dest)
+        return FetchResult(
+            path=dest,
+            sha256=digest,
+            size=partial.size,
+            commit=commit,
+            transferred=transferred,
+            resumed_from=resumed_from,
+        )
+
+
+async def _transfer(
+    client: httpx.AsyncClient,
+    url_for: Callable[[str | None], str],
+    headers: dict[str, str],
+    partial: _Partial,
+    size: int | None,
+    retry: RetryPolicy,
+    sleep: Sleep,
+    received: Callable[[int], None],
+    progress: Callable[[int], Awaitable[None]],
+    name: str,
+) -> str | None:
+    commit: str | None = None
+    failures = 0
+
+    def seen_commit(found: str) -> None:
+        nonlocal commit
+        commit = commit or found
+
+    if partial.size:
+        await progress(partial.size)
+    while size is None or partial.size < size:
+        before = partial.size
+        try:
+            complete = await _attempt(
+                client,
+                url_for(commit),
+                headers,
+                partial,
+                size,
+                received,
+                progress,
+                name,
+                seen_commit,
+            )
+            if complete:
+                break
+            raise _Retry(f"the response for {name} ended at byte {partial.size}")
+        except (httpx.TransportError, _Retry) as exc:
+            if partial.size > before:
+                failures = 0
+            failures += 1
+            if failures > retry.attempts:
+                raise DownloadError(
+                    f"{name}: giving up after {failures} failed attempts in a row at "
+                    f"byte {partial.size}: {type(exc).__name__}: {exc}"
+                ) from exc
+            if not (isinstance(exc, _Retry) and exc.immediate):
+                await sleep(retry.delay(failures))
+    return commit

@@ -1,0 +1,79 @@
+"""facecrab's errors: every one is an :class:`~rusty_genius_core.AssetError` (an ``OSError``)::
+
+    AssetError (core)
+    ├── ModelNotFoundError          an alias the manifest does not know
+    ├── RepoNotFoundError           the hub has no such repo (or hides a private one)
+    ├── RevisionNotFoundError       the repo has no such branch, tag or commit
+    ├── QuantizationNotFoundError   no GGUF in the repo for the quantization or filename
+    ├── AmbiguousQuantizationError  several GGUFs match; pin a filename in the manifest
+    ├── OfflineError                the model is not local and the network is off
+    ├── DownloadError               the transfer failed (HTTP error, retries used up)
+    ├── IntegrityError              the bytes are not the ones the hub listed (sha256, size)
+    └── RegistryError               registry.toml cannot be read or written
+
+Messages name the reference and file and, where it helps, list what does exist
+(``alternatives``). No message ever contains the access token.
+"""
+
+from __future__ import annotations
+
+from rusty_genius_core import AssetError
+
+__all__ = [
+    "AmbiguousQuantizationError",
+    "DownloadError",
+    "IntegrityError",
+    "ModelNotFoundError",
+    "OfflineError",
+    "QuantizationNotFoundError",
+    "RegistryError",
+    "RepoNotFoundError",
+    "RevisionNotFoundError",
+]
+
+
+class _WithAlternatives(AssetError):
+    """An error that lists what the caller could have asked for instead."""
+
+    def __init__(self, message: str, alternatives: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.alternatives = alternatives
+
+    def __reduce__(self) -> tuple[type, tuple[str, tuple[str, ...]]]:
+        return (type(self), (self.message, self.alternatives))
+
+
+class ModelNotFoundError(_WithAlternatives):
+    """The reference is an alias no manifest defines; ``alternatives`` are the known aliases."""
+
+
+class RepoNotFoundError(_WithAlternatives):
+    """The hub answered 404 for the repo; ``alternatives`` are known models' repos."""
+
+
+class RevisionNotFoundError(AssetError):
+    """The repo exists but the revision does not."""
+
+
+class QuantizationNotFoundError(_WithAlternatives):
+    """No GGUF matches; ``alternatives`` are the quantizations (or files) that exist."""
+
+
+class AmbiguousQuantizationError(_WithAlternatives):
+    """More than one GGUF matches; ``alternatives`` are the candidates."""
+
+
+class OfflineError(AssetError):
+    """The model is not in the registry and the network is off (``HF_HUB_OFFLINE``)."""
+
+
+class DownloadError(AssetError):
+    """The hub could not be reached or kept failing; the partial file is kept for a resume."""
+
+
+class IntegrityError(AssetError):
+    """Downloaded bytes do not match the expected sha256 or size; nothing was kept."""
+
+
+class RegistryError(AssetError):
+    """``registry.toml`` is unreadable or malformed; it is left untouched for a human."""

@@ -1,0 +1,56 @@
+"""The embedded ``models.toml`` and the user's manifest merged over it."""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+import tomllib
+from typing import TYPE_CHECKING, Any, Final
+
+from rusty_genius_core import ManifestError, UserManifest, merge_manifests
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["DEFAULT_MODEL", "embedded_manifest", "load_manifest", "toml_error_location"]
+
+DEFAULT_MODEL: Final = "qwen-2.5-1.5b-instruct"
+"""The alias a front end uses when the user names no model."""
+
+_LOCATION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def toml_error_location(exc: tomllib.TOMLDecodeError) -> tuple[int | None, int | None]:
+    """``(line, column)`` of a TOML error (attributes from Python 3.14, else the message)."""
+    line = getattr(exc, "lineno", None)
+    column = getattr(exc, "colno", None)
+    if isinstance(line, int):
+        return line, column if isinstance(column, int) else None
+    found = _LOCATION.search(str(exc))
+    return (int(found[1]), int(found[2])) if found else (None, None)
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, column = toml_error_location(exc)
+        where = f"line {line}, column {column}" if line is not None else "somewhere"
+        raise ManifestError(f"{source}: invalid TOML at {where}: {exc}") from exc
+
+
+@functools.cache
+def embedded_manifest() -> UserManifest:
+    """facecrab's built-in ``models.toml`` (package data)."""
+    text = importlib.resources.files("facecrab").joinpath("models.toml").read_text("utf-8")
+    return UserManifest.from_dict(parse_toml(text, "facecrab models.toml"), "facecrab models.toml")
+
+
+def load_manifest(user_file: Path | None) -> UserManifest:
+    """The embedded manifest with ``user_file`` (if it exists) merged over it. Blocking."""
+    base = embedded_manifest()
+    if user_file is None or not user_file.is_file():
+        return base
+    data = parse_toml(user_file.read_text("utf-8"), str(user_file))
+    return merge_manifests(base, UserManifest.from_dict(data, str(user_file)))

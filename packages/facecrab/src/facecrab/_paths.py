@@ -1,0 +1,67 @@
+"""Where facecrab keeps its configuration and its model files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import attrs
+import platformdirs
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["APP_NAME", "GeniusPaths"]
+
+APP_NAME: Final = "rusty-genius"
+
+
+@attrs.frozen(kw_only=True)
+class GeniusPaths:
+    """``home`` holds ``registry.toml`` and the user's ``manifest.toml``; ``cache`` the GGUFs.
+
+    Defaults come from platformdirs (the user config and cache directories), then
+    ``GENIUS_HOME`` / ``GENIUS_CACHE``, then explicit arguments, each overriding the last.
+    """
+
+    home: Path
+    cache: Path
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        cache: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> GeniusPaths:
+        env = os.environ if environ is None else environ
+        home_path = (
+            Path(home)
+            if home is not None
+            else Path(env["GENIUS_HOME"])
+            if env.get("GENIUS_HOME")
+            else platformdirs.user_config_path(APP_NAME)
+        )
+        cache_path = (
+            Path(cache)
+            if cache is not None
+            else Path(env["GENIUS_CACHE"])
+            if env.get("GENIUS_CACHE")
+            else platformdirs.user_cache_path(APP_NAME) / "models"
+        )
+        return cls(home=home_path.expanduser().absolute(), cache=cache_path.expanduser().absolute())
+
+    @property
+    def registry_file(self) -> Path:
+        return self.home / "registry.toml"
+
+    @property
+    def manifest_file(self) -> Path:
+        return self.home / "manifest.toml"
+
+    def model_file(self, repo: str, filename: str) -> Path:
+        """``cache/org/name/filename``; repo and filename were validated as safe paths."""
+        org, name = repo.split("/", 1)
+        return self.cache / org / name / filename

@@ -1,0 +1,279 @@
+"""``registry.toml``: what has been downloaded and verified, shared by every process.
+
+Readers need no lock: the file is only ever replaced whole (temp file in the same
+directory, fsync, ``os.replace``), so they see the old or the new version. Writers
+read-modify-write under a cross-process :class:`filelock.FileLock`, in a worker
+thread. A registry that does not parse is reported with its file and line and is
+never overwritten: it may hold the only record of what a user downloaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import anyio.to_thread
+import attrs
+import filelock
+import tomli_w
+
+from rusty_genius_core import ModelSpec, Purpose
+
+from ._errors import RegistryError
+from ._manifest import toml_error_location
+
+__all__ = ["REGISTRY_VERSION", "Registry", "RegistryEntry", "RegistryPart"]
+
+REGISTRY_VERSION: Final = 1
+_HEADER: Final = (
+    "# rusty-genius model registry, written by facecrab. Every entry was verified\n"
+    "# (sha256 and size) before it was recorded. Edit with care.\n"
+)
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class RegistryPart:
+    """One file of a split GGUF (``name-00002-of-00003.gguf``)."""
+
+    filename: str
+    size: int
+    sha256: str
+    path: Path
+
+
+@attrs.frozen(kw_only=True)
+class RegistryEntry:
+    """One verified model on disk. ``filename``/``size``/``sha256``/``path`` are its
+    first (or only) file; a split GGUF lists every file in ``parts``."""
+
+    reference: str
+    repo: str
+    revision: str
+    commit: str | None
+    filename: str
+    quantization: str
+    size: int
+    sha256: str
+    path: Path
+    downloaded_at: dt.datetime
+    purpose: Purpose = Purpose.CHAT
+    parts: tuple[RegistryPart, ...] = ()
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return tuple(p.path for p in self.parts) if self.parts else (self.path,)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.repo.lower(), self.filename
+
+    def spec(self, name: str | None = None) -> ModelSpec:
+        return ModelSpec(
+            name=name or self.reference,
+            repo=self.repo,
+            filename=self.filename,
+            quantization=self.quantization,
+            revision=self.revision,
+            sha256=self.sha256,
+            size=self.size,
+            purpose=self.purpose,
+        )
+
+    def to_toml(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "reference": self.reference,
+            "repo": self.repo,
+            "revision": self.revision,
+            "filename": self.filename,
+            "quantization": self.quantization,
+            "size": self.size,
+            "sha256": self.sha256,
+            "path": str(self.path),
+            "downloaded_at": self.downloaded_at,
+            "purpose": self.purpose.value,
+        }
+        if self.commit is not None:
+            out["commit"] = self.commit
+        if self.parts:
+            out["parts"] = [
+                {"filename": p.filename, "size": p.size, "sha256": p.sha256, "path": str(p.path)}
+                for p in self.parts
+            ]
+        return out
+
+    @classmethod
+    def from_toml(cls, data: Mapping[str, Any], where: str) -> RegistryEntry:
+        if not isinstance(data, Mapping):
+            raise RegistryError(f"{where} must be a table")
+        try:
+            purpose = Purpose(_get(data, "purpose", str, where, "chat"))
+        except ValueError:
+            raise RegistryError(f"{where}.purpose {data.get('purpose')!r} is unknown") from None
+        raw_parts = _get(data, "parts", list, where, [])
+        parts = tuple(
+            RegistryPart(
+                filename=_get(p, "filename", str, f"{where}.parts[{i}]"),
+                size=_get(p, "size", int, f"{where}.parts[{i}]"),
+                sha256=_get(p, "sha256", str, f"{where}.parts[{i}]"),
+                path=Path(_get(p, "path", str, f"{where}.parts[{i}]")),
+            )
+            for i, p in enumerate(raw_parts)
+        )
+        return cls(
+            reference=_get(data, "reference", str, where),
+            repo=_get(data, "repo", str, where),
+            revision=_get(data, "revision", str, where),
+            commit=_get(data, "commit", str, where, None),
+            filename=_get(data, "filename", str, where),
+            quantization=_get(data, "quantization", str, where),
+            size=_get(data, "size", int, where),
+            sha256=_get(data, "sha256", str, where),
+            path=Path(_get(data, "path", str, where)),
+            downloaded_at=_get(data, "downloaded_at", dt.datetime, where),
+            purpose=purpose,
+            parts=parts,
+        )
+
+
+_MISSING: Final = object()
+
+
+def _get(data: Any, key: str, kind: type[T], where: str, default: Any = _MISSING) -> T:
+    if not isinstance(data, Mapping):
+        raise RegistryError(f"{where} must be a table")
+    value = data.get(key, _MISSING)
+    if value is _MISSING:
+        if default is _MISSING:
+            raise RegistryError(f"{where} has no {key!r}")
+        return default  # type: ignore[no-any-return]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise RegistryError(f"{where}.{key} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+class Registry:
+    """The registry file at ``path``; its lock is ``path`` + ``.lock``."""
+
+    def __init__(self, path: Path, *, lock_timeout: float = 60.0) -> None:
+        self.path = path
+        self.lock_timeout = lock_timeout
+
+    # -- blocking core (runs in worker threads) --------------------------------------------
+
+    def read_sync(self) -> list[RegistryEntry]:
+        try:
+            text = self.path.read_text("utf-8")
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RegistryError(f"registry {self.path} cannot be read: {exc}") from exc
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line, column = toml_error_location(exc)
+            where = f"line {line}" + (f", column {column}" if column else "") if line else "?"
+            raise RegistryError(
+                f"registry {self.path}: invalid TOML at {where} ({exc}); "
+                "fix or remove the file, facecrab will not overwrite it"
+            ) from exc
+        version = data.get("version", REGISTRY_VERSION)
+        if version != REGISTRY_VERSION:
+            raise RegistryError(
+                f"registry {self.path} has version {version!r}; this facecrab reads {REGISTRY_VERSION}"
+            )
+        models = data.get("models", [])
+        if not isinstance(models, list):
+            raise RegistryError(f"registry {self.path}: 'models' must be an array of tables")
+        return [
+            RegistryEntry.from_toml(m, f"registry {self.path}: models[{i}]")
+            for i, m in enumerate(models)
+        ]
+
+    def _write_sync(self, entries: list[RegistryEntry]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        body = tomli_w.dumps(
+            {
+                "version": REGISTRY_VERSION,
+                "models": [e.to_toml() for e in sorted(entries, key=lambda e: e.key)],
+            }
+        )
+        fd, tmp = tempfile.mkstemp(prefix=".registry-", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(_HEADER + body)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.path.parent)
+
+    def update_sync(
+        self, change: Callable[[list[RegistryEntry]], list[RegistryEntry] | None]
+    ) -> None:
+        """Read, apply ``change``, write (unless it returns ``None``), all under the lock."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(self.path) + ".lock", timeout=self.lock_timeout)
+        try:
+            with lock:
+                changed = change(self.read_sync())
+                if changed is not None:
+                    self._write_sync(changed)
+        except filelock.Timeout as exc:
+            raise RegistryError(
+                f"registry {self.path} stayed locked for {self.lock_timeout:g}s ({lock.lock_file})"
+            ) from exc
+
+    # -- async API ---------------------------------------------------------------------------
+
+    async def entries(self) -> list[RegistryEntry]:
+        return await anyio.to_thread.run_sync(self.read_sync)
+
+    async def record(self, entry: RegistryEntry) -> None:
+        """Add ``entry``, replacing the one for the same repo and filename."""
+
+        def change(entries: list[RegistryEntry]) -> list[RegistryEntry]:
+            return [e for e in entries if e.key != entry.key] + [entry]
+
+        await anyio.to_thread.run_sync(self.update_sync, change)
+
+    async def remove(
+        self,
+        match: Callable[[RegistryEntry], bool],
+        on_removed: Callable[[RegistryEntry], None] | None = None,
+    ) -> list[RegistryEntry]:
+        """Drop the entries ``match`` selects; ``on_removed`` runs for each under the lock."""
+        removed: list[RegistryEntry] = []
+
+        def change(entries: list[RegistryEntry]) -> list[RegistryEntry] | None:
+            removed.extend(e for e in entries if match(e))
+            if not removed:
+                return None
+            for e in removed:
+                if on_removed is not None:
+                    on_removed(e)
+            return [e for e in entries if not match(e)]
+
+        await anyio.to_thread.run_sync(self.update_sync, change)
+        return removed
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename durable; not every platform lets a directory be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
