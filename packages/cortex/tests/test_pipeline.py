@@ -36,8 +36,12 @@ def test_held_back_only_while_a_stop_could_start() -> None:
     assert matcher.flush() == ""
 
 
-def test_earliest_stop_wins() -> None:
+def test_the_stop_that_completes_first_wins() -> None:
     assert run_stops(["bc", "a"], ["xabc"]) == ("x", True)
+    assert run_stops(["abcd", "b"], ["xabcd"]) == ("xa", True)
+    assert run_stops(["abcd", "b"], ["xab", "cd"]) == ("xa", True)
+    assert run_stops(["c", "aca"], ["aac", "a"]) == ("aa", True)
+    assert run_stops(["bc", "abc"], ["xabc"]) == ("x", True)  # same end: the longer one
 
 
 @settings(max_examples=400, deadline=None)
@@ -49,8 +53,9 @@ def test_earliest_stop_wins() -> None:
 def test_stop_matching_ignores_chunking(text: str, stops: list[str], cuts: list[int]) -> None:
     bounds = [0, *sorted(c for c in cuts if c <= len(text)), len(text)]
     chunks = [text[a:b] for a, b in itertools.pairwise(bounds)]
-    found = [i for i in (text.find(s) for s in stops) if i != -1]
-    expected = (text[: min(found)], True) if found else (text, False)
+    # The stop that completes first (earliest end, then earliest start) wins.
+    found = [(i + len(s), i) for s in stops if (i := text.find(s)) != -1]
+    expected = (text[: min(found)[1]], True) if found else (text, False)
     assert run_stops(stops, chunks) == expected
 
 

@@ -26,6 +26,10 @@ __all__ = ["StopMatcher", "TokenPipeline"]
 class StopMatcher:
     """Find the first stop string in streamed text, holding back only a possible stop prefix.
 
+    "First" is the stop string that completes first in the stream (the earliest end;
+    on a tie the one that starts earlier), the only rule that does not depend on how
+    the text is cut into tokens. The output ends where that stop string begins.
+
     Each call looks at the new text plus a held tail shorter than the longest
     stop string, so the cost per token stays bounded.
     """
@@ -42,14 +46,14 @@ class StopMatcher:
         if not self._stops:
             return text, False
         s = self._held + text if self._held else text
-        first = -1
+        best: tuple[int, int] | None = None  # (end, start) of the stop that completes first
         for stop in self._stops:
             at = s.find(stop)
-            if at != -1 and (first == -1 or at < first):
-                first = at
-        if first != -1:
+            if at != -1 and (best is None or (at + len(stop), at) < best):
+                best = (at + len(stop), at)
+        if best is not None:
             self._held = ""
-            return s[:first], True
+            return s[: best[1]], True
         keep = 0
         for k in range(min(len(s), self._longest - 1), 0, -1):
             tail = s[-k:]
