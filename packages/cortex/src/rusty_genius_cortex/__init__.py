@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from ._engine import Engine as Engine
 from ._engine import StopSignal as StopSignal
+from ._pinky import PINKY_THOUGHT as PINKY_THOUGHT
+from ._pinky import PinkyEngine as PinkyEngine
+from ._pinky import pinky_tokens as pinky_tokens
 from ._pipeline import StopMatcher as StopMatcher
 from ._pipeline import TokenPipeline as TokenPipeline
 from ._think import THINK_CLOSE as THINK_CLOSE
@@ -20,13 +23,16 @@ from ._think import prompt_opens_thinking as prompt_opens_thinking
 from ._usage import UsageMeter as UsageMeter
 
 __all__ = [
+    "PINKY_THOUGHT",
     "THINK_CLOSE",
     "THINK_OPEN",
     "Engine",
+    "PinkyEngine",
     "StopMatcher",
     "StopSignal",
     "ThinkParser",
     "TokenPipeline",
     "UsageMeter",
+    "pinky_tokens",
     "prompt_opens_thinking",
 ]
