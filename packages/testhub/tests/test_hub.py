@@ -180,8 +180,21 @@ async def test_status_faults_count_down(hub: LoopbackHub, tiny: HubRepo) -> None
     async with httpx.AsyncClient(follow_redirects=True) as client:
         tree = await client.get(f"{hub.url}/api/models/{REPO}/tree/main")
         codes = [(await client.get(resolve_url(hub))).status_code for _ in range(3)]
-    assert tree.status_code == 404
+    assert (tree.status_code, tree.headers["x-error-code"]) == (404, "RepoNotFound")
     assert codes == [500, 500, 200]
+
+
+async def test_status_faults_answer_the_resolve_step(hub: LoopbackHub, tiny: HubRepo) -> None:
+    hub.status(NAME, 416)
+    hub.status(f"{REPO}/{NAME}", 404)
+    async with httpx.AsyncClient(follow_redirects=True) as client:
+        refused = await client.get(resolve_url(hub), headers={"Range": "bytes=5-"})
+        missing = await client.get(resolve_url(hub))
+        fine = await client.get(resolve_url(hub))
+    assert (refused.status_code, refused.headers["content-range"]) == (416, f"bytes */{len(BLOB)}")
+    assert (missing.status_code, missing.headers["x-error-code"]) == (404, "EntryNotFound")
+    assert fine.content == BLOB
+    assert [r.kind for r in hub.requests] == ["resolve", "resolve", "resolve", "cdn"]
 
 
 async def test_ignore_range_answers_200_with_the_whole_file(

@@ -388,7 +388,11 @@ class LoopbackHub:
         self._add(_Fault(kind="corrupt", key=path, times=times))
 
     def status(self, target: str, code: int, *, times: int | None = 1) -> None:
-        """Answer ``code`` instead, for a file (``path``/``org/repo/path``) or a whole repo."""
+        """Answer ``code`` instead, for a file (``path``/``org/repo/path``) or a whole repo.
+
+        A file's fault answers its ``resolve`` request (a 416 with ``Content-Range:
+        bytes */SIZE``); a repo's fault also answers the tree and model_info requests.
+        """
         if code not in _REASONS or code < 400:
             raise ValueError(f"status fault {code} is not an error status this hub knows")
         self._add(_Fault(kind="status", key=target, times=times, code=code))
@@ -605,7 +609,8 @@ class LoopbackHub:
         """The repo revision, or ``None`` after answering the error (fault or 404)."""
         fault = self._take("status", keys)
         if fault is not None:
-            await self._send_error(stream, req, record, fault.code)
+            error_code = "RepoNotFound" if fault.code == 404 else None
+            await self._send_error(stream, req, record, fault.code, error_code)
             return None
         repo, known = self._find(repo_id, revision)
         if repo is None:
@@ -692,11 +697,23 @@ class LoopbackHub:
         record = self._new_record(req, kind, repo_id, path)
         self._record(record)
         file_keys = (path, f"{repo_id}/{path}")
-        status_keys = (*file_keys, repo_id) if kind == "resolve" else file_keys
-        repo = await self._repo_or_error(stream, req, record, repo_id, revision, status_keys)
-        if repo is None:
+        repo, known = self._find(repo_id, revision)
+        file = repo.files.get(path) if repo is not None else None
+        # Status faults hit the resolve step (one countdown per download attempt); the CDN
+        # URL it redirects to is taken as signed and always answers.
+        fault = self._take("status", (*file_keys, repo_id)) if kind == "resolve" else None
+        if fault is not None:
+            extra = {"Content-Range": f"bytes */{file.size}"} if file and fault.code == 416 else {}
+            error_code = None
+            if fault.code == 404:
+                error_code = "RepoNotFound" if fault.key == repo_id else "EntryNotFound"
+            await self._send_error(stream, req, record, fault.code, error_code, None, extra)
             return
-        file = repo.files.get(path)
+        if repo is None:
+            code = "RevisionNotFound" if known else "RepoNotFound"
+            message = f"Invalid rev id: {revision}" if known else "Repository not found"
+            await self._send_error(stream, req, record, 404, code, message)
+            return
         if file is None:
             await self._send_error(stream, req, record, 404, "EntryNotFound", "Entry not found")
             return
