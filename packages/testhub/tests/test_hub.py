@@ -184,6 +184,21 @@ async def test_status_faults_count_down(hub: LoopbackHub, tiny: HubRepo) -> None
     assert codes == [500, 500, 200]
 
 
+async def test_after_lets_the_first_requests_through(hub: LoopbackHub, tiny: HubRepo) -> None:
+    hub.status(NAME, 503, times=2, after=1)
+    hub.cut_after(NAME, 7, after=1)  # counts the requests that reach the bytes
+    async with httpx.AsyncClient(follow_redirects=True) as client:
+        codes = [(await client.get(resolve_url(hub))).status_code for _ in range(3)]
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get(resolve_url(hub))
+        whole = await client.get(resolve_url(hub))
+    assert codes == [200, 503, 503]
+    assert [r.body_bytes for r in hub.body_requests(NAME)] == [len(BLOB), 7, len(BLOB)]
+    assert whole.content == BLOB
+    with pytest.raises(ValueError, match="after must not be negative"):
+        hub.corrupt(NAME, after=-1)
+
+
 async def test_status_faults_answer_the_resolve_step(hub: LoopbackHub, tiny: HubRepo) -> None:
     hub.status(NAME, 416)
     hub.status(f"{REPO}/{NAME}", 404)

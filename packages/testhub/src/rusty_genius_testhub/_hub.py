@@ -245,6 +245,7 @@ class _Fault:
     code: int = 0
     abrupt: bool = False
     stall: StallHandle | None = None
+    after: int = 0
 
 
 class _Request:
@@ -357,16 +358,26 @@ class LoopbackHub:
         return found, True
 
     # -- faults ------------------------------------------------------------------------------
+    # Each fault matches a file (its in-repo path or ``org/repo/path``); ``after=N`` lets the
+    # first N matching requests through, then it fires ``times`` times (``None``: forever).
 
     def cut_after(
-        self, path: str, nbytes: int, *, times: int | None = 1, abrupt: bool = False
+        self,
+        path: str,
+        nbytes: int,
+        *,
+        times: int | None = 1,
+        after: int = 0,
+        abrupt: bool = False,
     ) -> None:
         """Send the headers and ``nbytes`` of the body, then close the connection.
 
         ``path`` is the file's in-repo path or ``org/repo/path``. ``abrupt`` resets the
         connection (RST) instead of closing it cleanly.
         """
-        self._add(_Fault(kind="cut", key=path, times=times, nbytes=nbytes, abrupt=abrupt))
+        self._add(
+            _Fault(kind="cut", key=path, times=times, after=after, nbytes=nbytes, abrupt=abrupt)
+        )
 
     def stall(
         self,
@@ -375,19 +386,24 @@ class LoopbackHub:
         release: anyio.Event | None = None,
         *,
         times: int | None = 1,
+        after: int = 0,
     ) -> StallHandle:
         """Stop sending after ``after_bytes`` body bytes until the stall is released."""
         handle = StallHandle(after_bytes, release)
         with self._cond:
             self._stalls.append(handle)
-        self._add(_Fault(kind="stall", key=path, times=times, nbytes=after_bytes, stall=handle))
+        self._add(
+            _Fault(
+                kind="stall", key=path, times=times, after=after, nbytes=after_bytes, stall=handle
+            )
+        )
         return handle
 
-    def corrupt(self, path: str, *, times: int | None = None) -> None:
+    def corrupt(self, path: str, *, times: int | None = None, after: int = 0) -> None:
         """Serve wrong bytes of the right length."""
-        self._add(_Fault(kind="corrupt", key=path, times=times))
+        self._add(_Fault(kind="corrupt", key=path, times=times, after=after))
 
-    def status(self, target: str, code: int, *, times: int | None = 1) -> None:
+    def status(self, target: str, code: int, *, times: int | None = 1, after: int = 0) -> None:
         """Answer ``code`` instead, for a file (``path``/``org/repo/path``) or a whole repo.
 
         A file's fault answers its ``resolve`` request (a 416 with ``Content-Range:
@@ -395,11 +411,11 @@ class LoopbackHub:
         """
         if code not in _REASONS or code < 400:
             raise ValueError(f"status fault {code} is not an error status this hub knows")
-        self._add(_Fault(kind="status", key=target, times=times, code=code))
+        self._add(_Fault(kind="status", key=target, times=times, after=after, code=code))
 
-    def ignore_range(self, path: str, *, times: int | None = None) -> None:
+    def ignore_range(self, path: str, *, times: int | None = None, after: int = 0) -> None:
         """Answer ``Range`` requests with 200 and the whole file, as some servers do."""
-        self._add(_Fault(kind="ignore_range", key=path, times=times))
+        self._add(_Fault(kind="ignore_range", key=path, times=times, after=after))
 
     def clear_faults(self) -> None:
         with self._cond:
@@ -410,6 +426,8 @@ class LoopbackHub:
     def _add(self, fault: _Fault) -> None:
         if fault.times is not None and fault.times < 1:
             raise ValueError(f"times must be positive or None, got {fault.times}")
+        if fault.after < 0:
+            raise ValueError(f"after must not be negative, got {fault.after}")
         with self._cond:
             self._faults.append(fault)
 
@@ -417,6 +435,9 @@ class LoopbackHub:
         with self._cond:
             for fault in self._faults:
                 if fault.kind == kind and fault.key in keys:
+                    if fault.after > 0:  # let this request through untouched
+                        fault.after -= 1
+                        continue
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times == 0:
