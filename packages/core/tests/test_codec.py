@@ -256,6 +256,8 @@ ANY_MESSAGE = st.sampled_from(message_types()).flatmap(lambda cls: STRATEGIES[cl
 # Envelopes nest most of the others: the deep paths are found there.
 DEEP_MESSAGE = st.one_of(inputs, outputs, ANY_MESSAGE)
 SLOW_OK = settings(deadline=None)
+# The malformed-input properties pick one field out of dozens: give them more draws.
+DEEP_SEARCH = settings(deadline=None, max_examples=300)
 
 
 def test_every_message_type_has_a_strategy() -> None:
@@ -460,7 +462,7 @@ def test_walker_finds_the_deep_fields() -> None:
     assert {"$.command.config.sampling.top_k", "$.command.messages[0].role"} <= paths
 
 
-@SLOW_OK
+@DEEP_SEARCH
 @given(message=DEEP_MESSAGE, data=st.data())
 def test_wrong_type_names_the_field_path(message: object, data: st.DataObject) -> None:
     encoded = to_dict(message)
@@ -473,7 +475,7 @@ def test_wrong_type_names_the_field_path(message: object, data: st.DataObject) -
     assert error.startswith(f"{spot.path}: "), error
 
 
-@SLOW_OK
+@DEEP_SEARCH
 @given(message=DEEP_MESSAGE, data=st.data())
 def test_missing_required_field_names_the_field_path(message: object, data: st.DataObject) -> None:
     encoded = to_dict(message)
@@ -485,7 +487,7 @@ def test_missing_required_field_names_the_field_path(message: object, data: st.D
     assert _decode_error(encoded, type(message)) == f"{spot.path}: missing required field"
 
 
-@SLOW_OK
+@DEEP_SEARCH
 @given(message=DEEP_MESSAGE, data=st.data(), name=st.text(min_size=1, max_size=10))
 def test_unknown_field_names_the_object_path(
     message: object, data: st.DataObject, name: str
@@ -500,7 +502,7 @@ def test_unknown_field_names_the_object_path(
     assert name in error
 
 
-@SLOW_OK
+@DEEP_SEARCH
 @given(
     message=DEEP_MESSAGE,
     data=st.data(),
@@ -537,7 +539,7 @@ def _allowed_tags(node: Node, encoded: dict[str, Any], message: object) -> set[s
     raise AssertionError(f"no parent for {node.path}")  # pragma: no cover
 
 
-@SLOW_OK
+@DEEP_SEARCH
 @given(message=DEEP_MESSAGE, data=st.data())
 def test_missing_type_tag_in_a_union_names_the_object_path(
     message: object, data: st.DataObject
@@ -553,7 +555,7 @@ def test_missing_type_tag_in_a_union_names_the_object_path(
     assert _decode_error(encoded, type(message)).startswith(f"{node.path}.type: missing; ")
 
 
-@SLOW_OK
+@DEEP_SEARCH
 @given(message=DEEP_MESSAGE, data=st.data(), bad=st.text(max_size=12))
 def test_bad_enum_value_names_the_field_path(
     message: object, data: st.DataObject, bad: str
