@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from ._engine import Engine as Engine
 from ._engine import StopSignal as StopSignal
+from ._factory import Backend as Backend
+from ._factory import available_backends as available_backends
+from ._factory import create_engine as create_engine
+from ._llama import LlamaEngine as LlamaEngine
 from ._pinky import PINKY_THOUGHT as PINKY_THOUGHT
 from ._pinky import PinkyEngine as PinkyEngine
 from ._pinky import pinky_tokens as pinky_tokens
@@ -26,13 +30,17 @@ __all__ = [
     "PINKY_THOUGHT",
     "THINK_CLOSE",
     "THINK_OPEN",
+    "Backend",
     "Engine",
+    "LlamaEngine",
     "PinkyEngine",
     "StopMatcher",
     "StopSignal",
     "ThinkParser",
     "TokenPipeline",
     "UsageMeter",
+    "available_backends",
+    "create_engine",
     "pinky_tokens",
     "prompt_opens_thinking",
 ]

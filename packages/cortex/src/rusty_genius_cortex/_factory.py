@@ -1,0 +1,56 @@
+"""Pick an engine: the real one when llama-cpp-python is installed, Pinky otherwise."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
+
+from rusty_genius_core import ConfigError, EngineError
+
+from ._llama import LlamaEngine
+from ._pinky import PinkyEngine
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+
+__all__ = ["Backend", "available_backends", "create_engine"]
+
+Backend: TypeAlias = Literal["auto", "pinky", "llama"]
+
+
+def _llama_installed() -> bool:
+    # find_spec, not import: importing llama_cpp loads the native library (slow, and the
+    # stub install must never need it). A broken install shows up at load() as EngineError.
+    try:
+        return importlib.util.find_spec("llama_cpp") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def available_backends() -> tuple[str, ...]:
+    """The engines this installation can create: always ``"pinky"``, ``"llama"`` when installed."""
+    return ("llama", "pinky") if _llama_installed() else ("pinky",)
+
+
+def create_engine(backend: Backend = "auto", **options: Any) -> Engine:
+    """A new engine. ``"auto"`` is ``"llama"`` when llama-cpp-python is installed, else ``"pinky"``.
+
+    ``options`` go to the engine's constructor (:class:`PinkyEngine`:
+    ``load_delay``, ``token_delay``; :class:`LlamaEngine`: ``default_context_size``,
+    ``n_batch``, ``relay_capacity``, ``verbose``).
+    """
+    if backend not in get_args(Backend):
+        allowed = ", ".join(get_args(Backend))
+        raise ConfigError(f"unknown engine backend {backend!r}; expected one of {allowed}")
+    if backend == "auto":
+        backend = "llama" if _llama_installed() else "pinky"
+    try:
+        if backend == "pinky":
+            return PinkyEngine(**options)
+        if not _llama_installed():
+            raise EngineError(
+                "backend 'llama' needs llama-cpp-python: install rusty-genius-cortex[llama]"
+            )
+        return LlamaEngine(**options)
+    except TypeError as exc:  # an option the engine does not take
+        raise ConfigError(f"invalid option for the {backend} engine: {exc}") from exc

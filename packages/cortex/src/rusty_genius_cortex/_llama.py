@@ -1,0 +1,544 @@
+"""The llama.cpp engine (extra ``llama``): llama-cpp-python, imported only when a model loads.
+
+How a request runs:
+
+1. The turn: requests on one engine run one after another (:class:`RequestQueue`),
+   and every touch of the ``Llama`` object happens under one thread lock.
+2. Preparation, in a worker thread: chat messages are rendered with the model's
+   own chat template from its GGUF metadata (``tokenizer.chat_template``,
+   rendered by llama-cpp-python's ``Jinja2ChatFormatter`` exactly as its
+   ``create_chat_completion`` does); ``raw=True`` sends a prompt as-is. The
+   prompt is tokenized as llama-cpp-python tokenizes it, so token counts match
+   its ``usage``. Errors (no template, a prompt that does not fit the context)
+   are raised here, before any event.
+3. Generation, in one dedicated thread per request: it drives
+   ``Llama.generate`` token by token (sampling by llama.cpp's sampler chain),
+   turns each token into text through a per-model piece cache and an
+   incremental UTF-8 decoder, runs the shared :class:`TokenPipeline` and hands
+   the events to the event loop through a :class:`ThreadRelay`. Stop strings,
+   EOG tokens, ``max_tokens``, the context's end and the stop flags end it; the
+   thread closes llama-cpp-python's generator itself, still holding the lock.
+
+Not ``create_completion(stream=True)``: it re-detokenizes the whole completion
+on every token (quadratic), which costs more than the decode of a small model
+on a GPU. A dedicated thread rather than ``anyio.to_thread.run_sync``: the
+worker must outlive each ``__anext__`` of the async generator, and an async
+generator cannot hold a task group across ``yield``; the thread is still
+joined before the request's turn ends, on every path.
+
+Cancellation: :class:`StopSignal` (or the consumer closing the stream, or its
+task being cancelled) is checked between tokens, so generation stops within
+one token's time; the async side waits, shielded, for the thread to finish.
+Prompt evaluation itself is one llama.cpp call and is not interrupted.
+"""
+
+from __future__ import annotations
+
+import codecs
+import importlib
+import logging
+import random
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+import anyio.to_thread
+import attrs
+
+from rusty_genius_core import (
+    ChatMessage,
+    Complete,
+    ConfigError,
+    Content,
+    EngineError,
+    FinishReason,
+    InferenceConfig,
+    InferenceEvent,
+    LoadOptions,
+    ModelSpec,
+    ProcessStart,
+    Thought,
+    ThoughtDelta,
+)
+
+from ._diagnose import tensor_data_problem
+from ._engine import StopSignal
+from ._gguf import read_gguf_info
+from ._pipeline import TokenPipeline
+from ._queue import RequestQueue
+from ._relay import ThreadRelay
+from ._think import prompt_opens_thinking
+from ._usage import UsageMeter
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+
+__all__ = ["LlamaEngine", "import_llama_cpp"]
+
+log = logging.getLogger("rusty_genius_cortex.llama")
+
+DEFAULT_CONTEXT_SIZE: Final = 4096
+_THREAD_PREFIX: Final = "cortex-llama"
+_SEED_SPACE: Final = (1 << 32) - 1  # llama.cpp reads 0xFFFFFFFF as "pick a random seed"
+
+
+def import_llama_cpp() -> ModuleType:
+    """The ``llama_cpp`` module, or :class:`EngineError` saying how to install it."""
+    try:
+        return importlib.import_module("llama_cpp")
+    except ImportError as exc:
+        raise EngineError(
+            "the llama backend needs llama-cpp-python: install rusty-genius-cortex[llama] "
+            f"(import failed: {exc})"
+        ) from exc
+
+
+@attrs.define(eq=False)
+class _Model:
+    """One loaded model and what every request needs from it."""
+
+    name: str
+    path: Path
+    llm: Any  # llama_cpp.Llama
+    lib: ModuleType  # llama_cpp
+    vocab: Any
+    n_ctx: int
+    formatter: Any | None  # llama_chat_format.Jinja2ChatFormatter, or None: no chat template
+    rng: random.Random
+    pieces: dict[int, bytes] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class _Job:
+    """A prepared request: tokens to evaluate and how to generate from them."""
+
+    tokens: list[int]
+    limit: int  # at most this many new tokens (max_tokens, capped by the context)
+    start_in_thinking: bool
+    extra_stops: tuple[str, ...]
+    seed: int
+
+
+def _sampling_kwargs(config: InferenceConfig) -> dict[str, Any]:
+    s = config.sampling
+    return {
+        "temp": s.temperature,
+        "top_p": s.top_p,
+        "top_k": s.top_k,
+        "min_p": s.min_p,
+        "repeat_penalty": s.repeat_penalty,
+    }
+
+
+def _merge(batch: list[InferenceEvent]) -> list[InferenceEvent]:
+    """Join adjacent content (and adjacent thought text) that queued up while the consumer was busy."""
+    if len(batch) < 2:
+        return batch
+    out: list[InferenceEvent] = []
+    for event in batch:
+        last = out[-1] if out else None
+        if isinstance(event, Content) and isinstance(last, Content):
+            out[-1] = Content(text=last.text + event.text)
+        elif (
+            isinstance(event, Thought)
+            and isinstance(event.event, ThoughtDelta)
+            and isinstance(last, Thought)
+            and isinstance(last.event, ThoughtDelta)
+        ):
+            out[-1] = Thought(event=ThoughtDelta(text=last.event.text + event.event.text))
+        else:
+            out.append(event)
+    return out
+
+
+class LlamaEngine:
+    """llama.cpp through llama-cpp-python (``backend == "llama"``).
+
+    ``default_context_size`` applies when :class:`LoadOptions` leaves the context
+    size open (capped by the model's training context); ``n_batch`` is
+    llama.cpp's prompt batch; ``relay_capacity`` bounds the events buffered
+    ahead of a slow consumer; ``verbose`` lets llama.cpp log to stderr.
+    """
+
+    def __init__(
+        self,
+        *,
+        default_context_size: int = DEFAULT_CONTEXT_SIZE,
+        n_batch: int = 512,
+        relay_capacity: int = 256,
+        verbose: bool = False,
+    ) -> None:
+        if default_context_size < 16 or n_batch < 1 or relay_capacity < 1:
+            raise ConfigError(
+                "LlamaEngine needs default_context_size >= 16, n_batch >= 1 and "
+                f"relay_capacity >= 1, got {default_context_size}, {n_batch}, {relay_capacity}"
+            )
+        self._default_context_size = default_context_size
+        self._n_batch = n_batch
+        self._relay_capacity = relay_capacity
+        self._verbose = verbose
+        self._model: _Model | None = None
+        self._unpaid_load = 0.0
+        self._cold = False
+        self._queue = RequestQueue(f"cortex.llama.{id(self):x}")
+        self._lock = threading.Lock()  # guards the Llama object itself
+
+    # -- Engine protocol ----------------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        return "llama"
+
+    @property
+    def needs_weights(self) -> bool:
+        return True
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model_name(self) -> str | None:
+        model = self._model
+        return None if model is None else model.name
+
+    @property
+    def context_size(self) -> int | None:
+        """The loaded model's context (tokens), or ``None``."""
+        model = self._model
+        return None if model is None else model.n_ctx
+
+    async def load(
+        self,
+        name: str,
+        path: Path | None,
+        options: LoadOptions,
+        spec: ModelSpec | None = None,
+    ) -> float:
+        """Load the GGUF at ``path`` (unloading any other model first); return seconds taken."""
+        if not name:
+            raise EngineError("LlamaEngine.load() needs a model name")
+        if path is None:
+            raise EngineError(f"LlamaEngine needs the path of a GGUF file to load {name!r}")
+        async with self._queue:
+            await anyio.to_thread.run_sync(self._unload_sync)
+            started = time.perf_counter()
+            self._model = await anyio.to_thread.run_sync(self._load_sync, name, Path(path), options)
+            elapsed = time.perf_counter() - started
+            self._unpaid_load, self._cold = elapsed, True
+            return elapsed
+
+    async def unload(self) -> None:
+        """Free the model (``Llama.close()``); idempotent."""
+        async with self._queue:
+            await anyio.to_thread.run_sync(self._unload_sync)
+
+    def infer(
+        self,
+        *,
+        prompt: str | None = None,
+        messages: Sequence[ChatMessage] | None = None,
+        config: InferenceConfig,
+        stop: StopSignal | None = None,
+    ) -> AsyncIterator[InferenceEvent]:
+        return self._stream(prompt, messages, config, stop)
+
+    # -- load / unload (worker threads) -------------------------------------------------------
+
+    def _load_sync(self, name: str, path: Path, options: LoadOptions) -> _Model:
+        if not path.exists():
+            raise EngineError(f"model file not found: {path}")
+        if not path.is_file():
+            raise EngineError(f"model path is not a file: {path}")
+        info = read_gguf_info(path)  # magic, version, metadata: EngineError naming the path
+        lib = import_llama_cpp()
+        n_ctx = options.context_size or min(
+            self._default_context_size, info.context_length or self._default_context_size
+        )
+        gpu_layers = options.gpu_layers
+        if gpu_layers is None:
+            gpu_layers = -1 if lib.llama_supports_gpu_offload() else 0
+        kwargs: dict[str, Any] = {
+            "model_path": str(path),
+            "n_ctx": n_ctx,
+            "n_batch": min(self._n_batch, n_ctx),
+            "n_gpu_layers": gpu_layers,
+            "verbose": self._verbose,
+        }
+        if options.threads is not None:
+            kwargs["n_threads"] = kwargs["n_threads_batch"] = options.threads
+        if options.seed is not None:
+            kwargs["seed"] = options.seed
+        with self._lock:
+            try:
+                llm = lib.Llama(**kwargs)
+            except Exception as exc:  # llama-cpp-python raises ValueError/RuntimeError
+                alignment = info.metadata.get("general.alignment", 32)
+                cause = tensor_data_problem(
+                    path,
+                    info.metadata_end,
+                    info.tensor_count,
+                    alignment if isinstance(alignment, int) else 32,
+                )
+                detail = f"{cause}; " if cause else ""
+                raise EngineError(
+                    f"llama.cpp could not load {path}: {detail}{type(exc).__name__}: {exc}"
+                ) from exc
+            try:
+                return self._describe(name, path, llm, lib, options)
+            except BaseException:
+                llm.close()
+                raise
+
+    def _describe(
+        self, name: str, path: Path, llm: Any, lib: ModuleType, options: LoadOptions
+    ) -> _Model:
+        vocab = lib.llama_model_get_vocab(llm.model)
+        template = llm.metadata.get("tokenizer.chat_template")
+        formatter = None
+        if isinstance(template, str) and template.strip():
+            from llama_cpp import llama_chat_format
+
+            def text_of(token: int) -> str:
+                if token < 0:
+                    return ""
+                raw: bytes = lib.llama_vocab_get_text(vocab, token)
+                return raw.decode("utf-8", errors="replace")
+
+            # As Llama.__init__ builds its "chat_template.default" handler.
+            formatter = llama_chat_format.Jinja2ChatFormatter(
+                template=template,
+                eos_token=text_of(llm.token_eos()),
+                bos_token=text_of(llm.token_bos()),
+                stop_token_ids=[llm.token_eos()],
+            )
+        seed = options.seed if options.seed is not None else random.randrange(_SEED_SPACE)
+        return _Model(
+            name=name,
+            path=path,
+            llm=llm,
+            lib=lib,
+            vocab=vocab,
+            n_ctx=int(llm.n_ctx()),
+            formatter=formatter,
+            rng=random.Random(seed),
+        )
+
+    def _unload_sync(self) -> None:
+        with self._lock:
+            model, self._model = self._model, None
+            self._unpaid_load, self._cold = 0.0, False
+            if model is not None:
+                llm, model.llm = model.llm, None
+                model.pieces.clear()
+                llm.close()
+
+    # -- one request --------------------------------------------------------------------------
+
+    async def _stream(
+        self,
+        prompt: str | None,
+        messages: Sequence[ChatMessage] | None,
+        config: InferenceConfig,
+        stop: StopSignal | None,
+    ) -> AsyncIterator[InferenceEvent]:
+        if (prompt is None) == (messages is None):
+            raise ConfigError("infer() takes exactly one of prompt= or messages=")
+        if messages is not None and not messages:
+            raise ConfigError("infer(messages=...) needs at least one message")
+        if messages is not None and config.raw:
+            raise ConfigError("InferenceConfig(raw=True) sends a prompt as-is; pass prompt=")
+        meter = UsageMeter()  # from acceptance: waiting for the turn counts toward TTFT
+        async with self._queue:
+            model = self._model
+            if model is None:
+                raise EngineError("LlamaEngine has no model loaded; call load() first")
+            job = await anyio.to_thread.run_sync(self._prepare, model, prompt, messages, config)
+            meter.load_duration = self._unpaid_load
+            cold, self._cold, self._unpaid_load = self._cold, False, 0.0
+            yield ProcessStart(model=model.name, cold=cold)
+
+            pipeline = TokenPipeline(
+                config,
+                meter=meter,
+                start_in_thinking=job.start_in_thinking,
+                extra_stops=job.extra_stops,
+            )
+            relay: ThreadRelay[InferenceEvent] = ThreadRelay(self._relay_capacity)
+            halt = StopSignal()  # set when the consumer goes away
+            worker = threading.Thread(
+                target=self._generate,
+                args=(model, job, config, pipeline, relay, stop, halt),
+                name=f"{_THREAD_PREFIX}:{model.name}",
+            )
+            final: Complete | None = None
+            worker.start()
+            try:
+                while batch := await relay.get():
+                    for event in _merge(batch):
+                        if isinstance(event, Complete):
+                            final = event
+                        else:
+                            yield event
+            finally:
+                halt.set()
+                relay.close()
+                with anyio.CancelScope(shield=True):
+                    await relay.wait_finished()
+                worker.join()  # it returned right after finish(): no wait to speak of
+        # The turn is released before Complete: a consumer that stops reading at Complete
+        # never keeps the engine busy.
+        if final is None:
+            raise EngineError("the llama worker ended without a result")
+        yield final
+
+    def _prepare(
+        self,
+        model: _Model,
+        prompt: str | None,
+        messages: Sequence[ChatMessage] | None,
+        config: InferenceConfig,
+    ) -> _Job:
+        """Render and tokenize the prompt; check that it fits (worker thread)."""
+        extra_stops: tuple[str, ...] = ()
+        with self._lock:
+            llm = model.llm
+            if llm is None:
+                raise EngineError(f"model {model.name!r} was unloaded")
+            if messages is None and (config.raw or model.formatter is None):
+                # Raw completion; a model without a chat template has nothing to wrap it in.
+                assert prompt is not None
+                text, add_bos = prompt, True
+            else:
+                if model.formatter is None:
+                    raise EngineError(
+                        f"model {model.name!r} ({model.path.name}) has no chat template "
+                        "(no tokenizer.chat_template in its GGUF metadata), so chat messages "
+                        "cannot be formatted for it; send a plain prompt for raw completion "
+                        "instead: infer(prompt=..., config=InferenceConfig(raw=True))"
+                    )
+                chat = (
+                    [{"role": "user", "content": prompt}]
+                    if messages is None
+                    else [{"role": m.role.value, "content": m.content} for m in messages]
+                )
+                try:
+                    rendered = model.formatter(messages=chat)
+                except Exception as exc:  # jinja2 errors, raise_exception() in templates
+                    raise EngineError(
+                        f"the chat template of {model.name!r} refused the messages: {exc}"
+                    ) from exc
+                text, add_bos = rendered.prompt, not rendered.added_special
+                stops = rendered.stop
+                extra_stops = tuple(
+                    s for s in ([stops] if isinstance(stops, str) else stops or ()) if s
+                )
+            tokens: list[int] = llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+        if not tokens:
+            raise EngineError("the prompt is empty: there is nothing to continue")
+        n_ctx = model.n_ctx
+        if config.context_size is not None:
+            if config.context_size > model.n_ctx:
+                raise EngineError(
+                    f"InferenceConfig.context_size {config.context_size} exceeds the context "
+                    f"of {model.name!r} as loaded ({model.n_ctx} tokens); reload it with "
+                    f"LoadOptions(context_size={config.context_size})"
+                )
+            n_ctx = config.context_size
+        if len(tokens) >= n_ctx:
+            raise EngineError(
+                f"the prompt is {len(tokens)} tokens but the context of {model.name!r} holds "
+                f"{n_ctx}: shorten it or load the model with a larger LoadOptions.context_size"
+            )
+        seed = config.seed if config.seed is not None else model.rng.randrange(_SEED_SPACE)
+        return _Job(
+            tokens=tokens,
+            limit=min(config.max_tokens, n_ctx - len(tokens)),
+            start_in_thinking=prompt_opens_thinking(text),
+            extra_stops=extra_stops,
+            seed=seed,
+        )
+
+    def _generate(
+        self,
+        model: _Model,
+        job: _Job,
+        config: InferenceConfig,
+        pipeline: TokenPipeline,
+        relay: ThreadRelay[InferenceEvent],
+        stop: StopSignal | None,
+        halt: StopSignal,
+    ) -> None:
+        """The worker thread: decode, relay events, always end with Complete and finish()."""
+        reason = FinishReason.ERROR
+        try:
+            with self._lock:
+                reason = self._decode(model, job, config, pipeline, relay, stop, halt)
+        except Exception:
+            log.exception("generation failed for model %r", model.name)
+            reason = FinishReason.ERROR
+        finally:
+            try:
+                relay.put_many(pipeline.complete(reason))
+            finally:
+                relay.finish()
+
+    def _decode(
+        self,
+        model: _Model,
+        job: _Job,
+        config: InferenceConfig,
+        pipeline: TokenPipeline,
+        relay: ThreadRelay[InferenceEvent],
+        stop: StopSignal | None,
+        halt: StopSignal,
+    ) -> FinishReason:
+        llm = model.llm
+        if llm is None:
+            raise EngineError(f"model {model.name!r} was unloaded")
+        lib = model.lib
+        is_eog = lib.llama_vocab_is_eog
+        vocab = model.vocab
+        pieces = model.pieces
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        meter = pipeline.meter
+
+        def stopped() -> bool:
+            return halt.is_set() or (stop is not None and stop.is_set())
+
+        meter.prompt_started(len(job.tokens))
+        if stopped():
+            return FinishReason.CANCELLED
+        llm.set_seed(job.seed)
+        generator = llm.generate(job.tokens, **_sampling_kwargs(config))
+        reason = FinishReason.LENGTH
+        try:
+            for token in generator:
+                meter.prompt_done()
+                if stopped():
+                    reason = FinishReason.CANCELLED
+                    break
+                if is_eog(vocab, token):
+                    reason = FinishReason.STOP
+                    break
+                piece = pieces.get(token)
+                if piece is None:
+                    piece = pieces[token] = llm.detokenize([token])
+                events, hit = pipeline.token(decoder.decode(piece))
+                if events and not relay.put_many(events, stopped):
+                    reason = FinishReason.CANCELLED
+                    break
+                if hit:
+                    reason = FinishReason.STOP
+                    break
+                if meter.completion_tokens >= job.limit:
+                    break
+        finally:
+            generator.close()  # llama-cpp-python's generator has no cleanup of its own
+        tail = decoder.decode(b"", final=True)  # an incomplete UTF-8 sequence at the end
+        if tail:
+            relay.put_many(pipeline.text(tail))
+        return reason
