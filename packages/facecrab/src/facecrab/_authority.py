@@ -350,31 +350,34 @@ class AssetAuthority:
         send, receive = anyio.create_memory_object_stream[AssetEvent]()
         failure: Exception | None = None
         acquired = False
-        async with anyio.create_task_group() as tg:
+        try:
+            async with anyio.create_task_group() as tg:
 
-            async def relay() -> None:
-                nonlocal failure
-                with receive:
-                    async for event in receive:
-                        try:
-                            await emit(event)
-                        except Exception as exc:  # the caller's callback: stop waiting
-                            failure = exc
-                            tg.cancel_scope.cancel()
-                            return
+                async def relay() -> None:
+                    nonlocal failure
+                    with receive:
+                        async for event in receive:
+                            try:
+                                await emit(event)
+                            except Exception as exc:  # the caller's callback: stop waiting
+                                failure = exc
+                                tg.cancel_scope.cancel()
+                                return
 
-            tg.start_soon(relay)
-            with send:
-                flight.watchers.append(send)
-                try:
-                    await flight.lock.acquire()
-                    acquired = True
-                finally:
-                    flight.watchers.remove(send)
-        if failure is not None:
-            if acquired:
+                tg.start_soon(relay)
+                with send:
+                    flight.watchers.append(send)
+                    try:
+                        await flight.lock.acquire()
+                        acquired = True
+                    finally:
+                        flight.watchers.remove(send)
+            if failure is not None:
+                raise failure
+        except BaseException:
+            if acquired:  # cancelled or failed while the relay drained: do not keep the lock
                 flight.lock.release()
-            raise failure
+            raise
 
     @staticmethod
     def _broadcast(flight: _Flight, emit: ProgressCallback) -> ProgressCallback:

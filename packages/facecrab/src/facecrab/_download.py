@@ -152,9 +152,14 @@ class _Partial:
                 have = 0
             return f, have
 
-        self._file, have = await anyio.to_thread.run_sync(open_sync)
+        file, have = await anyio.to_thread.run_sync(open_sync)
+        self._file = file
         if have:
-            self._hash = await run_stoppable(lambda stop: _hash_prefix(self.path, have, stop))
+            try:
+                self._hash = await run_stoppable(lambda stop: _hash_prefix(self.path, have, stop))
+            except BaseException:
+                file.close()
+                raise
         self._flushed = have
 
     async def write(self, data: bytes) -> None:
