@@ -39,11 +39,6 @@ class RequestQueue:
             self._var.set(semaphore)
             return semaphore
 
-    @property
-    def busy(self) -> bool:
-        """True when a request or a load holds the turn (in the current loop)."""
-        return self._semaphore().value == 0
-
     async def __aenter__(self) -> None:
         await self._semaphore().acquire()
 
