@@ -88,7 +88,9 @@ class BrainstemClient:
                 if isinstance(command, Infer | LoadModel):
                     with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                         await self._send_quietly(
-                            BrainstemInput(request_id=f"{rid}.cancel", command=Cancel(target=rid))
+                            BrainstemInput(
+                                request_id=self.new_request_id(), command=Cancel(target=rid)
+                            )
                         )
 
     async def call(self, command: Command, *, request_id: str | None = None) -> OutputBody:
@@ -155,7 +157,7 @@ async def open_brainstem(
     """
     async with AsyncExitStack() as stack:
         if assets is None:
-            from facecrab import AssetAuthority  # type: ignore[attr-defined,unused-ignore]
+            from facecrab import AssetAuthority
 
             authority: AssetSource = await stack.enter_async_context(AssetAuthority())
         else:

@@ -464,7 +464,7 @@ class _Session:
 
     def _start(self, job: _Job, slot: _Slot) -> None:
         self._queue.remove(job)
-        self._pending[job.model] -= 1
+        self._unpend(job.model)
         job.queued = False
         job.slot = slot
         if isinstance(job.command, LoadModel):
@@ -484,7 +484,7 @@ class _Session:
         to_close: _Slot | None = None
         if job.queued:
             self._queue.remove(job)
-            self._pending[job.model] -= 1
+            self._unpend(job.model)
             job.queued = False
             slot = self._slots.get(job.model)
             if slot is not None and self._is_idle(slot):
@@ -504,6 +504,11 @@ class _Session:
                 to_close = self._on_idle(slot)
         self._schedule()
         return to_close
+
+    def _unpend(self, model: str) -> None:
+        self._pending[model] -= 1
+        if self._pending[model] <= 0:
+            del self._pending[model]  # many model names must not leave a trail of zeros
 
     def _is_idle(self, slot: _Slot) -> bool:
         return not slot.active and self._pending[slot.name] == 0
