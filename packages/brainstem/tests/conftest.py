@@ -32,12 +32,15 @@ from rusty_genius_core import (
     Shutdown,
     is_final,
 )
+from rusty_genius_testhub.pytest_plugin import hub
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
 
     from rusty_genius_cortex import Engine, StopSignal
     from rusty_genius_stem import Orchestrator
+
+__all__ = ["hub"]  # the loopback hub fixture, re-exported for test_hub.py
 
 # -- virtual time -------------------------------------------------------------------------
 
@@ -250,6 +253,9 @@ class FakeAssets:
         self.root = root
         self.known = {name: spec_for(name) for name in known}
         self.broken = set(broken)
+        self.stalled = {"stalled"}
+        self.stalls_open = 0
+        self.registry_error: Exception | None = None
         self.downloaded: dict[str, Path] = {}
         self.calls: list[tuple[str, str]] = []
 
@@ -261,6 +267,13 @@ class FakeAssets:
         if reference in self.broken:
             await emit(AssetStarted(reference=reference, filename="broken.gguf", total=100))
             raise AssetError(f"checksum mismatch for {reference!r} (injected)")
+        if reference in self.stalled:
+            await emit(AssetStarted(reference=reference, filename="stalled.gguf", total=100))
+            self.stalls_open += 1
+            try:
+                await anyio.sleep_forever()  # a download that never progresses
+            finally:
+                self.stalls_open -= 1
         spec = self.known.get(reference)
         if spec is None:
             raise AssetError(f"model {reference!r} is not in the registry")
@@ -284,6 +297,8 @@ class FakeAssets:
 
     async def list_models(self) -> list[FakeEntry]:
         self.calls.append(("list_models", ""))
+        if self.registry_error is not None:
+            raise self.registry_error
         return [
             FakeEntry(
                 reference=self.known[name].reference,

@@ -15,6 +15,7 @@ import pytest
 from rusty_genius_core import (
     Ack,
     AssetComplete,
+    AssetError,
     AssetProgress,
     AssetStarted,
     BrainstemInput,
@@ -181,6 +182,22 @@ async def test_cancel_a_slow_load_model(lab: Lab, assets: FakeAssets, run_stem) 
         assert isinstance(first, Complete)
         assert first.usage.load_duration == pytest.approx(100.0)
         assert anyio.current_time() - t0 == pytest.approx(100.0)
+
+
+async def test_cancel_during_a_download(lab: Lab, assets: FakeAssets, run_stem) -> None:
+    stem = Orchestrator(assets, engine_factory=lab.factory(), fetch_assets=True, max_loaded=2)
+    async with run_stem(stem) as h:
+        await h.send("load", LoadModel(model="stalled"))
+        await h.send("other", infer("unaffected", model="alpha"))
+        await h.wait_body("load", AssetStarted)
+        assert assets.stalls_open == 1
+        await h.request("cancel", Cancel(target="load"))
+        assert await h.wait_final("load") == ErrorReport(
+            kind=CANCELLED_KIND, message="request 'load' was cancelled"
+        )
+        assert assets.stalls_open == 0  # the download task was really stopped
+        assert finish(await h.wait_final("other")) is FinishReason.STOP
+        assert "stalled" not in lab.log.loaded
 
 
 # -- faults -------------------------------------------------------------------------------
@@ -410,6 +427,17 @@ async def test_list_models_shows_registry_loaded_state_and_expiry(
         assert rows[alpha.reference].expires_at == pytest.approx(base + done + 300)
         assert not rows[beta.reference].loaded
         assert rows[beta.reference].expires_at is None
+
+
+async def test_list_models_reports_a_registry_failure(
+    lab: Lab, assets: FakeAssets, run_stem
+) -> None:
+    assets.registry_error = AssetError("registry.toml line 3: expected '=' (injected)")
+    async with run_stem(Orchestrator(assets, engine_factory=lab.factory())) as h:
+        assert await h.request("ls", ListModels()) == ErrorReport(
+            kind="AssetError", message="registry.toml line 3: expected '=' (injected)"
+        )
+        assert finish(await h.request("a", infer("still serving"))) is FinishReason.STOP
 
 
 async def test_list_models_shows_loaded_models_outside_the_registry(

@@ -1,0 +1,143 @@
+"""The whole pipeline over HTTP: facecrab's real AssetAuthority against the loopback hub.
+
+Real sockets need real clocks, so these run on the default backends (asyncio and trio)
+and never sleep: facecrab's retry backoff is replaced by a no-wait recorder.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anyio.lowlevel
+import pytest
+
+from facecrab import AssetAuthority
+from rusty_genius_core import (
+    AssetComplete,
+    AssetProgress,
+    AssetStarted,
+    Complete,
+    ErrorReport,
+    FinishReason,
+    Infer,
+    InferenceConfig,
+    ListModels,
+    LoadModel,
+    ModelList,
+    ModelLoaded,
+    ProcessStart,
+)
+from rusty_genius_stem import AssetSource, Orchestrator
+from rusty_genius_testhub import fake_gguf
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from conftest import Lab
+    from rusty_genius_testhub import LoopbackHub
+
+TINY = "acme/tiny-GGUF"
+TINY_REF = f"{TINY}:Q4_K_M"
+TINY_FILE = "tiny.Q4_K_M.gguf"
+TINY_SIZE = 700_001
+OTHER_REF = "acme/other-GGUF:Q8_0"
+
+
+async def no_wait(_seconds: float) -> None:
+    await anyio.lowlevel.checkpoint()
+
+
+@pytest.fixture
+async def authority(hub: LoopbackHub, tmp_path: Path) -> AsyncIterator[AssetAuthority]:
+    hub.add_repo(TINY, {TINY_FILE: fake_gguf("tiny", TINY_SIZE), "README.md": b"# tiny\n"})
+    hub.add_repo("acme/other-GGUF", {"other.Q8_0.gguf": fake_gguf("other", 5000)})
+    async with AssetAuthority(
+        home=tmp_path / "home",
+        cache=tmp_path / "cache",
+        endpoint=hub.url,
+        token=False,
+        environ={},
+        sleep=no_wait,
+        progress_interval=0.0,
+    ) as assets:
+        yield assets
+
+
+def infer(model: str) -> Infer:
+    return Infer(model=model, prompt="over the hub", config=InferenceConfig.greedy())
+
+
+def test_asset_authority_is_an_asset_source(tmp_path: Path) -> None:
+    assert isinstance(AssetAuthority(home=tmp_path, cache=tmp_path, environ={}), AssetSource)
+
+
+async def test_load_model_downloads_through_the_hub_and_forwards_progress(
+    authority: AssetAuthority, lab: Lab, run_stem
+) -> None:
+    stem = Orchestrator(authority, engine_factory=lab.factory(), fetch_assets=True)
+    async with run_stem(stem) as h:
+        loaded = await h.request("pull", LoadModel(model=TINY_REF))
+        assert isinstance(loaded, ModelLoaded)
+        assert loaded.model == TINY_REF
+        events = h.bodies("pull")[:-1]
+        assert events[0] == AssetStarted(reference=TINY_REF, filename=TINY_FILE, total=TINY_SIZE)
+        done = [e.done for e in events if isinstance(e, AssetProgress)]
+        assert done == sorted(done)
+        assert done[-1] == TINY_SIZE
+        complete = events[-1]
+        assert isinstance(complete, AssetComplete)
+        assert not complete.cached
+        assert (await authority.resolve(TINY_REF, network=False)).filename == TINY_FILE
+
+        listing = await h.request("ls", ListModels())
+        assert isinstance(listing, ModelList)
+        (row,) = listing.models
+        (entry,) = await authority.list_models()
+        assert (row.name, row.repo, row.filename, row.size) == (
+            entry.reference,
+            TINY,
+            TINY_FILE,
+            TINY_SIZE,
+        )
+        assert row.downloaded
+        assert row.loaded
+        assert row.path == str(complete.path)
+
+        warm = await h.request("warm", infer(TINY_REF))
+        assert h.bodies("warm")[0] == ProcessStart(model=TINY_REF, cold=False)
+        assert isinstance(warm, Complete)
+
+
+async def test_hub_failures_fail_only_their_request(
+    authority: AssetAuthority, hub: LoopbackHub, lab: Lab, run_stem
+) -> None:
+    hub.status(f"{TINY}/{TINY_FILE}", 500, times=None)
+    stem = Orchestrator(authority, engine_factory=lab.factory(), fetch_assets=True, max_loaded=2)
+    async with run_stem(stem) as h:
+        await h.send("broken", infer(TINY_REF))
+        await h.send("missing", infer("acme/missing-GGUF:Q4_K_M"))
+        await h.send("fine", infer(OTHER_REF))
+        broken = await h.wait_final("broken")
+        assert isinstance(broken, ErrorReport)
+        assert broken.kind == "AssetError"
+        assert broken.message.startswith("DownloadError: ")
+        missing = await h.wait_final("missing")
+        assert isinstance(missing, ErrorReport)
+        assert missing.kind == "AssetError"
+        assert missing.message.startswith("RepoNotFoundError: ")
+        fine = await h.wait_final("fine")
+        assert isinstance(fine, Complete)
+        assert fine.usage.finish_reason is FinishReason.STOP
+    assert [n for _, w, n in lab.log.events if w == "load"] == [OTHER_REF]
+
+
+async def test_pinky_without_fetch_never_calls_the_hub(
+    authority: AssetAuthority, hub: LoopbackHub, lab: Lab, run_stem
+) -> None:
+    async with run_stem(Orchestrator(authority, engine_factory=lab.factory())) as h:
+        final = await h.request("a", infer(TINY_REF))
+        assert isinstance(final, Complete)
+        assert final.usage.finish_reason is FinishReason.STOP
+    assert hub.requests == []
+    assert await authority.list_models() == []
