@@ -1,15 +1,17 @@
-"""The same flow with the real llama.cpp engine and the real SmolLM2 GGUF (scripts/metal.sh)."""
+"""The whole flow with real parts: facecrab pulls the real SmolLM2 GGUF from the loopback
+hub, llama.cpp loads it, the brainstem streams the answer (scripts/metal.sh)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import attrs
+import anyio.lowlevel
 import pytest
 
+from facecrab import AssetAuthority
 from rusty_genius_core import (
     AssetComplete,
+    AssetStarted,
     ChatMessage,
     Complete,
     Content,
@@ -18,89 +20,83 @@ from rusty_genius_core import (
     InferenceConfig,
     LoadModel,
     ModelLoaded,
-    ModelSpec,
     ProcessStart,
     Role,
 )
 from rusty_genius_stem import Immediate, open_brainstem
+from rusty_genius_testhub import TEST_MODELS, add_smollm2_repo
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from pathlib import Path
 
-    from rusty_genius_core import AssetEvent
+    from rusty_genius_cortex import Engine
+    from rusty_genius_testhub import LoopbackHub
 
 pytestmark = pytest.mark.real
 
 QUESTION = "What is the capital of France? Answer in one word."
+SMOLLM2 = f"{TEST_MODELS['smollm2'].repo}:{TEST_MODELS['smollm2'].quantization}"
 
 
-@attrs.frozen
-class _Local:
-    spec: ModelSpec
-    path: Path
-
-
-class OneFileAssets:
-    """An asset source whose only model is a GGUF already on disk."""
-
-    def __init__(self, name: str, path: Path) -> None:
-        self.name, self.path = name, path
-        self.spec = ModelSpec(
-            name=name,
-            repo="HuggingFaceTB/SmolLM2-135M-Instruct-GGUF",
-            filename=path.name,
-            quantization="Q4_1",
-            size=path.stat().st_size,
-        )
-
-    async def ensure_model(
-        self, reference: str, /, *, progress: Callable[[AssetEvent], Awaitable[None]] | None = None
-    ) -> _Local:
-        assert reference == self.name
-        if progress is not None:
-            await progress(AssetComplete(reference=reference, path=str(self.path), cached=True))
-        return _Local(self.spec, self.path)
-
-    async def resolve(self, reference: str, /, *, network: bool = True) -> ModelSpec:
-        return self.spec
-
-    async def list_models(self) -> list[object]:
-        return []
+async def no_wait(_seconds: float) -> None:
+    await anyio.lowlevel.checkpoint()
 
 
 async def test_smollm2_answers_paris_through_the_brainstem(
-    test_models: dict[str, Path], llama_cpp_module: object
+    test_models: dict[str, Path], llama_cpp_module: object, hub: LoopbackHub, tmp_path: Path
 ) -> None:
     from rusty_genius_cortex import create_engine
 
-    assets = OneFileAssets("smollm2", test_models["smollm2"])
+    add_smollm2_repo(hub, test_models["smollm2"])
     ask = Infer(
-        model="smollm2",
+        model=SMOLLM2,
         messages=[ChatMessage(role=Role.USER, content=QUESTION)],
         config=InferenceConfig.greedy(max_tokens=16),
     )
-    engines = []
+    engines: list[Engine] = []
 
-    def llama():  # type: ignore[no-untyped-def]
+    def llama() -> Engine:
         engine = create_engine("llama")
         engines.append(engine)
         return engine
 
-    async with open_brainstem(assets, engine_factory=llama, strategy=Immediate()) as client:
-        loaded = await client.call(LoadModel(model="smollm2"))
-        assert isinstance(loaded, ModelLoaded)
-        assert loaded.load_duration > 0
+    async with (
+        AssetAuthority(
+            home=tmp_path / "home",
+            cache=tmp_path / "cache",
+            endpoint=hub.url,
+            token=False,
+            environ={},
+            sleep=no_wait,
+        ) as assets,
+        open_brainstem(assets, engine_factory=llama, strategy=Immediate()) as client,
+    ):
+        async with client.stream(LoadModel(model=SMOLLM2)) as stream:
+            pulled = [body async for body in stream]
+        assert isinstance(pulled[0], AssetStarted)
+        assert isinstance(pulled[-2], AssetComplete)
+        assert isinstance(pulled[-1], ModelLoaded)
+        assert pulled[-1].load_duration > 0
+
         async with client.stream(ask) as stream:
             bodies = [body async for body in stream]
-        assert bodies[0] == ProcessStart(model="smollm2", cold=False)
+        assert bodies[0] == ProcessStart(model=SMOLLM2, cold=False)
         final = bodies[-1]
         assert isinstance(final, Complete)
         assert final.usage.finish_reason in (FinishReason.STOP, FinishReason.LENGTH)
+        assert final.usage.completion_tokens > 0
         answer = "".join(b.text for b in bodies if isinstance(b, Content))
         assert "Paris" in answer
         assert not engines[0].is_loaded  # Immediate: unloaded after the last request
-        # A cold start after that: the request pays the load and says so.
-        again = await client.call(ask)
-        assert isinstance(again, Complete)
-        assert again.usage.load_duration > 0
+
+        # Cold again: the verified file is reused (no download) and the request pays the load.
+        async with client.stream(ask) as stream:
+            again = [body async for body in stream]
+        reused = again[0]
+        assert isinstance(reused, AssetComplete)
+        assert reused.cached
+        assert again[1] == ProcessStart(model=SMOLLM2, cold=True)
+        assert isinstance(again[-1], Complete)
+        assert again[-1].usage.load_duration > 0
+        assert "Paris" in "".join(b.text for b in again if isinstance(b, Content))
     assert [e.is_loaded for e in engines] == [False, False]  # one engine per load, all freed
