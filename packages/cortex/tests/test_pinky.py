@@ -276,7 +276,8 @@ async def test_simulated_delays_show_in_usage(anyio_backend: Any) -> None:
 
 async def test_breaking_out_early_releases_the_engine() -> None:
     engine = await loaded()
-    async with contextlib.aclosing(engine.infer(prompt=PROMPT, config=InferenceConfig())) as it:
+    stream = engine.infer(prompt=PROMPT, config=InferenceConfig())
+    async with contextlib.aclosing(stream) as it:  # type: ignore[type-var]
         async for event in it:
             if isinstance(event, Content):
                 break

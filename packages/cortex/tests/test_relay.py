@@ -63,9 +63,13 @@ async def test_closing_releases_a_blocked_worker() -> None:
     blocked = threading.Event()
     results: list[bool] = []
 
+    def waiting() -> bool:
+        blocked.set()  # put_many is waiting for room
+        return False
+
     def work() -> None:
         results.append(relay.put_many([1]))
-        results.append(relay.put_many([2], abort=lambda: bool(blocked.set()) and False))
+        results.append(relay.put_many([2], abort=waiting))
         relay.finish()
 
     worker = threading.Thread(target=work)
