@@ -123,3 +123,17 @@ async def test_consumer_cancelled_while_waiting() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match="capacity"):
         ThreadRelay(capacity=0)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_worker_is_released_when_the_loop_is_gone(backend: str) -> None:
+    """A loop torn down without closing the relay must not leave its worker waiting forever."""
+    relays: list[ThreadRelay[int]] = []
+
+    async def make() -> None:
+        relays.append(ThreadRelay(capacity=1))
+
+    anyio.run(make, backend=backend)
+    relay = relays[0]
+    assert relay.put_many([1])  # fits
+    assert not relay.put_many([2], abort=lambda: False)  # full, and nobody will ever read

@@ -10,13 +10,13 @@ it sleeps, with ``run_sync_soon`` (schedule, do not wait: the public
 while the consumer is busy the items queue up and it takes them as one batch.
 
 The buffer is bounded: a worker that runs ahead of a slow consumer waits
-(backpressure), and stops waiting when the consumer closes the relay or the
-worker's own abort check says so.
+(backpressure), and stops waiting when the consumer closes the relay, the
+worker's own abort check says so, or the consumer's event loop has ended (so a
+worker never outlives a loop that was torn down without closing its stream).
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
@@ -31,6 +31,10 @@ __all__ = ["ThreadRelay"]
 T = TypeVar("T")
 
 _ABORT_POLL: Final = 0.02  # seconds between abort checks while the buffer is full
+
+
+def _noop() -> None:
+    pass
 
 
 class ThreadRelay(Generic[T]):
@@ -62,7 +66,7 @@ class ThreadRelay(Generic[T]):
         """
         with self._cond:
             while len(self._items) >= self._capacity and not self._closed:
-                if abort is not None and abort():
+                if abort is not None and (abort() or not self._loop_alive()):
                     return False
                 self._cond.wait(_ABORT_POLL if abort is not None else None)
             if self._closed:
@@ -83,9 +87,21 @@ class ThreadRelay(Generic[T]):
 
     def _wake(self, waiter: anyio.Event) -> None:
         token = self._token
-        # RunFinishedError (a RuntimeError): the loop is gone, so nobody is waiting.
-        with contextlib.suppress(RuntimeError):
+        try:
             token.backend_class.run_sync_soon(waiter.set, (), token.native_token)
+        except RuntimeError:  # RunFinishedError: the loop is gone, nobody will read again
+            with self._cond:
+                self._closed = True
+
+    def _loop_alive(self) -> bool:
+        """False once the consumer's event loop has ended (it can no longer close us)."""
+        token = self._token
+        try:
+            token.backend_class.run_sync_soon(_noop, (), token.native_token)
+        except RuntimeError:
+            self._closed = True  # called with the condition held
+            return False
+        return True
 
     # -- consumer task ------------------------------------------------------------------------
 
