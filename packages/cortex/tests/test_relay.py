@@ -136,4 +136,4 @@ def test_a_worker_is_released_when_the_loop_is_gone(backend: str) -> None:
     anyio.run(make, backend=backend)
     relay = relays[0]
     assert relay.put_many([1])  # fits
-    assert not relay.put_many([2], abort=lambda: False)  # full, and nobody will ever read
+    assert not relay.put_many([2])  # full, and nobody will ever read

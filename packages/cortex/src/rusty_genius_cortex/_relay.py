@@ -30,7 +30,7 @@ __all__ = ["ThreadRelay"]
 
 T = TypeVar("T")
 
-_ABORT_POLL: Final = 0.02  # seconds between abort checks while the buffer is full
+_POLL: Final = 0.02  # seconds between abort / loop checks while the buffer is full
 
 
 def _noop() -> None:
@@ -66,9 +66,9 @@ class ThreadRelay(Generic[T]):
         """
         with self._cond:
             while len(self._items) >= self._capacity and not self._closed:
-                if abort is not None and (abort() or not self._loop_alive()):
+                if (abort is not None and abort()) or not self._loop_alive():
                     return False
-                self._cond.wait(_ABORT_POLL if abort is not None else None)
+                self._cond.wait(_POLL)
             if self._closed:
                 return False
             self._items.extend(items)
