@@ -574,7 +574,9 @@ def test_bad_enum_value_names_the_field_path(
         return
     spot.container[spot.key] = bad
     error = _decode_error(encoded, type(message))
-    assert error.startswith(f"{spot.path}: {bad!r} is not one of "), error
+    # Long values are shortened in the message (the codec's _show), so compare the head only.
+    assert error.startswith(f"{spot.path}: {bad!r}"[: len(spot.path) + 2 + 40]), error
+    assert " is not one of " in error, error
 
 
 # (class, field, value out of its range): every ranged field of every message.
