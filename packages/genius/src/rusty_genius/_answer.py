@@ -1,0 +1,77 @@
+"""A whole answer, collected from the events of one request."""
+
+from __future__ import annotations
+
+import attrs
+
+from rusty_genius_core import (
+    Complete,
+    Content,
+    FinishReason,
+    InferenceEvent,
+    ProcessStart,
+    Thought,
+    ThoughtDelta,
+    Usage,
+)
+
+__all__ = ["Answer", "AnswerBuilder"]
+
+
+@attrs.frozen(kw_only=True)
+class Answer:
+    """What :meth:`Genius.chat` and :meth:`Genius.complete` return.
+
+    ``thought`` is the text of the model's ``<think>`` blocks (empty when it had none
+    or ``show_thinking`` was off), ``content`` the answer proper. A cancelled request
+    still returns what arrived, with ``finish_reason == "cancelled"``.
+    """
+
+    model: str
+    content: str
+    thought: str = ""
+    usage: Usage = attrs.field(factory=Usage)
+    cold: bool = False
+
+    @property
+    def finish_reason(self) -> FinishReason:
+        return self.usage.finish_reason
+
+    def __str__(self) -> str:
+        return self.content
+
+
+class AnswerBuilder:
+    """Accumulates events into an :class:`Answer`; ``feed`` each, then ``build``."""
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._cold = False
+        self._content: list[str] = []
+        self._thought: list[str] = []
+        self._usage: Usage | None = None
+
+    def feed(self, event: InferenceEvent) -> None:
+        if isinstance(event, ProcessStart):
+            self._model = event.model or self._model
+            self._cold = event.cold
+        elif isinstance(event, Content):
+            self._content.append(event.text)
+        elif isinstance(event, Thought):
+            if isinstance(event.event, ThoughtDelta):
+                self._thought.append(event.event.text)
+        elif isinstance(event, Complete):
+            self._usage = event.usage
+
+    @property
+    def complete(self) -> bool:
+        return self._usage is not None
+
+    def build(self) -> Answer:
+        return Answer(
+            model=self._model,
+            content="".join(self._content),
+            thought="".join(self._thought),
+            usage=self._usage if self._usage is not None else Usage(),
+            cold=self._cold,
+        )

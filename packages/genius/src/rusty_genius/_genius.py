@@ -1,0 +1,473 @@
+"""The facade: one object that owns a brainstem, its asset authority and their tasks.
+
+``async with Genius() as genius`` opens facecrab's :class:`~facecrab.AssetAuthority`,
+runs a brainstem (:func:`~rusty_genius_stem.open_brainstem`) in a task group and a
+second task group for downloads, and closes all of it on exit: requests still
+running are cancelled and every engine is unloaded before ``__aexit__`` returns.
+
+Every method may be called from many tasks at once: each request gets its own id
+and its own stream of answers from the brainstem's client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeAlias, TypeVar
+
+import anyio
+
+from facecrab import AssetAuthority
+from rusty_genius_core import (
+    Ack,
+    AssetComplete,
+    AssetEvent,
+    AssetFailed,
+    AssetProgress,
+    AssetStarted,
+    Cancel,
+    ChatMessage,
+    Complete,
+    Content,
+    ErrorReport,
+    GeniusError,
+    Infer,
+    InferenceConfig,
+    InferenceEvent,
+    ListModels,
+    LoadModel,
+    LoadOptions,
+    ModelList,
+    ModelLoaded,
+    ModelStatus,
+    ProcessStart,
+    ProtocolError,
+    Thought,
+    Unload,
+)
+from rusty_genius_cortex import create_engine
+from rusty_genius_stem import DEFAULT_MAX_QUEUE, open_brainstem
+
+from ._answer import Answer, AnswerBuilder
+from ._backend import BackendName, check_backend, resolve_auto
+from ._errors import error_from_report
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable
+    from types import TracebackType
+
+    from anyio.abc import TaskGroup
+
+    from facecrab import LocalModel, ProgressCallback
+    from rusty_genius_core import Command, OutputBody
+    from rusty_genius_cortex import Engine
+    from rusty_genius_stem import BrainstemClient, CortexStrategy
+
+__all__ = ["EventStream", "Genius", "InferenceStream", "MessageLike", "RequestEvent"]
+
+RequestEvent: TypeAlias = InferenceEvent | AssetEvent
+"""What one inference request streams: asset events of a load it waited for, then inference."""
+
+MessageLike: TypeAlias = "ChatMessage | Mapping[str, str]"
+"""A chat message, or a plain ``{"role": ..., "content": ...}`` dict."""
+
+_EVENT_TYPES: Final = (
+    ProcessStart, Thought, Content, Complete,
+    AssetStarted, AssetProgress, AssetComplete, AssetFailed,
+)  # fmt: skip
+
+T = TypeVar("T")
+E = TypeVar("E")
+
+
+class EventStream(Generic[E]):
+    """An async iterator over one operation's events that can be closed early.
+
+    Iterate it with ``async for``; leave early with :meth:`aclose` or by using it as
+    ``async with`` (closing it stops the operation). A stream that is dropped
+    without being closed is closed by the event loop's async-generator finalizer.
+    """
+
+    def __init__(self, events: AsyncGenerator[E, None]) -> None:
+        self._events = events
+
+    def __aiter__(self) -> EventStream[E]:
+        return self
+
+    async def __anext__(self) -> E:
+        return await self._events.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop the operation if it still runs; idempotent."""
+        await self._events.aclose()
+
+    async def __aenter__(self) -> EventStream[E]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class InferenceStream(EventStream[RequestEvent]):
+    """The events of one inference request, ending with :class:`Complete`.
+
+    The request is submitted when iteration starts. Closing the stream before
+    ``Complete`` cancels the request; :meth:`cancel` stops it too but keeps the
+    stream, which then ends with ``Complete(finish_reason="cancelled")``. An
+    ``ErrorReport`` is raised as the exception it names (see ``error_from_report``).
+    """
+
+    def __init__(self, genius: Genius, client: BrainstemClient, command: Infer) -> None:
+        self.command: Final = command
+        self.request_id: Final = client.new_request_id()
+        self._genius = genius
+        super().__init__(_request_events(client, command, self.request_id))
+
+    async def __aenter__(self) -> InferenceStream:
+        return self
+
+    async def cancel(self) -> str:
+        """Ask the brainstem to stop this request; returns its acknowledgement."""
+        return await self._genius.cancel(self.request_id)
+
+    async def answer(self) -> Answer:
+        """Read the rest of the stream into an :class:`Answer`."""
+        builder = AnswerBuilder(self.command.model)
+        async with self:
+            async for event in self:
+                if not isinstance(
+                    event, AssetStarted | AssetProgress | AssetComplete | AssetFailed
+                ):
+                    builder.feed(event)
+        return builder.build()
+
+
+async def _request_events(
+    client: BrainstemClient, command: Infer, request_id: str
+) -> AsyncGenerator[RequestEvent, None]:
+    finished = False
+    async with client.stream(command, request_id=request_id) as bodies:
+        async for body in bodies:
+            if isinstance(body, ErrorReport):
+                raise error_from_report(body)
+            if not isinstance(body, _EVENT_TYPES):
+                raise ProtocolError(f"request {request_id!r} got an unexpected {body!r}")
+            finished = isinstance(body, Complete)
+            yield body
+    if not finished:
+        raise GeniusError(f"the brainstem stopped before request {request_id!r} completed")
+
+
+def _message(value: object, index: int) -> ChatMessage:
+    if isinstance(value, ChatMessage):
+        return value
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - {"role", "content"})
+        if unknown:
+            raise ProtocolError(f"messages[{index}] has unknown key(s) {', '.join(unknown)}")
+        content = value.get("content")
+        if not isinstance(content, str):
+            raise ProtocolError(f"messages[{index}]['content'] must be a string, got {content!r}")
+        return ChatMessage(role=value.get("role"), content=content)
+    raise ProtocolError(f"messages[{index}] must be a ChatMessage or a dict, got {value!r}")
+
+
+def _messages(messages: Sequence[MessageLike]) -> tuple[ChatMessage, ...]:
+    given: object = messages  # callers without type checking may pass anything
+    if isinstance(given, str | bytes) or not isinstance(given, Sequence):
+        raise ProtocolError(f"messages must be a sequence of messages, got {given!r}")
+    return tuple(_message(m, i) for i, m in enumerate(given))
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
+
+
+class Genius:
+    """Local LLM inference behind one ``async with``.
+
+    ``backend`` picks the engine each loaded model gets: ``"pinky"`` (the stub),
+    ``"llama"`` (llama.cpp) or ``"auto"`` (llama when installed, else Pinky);
+    ``engine_factory`` replaces that choice entirely. ``home``, ``cache``,
+    ``endpoint`` and ``offline`` configure facecrab (defaults: ``GENIUS_HOME``,
+    ``GENIUS_CACHE``, ``HF_ENDPOINT``, ``HF_HUB_OFFLINE``); ``assets`` passes an
+    authority the caller opened and closes itself. ``strategy``, ``parallelism``,
+    ``max_queue``, ``max_loaded`` and ``fetch_assets`` go to the brainstem.
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: BackendName = "auto",
+        home: str | os.PathLike[str] | None = None,
+        cache: str | os.PathLike[str] | None = None,
+        endpoint: str | None = None,
+        offline: bool | None = None,
+        strategy: CortexStrategy | None = None,
+        fetch_assets: bool | None = None,
+        parallelism: int = 1,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        max_loaded: int = 1,
+        engine_factory: Callable[[], Engine] | None = None,
+        assets: AssetAuthority | None = None,
+        buffer_size: int = 64,
+    ) -> None:
+        self.requested_backend: Final = check_backend(backend)
+        self.backend: Final[str] = (
+            resolve_auto(self.requested_backend) if engine_factory is None else "custom"
+        )
+        chosen = self.backend
+        self._engine_factory: Callable[[], Engine] = engine_factory or (
+            lambda: create_engine(chosen)  # type: ignore[arg-type]
+        )
+        self._authority_options: dict[str, Any] = {
+            "home": home,
+            "cache": cache,
+            "endpoint": endpoint,
+            "offline": offline,
+        }
+        self._given_assets = assets
+        self._brainstem_options: dict[str, Any] = {
+            "strategy": strategy,
+            "parallelism": parallelism,
+            "max_queue": max_queue,
+            "max_loaded": max_loaded,
+            "fetch_assets": bool(fetch_assets),
+            "buffer_size": buffer_size,
+        }
+        self._assets: AssetAuthority | None = assets
+        self._client: BrainstemClient | None = None
+        self._tg: TaskGroup | None = None
+        self._stack: AsyncExitStack | None = None
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Genius backend={self.backend!r} {state}>"
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Genius:
+        if self._stack is not None:
+            raise GeniusError("this Genius is already running; it cannot be entered twice")
+        stack = AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            if self._given_assets is None:
+                self._assets = await stack.enter_async_context(
+                    AssetAuthority(**self._authority_options)
+                )
+            assert self._assets is not None
+            self._client = await stack.enter_async_context(
+                open_brainstem(
+                    self._assets, engine_factory=self._engine_factory, **self._brainstem_options
+                )
+            )
+            self._tg = await stack.enter_async_context(anyio.create_task_group())
+        except BaseException:
+            self._client = self._tg = None
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        if stack is None:
+            return
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()  # downloads still streaming to nobody
+        self._tg = self._client = None
+        try:
+            await stack.__aexit__(exc_type, exc, tb)
+        except BaseExceptionGroup as group:
+            # The body's own exception comes back as itself, not wrapped by our task groups.
+            if exc is not None and all(leaf is exc for leaf in _leaves(group)):
+                raise exc from None
+            raise
+        finally:
+            if self._given_assets is None:
+                self._assets = None
+
+    @property
+    def running(self) -> bool:
+        return self._stack is not None
+
+    @property
+    def assets(self) -> AssetAuthority:
+        """The asset authority (facecrab) this Genius downloads with."""
+        if self._assets is None:
+            raise GeniusError("Genius is not running; use `async with Genius() as genius`")
+        return self._assets
+
+    @property
+    def client(self) -> BrainstemClient:
+        """The brainstem's client, for commands the facade does not wrap."""
+        if self._client is None:
+            raise GeniusError("Genius is not running; use `async with Genius() as genius`")
+        return self._client
+
+    def _task_group(self) -> TaskGroup:
+        if self._tg is None:
+            raise GeniusError("Genius is not running; use `async with Genius() as genius`")
+        return self._tg
+
+    async def _call(self, command: Command, expected: type[T]) -> T:
+        body: OutputBody = await self.client.call(command)
+        if isinstance(body, ErrorReport):
+            raise error_from_report(body)
+        if not isinstance(body, expected):
+            raise ProtocolError(
+                f"{type(command).__name__} got {body!r}, expected {expected.__name__}"
+            )
+        return body
+
+    # -- models ---------------------------------------------------------------------------
+
+    async def ensure_model(
+        self, reference: str, progress: ProgressCallback | None = None
+    ) -> LocalModel:
+        """The verified local copy of ``reference``, downloaded first if needed.
+
+        ``progress`` is awaited with every :data:`AssetEvent` (see facecrab).
+        """
+        return await self.assets.ensure_model(reference, progress=progress)
+
+    def pull(self, reference: str) -> EventStream[AssetEvent]:
+        """Download ``reference`` (if needed), streaming its :data:`AssetEvent` s.
+
+        The stream ends after ``AssetComplete``; a failure is streamed as ``AssetFailed``
+        and then raised. Closing the stream early stops the download (the partial file
+        is kept, and the next pull resumes it).
+        """
+        return EventStream(self._pull(reference))
+
+    async def _pull(self, reference: str) -> AsyncGenerator[AssetEvent, None]:
+        assets, tg = self.assets, self._task_group()
+        send, receive = anyio.create_memory_object_stream[AssetEvent](16)
+        scope = anyio.CancelScope()
+        stopped = anyio.Event()
+        failure: list[Exception] = []
+
+        async def fetch() -> None:
+            try:
+                with scope, send:
+                    await assets.ensure_model(reference, progress=send.send)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass  # the reader left
+            except Exception as exc:  # raised to the reader, never into the task group
+                failure.append(exc)
+            finally:
+                stopped.set()
+
+        tg.start_soon(fetch)
+        try:
+            with receive:
+                async for event in receive:
+                    yield event
+        finally:
+            # Closing the stream returns once the download has stopped and its partial is saved.
+            scope.cancel()
+            with anyio.CancelScope(shield=True):
+                await stopped.wait()
+        if failure:
+            raise failure[0]
+
+    async def load(self, model: str, options: LoadOptions | None = None) -> ModelLoaded:
+        """Download (when the engine needs weights) and load ``model`` ahead of requests."""
+        return await self._call(
+            LoadModel(model=model, options=options or LoadOptions()), ModelLoaded
+        )
+
+    async def list_models(self) -> tuple[ModelStatus, ...]:
+        """Downloaded models, and loaded ones, with their state and expiry."""
+        return (await self._call(ListModels(), ModelList)).models
+
+    async def ps(self) -> tuple[ModelStatus, ...]:
+        """The loaded models; ``expires_at`` is the Unix time each unloads (``None``: never)."""
+        return tuple(m for m in await self.list_models() if m.loaded)
+
+    async def unload(self, model: str) -> str:
+        """Unload ``model`` now; returns the brainstem's acknowledgement."""
+        return (await self._call(Unload(model=model), Ack)).detail
+
+    async def remove_model(self, reference: str) -> bool:
+        """Unload ``reference`` and delete its files; ``False`` when it was not downloaded."""
+        await self.unload(reference)
+        return await self.assets.remove_model(reference)
+
+    # -- inference ------------------------------------------------------------------------
+
+    def infer(
+        self,
+        model: str,
+        prompt_or_messages: str | Sequence[MessageLike],
+        /,
+        *,
+        config: InferenceConfig | None = None,
+        keep_alive: float | None = None,
+    ) -> InferenceStream:
+        """Stream the events of one request: a ``str`` is a prompt, a sequence chat messages.
+
+        ``keep_alive`` (seconds) overrides the brainstem's strategy for this model:
+        ``0`` unloads after the request, a negative value keeps it loaded.
+        """
+        if isinstance(prompt_or_messages, str):
+            command = Infer(
+                model=model,
+                prompt=prompt_or_messages,
+                config=config or InferenceConfig(),
+                keep_alive=keep_alive,
+            )
+        else:
+            command = Infer(
+                model=model,
+                messages=_messages(prompt_or_messages),
+                config=config or InferenceConfig(),
+                keep_alive=keep_alive,
+            )
+        return InferenceStream(self, self.client, command)
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[MessageLike],
+        config: InferenceConfig | None = None,
+        *,
+        keep_alive: float | None = None,
+    ) -> Answer:
+        """The model's reply to ``messages``, collected."""
+        given: object = messages
+        if isinstance(given, str):
+            raise ProtocolError("chat() takes a sequence of messages; use complete() for a prompt")
+        return await self.infer(model, messages, config=config, keep_alive=keep_alive).answer()
+
+    async def complete(
+        self,
+        model: str,
+        prompt: str,
+        config: InferenceConfig | None = None,
+        *,
+        keep_alive: float | None = None,
+    ) -> Answer:
+        """The model's answer to ``prompt``, collected (``config.raw`` skips the chat template)."""
+        if not isinstance(prompt, str):
+            raise ProtocolError(f"complete() takes a prompt string, got {prompt!r}")
+        return await self.infer(model, prompt, config=config, keep_alive=keep_alive).answer()
+
+    async def cancel(self, request_id: str) -> str:
+        """Stop request ``request_id`` (queued or running); it still ends with ``Complete``."""
+        return (await self._call(Cancel(target=request_id), Ack)).detail
