@@ -1,0 +1,244 @@
+"""Test parts for genius: a paced engine the test drives token by token, a Genius factory
+on ``tmp_path``, and the ``genius`` command line run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+
+from rusty_genius import (
+    ChatMessage,
+    Complete,
+    Content,
+    FinishReason,
+    Genius,
+    InferenceConfig,
+    InferenceEvent,
+    LoadOptions,
+    ModelSpec,
+    ProcessStart,
+    StopSignal,
+    Usage,
+)
+from rusty_genius_testhub import TEST_MODELS, add_smollm2_repo
+from rusty_genius_testhub.pytest_plugin import hub, hub_thread, smollm2_gguf, smollm2_repo
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+    from pathlib import Path
+
+    from rusty_genius_testhub import LoopbackHub
+
+__all__ = [
+    "hub",
+    "hub_thread",
+    "smollm2_gguf",
+    "smollm2_repo",
+]
+
+SMOLLM2 = TEST_MODELS["smollm2"]
+SMOLLM2_REF = f"{SMOLLM2.repo}:{SMOLLM2.quantization}"
+CLOSED_ENDPOINT = "http://127.0.0.1:9"  # the discard port: nothing listens, connect is refused
+
+
+# -- a paced engine -----------------------------------------------------------------------
+
+
+class Pacer:
+    """Grants tokens to :class:`PacedEngine` s one permit at a time and records their ends."""
+
+    def __init__(self) -> None:
+        self._send, self._receive = anyio.create_memory_object_stream[None](1000)
+        self.stops: list[StopSignal | None] = []
+        self.finished: list[FinishReason] = []
+        self.started = 0
+        self._changed = anyio.Event()
+
+    async def grant(self, n: int = 1) -> None:
+        for _ in range(n):
+            await self._send.send(None)
+
+    async def permit(self) -> None:
+        await self._receive.receive()
+
+    def _touch(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def begin(self, stop: StopSignal | None) -> None:
+        self.stops.append(stop)
+        self.started += 1
+        self._touch()
+
+    def end(self, reason: FinishReason) -> None:
+        self.finished.append(reason)
+        self._touch()
+
+    async def wait(self, condition: Callable[[], bool]) -> None:
+        while not condition():
+            await self._changed.wait()
+
+    def close(self) -> None:
+        self._send.close()
+        self._receive.close()
+
+    def factory(self, *, load_fault: Exception | None = None) -> Callable[[], PacedEngine]:
+        """An engine factory for ``Genius(engine_factory=...)``."""
+        return lambda: PacedEngine(self, load_fault=load_fault)
+
+
+class PacedEngine:
+    """Echoes the prompt word by word; each word waits for a permit from the :class:`Pacer`,
+    then checks the stop signal, as real engines check it between tokens."""
+
+    def __init__(self, pacer: Pacer, *, load_fault: Exception | None = None) -> None:
+        self.pacer = pacer
+        self.load_fault = load_fault
+        self._model: str | None = None
+
+    @property
+    def backend(self) -> str:
+        return "paced"
+
+    @property
+    def needs_weights(self) -> bool:
+        return False
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model_name(self) -> str | None:
+        return self._model
+
+    async def load(
+        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None = None
+    ) -> float:
+        if self.load_fault is not None:
+            raise self.load_fault
+        self._model = name
+        return 0.0
+
+    async def unload(self) -> None:
+        self._model = None
+
+    async def infer(
+        self,
+        *,
+        prompt: str | None = None,
+        messages: Sequence[ChatMessage] | None = None,
+        config: InferenceConfig,
+        stop: StopSignal | None = None,
+    ) -> AsyncIterator[InferenceEvent]:
+        text = prompt if prompt is not None else messages[-1].content if messages else ""
+        reason = FinishReason.STOP
+        produced = 0
+        self.pacer.begin(stop)
+        try:
+            yield ProcessStart(model=self._model or "")
+            for word in text.split():
+                await self.pacer.permit()
+                if stop is not None and stop.is_set():
+                    reason = FinishReason.CANCELLED
+                    break
+                produced += 1
+                yield Content(text=f"{word} ")
+            yield Complete(usage=Usage(completion_tokens=produced, finish_reason=reason))
+        finally:
+            self.pacer.end(reason)
+
+
+@pytest.fixture
+def pacer() -> Iterator[Pacer]:
+    made = Pacer()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def make_genius(tmp_path: Path) -> Callable[..., Genius]:
+    """A Genius on ``tmp_path`` whose hub is unreachable, unless told otherwise."""
+
+    def make(**options: Any) -> Genius:
+        options.setdefault("home", tmp_path / "home")
+        options.setdefault("cache", tmp_path / "cache")
+        options.setdefault("endpoint", CLOSED_ENDPOINT)
+        options.setdefault("backend", "pinky")
+        return Genius(**options)
+
+    return make
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+class Cli:
+    """Runs ``python -m rusty_genius`` with its own home, cache and hub."""
+
+    def __init__(self, tmp_path: Path, endpoint: str) -> None:
+        self.home = tmp_path / "home"
+        self.cache = tmp_path / "cache"
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("HF_", "GENIUS_", "NO_COLOR"))
+        }
+        self.env.update(
+            GENIUS_HOME=str(self.home),
+            GENIUS_CACHE=str(self.cache),
+            HF_ENDPOINT=endpoint,
+            HF_TOKEN="",
+            PYTHONUNBUFFERED="1",
+        )
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "rusty_genius", *args]
+
+    def environment(self, **changes: str) -> dict[str, str]:
+        return {**self.env, **changes}
+
+    def __call__(
+        self, *args: str, stdin: str | None = None, timeout: float = 120, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(*args),
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            env=self.environment(**env),
+            timeout=timeout,
+            check=False,
+        )
+
+    def model_path(self) -> Path:
+        return self.cache / SMOLLM2.repo / SMOLLM2.filename
+
+
+@pytest.fixture
+def smollm2_hub(hub_thread: LoopbackHub, smollm2_gguf: Path) -> LoopbackHub:
+    """A loopback hub on its own thread serving the real SmolLM2 GGUF."""
+    add_smollm2_repo(hub_thread, smollm2_gguf)
+    return hub_thread
+
+
+@pytest.fixture
+def cli(tmp_path: Path, smollm2_hub: LoopbackHub) -> Cli:
+    return Cli(tmp_path, smollm2_hub.url)
+
+
+@pytest.fixture
+def offline_cli(tmp_path: Path) -> Cli:
+    """The command line with a hub that refuses connections."""
+    return Cli(tmp_path, CLOSED_ENDPOINT)
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def async_backend(request: pytest.FixtureRequest) -> str:
+    """``GENIUS_ASYNC_BACKEND`` for a subprocess test that runs on both event loops."""
+    return str(request.param)

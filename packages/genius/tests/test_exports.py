@@ -1,0 +1,93 @@
+"""``rusty_genius`` re-exports every public name of the packages below it, and its own."""
+
+from __future__ import annotations
+
+import typing
+
+import facecrab
+import rusty_genius
+import rusty_genius_core
+import rusty_genius_cortex
+import rusty_genius_stem
+
+PACKAGES = (rusty_genius_core, facecrab, rusty_genius_cortex, rusty_genius_stem)
+# Names two packages export for the same idea; genius re-exports the first package's object.
+SAME_IDEA = {"ProgressCallback": (facecrab, rusty_genius_stem)}
+
+
+def test_all_is_sorted_and_has_no_duplicates() -> None:
+    exported = rusty_genius.__all__
+    assert exported == sorted(exported, key=lambda n: (not n.isupper(), n))
+    assert len(set(exported)) == len(exported)
+    for name in exported:
+        assert hasattr(rusty_genius, name), name
+
+
+def test_every_public_name_below_is_re_exported_as_the_same_object() -> None:
+    exported = set(rusty_genius.__all__)
+    for package in PACKAGES:
+        for name in package.__all__:
+            assert name in exported, f"{package.__name__}.{name} is not re-exported"
+            if name in SAME_IDEA:
+                first = SAME_IDEA[name][0]
+                assert getattr(rusty_genius, name) is getattr(first, name)
+                continue
+            assert getattr(rusty_genius, name) is getattr(package, name), (package, name)
+
+
+def test_names_shared_between_packages_are_known_and_mean_the_same() -> None:
+    owners: dict[str, list[str]] = {}
+    for package in PACKAGES:
+        for name in package.__all__:
+            owners.setdefault(name, []).append(package.__name__)
+    shared = {name: pkgs for name, pkgs in owners.items() if len(pkgs) > 1}
+    for name, pkgs in shared.items():
+        values = {id(getattr(__import__(p), name)) for p in pkgs}
+        if len(values) > 1:  # two objects under one name: only a listed alias may do that
+            assert name in SAME_IDEA, f"{name} means different things in {pkgs}"
+            assert pkgs == [p.__name__ for p in SAME_IDEA[name]]
+            assert _resolved(getattr(facecrab, name)) == _resolved(getattr(rusty_genius_stem, name))
+
+
+def _resolved(alias: object) -> tuple[object, ...]:
+    """A ``Callable[[X], R]`` alias with string forward references looked up in core."""
+    params, result = typing.get_args(alias)
+    return (
+        typing.get_origin(alias),
+        tuple(
+            getattr(rusty_genius_core, _name(p)) if isinstance(p, str | typing.ForwardRef) else p
+            for p in params
+        ),
+        result,
+    )
+
+
+def test_own_names_live_in_private_modules() -> None:
+    below = {name for package in PACKAGES for name in package.__all__}
+    own = [name for name in rusty_genius.__all__ if name not in below]
+    assert sorted(own) == sorted(
+        [
+            "DEFAULT_PROBE_TIMEOUT",
+            "Answer",
+            "AnswerBuilder",
+            "BackendChoice",
+            "BackendName",
+            "EventStream",
+            "Genius",
+            "InferenceStream",
+            "MessageLike",
+            "RequestEvent",
+            "choose_backend",
+            "error_from_report",
+            "error_kinds",
+            "hub_reachable",
+        ]
+    )
+    for name in own:
+        value = getattr(rusty_genius, name)
+        if isinstance(value, type) or (callable(value) and hasattr(value, "__code__")):
+            assert value.__module__.startswith("rusty_genius._"), (name, value.__module__)
+
+
+def _name(ref: str | typing.ForwardRef) -> str:
+    return ref if isinstance(ref, str) else ref.__forward_arg__
