@@ -28,8 +28,8 @@ joined before the request's turn ends, on every path.
 
 Cancellation: :class:`StopSignal` (or the consumer closing the stream, or its
 task being cancelled) is checked between tokens, so generation stops within
-one token's time; the async side waits, shielded, for the thread to finish.
-Prompt evaluation itself is one llama.cpp call and is not interrupted.
+one token's time, and between the ``n_batch``-token chunks of prompt
+evaluation; the async side waits, shielded, for the thread to finish.
 """
 
 from __future__ import annotations
@@ -131,6 +131,34 @@ def _sampling_kwargs(config: InferenceConfig) -> dict[str, Any]:
         "min_p": s.min_p,
         "repeat_penalty": s.repeat_penalty,
     }
+
+
+def _evaluate_prompt(llm: Any, lib: ModuleType, tokens: list[int], stopped: Any) -> bool:
+    """Evaluate ``tokens`` in ``n_batch`` chunks, checking the stop flags in between.
+
+    Keeps the KV cache of the longest prefix shared with the previous request
+    (a chat's earlier turns), as ``Llama.generate()`` would; at least the last
+    token is evaluated again so its logits are fresh. Recurrent and hybrid
+    models cannot drop a cache suffix, so they start over. False when stopped.
+    """
+    common = 0
+    recurrent = lib.llama_model_is_recurrent(llm.model) or lib.llama_model_is_hybrid(llm.model)
+    if not recurrent:
+        for cached, token in zip(llm.input_ids[: llm.n_tokens].tolist(), tokens, strict=False):
+            if cached != token:
+                break
+            common += 1
+        common = min(common, len(tokens) - 1)
+    if common == 0:
+        llm.reset()
+    else:
+        llm.n_tokens = common  # eval() drops the cache past this point
+    step = max(1, int(llm.n_batch))
+    for start in range(common, len(tokens), step):
+        if stopped():
+            return False
+        llm.eval(tokens[start : start + step])
+    return True
 
 
 def _merge(batch: list[InferenceEvent]) -> list[InferenceEvent]:
@@ -510,9 +538,11 @@ class LlamaEngine:
             return halt.is_set() or (stop is not None and stop.is_set())
 
         meter.prompt_started(len(job.tokens))
-        if stopped():
+        if not _evaluate_prompt(llm, lib, job.tokens, stopped):
             return FinishReason.CANCELLED
+        meter.prompt_done()
         llm.set_seed(job.seed)
+        # The prompt is in the KV cache now: generate() finds it there and samples at once.
         generator = llm.generate(job.tokens, **_sampling_kwargs(config))
         reason = FinishReason.LENGTH
         try:
