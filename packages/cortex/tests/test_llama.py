@@ -445,3 +445,54 @@ def test_load_unload_cycles_do_not_grow_rss(smol_path: Path) -> None:
     assert min(loaded[i] - unloaded[i] for i in range(20)) > 40, samples  # unload frees the model
     growth = max(unloaded[2:]) - unloaded[2]
     assert growth < 30, f"RSS grew {growth:.1f} MiB over 18 cycles: {samples}"
+
+
+# --- prompt evaluation: chunked, cancellable, cached -----------------------------------------
+
+
+class StopOnCheck(StopSignal):
+    """Reads as set from the ``n``-th check on: a stop that lands at a known point."""
+
+    __slots__ = ("_checks", "_n")
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self._checks = 0
+        self._n = n
+
+    def is_set(self) -> bool:
+        self._checks += 1
+        return self._checks >= self._n or super().is_set()
+
+
+async def test_prompt_evaluation_is_chunked_cancellable_and_cached(smol_path: Path) -> None:
+    engine = LlamaEngine(n_batch=16)
+    await engine.load("smollm2", smol_path, LoadOptions(context_size=512))
+    model = engine._model
+    assert model is not None
+    llm, lib = model.llm, model.lib
+    prompt = "The quick brown fox jumps over the lazy dog. " * 5  # 51 tokens: 4 chunks
+
+    async def run(stop: StopSignal | None = None, text: str = prompt) -> tuple[Usage, Any]:
+        lib.llama_perf_context_reset(llm.ctx)
+        config = InferenceConfig.greedy(max_tokens=4, raw=True)
+        usage = final(await collect(engine.infer(prompt=text, config=config, stop=stop)))
+        return usage, lib.llama_perf_context(llm.ctx)
+
+    try:
+        usage, perf = await run()
+        assert perf.n_p_eval == usage.prompt_tokens == 51  # evaluated once, not twice
+        usage, perf = await run()
+        # The same prompt again: only its last token is redone (llama.cpp counts a one-token
+        # batch as a decode, and reports at least 1 prompt token), then 3 decodes for 4 tokens.
+        assert perf.n_p_eval <= 1
+        assert perf.n_eval == 1 + 3
+        assert usage.completion_tokens == 4
+        # Stop seen at the third check: two 16-token chunks evaluated, no token generated.
+        usage, _ = await run(StopOnCheck(3), text="Zebra " + prompt)
+        assert usage.finish_reason is FinishReason.CANCELLED
+        assert (usage.prompt_tokens, usage.completion_tokens) == (53, 0)
+        assert llm.n_tokens == 32  # what the KV cache holds
+        assert usage.time_to_first_token is None
+    finally:
+        await engine.unload()
