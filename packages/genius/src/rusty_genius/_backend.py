@@ -31,6 +31,8 @@ from rusty_genius_core import ConfigError
 from rusty_genius_cortex import available_backends
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from facecrab import AssetAuthority
 
 __all__ = [
@@ -95,17 +97,20 @@ async def choose_backend(
     assets: AssetAuthority,
     *,
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
+    installed: Sequence[str] | None = None,
 ) -> BackendChoice:
     """The engine that should answer ``reference``; see the module docstring for the rule.
 
-    ``assets`` is an entered :class:`facecrab.AssetAuthority`; only its registry is read
-    (no download), and the hub is only probed when the model is not local.
+    ``assets`` is an :class:`facecrab.AssetAuthority`; only its registry is read (no
+    download), and the hub is only probed when the model is not local. ``installed``
+    names the engines this installation can create (default: cortex's
+    ``available_backends()``).
     """
     requested = check_backend(requested)
     if requested != "auto":
         return BackendChoice(backend=requested)
     pinky = "answering with the Pinky stub engine"
-    if "llama" not in available_backends():
+    if "llama" not in (available_backends() if installed is None else installed):
         return BackendChoice(
             backend="pinky",
             notice=f"llama-cpp-python is not installed; {pinky} "
