@@ -195,6 +195,7 @@ class Cli:
             HF_ENDPOINT=endpoint,
             HF_TOKEN="",
             PYTHONUNBUFFERED="1",
+            PYTHONUTF8="1",
         )
 
     def command(self, *args: str) -> list[str]:

@@ -1,0 +1,33 @@
+"""``genius run`` on llama.cpp with the real SmolLM2, fetched through the loopback hub."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from rusty_genius_testhub import TEST_MODELS
+
+SMOLLM2 = TEST_MODELS["smollm2"]
+REF = f"{SMOLLM2.repo}:{SMOLLM2.quantization}"
+QUESTION = "What is the capital of France? Answer in one word."
+
+pytestmark = pytest.mark.real
+
+
+def test_genius_run_on_llama_answers_paris(cli, llama_cpp_module: object) -> None:
+    done = cli("run", "--backend", "llama", REF, QUESTION, "--temperature", "0", timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "Paris" in done.stdout
+    lines = done.stderr.splitlines()
+    assert lines[0] == f"downloading {SMOLLM2.filename} (98.4 MB)"  # fetched on the way
+    assert re.fullmatch(
+        r"genius: \d+ tokens \(prompt \d+\), ttft [\d.]+ s, [\d.]+ tok/s, load [\d.]+ s, finish stop",
+        lines[-1],
+    ), lines[-1]
+
+    # now that it is downloaded, `auto` picks llama.cpp without asking the hub
+    again = cli("--json", "run", "smollm2-135m-instruct", QUESTION, "--temperature", "0")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr == ""  # no fallback notice, no download
+    assert '"text":"Paris' in again.stdout or '"text":" Paris' in again.stdout
