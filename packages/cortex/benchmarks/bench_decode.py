@@ -74,27 +74,56 @@ async def engine_rate(engine: LlamaEngine, n: int) -> float:
 class _FakeLlama:
     """Yields token ids instantly; the engine's own per-token work is all that is timed."""
 
-    def __init__(self, real: Any) -> None:
+    n_batch = 512
+    n_tokens = 0
+
+    def __init__(self, real: Any, step: float = 0.0) -> None:
         self._real = real
+        self._step = step  # seconds per token, slept with the GIL released as llama.cpp would
+        self.model = real.model
+        self.input_ids = real.input_ids[:0]
         self.tokens = [t for t in real.tokenize(b" the cat sat on the mat and", add_bos=False)]
 
     def set_seed(self, seed: int) -> None:
         pass
 
+    def reset(self) -> None:
+        pass
+
+    def eval(self, tokens: list[int]) -> None:
+        pass
+
     def generate(self, tokens: list[int], **_: Any) -> Iterator[int]:
         while True:
-            yield from self.tokens
+            for token in self.tokens:
+                if self._step:
+                    time.sleep(self._step)
+                yield token
 
     def detokenize(self, tokens: list[int]) -> bytes:
         return bytes(self._real.detokenize(tokens))
 
 
-async def overhead_us(engine: LlamaEngine, model: _Model, n: int) -> float:
-    """Microseconds per token of the engine's path with a model that costs nothing."""
+def fake_loop_rate(model: _Model, n: int, step: float) -> float:
+    """The fake model driven by a bare loop: the ceiling for ``engine_fake_rate``."""
+    gen = _FakeLlama(model.llm, step).generate([1])
+    start = time.perf_counter()
+    for _ in range(n):
+        next(gen)
+    return n / (time.perf_counter() - start)
+
+
+async def engine_fake_rate(engine: LlamaEngine, model: _Model, n: int, step: float) -> float:
+    """Tokens/s through the engine when the model takes ``step`` seconds per token."""
+    return 1e6 / await overhead_us(engine, model, n, step)
+
+
+async def overhead_us(engine: LlamaEngine, model: _Model, n: int, step: float = 0.0) -> float:
+    """Microseconds per token of the engine's path with a model that costs ``step``."""
     fake = _Model(
         name="fake",
         path=model.path,
-        llm=_FakeLlama(model.llm),
+        llm=_FakeLlama(model.llm, step),
         lib=model.lib,
         vocab=model.vocab,
         n_ctx=1 << 20,
@@ -116,6 +145,7 @@ async def overhead_us(engine: LlamaEngine, model: _Model, n: int) -> float:
             if isinstance(event, Content):
                 count += 1
         elapsed = time.perf_counter() - start
+        assert count > 0, "the fake model produced nothing"
     finally:
         engine._model = saved
         engine._prepare = original  # type: ignore[method-assign]
@@ -177,6 +207,14 @@ def main() -> None:
     for backend in ("asyncio", "trio"):
         us = min(anyio.run(overhead_us, engine, model, 20000, backend=backend) for _ in range(3))
         print(f"  engine overhead per token ({backend}): {us:.1f} us")
+    step = 1 / 600  # an H100's SmolLM2 decode rate, simulated
+    ceiling = max(fake_loop_rate(model, 600, step) for _ in range(3))
+    print(f"  simulated 600 tok/s model, bare loop: {ceiling:.1f} tok/s")
+    for backend in ("asyncio", "trio"):
+        rate = max(
+            anyio.run(engine_fake_rate, engine, model, 600, step, backend=backend) for _ in range(3)
+        )
+        print(f"  simulated 600 tok/s model through the engine ({backend}): {rate:.1f} tok/s")
     for backend in ("asyncio", "trio"):
         ms = [anyio.run(cancel_latency_ms, engine, backend=backend) for _ in range(10)]
         print(
