@@ -108,7 +108,10 @@ class _Model:
     n_ctx: int
     formatter: Any | None  # llama_chat_format.Jinja2ChatFormatter, or None: no chat template
     rng: random.Random
+    # Per-token caches: each native call releases and retakes the GIL, which the event loop
+    # may hold at that moment; a dict lookup does not.
     pieces: dict[int, bytes] = attrs.field(factory=dict)
+    eogs: set[int] = attrs.field(factory=set)
 
 
 @attrs.frozen
@@ -362,6 +365,7 @@ class LlamaEngine:
             if model is not None:
                 llm, model.llm = model.llm, None
                 model.pieces.clear()
+                model.eogs.clear()
                 llm.close()
 
     # -- one request --------------------------------------------------------------------------
@@ -531,6 +535,7 @@ class LlamaEngine:
         is_eog = lib.llama_vocab_is_eog
         vocab = model.vocab
         pieces = model.pieces
+        eogs = model.eogs
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         meter = pipeline.meter
 
@@ -551,12 +556,17 @@ class LlamaEngine:
                 if stopped():
                     reason = FinishReason.CANCELLED
                     break
-                if is_eog(vocab, token):
+                piece = pieces.get(token)
+                if piece is None:  # first sight of this token: native calls, then cached
+                    if is_eog(vocab, token):
+                        eogs.add(token)
+                        piece = b""
+                    else:
+                        piece = bytes(llm.detokenize([token]))
+                    pieces[token] = piece
+                if token in eogs:
                     reason = FinishReason.STOP
                     break
-                piece = pieces.get(token)
-                if piece is None:
-                    piece = pieces[token] = llm.detokenize([token])
                 events, hit = pipeline.token(decoder.decode(piece))
                 if events and not relay.put_many(events, stopped):
                     reason = FinishReason.CANCELLED
