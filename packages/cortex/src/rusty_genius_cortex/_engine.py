@@ -5,7 +5,9 @@ An engine owns at most one loaded model. ``infer`` is an async iterator of
 also when stopped (finish reason ``cancelled``) — unless the consuming task
 itself is cancelled, in which case the iterator's cleanup stops the worker
 thread before it returns. Engines serialize their own requests: two concurrent
-``infer`` calls on one engine run one after the other.
+``infer`` calls on one engine run one after the other. A consumer that stops
+reading early closes the iterator (``contextlib.aclosing``); the engines release
+their turn before yielding ``Complete``, so stopping at ``Complete`` is enough.
 """
 
 from __future__ import annotations
