@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import pty
 import re
 import signal
 import subprocess
 import threading
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -27,6 +30,31 @@ PROGRESS = re.compile(
 USAGE = re.compile(
     r"^genius: (\d+) tokens \(prompt (\d+)\), ttft [\d.]+ s, [\d.]+ tok/s(, load [\d.]+ s)?, finish stop$"
 )
+
+
+_READ_SYSCALL = {"x86_64": "0", "aarch64": "63"}.get(platform.machine())
+
+
+def wait_until_blocked_reading_stdin(pid: int) -> None:
+    """Until one of ``pid``'s threads sits in ``read(0, …)`` (Linux ``/proc``), or skip.
+
+    Ctrl-C must work while a thread is blocked on stdin; sending the signal any earlier
+    would test something easier.
+    """
+    tasks = Path(f"/proc/{pid}/task")
+    if _READ_SYSCALL is None or not tasks.is_dir():
+        pytest.skip("needs Linux /proc on x86_64 or aarch64 to see a thread blocked in read()")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for task in tasks.iterdir():
+            try:
+                fields = (task / "syscall").read_text().split()
+            except OSError:  # the thread ended meanwhile
+                continue
+            if fields[:2] == [_READ_SYSCALL, "0x0"]:
+                return
+        time.sleep(0.01)  # polling an outside state; nothing here can notify us
+    raise AssertionError(f"no thread of {pid} blocked reading stdin within 60 s")
 
 
 def one_error_line(stderr: str) -> str:
@@ -319,3 +347,63 @@ def test_help_lists_every_command(offline_cli) -> None:
     for command in ("pull", "list", "rm", "run", "chat", "ps", "info"):
         assert re.search(rf"^    {command} ", done.stdout, flags=re.MULTILINE), command
     assert "exit codes: 0 ok, 1 failure, 2 bad input, 130 interrupted" in done.stdout
+
+
+def test_ctrl_c_at_the_chat_prompt_exits_130_at_once(offline_cli, async_backend: str) -> None:
+    leader, follower = pty.openpty()  # a terminal for stdin: the chat is interactive
+    try:
+        with subprocess.Popen(
+            offline_cli.command("chat", "--backend", "pinky"),
+            env=offline_cli.environment(GENIUS_ASYNC_BACKEND=async_backend),
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ) as chat:
+            assert chat.stderr is not None
+            seen = b""
+            while not seen.endswith(b">>> "):  # waiting for a line from the terminal
+                chunk = os.read(chat.stderr.fileno(), 4096)
+                assert chunk, seen
+                seen += chunk
+            wait_until_blocked_reading_stdin(chat.pid)
+            chat.send_signal(signal.SIGINT)
+            # nothing is typed: a reader thread still blocked on the terminal must not hold it
+            try:
+                _, err = chat.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                chat.kill()
+                raise
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert chat.returncode == 130, err
+    assert err.decode().splitlines()[-1] == "genius: interrupted"
+
+
+def test_ctrl_c_while_run_waits_for_a_piped_prompt_exits_130_at_once(offline_cli) -> None:
+    with subprocess.Popen(
+        offline_cli.command("run", "--debug", "--backend", "pinky", "-"),
+        env=offline_cli.environment(),
+        stdin=subprocess.PIPE,  # open, and nothing is ever written
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as run:
+        assert run.stdin is not None
+        assert run.stderr is not None
+        seen = b""
+        while b"reading the prompt from stdin\n" not in seen:
+            chunk = os.read(run.stderr.fileno(), 4096)
+            assert chunk, seen
+            seen += chunk
+        wait_until_blocked_reading_stdin(run.pid)
+        run.send_signal(signal.SIGINT)
+        try:
+            run.wait(timeout=30)  # stdin stays open: only the signal can end it
+        except subprocess.TimeoutExpired:
+            run.kill()
+            raise
+        finally:
+            run.stdin.close()
+        seen += run.stderr.read()
+    assert run.returncode == 130, seen
+    assert seen.decode().splitlines()[-1] == "genius: interrupted"

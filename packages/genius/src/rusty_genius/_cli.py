@@ -15,11 +15,13 @@ import contextlib
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from typing import TYPE_CHECKING, Any, Final, NoReturn, TextIO
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 
 from facecrab import DEFAULT_MODEL, AssetAuthority, ModelNotFoundError, OfflineError
@@ -54,7 +56,7 @@ from ._genius import Genius
 from ._progress import ProgressBar, format_size
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from rusty_genius_core import ModelStatus
 
@@ -482,8 +484,31 @@ async def _stream(stream: InferenceStream, renderer: _Renderer) -> AnswerBuilder
     return builder
 
 
-def _read_stdin() -> str:
-    return sys.stdin.read()
+async def _read_stdin(read: Callable[[], str]) -> str:
+    """``read()`` from stdin in a daemon thread, so that Ctrl-C never waits for input.
+
+    A thread blocked on a terminal or an idle pipe cannot be interrupted; an anyio worker
+    would hold up cancellation (or, abandoned, the interpreter's exit) until a line came.
+    """
+    outcome: list[str | BaseException] = []
+    async with anyio.from_thread.BlockingPortal() as portal:
+        done = anyio.Event()
+
+        def work() -> None:
+            try:
+                outcome.append(read())
+            except BaseException as exc:  # handed to the event loop's side below
+                outcome.append(exc)
+            finally:
+                with contextlib.suppress(RuntimeError):  # the portal is gone: nobody waits
+                    portal.call(done.set)
+
+        threading.Thread(target=work, name="genius-stdin", daemon=True).start()
+        await done.wait()
+    [result] = outcome
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 async def _run(args: argparse.Namespace, out: _Output) -> None:
@@ -495,7 +520,9 @@ async def _run(args: argparse.Namespace, out: _Output) -> None:
     if prompt == "-":
         if sys.stdin.isatty():
             raise _UsageError("run needs a PROMPT (or '-' with the prompt on stdin)")
-        prompt = await anyio.to_thread.run_sync(_read_stdin)
+        if args.debug:
+            out.info("reading the prompt from stdin")
+        prompt = await _read_stdin(sys.stdin.read)
     if not prompt.strip():
         raise _UsageError("the prompt is empty")
     config = _config(args)
@@ -518,10 +545,6 @@ async def _run(args: argparse.Namespace, out: _Output) -> None:
 _CHAT_HELP: Final = "commands: /exit (or /bye, Ctrl-D) ends, /clear forgets the conversation, /ps shows loaded models"
 
 
-def _readline() -> str:
-    return sys.stdin.readline()
-
-
 async def _chat(args: argparse.Namespace, out: _Output) -> None:
     ref = _check_reference(args.ref or DEFAULT_MODEL)
     config = _config(args)
@@ -537,7 +560,7 @@ async def _chat(args: argparse.Namespace, out: _Output) -> None:
                 if interactive:
                     out.stderr.write(">>> ")
                     out.stderr.flush()
-                line = await anyio.to_thread.run_sync(_readline, abandon_on_cancel=True)
+                line = await _read_stdin(sys.stdin.readline)
                 if not line:
                     if interactive:
                         out.stderr.write("\n")
