@@ -464,7 +464,7 @@ async def _prepare(
     with contextlib.suppress(OfflineError):  # a repo the hub must list first: the load fetches it
         await assets.resolve(ref, network=False)
     choice = await choose_backend(args.backend, ref, assets, probe_timeout=DEFAULT_PROBE_TIMEOUT)
-    if choice.notice and not out.json:
+    if choice.notice:  # on stderr, also with --json: stdout stays events only
         out.note(choice.notice)
     return choice.backend
 
