@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import attrs
 import pytest
 
 import rusty_genius_teaser
@@ -367,9 +368,17 @@ def test_fixture_result_report() -> None:
         FixtureResult(model="m", backend="metal", text="")
 
 
-def test_the_runner_is_not_written_yet() -> None:
-    with pytest.raises(NotImplementedError, match=r"Org/Repo/Q4_0/t on 'pinky'.*Genius facade"):
-        run_fixture(_fixture(contains=("x",)), "pinky")
+def test_the_runner_refuses_unknown_backends_and_unshipped_loopback_models() -> None:
+    with pytest.raises(ConfigError, match="backend must be one of"):
+        run_fixture(_fixture(contains=("x",)), "metal")
+    fixture = attrs.evolve(
+        _fixture(contains=("x",)),
+        expectations=Expectations(
+            contains=("x",), max_tokens=8, requires_hub=HubRequirement.LOOPBACK
+        ),
+    )
+    with pytest.raises(FixtureError, match="Org/Repo:Q4_0 is not a wheel-shipped test model"):
+        run_fixture(fixture, "pinky")
 
 
 def test_exports_are_complete_and_sorted() -> None:

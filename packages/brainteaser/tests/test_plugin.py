@@ -200,8 +200,15 @@ def test_the_fixtures_directory_is_configurable(pytester: pytest.Pytester) -> No
     result.assert_outcomes(passed=2)
 
 
-def test_without_a_runner_the_stub_says_what_is_missing(pytester: pytest.Pytester) -> None:
+def test_without_a_runner_the_fixture_runs_through_genius(pytester: pytest.Pytester) -> None:
+    """The default runner: loopback hub, facecrab download, Genius on Pinky, pipeline checks."""
     pytester.makefile(".md", **{f"{SMOL}/capital-of-france": CAPITAL})
-    result = run(pytester, "-k", "pinky")
-    result.assert_outcomes(failed=1, deselected=1)
-    result.stdout.fnmatch_lines(["*NotImplementedError: brainteaser cannot run *Genius facade*"])
+    # In a subprocess: an in-process run would re-import httpx/httpcore under the
+    # outer session (pytester restores sys.modules), splitting their exception classes.
+    result = pytester.runpytest_subprocess(
+        "-p", "rusty_genius_teaser.plugin", "fixtures", "-k", "pinky"
+    )
+    result.assert_outcomes(passed=1, deselected=1)
+    result.stdout.fnmatch_lines(
+        ["*capital-of-france*pinky*: model HuggingFaceTB/SmolLM2-135M-Instruct-GGUF:Q4_1*"]
+    )

