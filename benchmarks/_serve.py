@@ -1,0 +1,260 @@
+"""Measurement 2: ``genius serve`` vs ``llama_cpp.server``, both driven by the ``openai`` client.
+
+Both servers run as subprocesses on loopback ports with the same GGUF (SmolLM2),
+context and batch size; one client process (the ``openai`` package) streams the same
+chat request, greedy, to each in turn (alternating order per round) and times TTFT
+and decode tokens/s as the in-process measurement does.
+
+``genius serve`` does not exist yet: until ``genius serve --help`` succeeds this
+reports a pending row. The reference side is ready: it needs llama-cpp-python's
+``server`` extra (fastapi, uvicorn, sse-starlette, starlette-context,
+pydantic-settings) and ``openai``, either in the environment or in a directory named
+by ``BENCH_SERVE_PYTHONPATH`` (for instance ``uv pip install --target DIR
+'llama-cpp-python[server]' openai`` without touching the lock), which is put on the
+``PYTHONPATH`` of the server and client subprocesses only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ._proc import run_measured
+from ._report import Row, higher_is_better, paired_delta, pending
+from ._setup import MODELS, ROOT
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ._setup import Plan, Workspace
+
+__all__ = [
+    "genius_serve_available",
+    "run_serve",
+    "serve_environment",
+    "started_server",
+    "stream_with_openai",
+]
+
+DECODE_TARGET = 0.98
+TTFT_TARGET_MS = 5.0
+MODEL_NAME = "smollm2"
+
+
+def _genius_command() -> list[str]:
+    genius = Path(sys.executable).with_name("genius")
+    return [str(genius)] if genius.exists() else [sys.executable, "-m", "rusty_genius"]
+
+
+def genius_serve_available() -> bool:
+    done = subprocess.run(
+        [*_genius_command(), "serve", "--help"], capture_output=True, timeout=60, check=False
+    )
+    return done.returncode == 0
+
+
+def serve_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    extra = os.environ.get("BENCH_SERVE_PYTHONPATH")
+    if extra:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (extra, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _missing_reference_parts(env: Mapping[str, str]) -> list[str]:
+    probe = "import importlib.util as u, sys; print([m for m in sys.argv[1:] if u.find_spec(m) is None])"
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "openai", "uvicorn", "fastapi", "sse_starlette"],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        timeout=60,
+        check=True,
+    )
+    missing: list[str] = json.loads(done.stdout.strip().replace("'", '"'))
+    return missing
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class started_server:
+    """Start a server subprocess and wait until ``GET /v1/models`` answers 200."""
+
+    def __init__(self, command: list[str], env: Mapping[str, str], port: int, log: Path) -> None:
+        self.command = command
+        self.env = env
+        self.port = port
+        self.log = log  # its stdout and stderr (a pipe nobody reads would block it)
+        self.url = f"http://127.0.0.1:{port}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> started_server:
+        with self.log.open("wb") as log:
+            self._proc = subprocess.Popen(
+                self.command,
+                env=dict(self.env),
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                err = self.log.read_text(errors="replace")
+                raise RuntimeError(f"{self.command[:4]} exited early: {err[-2000:]}")
+            try:
+                if httpx.get(self.url + "/v1/models", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError(f"{self.command[:4]} did not answer on {self.url} within 180 s")
+
+    def __exit__(self, *exc_info: object) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _llama_server(model_path: Path, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model_path),
+        "--model_alias",
+        MODEL_NAME,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
+        "--n_batch",
+        "512",
+    ]
+
+
+def _genius_server(workspace: Workspace, port: int) -> list[str]:
+    # The expected shape of the command (Ollama's `serve`, OpenAI-compatible under /v1).
+    return [
+        *_genius_command(),
+        "serve",
+        "--backend",
+        "llama",
+        "--home",
+        str(workspace.home),
+        "--cache",
+        str(workspace.cache),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+def stream_with_openai(
+    targets: dict[str, tuple[str, str]],
+    prompts: list[str],
+    rounds: int,
+    max_tokens: int,
+    env: Mapping[str, str],
+) -> dict[str, list[dict[str, Any]]]:
+    """Run the ``openai`` client in a subprocess against each ``label -> (url, model)``."""
+    spec = {"targets": targets, "prompts": prompts, "rounds": rounds, "max_tokens": max_tokens}
+    done = run_measured(
+        [sys.executable, "-m", "benchmarks._worker", "openai", json.dumps(spec)],
+        env=env,
+        cwd=ROOT,
+        timeout=900,
+    ).check("the openai client")
+    result: dict[str, list[dict[str, Any]]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run_serve(workspace: Workspace, plan: Plan) -> list[Row]:
+    target = ">= 0.98 decode, <= +5 ms TTFT"
+    if not genius_serve_available():
+        return [
+            pending(
+                "serve",
+                "genius serve + openai vs llama_cpp.server",
+                target,
+                "not yet measured: `genius serve` is not built (`genius serve --help` fails)",
+            )
+        ]
+    env = serve_environment()
+    missing = _missing_reference_parts(env)
+    if missing:
+        return [
+            pending(
+                "serve",
+                "genius serve + openai vs llama_cpp.server",
+                target,
+                f"not measured: {', '.join(missing)} not importable; install llama-cpp-python's "
+                "server extra and openai, or point BENCH_SERVE_PYTHONPATH at them",
+            )
+        ]
+    model = MODELS["smollm2"]
+    rounds = plan.rounds_or(3, 8)
+    max_tokens = plan.pick(64, 128)
+    ours_port, ref_port = _free_port(), _free_port()
+    with (
+        started_server(
+            _genius_server(workspace, ours_port), env, ours_port, workspace.root / "genius.log"
+        ) as ours,
+        started_server(
+            _llama_server(workspace.model_paths["smollm2"], ref_port),
+            env,
+            ref_port,
+            workspace.root / "llama_server.log",
+        ) as ref,
+    ):
+        got = stream_with_openai(
+            {"ours": (ours.url, model.alias), "reference": (ref.url, MODEL_NAME)},
+            list(model.prompts),
+            rounds,
+            max_tokens,
+            env,
+        )
+    return [
+        higher_is_better(
+            measurement="serve",
+            name="serve decode tok/s, genius serve vs llama_cpp.server (openai client)",
+            ours=[s["rate"] for s in got["ours"]],
+            reference=[s["rate"] for s in got["reference"]],
+            unit="tok/s",
+            target=DECODE_TARGET,
+            samples={"max_tokens": max_tokens, "runs": got},
+        ),
+        paired_delta(
+            measurement="serve",
+            name="serve TTFT, genius serve vs llama_cpp.server (openai client)",
+            ours=[s["ttft"] * 1e3 for s in got["ours"]],
+            reference=[s["ttft"] * 1e3 for s in got["reference"]],
+            unit="ms",
+            max_delta=TTFT_TARGET_MS,
+        ),
+    ]
