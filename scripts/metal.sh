@@ -21,12 +21,11 @@ case "$backend" in
     *) echo "error: GENIUS_LLAMA_BACKEND must be cpu, metal, cuda or vulkan, got '$backend'" >&2; exit 2 ;;
 esac
 echo "== llama.cpp backend: $backend"
-uv sync --locked --group dev --group real
-if [ -n "$build_args" ]; then
-    # uv's wheel cache does not key on CMAKE_ARGS: rebuild the locked version for this backend.
-    version="$(uv run --no-sync python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
-    CMAKE_ARGS="$build_args" uv pip install --reinstall --no-cache "llama-cpp-python==$version"
-fi
+# Everything the real group locks except llama-cpp-python itself, which comes from our
+# per-backend wheel cache (scripts/llama_wheel.py: built once from the locked sdist).
+uv sync --locked --group dev --group real --no-install-package llama-cpp-python
+wheel="$(uv run --no-sync python scripts/llama_wheel.py "$build_args")"
+uv pip install --no-deps --reinstall "$wheel"
 echo "== test models"; uv run --no-sync python -m rusty_genius_testhub fetch-models
 echo "== pytest (real engine)"
 GENIUS_REQUIRE_REAL=1 uv run --no-sync pytest -m real "$@"
