@@ -54,3 +54,17 @@ def llama_cpp_module() -> object:
         skip_or_fail("llama-cpp-python is not installed (run scripts/metal.sh)")
         raise
     return llama_cpp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Close the two ``/dev/null`` handles llama-cpp-python opens at import and never closes.
+
+    Left open they print a ResourceWarning at interpreter exit after every real run.
+    """
+    import sys
+
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        handle = getattr(utils, name, None)
+        if handle is not None and not handle.closed:
+            handle.close()
