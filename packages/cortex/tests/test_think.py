@@ -80,7 +80,13 @@ def reference(text: str, *, show_thinking: bool = True, start_in_thinking: bool 
     while pos < len(text) or in_thought:
         if in_thought:
             end = text.find("</think>", pos)
-            add("delta", (text[pos:] if end == -1 else text[pos:end]).strip())
+            body = text[pos:] if end == -1 else text[pos:end]
+            if end == -1:  # output cut inside the thought: a cut-off "</think>" is dropped
+                for k in range(len("</think>") - 1, 1, -1):
+                    if body.endswith("</think>"[:k]):
+                        body = body[:-k]
+                        break
+            add("delta", body.strip())
             add("stop")
             in_thought = False
             if end == -1:
@@ -138,7 +144,8 @@ def reference(text: str, *, show_thinking: bool = True, start_in_thinking: bool 
         ("<think>a<think>b</think>", [("start", ""), ("delta", "a<think>b"), ("stop", "")]),
         ("stray </think>\n after", [("content", "stray after")]),
         ("a <thin", [("content", "a <thin")]),
-        ("<think>a </th", [("start", ""), ("delta", "a </th"), ("stop", "")]),
+        ("<think>a </th", [("start", ""), ("delta", "a"), ("stop", "")]),  # a cut-off close tag
+        ("<think>a <", [("start", ""), ("delta", "a <"), ("stop", "")]),  # one '<' may be text
         (
             "<think>1</think><think>2</think>3",
             [

@@ -19,7 +19,8 @@ Rules (the same, by construction, for any split of the text into chunks):
   block (the prompt ends in ``<think>``): the output starts inside a thought.
 * Output that ends inside a thought (truncated by ``max_tokens``, a stop string
   or cancellation) closes it: :meth:`ThinkParser.finish` emits ``ThoughtStop``
-  and no content.
+  and no content. A ``</think>`` cut off there (``"</thi"``, two characters or
+  more) is markup, not thought text, and is dropped with the whitespace before it.
 * A stray ``</think>`` in content (no block open) is dropped, as is the
   whitespace after it: it is markup the model meant to close a block with, so
   it is never shown as text. ``<think>`` inside a thought is thought text.
@@ -50,6 +51,11 @@ _CONTENT_TAGS: Final = (THINK_OPEN, THINK_CLOSE)
 _THOUGHT_TAGS: Final = (THINK_CLOSE,)
 _START: Final = Thought(event=ThoughtStart())
 _STOP: Final = Thought(event=ThoughtStop())
+
+
+def _is_cut_close(tail: str) -> bool:
+    """A held-back tail that can only be the start of a ``</think>`` the output never finished."""
+    return len(tail) >= 2 and THINK_CLOSE.startswith(tail)
 
 
 def prompt_opens_thinking(prompt: str) -> bool:
@@ -134,7 +140,8 @@ class ThinkParser:
         self._begin()
         if self._partial:
             partial, self._partial = self._partial, ""
-            self._text(partial)
+            if not (self._in_thought and _is_cut_close(partial)):
+                self._text(partial)
         if self._in_thought:
             self._ws.clear()  # the end of output closes the thought: trailing whitespace goes
             self._in_thought = False
