@@ -1,0 +1,493 @@
+"""The Ollama-compatible endpoints under ``/api``.
+
+``/api/chat`` and ``/api/generate`` stream NDJSON by default (``"stream": false`` for
+one object). Fields:
+
+* ``options``: ``temperature``, ``top_p``, ``top_k``, ``min_p``, ``repeat_penalty``,
+  ``seed`` (negative: random), ``num_predict`` (negative: no limit), ``stop``,
+  ``num_ctx`` (the model is loaded with that context first, reloading it if it was
+  loaded with another, as Ollama does). Other options are ignored, as Ollama ignores
+  the ones a runner does not know.
+* ``think``: ``true`` (or ``"low"``/``"medium"``/``"high"``) or unset puts the
+  model's ``<think>`` text in ``thinking`` (``message.thinking`` for chat);
+  ``false`` drops it.
+* ``keep_alive``: a duration (``"5m"``, ``"1h30m"``) or seconds; ``0`` unloads the
+  model after the request, a negative value keeps it loaded.
+* ``raw`` (generate): the prompt goes to the model as-is; ``system`` (generate)
+  becomes a system message. ``template`` and ``context`` are ignored; ``format``,
+  ``images``, ``suffix`` and ``tools`` are refused with 400.
+* An empty prompt (or no messages) only loads the model, or unloads it when
+  ``keep_alive`` is 0 (``done_reason`` ``load`` / ``unload``).
+
+The final object carries ``done_reason`` and Ollama's timings in nanoseconds:
+``total_duration`` (the request as the server saw it), ``load_duration``,
+``prompt_eval_count``/``prompt_eval_duration``, ``eval_count``/``eval_duration``
+(first to last generated token).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from contextlib import aclosing
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from rusty_genius_core import (
+    AssetComplete,
+    AssetFailed,
+    AssetProgress,
+    AssetStarted,
+    ChatMessage,
+    Complete,
+    Content,
+    GeniusError,
+    LoadOptions,
+    Role,
+    Thought,
+    ThoughtDelta,
+)
+
+from .._answer import AnswerBuilder
+from ._exchange import Api, Reply, Watched, dumps, error_response
+from ._fields import (
+    NO_LIMIT,
+    Fields,
+    RequestError,
+    SamplingFields,
+    build_config,
+    parse_body,
+    parse_keep_alive,
+)
+from ._infer import Job, inference_events, open_job
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from rusty_genius_core import AssetEvent, InferenceEvent, ModelStatus, Usage
+
+    from ._infer import Context
+
+__all__ = [
+    "chat",
+    "delete",
+    "generate",
+    "parse_chat",
+    "parse_generate",
+    "ps",
+    "pull",
+    "server_version",
+    "tags",
+]
+
+_ROLES: Final = {r.value: r for r in Role}
+_NDJSON: Final = "application/x-ndjson"
+_FOREVER: Final = dt.timedelta(microseconds=(2**63 - 1) // 1000)  # Go's max Duration
+
+
+def server_version() -> str:
+    try:
+        return version("rusty-genius")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "0.0.0"
+
+
+def _timestamp(when: dt.datetime | None = None) -> str:
+    when = when or dt.datetime.now(dt.UTC)
+    return when.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@attrs.frozen(kw_only=True)
+class LoadOnly:
+    """A chat or generate request without a prompt: load the model, or unload it."""
+
+    model: str
+    keep_alive: float | None
+    load_options: LoadOptions | None
+    chat: bool
+
+
+# -- parsing --------------------------------------------------------------------------------
+
+
+def _model(fields: Fields) -> str:
+    name = "model" if fields.has("model") else "name"
+    model = fields.string(name, non_empty=True)
+    if model is None:
+        raise RequestError("'model' is required", "model")
+    return model.strip()
+
+
+def _refuse(fields: Fields, *names: str) -> None:
+    for name in names:
+        if fields.raw(name) not in (None, "", [], {}):
+            raise RequestError(f"'{name}' is not supported", name)
+
+
+def _think(fields: Fields) -> bool:
+    """Whether thoughts are shown: ``think`` unset, true or a level shows them."""
+    value = fields.raw("think")
+    if value is None or value is True or value in ("low", "medium", "high"):
+        return True
+    if value is False:
+        return False
+    raise fields.fail("think", 'true, false, "low", "medium" or "high"')
+
+
+def _options(fields: Fields, values: SamplingFields) -> LoadOptions | None:
+    options = fields.object("options")
+    if options is None:
+        return None
+    values.read_common(options)
+    values.read_seed(options, negative_is_random=True)
+    predict = options.integer("num_predict", None, NO_LIMIT)
+    if predict == 0:
+        raise RequestError(
+            "'options.num_predict' must be positive, or negative for no limit",
+            "options.num_predict",
+        )
+    values.max_tokens = predict if predict is not None and predict > 0 else None
+    values.stop = options.stop()
+    num_ctx = options.integer("num_ctx", 16, NO_LIMIT)
+    return LoadOptions(context_size=num_ctx) if num_ctx is not None else None
+
+
+def _common(fields: Fields) -> tuple[str, SamplingFields, LoadOptions | None, float | None, bool]:
+    _refuse(fields, "format", "images", "tools", "suffix")
+    model = _model(fields)
+    values = SamplingFields()
+    load_options = _options(fields, values)
+    values.show_thinking = _think(fields)
+    keep_alive = parse_keep_alive(fields.raw("keep_alive"))
+    stream = fields.boolean("stream")
+    return model, values, load_options, keep_alive, stream is not False
+
+
+def _messages(items: list[Any]) -> tuple[ChatMessage, ...]:
+    out: list[ChatMessage] = []
+    for i, item in enumerate(items):
+        where = f"messages[{i}]"
+        if not isinstance(item, dict):
+            raise RequestError(f"'{where}' must be an object", where)
+        message = Fields(item, where)
+        role = message.string("role", required=True)
+        if role not in _ROLES:
+            raise RequestError(
+                f"'{where}.role' must be one of {', '.join(_ROLES)}, got {role!r}",
+                f"{where}.role",
+            )
+        _refuse(message, "images")
+        out.append(ChatMessage(role=_ROLES[role], content=message.string("content") or ""))
+    return tuple(out)
+
+
+def parse_chat(raw: bytes) -> Job | LoadOnly:
+    fields = parse_body(raw)
+    model, values, load_options, keep_alive, stream = _common(fields)
+    items = fields.array("messages")
+    if not items:
+        return LoadOnly(model=model, keep_alive=keep_alive, load_options=load_options, chat=True)
+    config = build_config(values)
+    return Job(
+        model=model,
+        messages=_messages(items),
+        config=config,
+        keep_alive=keep_alive,
+        load_options=load_options,
+        stream=stream,
+    )
+
+
+def parse_generate(raw: bytes) -> Job | LoadOnly:
+    fields = parse_body(raw)
+    model, values, load_options, keep_alive, stream = _common(fields)
+    prompt = fields.string("prompt") or ""
+    system = fields.string("system")
+    values.raw = bool(fields.boolean("raw"))
+    fields.string("template")  # accepted and ignored: the model's own template applies
+    if not prompt:
+        return LoadOnly(model=model, keep_alive=keep_alive, load_options=load_options, chat=False)
+    config = build_config(values)
+    if system and not values.raw:
+        messages = (
+            ChatMessage(role=Role.SYSTEM, content=system),
+            ChatMessage(role=Role.USER, content=prompt),
+        )
+        return Job(
+            model=model,
+            messages=messages,
+            config=config,
+            keep_alive=keep_alive,
+            load_options=load_options,
+            stream=stream,
+        )
+    return Job(
+        model=model,
+        prompt=prompt,
+        config=config,
+        keep_alive=keep_alive,
+        load_options=load_options,
+        stream=stream,
+    )
+
+
+# -- answering ------------------------------------------------------------------------------
+
+
+def _ns(seconds: float) -> int:
+    return max(0, round(seconds * 1e9))
+
+
+def _final(job: Job, usage: Usage) -> dict[str, Any]:
+    return {
+        "done": True,
+        "done_reason": usage.finish_reason.value,
+        "total_duration": _ns(time.perf_counter() - job.received),
+        "load_duration": _ns(usage.load_duration),
+        "prompt_eval_count": usage.prompt_tokens,
+        "prompt_eval_duration": _ns(usage.prompt_duration),
+        "eval_count": usage.completion_tokens,
+        "eval_duration": _ns(usage.decode_duration),
+    }
+
+
+def _piece(job: Job, *, chat: bool, content: str, thinking: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"model": job.model, "created_at": _timestamp()}
+    if chat:
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if thinking:
+            message["thinking"] = thinking
+        data["message"] = message
+    else:
+        data["response"] = content
+        if thinking:
+            data["thinking"] = thinking
+    return data
+
+
+def _line(data: object) -> bytes:
+    return dumps(data) + b"\n"
+
+
+def _event_line(job: Job, event: InferenceEvent, *, chat: bool) -> bytes | None:
+    if isinstance(event, Content) and event.text:
+        return _line({**_piece(job, chat=chat, content=event.text, thinking=None), "done": False})
+    if isinstance(event, Thought) and isinstance(event.event, ThoughtDelta):
+        piece = _piece(job, chat=chat, content="", thinking=event.event.text)
+        return _line({**piece, "done": False})
+    if isinstance(event, Complete):
+        return _line(
+            {**_piece(job, chat=chat, content="", thinking=None), **_final(job, event.usage)}
+        )
+    return None
+
+
+async def _stream(context: Context, job: Job, chat: bool, reply: Reply) -> None:
+    try:
+        stream = await open_job(context, job)
+    except GeniusError as exc:
+        await reply.respond(error_response(Api.OLLAMA, exc, retry_after=context.retry_after))
+        return
+    async with stream, aclosing(inference_events(context.stats, stream)) as events:
+        try:
+            event = await anext(events)
+        except GeniusError as exc:
+            await reply.respond(error_response(Api.OLLAMA, exc, retry_after=context.retry_after))
+            return
+        await reply.start(200, _NDJSON)
+        try:
+            while True:
+                line = _event_line(job, event, chat=chat)
+                if line is not None:
+                    await reply.write(line)
+                if isinstance(event, Complete):
+                    break
+                event = await anext(events)
+        except GeniusError as exc:
+            await reply.write(_line({"error": str(exc)}))
+    await reply.finish()
+
+
+async def _whole(context: Context, job: Job, chat: bool, reply: Reply) -> None:
+    builder = AnswerBuilder(job.model)
+    try:
+        stream = await open_job(context, job)
+        async with stream, aclosing(inference_events(context.stats, stream)) as events:
+            async for event in events:
+                builder.feed(event)
+    except GeniusError as exc:
+        await reply.respond(error_response(Api.OLLAMA, exc, retry_after=context.retry_after))
+        return
+    answer = builder.build()
+    piece = _piece(job, chat=chat, content=answer.content, thinking=answer.thought or None)
+    await reply.json(200, {**piece, **_final(job, answer.usage)})
+
+
+async def _load_only(context: Context, request: LoadOnly, reply: Reply) -> None:
+    genius = context.genius
+    try:
+        if request.keep_alive == 0:
+            await genius.unload(request.model)
+            reason = "unload"
+        else:
+            await genius.load(request.model, request.load_options)
+            reason = "load"
+    except GeniusError as exc:
+        await reply.respond(error_response(Api.OLLAMA, exc, retry_after=context.retry_after))
+        return
+    data: dict[str, Any] = {"model": request.model, "created_at": _timestamp()}
+    if request.chat:
+        data["message"] = {"role": "assistant", "content": ""}
+    else:
+        data["response"] = ""
+    await reply.json(200, {**data, "done": True, "done_reason": reason})
+
+
+def _respond(context: Context, parsed: Job | LoadOnly, *, chat: bool) -> Response:
+    async def produce(reply: Reply) -> None:
+        if isinstance(parsed, LoadOnly):
+            await _load_only(context, parsed, reply)
+        elif parsed.stream:
+            await _stream(context, parsed, chat, reply)
+        else:
+            await _whole(context, parsed, chat, reply)
+
+    return Watched(produce, Api.OLLAMA, on_disconnect=lambda: context.stats.add(disconnected=1))
+
+
+async def chat(context: Context, request: Request, body: bytes) -> Response:
+    return _respond(context, parse_chat(body), chat=True)
+
+
+async def generate(context: Context, request: Request, body: bytes) -> Response:
+    return _respond(context, parse_generate(body), chat=False)
+
+
+# -- models ---------------------------------------------------------------------------------
+
+
+def _details(quantization: str) -> dict[str, Any]:
+    return {
+        "parent_model": "",
+        "format": "gguf",
+        "family": "",
+        "families": None,
+        "parameter_size": "",
+        "quantization_level": quantization,
+    }
+
+
+async def tags(context: Context, request: Request) -> dict[str, Any]:
+    entries = await context.genius.assets.list_models()
+    return {
+        "models": [
+            {
+                "name": e.reference,
+                "model": e.reference,
+                "modified_at": _timestamp(e.downloaded_at),
+                "size": e.size,
+                "digest": e.sha256,
+                "details": _details(e.quantization),
+            }
+            for e in entries
+        ]
+    }
+
+
+def _expires(status: ModelStatus) -> str:
+    if status.expires_at is None:
+        return _timestamp(dt.datetime.now(dt.UTC) + _FOREVER)
+    return _timestamp(dt.datetime.fromtimestamp(status.expires_at, dt.UTC))
+
+
+async def ps(context: Context, request: Request) -> dict[str, Any]:
+    digests = {e.reference: e.sha256 for e in await context.genius.assets.list_models()}
+    return {
+        "models": [
+            {
+                "name": m.name,
+                "model": m.name,
+                "size": m.size or 0,
+                "digest": digests.get(m.name, ""),
+                "details": _details(m.quantization),
+                "expires_at": _expires(m),
+                "size_vram": 0,
+            }
+            for m in await context.genius.ps()
+        ]
+    }
+
+
+def _pull_lines(event: AssetEvent) -> list[dict[str, Any]]:
+    if isinstance(event, AssetStarted):
+        return [
+            {
+                "status": f"pulling {event.filename}",
+                "digest": event.filename,
+                "total": event.total or 0,
+                "completed": 0,
+            }
+        ]
+    if isinstance(event, AssetProgress):
+        return [
+            {
+                "status": f"pulling {event.filename}",
+                "digest": event.filename,
+                "total": event.total or 0,
+                "completed": event.done,
+            }
+        ]
+    if isinstance(event, AssetComplete):
+        return [{"status": "verifying sha256 digest"}, {"status": "success"}]
+    return []
+
+
+async def pull(context: Context, request: Request, body: bytes) -> Response:
+    fields = parse_body(body)
+    reference = _model(fields)
+    stream = fields.boolean("stream") is not False
+    fields.boolean("insecure")  # accepted; the hub's TLS settings come from the environment
+
+    async def produce(reply: Reply) -> None:
+        events = context.genius.pull(reference)
+        async with events:
+            try:
+                first = await anext(events)
+                while isinstance(first, AssetFailed):  # the failure itself is raised next
+                    first = await anext(events)
+                if not stream:
+                    async for _ in events:
+                        pass
+            except GeniusError as exc:
+                await reply.respond(error_response(Api.OLLAMA, exc))
+                return
+            if not stream:
+                await reply.json(200, {"status": "success"})
+                return
+            await reply.start(200, _NDJSON)
+            await reply.write(_line({"status": "pulling manifest"}))
+            event: AssetEvent = first
+            try:
+                while True:
+                    for data in _pull_lines(event):
+                        await reply.write(_line(data))
+                    event = await anext(events)
+            except StopAsyncIteration:
+                pass
+            except GeniusError as exc:
+                await reply.write(_line({"error": str(exc)}))
+        await reply.finish()
+
+    return Watched(produce, Api.OLLAMA)
+
+
+async def delete(context: Context, request: Request, body: bytes) -> Response | None:
+    """``None`` when the model was deleted (200, empty body)."""
+    fields = parse_body(body)
+    reference = _model(fields)
+    if not await context.genius.remove_model(reference):
+        return error_response(Api.OLLAMA, 404, f"model '{reference}' not found")
+    return None
