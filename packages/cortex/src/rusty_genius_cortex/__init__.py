@@ -2,7 +2,8 @@
 
 :class:`PinkyEngine` is the stub that needs no weights; :class:`LlamaEngine` runs
 GGUF models through llama-cpp-python (extra ``llama``, imported only when a
-model loads); :func:`create_engine` picks one. Both push their text through the
+model loads); :class:`RemoteEngine` forwards to an OpenAI-compatible server;
+:func:`create_engine` picks one. All three push their text through the
 same :class:`TokenPipeline` (stop strings, the :class:`ThinkParser`, the
 :class:`UsageMeter`).
 """
@@ -20,6 +21,7 @@ from ._pinky import PinkyEngine as PinkyEngine
 from ._pinky import pinky_tokens as pinky_tokens
 from ._pipeline import StopMatcher as StopMatcher
 from ._pipeline import TokenPipeline as TokenPipeline
+from ._remote import RemoteEngine as RemoteEngine
 from ._think import THINK_CLOSE as THINK_CLOSE
 from ._think import THINK_OPEN as THINK_OPEN
 from ._think import ThinkParser as ThinkParser
@@ -34,6 +36,7 @@ __all__ = [
     "Engine",
     "LlamaEngine",
     "PinkyEngine",
+    "RemoteEngine",
     "StopMatcher",
     "StopSignal",
     "ThinkParser",

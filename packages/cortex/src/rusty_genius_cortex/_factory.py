@@ -9,13 +9,14 @@ from rusty_genius_core import ConfigError, EngineError
 
 from ._llama import LlamaEngine
 from ._pinky import PinkyEngine
+from ._remote import RemoteEngine
 
 if TYPE_CHECKING:
     from ._engine import Engine
 
 __all__ = ["Backend", "available_backends", "create_engine"]
 
-Backend: TypeAlias = Literal["auto", "pinky", "llama"]
+Backend: TypeAlias = Literal["auto", "pinky", "llama", "remote"]
 
 
 def _llama_installed() -> bool:
@@ -37,7 +38,9 @@ def create_engine(backend: Backend = "auto", **options: Any) -> Engine:
 
     ``options`` go to the engine's constructor (:class:`PinkyEngine`:
     ``load_delay``, ``token_delay``; :class:`LlamaEngine`: ``default_context_size``,
-    ``n_batch``, ``relay_capacity``, ``verbose``).
+    ``n_batch``, ``relay_capacity``, ``verbose``; :class:`RemoteEngine` (``"remote"``, never
+    chosen by ``"auto"``): ``base_url`` (required), ``api_key``, ``model``, ``http_client``,
+    ``timeout``, ``poll_interval``).
     """
     if backend not in get_args(Backend):
         allowed = ", ".join(get_args(Backend))
@@ -47,6 +50,10 @@ def create_engine(backend: Backend = "auto", **options: Any) -> Engine:
     try:
         if backend == "pinky":
             return PinkyEngine(**options)
+        if backend == "remote":
+            if "base_url" not in options:
+                raise ConfigError("backend 'remote' needs base_url= (the OpenAI-compatible server)")
+            return RemoteEngine(**options)
         if not _llama_installed():
             raise EngineError(
                 "backend 'llama' needs llama-cpp-python: install rusty-genius-cortex[llama]"
