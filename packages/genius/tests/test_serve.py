@@ -17,9 +17,12 @@ import httpx
 import openai
 import pytest
 
-from rusty_genius import PINKY_THOUGHT, FinishReason, InferenceConfig, PinkyEngine
-from rusty_genius._serve import (
+from rusty_genius import (
+    PINKY_THOUGHT,
+    FinishReason,
     GeniusApp,
+    InferenceConfig,
+    PinkyEngine,
     ServerAddress,
     create_app,
     open_server,

@@ -4,7 +4,8 @@
 brainstem over facecrab's asset authority and a cortex engine. This package also
 re-exports the public names of ``rusty_genius_core``, ``facecrab``,
 ``rusty_genius_cortex`` and ``rusty_genius_stem``, so one import is enough.
-``genius`` on the command line is :mod:`rusty_genius._cli`.
+``genius`` on the command line is :mod:`rusty_genius._cli`; ``genius serve`` is
+:func:`create_app` (an ASGI app over a running Genius) served by :func:`open_server`.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ from rusty_genius_cortex import Backend as Backend
 from rusty_genius_cortex import Engine as Engine
 from rusty_genius_cortex import LlamaEngine as LlamaEngine
 from rusty_genius_cortex import PinkyEngine as PinkyEngine
+from rusty_genius_cortex import RemoteEngine as RemoteEngine
 from rusty_genius_cortex import StopMatcher as StopMatcher
 from rusty_genius_cortex import StopSignal as StopSignal
 from rusty_genius_cortex import ThinkParser as ThinkParser
@@ -143,6 +145,12 @@ from ._genius import Genius as Genius
 from ._genius import InferenceStream as InferenceStream
 from ._genius import MessageLike as MessageLike
 from ._genius import RequestEvent as RequestEvent
+from ._serve import GeniusApp as GeniusApp
+from ._serve import ServerAddress as ServerAddress
+from ._serve import ServerStatistics as ServerStatistics
+from ._serve import create_app as create_app
+from ._serve import open_server as open_server
+from ._serve import parse_keep_alive as parse_keep_alive
 
 __all__ = [
     "APP_NAME",
@@ -191,6 +199,7 @@ __all__ = [
     "FetchResult",
     "FinishReason",
     "Genius",
+    "GeniusApp",
     "GeniusError",
     "GeniusPaths",
     "HibernateAfter",
@@ -231,6 +240,7 @@ __all__ = [
     "RegistryError",
     "RegistryPart",
     "RegistryRecord",
+    "RemoteEngine",
     "RemoteFile",
     "RepoNotFoundError",
     "RequestEvent",
@@ -239,6 +249,8 @@ __all__ = [
     "RevisionNotFoundError",
     "Role",
     "Sampling",
+    "ServerAddress",
+    "ServerStatistics",
     "Shutdown",
     "Sleep",
     "StopMatcher",
@@ -257,6 +269,7 @@ __all__ = [
     "Wanted",
     "available_backends",
     "choose_backend",
+    "create_app",
     "create_engine",
     "default_engine_factory",
     "embedded_manifest",
@@ -272,6 +285,8 @@ __all__ = [
     "merge_manifests",
     "message_types",
     "open_brainstem",
+    "open_server",
+    "parse_keep_alive",
     "pinky_tokens",
     "prompt_opens_thinking",
     "quantization_of",

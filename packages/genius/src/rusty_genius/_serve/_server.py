@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import attrs
-from hypercorn.config import Config, Sockets
-from hypercorn.utils import wrap_app
 
 from rusty_genius_core import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from hypercorn.config import Config, Sockets
     from starlette.types import ASGIApp
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "ServerAddress", "open_server"]
@@ -73,6 +72,8 @@ async def _listen(host: str, port: int, backlog: int) -> socket.socket:
 
 
 def _config(graceful_timeout: float) -> Config:
+    from hypercorn.config import Config  # imported when serving, not with rusty_genius
+
     config = Config()
     config.errorlog = log  # hypercorn's messages go to logging, not to stderr
     config.accesslog = None
@@ -93,6 +94,8 @@ def _on_trio() -> bool:
 
 
 async def _run(app: ASGIApp, config: Config, sockets: Sockets, stop: anyio.Event) -> None:
+    from hypercorn.utils import wrap_app
+
     wrapped: Any = wrap_app(app, config.wsgi_max_body_size, "asgi")  # type: ignore[arg-type]
     if _on_trio():
         from hypercorn.trio.run import worker_serve as trio_serve
@@ -122,6 +125,8 @@ async def open_server(
     try:
         bound = sock.getsockname()
         address = ServerAddress(host=str(bound[0]), port=int(bound[1]))
+        from hypercorn.config import Sockets
+
         sockets = Sockets(secure_sockets=[], insecure_sockets=[sock], quic_sockets=[])
         stop = anyio.Event()
         async with anyio.create_task_group() as tg:
