@@ -114,7 +114,7 @@ def run_download(workspace: Workspace, plan: Plan) -> list[Row]:
 
     if shutil.which("curl") is None:
         raise RuntimeError("curl is not installed (apt-get install -y curl)")
-    rounds = plan.rounds_or(2, 5)
+    rounds = plan.rounds_or(2, 8)
     smollm2 = TEST_MODELS["smollm2"]
     files = {
         "16 MiB": (SYNTHETIC_REPO, SYNTHETIC_FILE, "Q4_K_M", SYNTHETIC_SIZE),
