@@ -29,7 +29,8 @@ How a request runs:
 
 ``load`` asks ``GET /v1/models`` (server reachable, key accepted, model listed;
 a model the list lacks is tried with ``GET /v1/models/{id}``, which ``genius
-serve`` answers for every model it can serve); ``unload`` only forgets. The
+serve`` answers for every model it can serve; ``check_model=False`` skips the
+model check); ``unload`` only forgets. The
 engine does not serialize its requests: the server queues, and the brainstem's
 ``parallelism`` bounds how many run at once.
 """
@@ -249,6 +250,7 @@ class RemoteEngine:
         http_client: httpx.AsyncClient | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         poll_interval: float = 0.05,
+        check_model: bool = True,
     ) -> None:
         self.base_url: Final = _base_url(base_url)
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
@@ -268,6 +270,7 @@ class RemoteEngine:
         self._given_client = http_client
         self._timeout = timeout
         self._poll = float(poll_interval)
+        self._check_model = bool(check_model)
         self._client: httpx.AsyncClient | None = http_client
         self._model: str | None = None
         self._served_as: str | None = None
@@ -315,16 +318,22 @@ class RemoteEngine:
         started = anyio.current_time()
         self._model = None
         remote = self._remote_model or name
-        listed = await self._list_models()
-        if remote not in listed and not await self._has_model(remote):
-            shown = ", ".join(sorted(listed)[:20]) or "none"
-            raise EngineError(
-                f"the server at {self.base_url} does not serve model {remote!r}; it lists: {shown}"
-            )
+        try:
+            listed = await self._list_models()
+            if self._check_model and remote not in listed and not await self._has_model(remote):
+                shown = ", ".join(sorted(listed)[:20]) or "none"
+                raise EngineError(
+                    f"the server at {self.base_url} does not serve model {remote!r}; "
+                    f"it lists: {shown}"
+                )
+        except BaseException:
+            await self.unload()  # a failed load leaves no connection open
+            raise
         self._model, self._served_as, self._cold = name, remote, True
         return max(0.0, anyio.current_time() - started)
 
     async def unload(self) -> None:
+        """Forget the model and close the HTTP client this engine opened (idempotent)."""
         self._model = self._served_as = None
         self._cold = False
         if self._given_client is None and self._client is not None:
