@@ -54,6 +54,7 @@ from ._answer import AnswerBuilder
 from ._backend import DEFAULT_PROBE_TIMEOUT, BackendName, choose_backend
 from ._genius import Genius
 from ._progress import ProgressBar, format_size
+from ._serve._command import add_serve_options, serve_command
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -85,7 +86,8 @@ installed and the model is downloaded or the hub (HF_ENDPOINT) is reachable;
 otherwise with the Pinky stub engine, after a one-line note on stderr.
 
 environment: GENIUS_HOME (registry, manifest.toml), GENIUS_CACHE (model files),
-HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, GENIUS_ASYNC_BACKEND=asyncio|trio, NO_COLOR.
+HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, GENIUS_ASYNC_BACKEND=asyncio|trio, NO_COLOR,
+GENIUS_API_KEY and GENIUS_REMOTE_API_KEY (serve).
 exit codes: 0 ok, 1 failure, 2 bad input, 130 interrupted."""
 
 
@@ -190,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("ps", "show the models this process has loaded and when they unload")
     info = command("info", "show a downloaded model's GGUF metadata")
     info.add_argument("ref", metavar="REF")
+    serve = command(
+        "serve", "serve OpenAI- and Ollama-compatible HTTP (loopback by default) until Ctrl-C"
+    )
+    add_serve_options(serve)
     return parser
 
 
@@ -588,6 +594,10 @@ async def _chat(args: argparse.Namespace, out: _Output) -> None:
                 history.append(ChatMessage(role=Role.ASSISTANT, content=answer.content))
 
 
+async def _serve(args: argparse.Namespace, out: _Output) -> None:
+    await serve_command(args, info=out.info, note=out.note, emit=out.emit if out.json else None)
+
+
 _COMMANDS: Final = {
     "pull": _pull,
     "list": _list,
@@ -596,6 +606,7 @@ _COMMANDS: Final = {
     "chat": _chat,
     "ps": _ps,
     "info": _info,
+    "serve": _serve,
 }
 
 

@@ -1,0 +1,130 @@
+"""``genius serve``: the command line's options and the loop that serves until a signal.
+
+SIGINT or SIGTERM stops the server gracefully (running requests get a few seconds,
+then are cancelled) and the command exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from facecrab import AssetAuthority
+from rusty_genius_core import ConfigError
+from rusty_genius_cortex import RemoteEngine
+from rusty_genius_stem import DEFAULT_MAX_QUEUE, HibernateAfter, Immediate, KeepAlive
+
+from .._genius import Genius
+from ._app import create_app
+from ._fields import RequestError, parse_keep_alive
+from ._server import DEFAULT_HOST, DEFAULT_PORT, open_server
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+
+    from rusty_genius_stem import CortexStrategy
+
+__all__ = ["add_serve_options", "serve_command"]
+
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def add_serve_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("server")
+    group.add_argument("--host", default=DEFAULT_HOST, help=f"interface (default {DEFAULT_HOST})")
+    group.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port, 0 for any (default {DEFAULT_PORT})"
+    )
+    group.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="require Authorization: Bearer KEY (default: env GENIUS_API_KEY, else none)",
+    )
+    group.add_argument(
+        "--max-queue",
+        type=int,
+        default=DEFAULT_MAX_QUEUE,
+        metavar="N",
+        help=f"requests that may wait before 503 (default {DEFAULT_MAX_QUEUE})",
+    )
+    group.add_argument(
+        "--parallelism", type=int, default=1, metavar="N", help="requests per model at once"
+    )
+    group.add_argument(
+        "--max-loaded", type=int, default=1, metavar="N", help="models loaded at once"
+    )
+    group.add_argument(
+        "--keep-alive",
+        metavar="DURATION",
+        help='idle time before a model unloads: "5m" (default), "0" at once, "-1" never',
+    )
+    group.add_argument(
+        "--remote",
+        metavar="URL",
+        help="answer with a remote OpenAI-compatible server instead of a local engine",
+    )
+    group.add_argument(
+        "--remote-api-key",
+        metavar="KEY",
+        help="bearer token for --remote (default: env GENIUS_REMOTE_API_KEY)",
+    )
+
+
+def _strategy(text: str | None) -> CortexStrategy | None:
+    try:
+        seconds = parse_keep_alive(text, "--keep-alive")
+    except RequestError as exc:
+        raise ConfigError(str(exc)) from None
+    if seconds is None:
+        return None
+    if seconds == 0:
+        return Immediate()
+    if seconds < 0:
+        return KeepAlive()
+    return HibernateAfter(seconds)
+
+
+async def serve_command(
+    args: argparse.Namespace,
+    *,
+    info: Callable[[str], None],
+    note: Callable[[str], None],
+    emit: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """Run ``genius serve`` with parsed ``args`` until SIGINT or SIGTERM."""
+    api_key = args.api_key or os.environ.get("GENIUS_API_KEY") or None
+    options: dict[str, Any] = {
+        "backend": args.backend,
+        "max_queue": args.max_queue,
+        "parallelism": args.parallelism,
+        "max_loaded": args.max_loaded,
+        "strategy": _strategy(args.keep_alive),
+    }
+    if args.remote:
+        remote_key = args.remote_api_key or os.environ.get("GENIUS_REMOTE_API_KEY") or None
+        RemoteEngine(args.remote, api_key=remote_key)  # a bad URL fails now, not per request
+        options["engine_factory"] = lambda: RemoteEngine(args.remote, api_key=remote_key)
+    authority = AssetAuthority(home=args.home, cache=args.cache, endpoint=args.endpoint)
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with (
+            authority as assets,
+            Genius(assets=assets, **options) as genius,
+            open_server(create_app(genius, api_key=api_key), host=args.host, port=args.port) as at,
+        ):
+            backend = f"remote {args.remote}" if args.remote else genius.backend
+            if emit is not None:
+                emit({"type": "serving", "url": at.url, "backend": backend})
+            info(
+                f"serving on {at.url} (backend {backend}): OpenAI at {at.url}/v1, "
+                f"Ollama at {at.url}/api; Ctrl-C stops"
+            )
+            if args.host not in _LOOPBACK and api_key is None:
+                note(f"{args.host} is reachable from other machines and no API key is set")
+            async for received in signals:
+                info(f"stopping ({signal.Signals(received).name})")
+                break
+    info("stopped")
