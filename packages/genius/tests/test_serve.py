@@ -52,7 +52,7 @@ class Served:
         self.url = address.url
         self.http = httpx.AsyncClient(base_url=self.url, timeout=60)
 
-    def openai(self, api_key: str = "unused", **options: Any) -> openai.AsyncOpenAI:
+    def async_client(self, api_key: str = "unused", **options: Any) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(
             base_url=f"{self.url}/v1", api_key=api_key, max_retries=0, **options
         )
@@ -99,7 +99,7 @@ async def test_openai_chat_whole_with_reasoning_and_usage(serve: Callable[..., A
         expected = await served.genius.chat(
             MODEL, [{"role": "user", "content": QUESTION}], InferenceConfig.greedy()
         )
-        async with served.openai() as client:
+        async with served.async_client() as client:
             reply = await client.chat.completions.create(
                 model=MODEL,
                 messages=[{"role": "user", "content": QUESTION}],
@@ -108,7 +108,7 @@ async def test_openai_chat_whole_with_reasoning_and_usage(serve: Callable[..., A
     [choice] = reply.choices
     assert choice.message.role == "assistant"
     assert choice.message.content == QUESTION  # Pinky echoes
-    assert choice.message.reasoning_content == NARF  # type: ignore[attr-defined]
+    assert choice.message.reasoning_content == NARF
     assert choice.finish_reason == "stop"
     assert reply.model == MODEL
     assert reply.id.startswith("chatcmpl-")
@@ -125,7 +125,7 @@ async def test_openai_chat_streamed_ends_with_usage_and_done(serve: Callable[...
         chunks = await served.streamed(
             lambda client: client.chat.completions.create(
                 model=MODEL,
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 stream=True,
                 stream_options={"include_usage": True},
                 max_completion_tokens=500,
@@ -159,7 +159,7 @@ async def test_openai_chat_streamed_ends_with_usage_and_done(serve: Callable[...
 
 
 async def test_openai_completions_are_raw_and_stream_too(serve: Callable[..., Any]) -> None:
-    async with serve() as served, served.openai() as client:
+    async with serve() as served, served.async_client() as client:
         whole = await client.completions.create(
             model=MODEL, prompt="Once upon a time", max_tokens=50, seed=7, stop=["never"]
         )
@@ -170,14 +170,14 @@ async def test_openai_completions_are_raw_and_stream_too(serve: Callable[..., An
         )
     assert whole.object == "text_completion"
     assert whole.choices[0].text == "Once upon a time"
-    assert whole.choices[0].reasoning_content == NARF  # type: ignore[attr-defined]
+    assert whole.choices[0].reasoning_content == NARF
     assert whole.choices[0].finish_reason == "stop"
     assert "".join(p.choices[0].text for p in parts) == "Once upon a time"
     assert parts[-1].choices[0].finish_reason == "stop"
 
 
 async def test_openai_max_tokens_and_stop_map_to_the_request(serve: Callable[..., Any]) -> None:
-    async with serve() as served, served.openai() as client:
+    async with serve() as served, served.async_client() as client:
         short = await client.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "one two three four"}], max_tokens=10
         )
@@ -194,7 +194,7 @@ async def test_openai_max_tokens_and_stop_map_to_the_request(serve: Callable[...
 
 
 async def test_models_are_listed_and_retrievable(serve: Callable[..., Any]) -> None:
-    async with serve() as served, served.openai() as client:
+    async with serve() as served, served.async_client() as client:
         assert [m.id async for m in client.models.list()] == []
         await client.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "hi"}]
@@ -455,9 +455,9 @@ async def test_overload_answers_503_with_retry_after(serve: Callable[..., Any], 
             busy_ollama = await served.http.post(
                 "/api/generate", json={"model": MODEL, "prompt": "y"}
             )
-            async with served.openai() as client:
+            async with served.async_client() as client:
                 with pytest.raises(openai.APIStatusError) as raised:
-                    await client.chat.completions.create(**body)  # type: ignore[arg-type]
+                    await client.chat.completions.create(**body)
             await pacer.grant(2)
         assert [r.status_code for r in replies] == [200, 200]
         assert served.app.statistics().refused == 3
@@ -566,7 +566,7 @@ async def test_bad_openai_input_is_400_naming_the_field(
 
 async def test_bad_input_through_the_openai_client_and_ollama(serve: Callable[..., Any]) -> None:
     async with serve(app={"max_body_bytes": 4096}) as served:
-        async with served.openai() as client:
+        async with served.async_client() as client:
             with pytest.raises(openai.BadRequestError) as raised:
                 await client.completions.create(model=MODEL, prompt=["a", "b"])
         assert raised.value.body["param"] == "prompt"  # type: ignore[index]
@@ -617,7 +617,7 @@ class NeedsWeights(PinkyEngine):
 
 async def test_an_unknown_model_is_404(serve: Callable[..., Any]) -> None:
     async with serve(engine_factory=NeedsWeights) as served:
-        async with served.openai() as client:
+        async with served.async_client() as client:
             with pytest.raises(openai.NotFoundError) as raised:
                 await client.chat.completions.create(
                     model="no-such-model", messages=[{"role": "user", "content": "x"}], stream=True
@@ -646,9 +646,9 @@ async def test_the_api_key_is_required_everywhere_but_health(serve: Callable[...
         health = await served.http.get("/health")
         schema = await served.http.get("/openapi.json")
         right = await served.http.get("/api/tags", headers={"Authorization": "Bearer s3cret"})
-        async with served.openai(api_key="s3cret") as client:
-            reply = await client.chat.completions.create(**chat)  # type: ignore[arg-type]
-        async with served.openai(api_key="guess") as client:
+        async with served.async_client(api_key="s3cret") as client:
+            reply = await client.chat.completions.create(**chat)
+        async with served.async_client(api_key="guess") as client:
             with pytest.raises(openai.AuthenticationError):
                 await client.models.list()
     assert missing.status_code == 401

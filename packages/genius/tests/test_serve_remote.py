@@ -100,10 +100,12 @@ async def test_remote_events_equal_the_servers_engine(make_genius: Callable[...,
 
 
 async def test_remote_engine_against_a_genius_serve_process(
-    offline_cli: Any, async_backend: str
+    offline_cli: Any, anyio_backend: tuple[str, dict[str, Any]]
 ) -> None:
+    # the server process runs on the other event loop than this test's
+    server_loop = "trio" if anyio_backend[0] == "asyncio" else "asyncio"
     command = offline_cli.command("serve", "--backend", "pinky", "--port", "0", "--api-key", "k")
-    env = offline_cli.environment(GENIUS_ASYNC_BACKEND=async_backend)
+    env = offline_cli.environment(GENIUS_ASYNC_BACKEND=server_loop)
     async with await anyio.open_process(
         command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
     ) as process:
