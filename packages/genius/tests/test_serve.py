@@ -437,6 +437,24 @@ async def test_leaving_before_the_first_token_or_while_queued_cancels_too(
         assert second.received == b""  # B never got a status line
 
 
+async def test_a_client_leaving_while_sending_its_body_is_no_error(
+    serve: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    async with serve() as served:
+        parts = httpx.URL(served.url)
+        assert parts.port is not None
+        stream = await anyio.connect_tcp(parts.host, parts.port)
+        head = "POST /api/chat HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n"
+        await stream.send(head.encode() + b'{"model": "')
+        await stream.aclose()
+        reply = await served.http.post(
+            "/api/chat",
+            json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": False},
+        )
+    assert reply.json()["message"]["content"] == "hi"
+    assert [r for r in caplog.records if r.name.startswith("rusty_genius")] == []
+
+
 async def test_overload_answers_503_with_retry_after(serve: Callable[..., Any], pacer: Any) -> None:
     body = {"model": MODEL, "messages": [{"role": "user", "content": "x"}]}
     async with serve(engine_factory=pacer.factory(), max_queue=1, app={"retry_after": 3}) as served:

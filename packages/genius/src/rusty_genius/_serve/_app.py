@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -161,6 +162,8 @@ class GeniusApp:
             try:
                 body = await _read_body(request, context.max_body_bytes)
                 result = await handler(context, request, body)
+            except ClientDisconnect:  # gone while sending its body: nobody to answer
+                return Response(status_code=400)
             except GeniusError as exc:
                 return error_response(api, exc, retry_after=context.retry_after)
             except Exception:
