@@ -15,6 +15,12 @@ from ._engine import StopSignal as StopSignal
 from ._factory import Backend as Backend
 from ._factory import available_backends as available_backends
 from ._factory import create_engine as create_engine
+from ._gguf import GGUF_FILE_TYPES as GGUF_FILE_TYPES
+from ._gguf import GgufArray as GgufArray
+from ._gguf import GgufInfo as GgufInfo
+from ._gguf import GgufValue as GgufValue
+from ._gguf import GgufValueType as GgufValueType
+from ._gguf import read_gguf_info as read_gguf_info
 from ._llama import LlamaEngine as LlamaEngine
 from ._pinky import PINKY_THOUGHT as PINKY_THOUGHT
 from ._pinky import PinkyEngine as PinkyEngine
@@ -29,11 +35,16 @@ from ._think import prompt_opens_thinking as prompt_opens_thinking
 from ._usage import UsageMeter as UsageMeter
 
 __all__ = [
+    "GGUF_FILE_TYPES",
     "PINKY_THOUGHT",
     "THINK_CLOSE",
     "THINK_OPEN",
     "Backend",
     "Engine",
+    "GgufArray",
+    "GgufInfo",
+    "GgufValue",
+    "GgufValueType",
     "LlamaEngine",
     "PinkyEngine",
     "RemoteEngine",
@@ -46,4 +57,5 @@ __all__ = [
     "create_engine",
     "pinky_tokens",
     "prompt_opens_thinking",
+    "read_gguf_info",
 ]

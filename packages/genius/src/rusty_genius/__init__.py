@@ -99,11 +99,16 @@ from rusty_genius_core import merge_manifests as merge_manifests
 from rusty_genius_core import message_types as message_types
 from rusty_genius_core import to_dict as to_dict
 from rusty_genius_core import to_json as to_json
+from rusty_genius_cortex import GGUF_FILE_TYPES as GGUF_FILE_TYPES
 from rusty_genius_cortex import PINKY_THOUGHT as PINKY_THOUGHT
 from rusty_genius_cortex import THINK_CLOSE as THINK_CLOSE
 from rusty_genius_cortex import THINK_OPEN as THINK_OPEN
 from rusty_genius_cortex import Backend as Backend
 from rusty_genius_cortex import Engine as Engine
+from rusty_genius_cortex import GgufArray as GgufArray
+from rusty_genius_cortex import GgufInfo as GgufInfo
+from rusty_genius_cortex import GgufValue as GgufValue
+from rusty_genius_cortex import GgufValueType as GgufValueType
 from rusty_genius_cortex import LlamaEngine as LlamaEngine
 from rusty_genius_cortex import PinkyEngine as PinkyEngine
 from rusty_genius_cortex import RemoteEngine as RemoteEngine
@@ -116,6 +121,7 @@ from rusty_genius_cortex import available_backends as available_backends
 from rusty_genius_cortex import create_engine as create_engine
 from rusty_genius_cortex import pinky_tokens as pinky_tokens
 from rusty_genius_cortex import prompt_opens_thinking as prompt_opens_thinking
+from rusty_genius_cortex import read_gguf_info as read_gguf_info
 from rusty_genius_stem import CANCELLED_KIND as CANCELLED_KIND
 from rusty_genius_stem import DEFAULT_HIBERNATE_AFTER as DEFAULT_HIBERNATE_AFTER
 from rusty_genius_stem import DEFAULT_MAX_QUEUE as DEFAULT_MAX_QUEUE
@@ -161,6 +167,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_PROBE_TIMEOUT",
     "DEFAULT_REVISION",
+    "GGUF_FILE_TYPES",
     "PINKY_THOUGHT",
     "REGISTRY_VERSION",
     "THINK_CLOSE",
@@ -202,6 +209,10 @@ __all__ = [
     "GeniusApp",
     "GeniusError",
     "GeniusPaths",
+    "GgufArray",
+    "GgufInfo",
+    "GgufValue",
+    "GgufValueType",
     "HibernateAfter",
     "Immediate",
     "Infer",
@@ -290,6 +301,7 @@ __all__ = [
     "pinky_tokens",
     "prompt_opens_thinking",
     "quantization_of",
+    "read_gguf_info",
     "select_gguf",
     "to_dict",
     "to_json",

@@ -48,7 +48,7 @@ from rusty_genius_core import (
     Usage,
     to_dict,
 )
-from rusty_genius_cortex._gguf import read_gguf_info  # TODO: public once cortex exports it
+from rusty_genius_cortex import read_gguf_info
 
 from ._answer import AnswerBuilder
 from ._backend import DEFAULT_PROBE_TIMEOUT, BackendName, choose_backend
