@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -125,6 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "only": names,
         "seconds": round(time.perf_counter() - started, 1),
         "command": "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv),
+        "environment": {
+            name: os.environ[name]
+            for name in ("BENCH_SERVE_PYTHONPATH", "OMP_THREAD_LIMIT", "GENIUS_ASYNC_BACKEND")
+            if name in os.environ
+        },
     }
     if not args.no_save:
         stamped, latest = write_results(
