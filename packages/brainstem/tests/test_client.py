@@ -8,10 +8,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from rusty_genius_core import (
     Ack,
+    BrainstemInput,
+    BrainstemOutput,
     ChatMessage,
     Complete,
     Content,
@@ -135,3 +138,31 @@ async def test_an_error_in_the_block_still_unloads_everything(lab: Lab, assets: 
     with pytest.raises(RuntimeError, match="the caller failed"):  # itself, not a group
         await use_and_fail()
     assert lab.log.loaded == []
+
+
+async def test_the_dispatcher_yields_while_it_drains_a_backlog() -> None:
+    # The dispatcher routes without anyio's per-call yield while outputs are waiting, and
+    # yields every few of them: a backlog reaches the reader in small steps, in order.
+    count = 400
+    in_send, in_receive = anyio.create_memory_object_stream[BrainstemInput](10)
+    out_send, out_receive = anyio.create_memory_object_stream[BrainstemOutput](count + 10)
+    client = BrainstemClient(in_send, out_receive, buffer_size=count + 10)
+    steps: list[int] = []
+    async with in_receive, anyio.create_task_group() as tg:
+        async with client.stream(chat("x"), request_id="r") as bodies:
+            async with out_send:
+                for i in range(count):
+                    out_send.send_nowait(BrainstemOutput(request_id="r", body=Content(text=f"{i}")))
+                out_send.send_nowait(BrainstemOutput(request_id="r", body=Complete()))
+            tg.start_soon(client._dispatch)
+            seen = 0
+            while seen < count + 1 and len(steps) < 10_000:
+                await anyio.lowlevel.checkpoint()
+                now = bodies.statistics().current_buffer_used
+                steps.append(now - seen)
+                seen = now
+            received = [body async for body in bodies]
+        in_send.close()
+    assert max(steps) <= 32, steps
+    assert received[:-1] == [Content(text=f"{i}") for i in range(count)]
+    assert isinstance(received[-1], Complete)

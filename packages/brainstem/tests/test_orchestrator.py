@@ -7,9 +7,10 @@ without any real waiting.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from rusty_genius_core import (
@@ -38,11 +39,14 @@ from rusty_genius_core import (
     Shutdown,
     Thought,
     Unload,
+    Usage,
     is_final,
 )
 from rusty_genius_stem import CANCELLED_KIND, KeepAlive, Orchestrator
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from conftest import FakeAssets, Lab
 
 WORDS = " ".join(f"w{i}" for i in range(40))  # a 40-token echo: a long-running request
@@ -581,3 +585,66 @@ def test_configuration_is_checked(assets: FakeAssets) -> None:
     for bad in ({"parallelism": 0}, {"max_queue": 0}, {"max_loaded": 0}, {"strategy": "never"}):
         with pytest.raises(ConfigError):
             Orchestrator(assets, **bad)  # type: ignore[arg-type]
+
+
+# -- the event hot path -----------------------------------------------------------------------
+
+
+class _GreedyEngine:
+    """Pinky's load and unload, with an ``infer`` that never yields to the loop on its own."""
+
+    def __init__(self, count: int) -> None:
+        from rusty_genius_cortex import PinkyEngine
+
+        self.inner = PinkyEngine()
+        self.count = count
+        self.backend = "greedy"
+        self.needs_weights = False
+
+    @property
+    def is_loaded(self) -> bool:
+        return self.inner.is_loaded
+
+    @property
+    def model_name(self) -> str | None:
+        return self.inner.model_name
+
+    async def load(self, *args: Any) -> float:
+        return await self.inner.load(*args)
+
+    async def unload(self) -> None:
+        await self.inner.unload()
+
+    def infer(self, **_: object) -> AsyncIterator[InferenceEvent]:
+        return self._burst()
+
+    async def _burst(self) -> AsyncIterator[InferenceEvent]:
+        yield ProcessStart(model=self.model_name or "")
+        for i in range(self.count):
+            yield Content(text=f" w{i}")
+        yield Complete(usage=Usage(completion_tokens=self.count))
+
+
+async def test_an_engine_that_never_yields_still_lets_the_loop_run(assets: FakeAssets) -> None:
+    # The orchestrator skips anyio's per-send yield while the buffer has room, and makes up
+    # for it every few sends: a task beside it sees the outputs arrive in small steps, in
+    # order, none lost, and an outside cancellation would get in just as often.
+    count = 400
+    stem = Orchestrator(assets, engine_factory=lambda: _GreedyEngine(count))
+    in_send, in_receive = anyio.create_memory_object_stream[BrainstemInput](10)
+    out_send, out_receive = anyio.create_memory_object_stream[BrainstemOutput](count + 10)
+    steps: list[int] = []
+    async with anyio.create_task_group() as tg, in_send, out_receive:
+        tg.start_soon(stem.run, in_receive, out_send)
+        await in_send.send(BrainstemInput(request_id="a", command=infer("x")))
+        seen = 0
+        while seen < count + 2 and len(steps) < 10_000:
+            await anyio.lowlevel.checkpoint()
+            now = out_receive.statistics().current_buffer_used
+            steps.append(now - seen)
+            seen = now
+        bodies = [out_receive.receive_nowait().body for _ in range(seen)]
+        await in_send.send(BrainstemInput(request_id="bye", command=Shutdown()))
+    assert max(steps) <= 32, steps
+    assert bodies[1:-1] == [Content(text=f" w{i}") for i in range(count)]
+    assert isinstance(bodies[-1], Complete)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 import uuid
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import anyio
+import anyio.lowlevel
 
 from rusty_genius_core import (
     BrainstemInput,
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from ._strategy import CortexStrategy
 
 __all__ = ["BrainstemClient", "open_brainstem"]
+
+_YIELD_EVERY: Final = 16
+"""Outputs the dispatcher may route in a row without yielding to the loop."""
 
 
 class BrainstemClient:
@@ -119,21 +123,48 @@ class BrainstemClient:
             await self._inputs.send(message)  # fails only once the brainstem has stopped
 
     async def _dispatch(self) -> None:
+        """Route every output to its request's stream, in order, waiting on a full one.
+
+        The ``*_nowait`` calls come first: anyio's ``receive``/``send`` yield to the
+        loop on every call, a scheduling round per event. This task yields when it
+        has to wait, and at least every :data:`_YIELD_EVERY` outputs otherwise.
+        """
+        outputs, routes = self._outputs, self._routes
+        unyielded = 0
         try:
-            async with self._outputs:
-                async for output in self._outputs:
-                    route = self._routes.get(output.request_id)
+            async with outputs:
+                while True:
+                    try:
+                        output = outputs.receive_nowait()
+                    except anyio.WouldBlock:
+                        try:
+                            output = await outputs.receive()
+                        except anyio.EndOfStream:
+                            break
+                        unyielded = 0
+                    except anyio.EndOfStream:
+                        break
+                    unyielded += 1
+                    if unyielded >= _YIELD_EVERY:
+                        unyielded = 0
+                        await anyio.lowlevel.checkpoint()
+                    rid, body = output.request_id, output.body
+                    route = routes.get(rid)
                     if route is None:
                         continue  # its reader left early; the request was cancelled
                     with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        await route.send(output.body)
-                    if is_final(output.body) and self._routes.get(output.request_id) is route:
-                        del self._routes[output.request_id]
+                        try:
+                            route.send_nowait(body)
+                        except anyio.WouldBlock:
+                            await route.send(body)
+                            unyielded = 0
+                    if is_final(body) and routes.get(rid) is route:
+                        del routes[rid]
                         route.close()
         finally:
-            for route in self._routes.values():
+            for route in routes.values():
                 route.close()
-            self._routes.clear()
+            routes.clear()
             self._finished.set()
 
 

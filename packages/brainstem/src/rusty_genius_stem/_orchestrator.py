@@ -24,8 +24,9 @@ Guarantees:
 - ``LoadModel`` ends with ``ModelLoaded``, or ``ErrorReport`` (``kind`` is
   ``"Cancelled"`` when it was cancelled); ``Unload``, ``Cancel`` and
   ``Shutdown`` end with ``Ack``; ``ListModels`` with ``ModelList``.
-- Outputs are sent with ``await``: a slow consumer slows producers, nothing is
-  dropped. If the consumer closes its end, the loop cancels everything and returns.
+- Outputs are sent with backpressure: a slow consumer slows producers, nothing is
+  dropped, and each request's outputs keep their order. If the consumer closes its
+  end, the loop cancels everything and returns.
 - Request ids must be unique among requests in flight; a duplicate gets an
   ``ErrorReport`` (``ProtocolError``) and the original carries on. An id is free
   again as soon as its final body is sent.
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
+import anyio.lowlevel
 import attrs
 
 from rusty_genius_core import (
@@ -104,6 +106,8 @@ _CORE_ERRORS: Final = (
     ProtocolError,
     GeniusError,
 )
+_YIELD_EVERY: Final = 16
+"""Sends that may skip the loop in a row (see :meth:`_Session._send`)."""
 CANCELLED_KIND: Final = "Cancelled"
 """``ErrorReport.kind`` of a ``LoadModel`` that was cancelled (an ``Infer`` ends with ``Complete``)."""
 
@@ -266,6 +270,7 @@ class _Session:
         self._reaper_wake = anyio.Event()
         self._outputs_gone = False
         self._ticks = itertools.count(1)
+        self._unyielded = 0  # sends since the last one that yielded to the loop
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -371,11 +376,29 @@ class _Session:
                 self._drained.set()
 
     async def _send(self, request_id: str, body: OutputBody) -> None:
-        """Send with backpressure; once the consumer is gone, cancel everything and stop."""
+        """Send with backpressure; once the consumer is gone, cancel everything and stop.
+
+        anyio's ``send`` always yields to the loop first, a full scheduling round per
+        event. While the buffer has room we put the output in without waiting, and
+        yield every :data:`_YIELD_EVERY` such sends instead, so cancellation and the
+        other tasks still get their turn from an engine that never yields. A full
+        buffer falls back to ``await send()``: nothing is dropped, order is kept
+        (a sender only waits when the buffer is full, so none is overtaken).
+        """
         if self._outputs_gone:
             return
+        output = BrainstemOutput(request_id=request_id, body=body)
         try:
-            await self._outputs.send(BrainstemOutput(request_id=request_id, body=body))
+            try:
+                self._outputs.send_nowait(output)
+            except anyio.WouldBlock:
+                self._unyielded = 0
+                await self._outputs.send(output)
+            else:
+                self._unyielded += 1
+                if self._unyielded >= _YIELD_EVERY:
+                    self._unyielded = 0
+                    await anyio.lowlevel.checkpoint()
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             self._outputs_gone = True
             self._begin_stop(None, drain=False)
