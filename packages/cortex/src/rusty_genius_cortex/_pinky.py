@@ -17,6 +17,7 @@ import re
 from typing import TYPE_CHECKING, Final
 
 import anyio
+import anyio.lowlevel
 
 from rusty_genius_core import (
     ChatMessage,
@@ -46,6 +47,9 @@ __all__ = ["PINKY_THOUGHT", "PinkyEngine", "pinky_tokens"]
 
 #: The raw text Pinky generates before its echo; the think parser turns it into a thought.
 PINKY_THOUGHT: Final = "<think>\nNarf!\n</think>\n\n"
+
+_CHECKPOINT_EVERY: Final = 16
+"""At zero ``token_delay``, tokens between checkpoints (cancellation and other tasks get in)."""
 
 _TOKEN: Final = re.compile(r"[</>]|\s*[^\s</>]+|\s+")
 
@@ -163,11 +167,16 @@ class PinkyEngine:
             meter.prompt_started(len(pinky_tokens(prompt_text)))
             meter.prompt_done()
             reason = FinishReason.STOP
-            for token in pinky_tokens(PINKY_THOUGHT + echo):
+            delay = self._token_delay
+            for n, token in enumerate(pinky_tokens(PINKY_THOUGHT + echo)):
                 if stop is not None and stop.is_set():
                     reason = FinishReason.CANCELLED
                     break
-                await anyio.sleep(self._token_delay)  # a checkpoint even when zero
+                if delay:
+                    await anyio.sleep(delay)
+                elif n % _CHECKPOINT_EVERY == 0:
+                    # At zero delay a checkpoint per token costs more than the token itself.
+                    await anyio.lowlevel.checkpoint()
                 if stop is not None and stop.is_set():
                     reason = FinishReason.CANCELLED
                     break
