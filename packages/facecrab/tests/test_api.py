@@ -4,6 +4,8 @@ the token, the streaming pull, resolve and remove."""
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from typing import TYPE_CHECKING
 
 import anyio
@@ -358,3 +360,38 @@ async def test_cancelling_a_waiter_leaves_the_owner_alone(
     assert model.cached
     assert len(hub.body_requests(Q4)) == 1
     assert all(isinstance(e, AssetProgress | AssetStarted) for e in got)
+
+
+REGISTRY_HIT_SCRIPT = """
+import sys, anyio
+from facecrab import AssetAuthority
+
+async def main():
+    async with AssetAuthority() as assets:
+        model = await assets.ensure_model(sys.argv[1])
+    print(model.cached, "httpx" in sys.modules, "huggingface_hub" in sys.modules)
+
+anyio.run(main)
+"""
+
+
+async def test_a_registry_hit_needs_neither_httpx_nor_huggingface_hub(
+    hub: LoopbackHub,
+    tiny_repo: HubRepo,
+    make_authority: Callable[..., AssetAuthority],
+    tmp_path: Path,
+) -> None:
+    """The cold path of ``genius run``: no HTTP client, no token store, not even their imports."""
+    async with make_authority() as assets:
+        await assets.ensure_model(REF)
+    before = len(hub.requests)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env |= {
+        "GENIUS_HOME": str(tmp_path / "home"),
+        "GENIUS_CACHE": str(tmp_path / "cache"),
+        "HF_ENDPOINT": hub.url,
+        "HF_HOME": str(tmp_path / "hf"),
+    }
+    done = await anyio.run_process([sys.executable, "-c", REGISTRY_HIT_SCRIPT, REF], env=env)
+    assert done.stdout.decode().split() == ["True", "False", "False"]
+    assert len(hub.requests) == before

@@ -20,14 +20,13 @@ import datetime as dt
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
 import attrs
 import filelock
-import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from rusty_genius_core import (
@@ -56,6 +55,9 @@ from ._resolve import (
     select_gguf,
     wanted,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["DEFAULT_ENDPOINT", "AssetAuthority", "LocalModel", "ProgressCallback"]
 
@@ -96,11 +98,12 @@ class AssetAuthority:
     """Resolves, downloads, verifies and records models. Use ``async with``.
 
     Arguments override the environment, which is read once here: ``GENIUS_HOME``,
-    ``GENIUS_CACHE``, ``HF_ENDPOINT``, ``HF_TOKEN`` (else huggingface_hub's token store),
-    ``HF_HUB_OFFLINE``. ``token=False`` sends no token. ``environ`` replaces
-    ``os.environ`` (nothing is ever written to it). ``http_client`` is used as given and
-    not closed; otherwise the authority owns one. ``retry`` and ``sleep`` shape the
-    backoff between failed attempts.
+    ``GENIUS_CACHE``, ``HF_ENDPOINT``, ``HF_TOKEN`` (else huggingface_hub's token store,
+    read at the first network use), ``HF_HUB_OFFLINE``. ``token=False`` sends no token.
+    ``environ`` replaces ``os.environ`` (nothing is ever written to it). ``http_client``
+    is used as given and not closed; otherwise the authority creates one at its first
+    download and closes it on exit (a registry hit never pays for httpx or
+    huggingface_hub). ``retry`` and ``sleep`` shape the backoff between failed attempts.
     """
 
     def __init__(
@@ -128,8 +131,10 @@ class AssetAuthority:
             offline if offline is not None else env.get("HF_HUB_OFFLINE", "").lower() in _TRUE
         )
         if token is None:
-            token = env.get("HF_TOKEN") or (_stored_token() if environ is None else None)
+            token = env.get("HF_TOKEN") or None
         self.__token: str | None = token or None
+        # The token store is read at the first network use (it imports huggingface_hub).
+        self.__token_pending = token is None and environ is None
         self.retry = retry or RetryPolicy()
         self._sleep: Sleep = sleep or anyio.sleep
         self._timeout = timeout
@@ -138,30 +143,47 @@ class AssetAuthority:
         self._progress_interval = progress_interval
         self._given_client = http_client
         self._client: httpx.AsyncClient | None = http_client
+        self._entered = False
         self._manifest: UserManifest | None = None
         self._flights: dict[str, _Flight] = {}
 
     def __repr__(self) -> str:  # never shows the token
         return (
             f"AssetAuthority(home={str(self.paths.home)!r}, cache={str(self.paths.cache)!r}, "
-            f"endpoint={self.endpoint!r}, offline={self.offline}, token={'set' if self.__token else 'none'})"
+            f"endpoint={self.endpoint!r}, offline={self.offline}, token={'set' if self._token() else 'none'})"
         )
 
     @property
     def has_token(self) -> bool:
-        return self.__token is not None
+        return self._token() is not None
+
+    def _token(self) -> str | None:
+        if self.__token_pending:
+            self.__token_pending = False
+            self.__token = _stored_token()
+        return self.__token
 
     async def __aenter__(self) -> AssetAuthority:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                follow_redirects=True, timeout=httpx.Timeout(self._timeout, connect=10.0)
-            )
+        self._entered = True
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self._entered = False
         client, self._client = self._client, self._given_client
         if client is not None and client is not self._given_client:
             await client.aclose()
+
+    def _http(self) -> httpx.AsyncClient:
+        """The HTTP client, created at the first download (creating one costs ~0.4 s)."""
+        if self._client is None:
+            if not self._entered:
+                raise RuntimeError("AssetAuthority downloads need `async with AssetAuthority(...)`")
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                follow_redirects=True, timeout=httpx.Timeout(self._timeout, connect=10.0)
+            )
+        return self._client
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -275,7 +297,7 @@ class AssetAuthority:
         try:
             listing = await list_repo_files(
                 endpoint=self.endpoint,
-                token=self.__token,
+                token=self._token(),
                 repo=want.repo,
                 revision=want.revision,
                 offline=self.offline,
@@ -418,13 +440,12 @@ class AssetAuthority:
     async def _download(
         self, reference: str, resolution: Resolution, flight: _Flight, emit: ProgressCallback
     ) -> RegistryEntry:
-        if self._client is None:
-            raise RuntimeError("AssetAuthority downloads need `async with AssetAuthority(...)`")
+        client = self._http()
         spec = resolution.spec
         broadcast = self._broadcast(flight, emit)
         headers = {"User-Agent": "facecrab/0.1"}
-        if self.__token:
-            headers["Authorization"] = f"Bearer {self.__token}"
+        if token := self._token():
+            headers["Authorization"] = f"Bearer {token}"
         parts: list[RegistryPart] = []
         commit: str | None = None
         for remote in resolution.files:
@@ -439,7 +460,7 @@ class AssetAuthority:
                 min_interval=self._progress_interval,
             )
             result = await fetch_file(
-                self._client,
+                client,
                 url_for=self._url_for(spec.repo, commit or spec.revision, remote.filename),
                 dest=self._dest(spec.repo, remote.filename),
                 size=remote.size,

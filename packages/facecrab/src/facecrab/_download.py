@@ -13,17 +13,18 @@ after a cut when measured on a loopback hub, so resuming is done here.)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final
 
 import anyio
 import anyio.to_thread
 import attrs
-import httpx
 
 from rusty_genius_core import AssetEvent, AssetProgress
 
@@ -34,12 +35,16 @@ if TYPE_CHECKING:
     import threading
     from hashlib import _Hash
 
+    import httpx
+
 __all__ = ["FetchResult", "ProgressThrottle", "RetryPolicy", "Sleep", "fetch_file"]
 
 Sleep = Callable[[float], Awaitable[None]]
 """How backoff waits; tests inject one that records the delays instead of sleeping."""
 
 _FLUSH: Final = 1 << 20
+_QUEUE: Final = 2
+"""Batches handed to the writer and not yet on disk (one being written, one waiting)."""
 _HASH_CHUNK: Final = 1 << 20
 _RETRY_STATUS: Final = frozenset({408, 425, 429})
 
@@ -129,18 +134,33 @@ class _Retry(Exception):
 
 
 class _Partial:
-    """``<file>.partial``, appended to and hashed in worker threads, 1 MiB at a time."""
+    """``<file>.partial``, appended to and hashed in a worker thread, 1 MiB at a time.
+
+    Received pieces are kept as they came (no copies) until they add up to 1 MiB. While
+    :meth:`writing` is open, each such batch goes to one writer task that appends and
+    hashes it in a thread while the next ones arrive (at most ``_QUEUE`` batches wait, so
+    memory stays bounded). The thread writes, then hashes, then drops a batch from the
+    queue, and truncates back if a write fails, so the file on disk is always exactly the
+    hashed prefix and :meth:`keep` can append what is still queued.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file: BinaryIO | None = None
         self._hash: _Hash = hashlib.sha256()
+        self._size = 0
         self._flushed = 0
-        self._buffer = bytearray()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._queue: deque[list[bytes]] = deque()
+        self._writer_active = False
+        self._ready = anyio.Event()
+        self._drained = anyio.Event()
 
     @property
     def size(self) -> int:
-        return self._flushed + len(self._buffer)
+        """Bytes received so far: on disk, queued for the writer, or pending."""
+        return self._size
 
     async def open(self, limit: int | None) -> None:
         def open_sync() -> tuple[BinaryIO, int]:
@@ -160,29 +180,97 @@ class _Partial:
             except BaseException:
                 file.close()
                 raise
-        self._flushed = have
+        self._size = self._flushed = have
 
     async def write(self, data: bytes) -> None:
-        self._buffer += data
-        if len(self._buffer) >= _FLUSH:
+        self._size += len(data)
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= _FLUSH:
+            await self._hand_off()
+
+    async def _hand_off(self) -> None:
+        """Queue the pending pieces for the writer, waiting while the queue is full."""
+        if not self._writer_active:
             await self.flush()
+            return
+        while len(self._queue) >= _QUEUE:
+            self._drained = anyio.Event()
+            await self._drained.wait()
+        self._queue.append(self._pending)
+        self._pending, self._pending_size = [], 0
+        self._ready.set()
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Write and hash in the background while the body streams in.
+
+        An error of the block or of the writer is re-raised as itself; what the writer did
+        not reach stays queued for :meth:`finish` or :meth:`keep`.
+        """
+        failure: BaseException | None = None
+
+        async def writer() -> None:
+            nonlocal failure
+            try:
+                while True:
+                    while not self._queue:
+                        self._ready = anyio.Event()
+                        await self._ready.wait()
+                    await anyio.to_thread.run_sync(self._append_head)
+                    self._drained.set()
+            except Exception as exc:
+                failure = exc
+                tg.cancel_scope.cancel()
+
+        self._writer_active = True
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(writer)
+                try:
+                    yield
+                except BaseException as exc:  # re-raised below, not wrapped by the task group
+                    failure = failure or exc
+                tg.cancel_scope.cancel()
+        finally:
+            self._writer_active = False
+        if failure is not None:
+            raise failure
+
+    def _append_head(self) -> None:
+        """Append and hash the oldest queued buffer, then drop it (in a worker thread)."""
+        assert self._file is not None
+        pieces = self._queue[0]
+        try:
+            for piece in pieces:
+                self._file.write(piece)
+            self._file.flush()
+        except BaseException:
+            with contextlib.suppress(OSError):  # keep the file equal to the hashed prefix
+                self._file.truncate(self._flushed)
+            raise
+        for piece in pieces:
+            self._hash.update(piece)
+            self._flushed += len(piece)
+        self._queue.popleft()
+
+    def _append_all(self) -> None:
+        while self._queue:
+            self._append_head()
 
     async def flush(self) -> None:
-        if not self._buffer:
-            return
-        data = bytes(self._buffer)
-        self._buffer.clear()
-        await anyio.to_thread.run_sync(self._append, data)
-
-    def _append(self, data: bytes) -> None:
-        assert self._file is not None
-        self._file.write(data)
-        self._hash.update(data)
-        self._flushed += len(data)
+        """Append and hash everything queued or pending (the writer is not running)."""
+        if self._pending:
+            self._queue.append(self._pending)
+            self._pending, self._pending_size = [], 0
+        if self._queue:
+            await anyio.to_thread.run_sync(self._append_all)
 
     async def reset(self) -> None:
         """Start the file over (the server sent it whole, or the partial was refused)."""
-        self._buffer.clear()
+        assert not self._writer_active
+        self._pending, self._pending_size = [], 0
+        self._queue.clear()
 
         def truncate() -> None:
             assert self._file is not None
@@ -191,7 +279,7 @@ class _Partial:
 
         await anyio.to_thread.run_sync(truncate)
         self._hash = hashlib.sha256()
-        self._flushed = 0
+        self._size = self._flushed = 0
 
     async def finish(self) -> str:
         """Flush, fsync and close; the sha256 of everything written."""
@@ -313,12 +401,15 @@ async def _attempt(
             raise DownloadError(f"{name}: not found (HTTP 404) at {url}")
         else:
             raise DownloadError(f"{name}: unexpected HTTP {code} at {url}")
-        async for chunk in response.aiter_raw():
-            received(len(chunk))
-            await partial.write(chunk)
-            if size is not None and partial.size > size:
-                raise IntegrityError(f"{name}: the server sent more than the expected {size} bytes")
-            await progress(partial.size)
+        async with partial.writing():
+            async for chunk in response.aiter_raw():
+                received(len(chunk))
+                await partial.write(chunk)
+                if size is not None and partial.size > size:
+                    raise IntegrityError(
+                        f"{name}: the server sent more than the expected {size} bytes"
+                    )
+                await progress(partial.size)
     return size is None or partial.size >= size
 
 
@@ -405,6 +496,8 @@ async def _transfer(
     progress: Callable[[int], Awaitable[None]],
     name: str,
 ) -> str | None:
+    import httpx  # here, not at import: a registry hit never needs it
+
     commit: str | None = None
     failures = 0
 
