@@ -180,8 +180,12 @@ class AssetAuthority:
                 raise RuntimeError("AssetAuthority downloads need `async with AssetAuthority(...)`")
             import httpx
 
+            from ._transport import WideReadTransport
+
             self._client = httpx.AsyncClient(
-                follow_redirects=True, timeout=httpx.Timeout(self._timeout, connect=10.0)
+                follow_redirects=True,
+                timeout=httpx.Timeout(self._timeout, connect=10.0),
+                transport=WideReadTransport(),
             )
         return self._client
 
