@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import TYPE_CHECKING
 
@@ -247,3 +248,33 @@ async def test_concurrent_callers_share_the_owners_failure(
         release.set()
     assert len(errors) == 3
     assert len(hub.body_requests(Q4)) == 1  # the waiters did not repeat the bad download
+
+
+async def test_a_stalled_download_reports_where_it_stalled(
+    hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
+) -> None:
+    """Counts held back by the throttle go out within ``progress_interval``, bytes or not.
+
+    Without that, the last event before a stall is one throttled update behind, and a
+    progress bar freezes at a number the download has already passed.
+    """
+    stalled_at = 1_000_000
+    release = anyio.Event()
+    hub.stall(Q4, stalled_at, release)
+    reported = anyio.Event()
+    done: list[int] = []
+
+    async def progress(event: AssetEvent) -> None:
+        if isinstance(event, AssetProgress):
+            done.append(event.done)
+            if event.done == stalled_at:
+                reported.set()
+
+    async with make_authority(progress_interval=0.2) as assets, anyio.create_task_group() as tg:
+        tg.start_soon(functools.partial(assets.ensure_model, REF, progress=progress))
+        with anyio.fail_after(10):  # without the trailing update it never comes: fails here
+            await reported.wait()
+        assert hub.body_requests(Q4)[-1].body_bytes == stalled_at  # still stalled
+        release.set()
+    assert done[-1] == len(content(tiny_repo))
+    assert done == sorted(done)

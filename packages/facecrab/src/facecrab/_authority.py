@@ -463,17 +463,18 @@ class AssetAuthority:
                 min_bytes=self._progress_bytes,
                 min_interval=self._progress_interval,
             )
-            result = await fetch_file(
-                client,
-                url_for=self._url_for(spec.repo, commit or spec.revision, remote.filename),
-                dest=self._dest(spec.repo, remote.filename),
-                size=remote.size,
-                sha256=remote.sha256,
-                headers=headers,
-                retry=self.retry,
-                sleep=self._sleep,
-                progress=throttle,
-            )
+            async with throttle.trailing():
+                result = await fetch_file(
+                    client,
+                    url_for=self._url_for(spec.repo, commit or spec.revision, remote.filename),
+                    dest=self._dest(spec.repo, remote.filename),
+                    size=remote.size,
+                    sha256=remote.sha256,
+                    headers=headers,
+                    retry=self.retry,
+                    sleep=self._sleep,
+                    progress=throttle,
+                )
             await throttle.finish(result.size)
             commit = commit or result.commit
             parts.append(

@@ -87,8 +87,11 @@ class ProgressThrottle:
     """Turns byte counts into :class:`AssetProgress` events, coalesced but never lost.
 
     An event goes out when at least ``min_bytes`` more arrived and ``min_interval``
-    seconds passed since the last one, and always for the final count. Each is awaited,
-    so a slow consumer slows the download instead of losing events.
+    seconds passed since the last one, and always for the final count. Inside
+    :meth:`trailing`, a count held back goes out at most ``min_interval`` after the last
+    event even when no more bytes come, so a stalled download shows where it stalled.
+    Each event is awaited, in order, so a slow consumer slows the download instead of
+    losing events.
     """
 
     def __init__(
@@ -107,6 +110,9 @@ class ProgressThrottle:
         self.min_interval = min_interval
         self._last_done = -1
         self._last_time = -math.inf
+        self._held: int | None = None
+        self._wake = anyio.Event()
+        self._lock = anyio.Lock()
 
     async def __call__(self, done: int) -> None:
         if done == self._last_done:
@@ -117,16 +123,48 @@ class ProgressThrottle:
             abs(done - self._last_done) < self.min_bytes
             or now - self._last_time < self.min_interval
         ):
+            self._held = done
+            self._wake.set()
             return
-        await self._send(done, now)
+        await self._send(done)
 
     async def finish(self, done: int) -> None:
         """Send ``done`` unless it was the last count sent."""
         if done != self._last_done:
-            await self._send(done, anyio.current_time())
+            await self._send(done)
 
-    async def _send(self, done: int, now: float) -> None:
-        self._last_done, self._last_time = done, now
+    @contextlib.asynccontextmanager
+    async def trailing(self) -> AsyncIterator[None]:
+        """Within the block, send a held-back count once ``min_interval`` has passed."""
+
+        async def flusher() -> None:
+            while True:
+                await self._wake.wait()
+                self._wake = anyio.Event()
+                while self._held is not None:
+                    await anyio.sleep_until(self._last_time + self.min_interval)
+                    async with self._lock:  # read under the lock: a newer count may have gone
+                        if self._held is not None:
+                            await self._emit_locked(self._held)
+
+        failure: BaseException | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(flusher)
+            try:
+                yield
+            except BaseException as exc:  # re-raised below, not wrapped by the task group
+                failure = exc
+            tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
+    async def _send(self, done: int) -> None:
+        async with self._lock:  # the flusher and the download send in turn, in order
+            await self._emit_locked(done)
+
+    async def _emit_locked(self, done: int) -> None:
+        self._held = None
+        self._last_done, self._last_time = done, anyio.current_time()
         await self._emit(AssetProgress(filename=self.filename, done=done, total=self.total))
 
 
