@@ -222,7 +222,7 @@ async def test_no_token_no_authorization_header(
 async def test_open_pull_streams_events_until_complete(
     hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
 ) -> None:
-    async with make_authority(progress_bytes=256 * 1024, progress_interval=0) as assets:
+    async with make_authority(progress_bytes=1, progress_interval=0) as assets:
         async with assets.open_pull(REF) as events:
             received = [event async for event in events]
         async with assets.open_pull(REF) as events:
@@ -230,7 +230,7 @@ async def test_open_pull_streams_events_until_complete(
     size = len(tiny_repo.files[Q4].source)  # type: ignore[arg-type]
     assert received[0] == AssetStarted(reference=REF, filename=Q4, total=size)
     done = [e.done for e in received[1:-1] if isinstance(e, AssetProgress)]
-    assert len(done) == len(received) - 2 >= 5
+    assert len(done) == len(received) - 2 >= 3  # 2.5 MB read at most 1 MiB at a time
     assert done == sorted(done)
     assert done[-1] == size
     assert isinstance(received[-1], AssetComplete)
