@@ -10,6 +10,10 @@ directory, in rotating order per round:
 - huggingface_hub: ``hf_hub_download(repo, filename)`` (HEAD, download, cache layout);
 - curl: ``curl -L -o FILE URL`` of the resolve URL, timed by its own ``time_total``.
 
+curl neither verifies nor syncs what it wrote; an info row adds ``openssl dgst -sha256``
+of its file (the same OpenSSL SHA-256 that hashlib runs), timed as a process, to show
+what fetch-then-verify costs with the fastest tools at hand.
+
 The Python tools first fetch a 64 KiB file from the same hub in the same process, so
 what is timed is the download, not the process's one-time set-up (imports, HTTP
 client and TLS context, thread pool: about 0.5 s each; kept in the JSON as
@@ -106,6 +110,12 @@ def _download(
     done.check(f"{tool} download of {filename}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["max_rss_mib"] = done.max_rss_kib / 1024
+    if tool == "curl" and shutil.which("openssl"):
+        verify = run_measured(
+            ["openssl", "dgst", "-sha256", str(where / filename)], env=env, cwd=ROOT, timeout=300
+        )
+        verify.check(f"openssl sha256 of {filename}")
+        result["verify_seconds"] = verify.wall
     return result
 
 
@@ -165,6 +175,23 @@ def run_download(workspace: Workspace, plan: Plan) -> list[Row]:
                             t: [r.get("warm_up_seconds") for r in got[size, t]] for t in TOOLS
                         },
                     },
+                )
+            )
+        verified = [r for r in got[size, "curl"] if "verify_seconds" in r]
+        if len(verified) == rounds:
+            rows.append(
+                higher_is_better(
+                    measurement="download",
+                    name=f"download MB/s, facecrab vs curl then openssl sha256 ({size})",
+                    ours=rate(size, "facecrab"),
+                    reference=[
+                        files[size][3] / (r["seconds"] + r["verify_seconds"]) / 1e6
+                        for r in verified
+                    ],
+                    unit="MB/s",
+                    target=None,
+                    note="fetch + verify, as facecrab does (facecrab also fsyncs)",
+                    samples={"verify_seconds": [r["verify_seconds"] for r in verified]},
                 )
             )
     small, big = files
