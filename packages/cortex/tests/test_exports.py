@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 
 import rusty_genius_cortex
@@ -18,10 +20,10 @@ def test_all_is_complete_and_sorted() -> None:
     exported = rusty_genius_cortex.__all__
     public = {
         name
-        for name, value in vars(rusty_genius_cortex).items()
+        for name in dir(rusty_genius_cortex)  # with the names imported on first use
         if not name.startswith("_")
-        and not isinstance(value, types.ModuleType)
-        and name != "annotations"
+        and not isinstance(getattr(rusty_genius_cortex, name), types.ModuleType)
+        and name not in ("annotations", "TYPE_CHECKING")
     }
     assert set(exported) == public
     assert list(exported) == sorted(exported, key=_isort_key)
@@ -35,3 +37,21 @@ def test_every_export_comes_from_cortex() -> None:
         if isinstance(value, type | types.FunctionType):
             assert module is not None
             assert module.startswith("rusty_genius_cortex."), (name, module)
+
+
+def test_the_remote_engine_and_httpx_load_on_first_use() -> None:
+    code = (
+        "import sys, rusty_genius_cortex as c\n"
+        "c.create_engine('pinky'); c.LlamaEngine()\n"
+        "assert 'httpx' not in sys.modules, 'httpx was imported'\n"
+        "from rusty_genius_cortex._remote import RemoteEngine\n"
+        "assert c.RemoteEngine is RemoteEngine\n"
+        "assert type(c.create_engine('remote', base_url='http://127.0.0.1:9')) is RemoteEngine\n"
+        "try:\n"
+        "    c.NoSuchName\n"
+        "except AttributeError as exc:\n"
+        "    assert 'NoSuchName' in str(exc)\n"
+        "else:\n"
+        "    raise AssertionError('an unknown name resolved')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -2,13 +2,16 @@
 
 :class:`PinkyEngine` is the stub that needs no weights; :class:`LlamaEngine` runs
 GGUF models through llama-cpp-python (extra ``llama``, imported only when a
-model loads); :class:`RemoteEngine` forwards to an OpenAI-compatible server;
+model loads); :class:`RemoteEngine` forwards to an OpenAI-compatible server
+(imported on first use: its module imports httpx, which a local run never needs);
 :func:`create_engine` picks one. All three push their text through the
 same :class:`TokenPipeline` (stop strings, the :class:`ThinkParser`, the
 :class:`UsageMeter`).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from ._engine import Engine as Engine
 from ._engine import StopSignal as StopSignal
@@ -27,12 +30,27 @@ from ._pinky import PinkyEngine as PinkyEngine
 from ._pinky import pinky_tokens as pinky_tokens
 from ._pipeline import StopMatcher as StopMatcher
 from ._pipeline import TokenPipeline as TokenPipeline
-from ._remote import RemoteEngine as RemoteEngine
 from ._think import THINK_CLOSE as THINK_CLOSE
 from ._think import THINK_OPEN as THINK_OPEN
 from ._think import ThinkParser as ThinkParser
 from ._think import prompt_opens_thinking as prompt_opens_thinking
 from ._usage import UsageMeter as UsageMeter
+
+if TYPE_CHECKING:
+    from ._remote import RemoteEngine as RemoteEngine
+else:  # PEP 562; hidden from type checkers, which would otherwise accept any name here
+
+    def __getattr__(name: str) -> object:
+        if name != "RemoteEngine":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from ._remote import RemoteEngine
+
+        globals()[name] = RemoteEngine
+        return RemoteEngine
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), "RemoteEngine"})
+
 
 __all__ = [
     "GGUF_FILE_TYPES",

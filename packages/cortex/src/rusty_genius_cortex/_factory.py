@@ -9,7 +9,6 @@ from rusty_genius_core import ConfigError, EngineError
 
 from ._llama import LlamaEngine
 from ._pinky import PinkyEngine
-from ._remote import RemoteEngine
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -53,6 +52,8 @@ def create_engine(backend: Backend = "auto", **options: Any) -> Engine:
         if backend == "remote":
             if "base_url" not in options:
                 raise ConfigError("backend 'remote' needs base_url= (the OpenAI-compatible server)")
+            from ._remote import RemoteEngine  # here: it imports httpx
+
             return RemoteEngine(**options)
         if not _llama_installed():
             raise EngineError(
