@@ -9,6 +9,7 @@ import pty
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from rusty_genius_testhub import LoopbackHub
 
 SMOLLM2 = TEST_MODELS["smollm2"]
+CLOSED_ENDPOINT = "http://127.0.0.1:9"  # the discard port: nothing listens, connect is refused
 REF = f"{SMOLLM2.repo}:{SMOLLM2.quantization}"
 PROGRESS = re.compile(
     r"SmolLM2-135M-Instruct\.Q4_1\.gguf: +\d+% [\d.]+ [kMG]?B/98\.4 MB  ([\d.]+ [kMG]?B|--) ?B?/s  ETA \d+:\d\d"
@@ -196,6 +198,35 @@ def test_list_info_rm(cli) -> None:
     missing = cli("info", REF)
     assert missing.returncode == 1
     assert f"run `genius pull {REF}` first" in one_error_line(missing.stderr)
+
+
+HTTP_STACK = ("httpx", "starlette", "hypercorn", "huggingface_hub")
+MAIN_THEN_IMPORTS = f"""
+import sys
+from rusty_genius._cli import main
+code = main(sys.argv[1:])
+print(code, *[name for name in {HTTP_STACK!r} if name in sys.modules], file=sys.stderr)
+"""
+
+
+def test_run_with_a_downloaded_model_imports_no_http_stack(
+    cli, smollm2_hub: LoopbackHub, async_backend: str
+) -> None:
+    """The cold path of ``genius run``: a registry hit needs no HTTP client, server or hub API."""
+    assert cli("pull", REF).returncode == 0
+    before = len(smollm2_hub.requests)
+    args = ("--json", "run", "--backend", "pinky", "--endpoint", CLOSED_ENDPOINT, REF, "Hi there")
+    done = subprocess.run(
+        [sys.executable, "-c", MAIN_THEN_IMPORTS, *args],
+        capture_output=True,
+        text=True,
+        env=cli.environment(GENIUS_ASYNC_BACKEND=async_backend),
+        timeout=120,
+        check=False,
+    )
+    assert done.stderr == "0\n"  # exit code 0, and none of HTTP_STACK imported
+    assert json.loads(done.stdout.splitlines()[-1])["type"] == "complete"
+    assert len(smollm2_hub.requests) == before
 
 
 def test_run_on_pinky_streams_the_answer_and_a_usage_line(offline_cli, async_backend: str) -> None:

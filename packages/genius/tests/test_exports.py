@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import typing
 
 import facecrab
@@ -103,3 +105,23 @@ def test_own_names_live_in_private_modules() -> None:
 
 def _name(ref: str | typing.ForwardRef) -> str:
     return ref if isinstance(ref, str) else ref.__forward_arg__
+
+
+def test_the_http_stack_loads_on_first_use_of_a_name_that_needs_it() -> None:
+    """``import rusty_genius`` (and the command line) import no HTTP client or server."""
+    code = (
+        "import sys, rusty_genius, rusty_genius._cli\n"
+        "heavy = ('httpx', 'starlette', 'hypercorn', 'huggingface_hub', 'llama_cpp')\n"
+        "assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]\n"
+        "assert {'create_app', 'RemoteEngine'} <= set(dir(rusty_genius))\n"
+        "from rusty_genius._serve._app import create_app\n"
+        "assert rusty_genius.create_app is create_app and 'starlette' in sys.modules\n"
+        "assert rusty_genius.RemoteEngine.__module__ == 'rusty_genius_cortex._remote'\n"
+        "try:\n"
+        "    rusty_genius.NoSuchName\n"
+        "except AttributeError as exc:\n"
+        "    assert 'NoSuchName' in str(exc)\n"
+        "else:\n"
+        "    raise AssertionError('an unknown name resolved')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -6,9 +6,16 @@ re-exports the public names of ``rusty_genius_core``, ``facecrab``,
 ``rusty_genius_cortex`` and ``rusty_genius_stem``, so one import is enough.
 ``genius`` on the command line is :mod:`rusty_genius._cli`; ``genius serve`` is
 :func:`create_app` (an ASGI app over a running Genius) served by :func:`open_server`.
+
+:class:`RemoteEngine`, :func:`create_app`, :class:`GeniusApp` and
+:class:`ServerStatistics` are imported on first use: their modules import httpx or
+Starlette, which ``genius run`` with a downloaded model never needs.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Final
 
 from facecrab import APP_NAME as APP_NAME
 from facecrab import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
@@ -111,7 +118,6 @@ from rusty_genius_cortex import GgufValue as GgufValue
 from rusty_genius_cortex import GgufValueType as GgufValueType
 from rusty_genius_cortex import LlamaEngine as LlamaEngine
 from rusty_genius_cortex import PinkyEngine as PinkyEngine
-from rusty_genius_cortex import RemoteEngine as RemoteEngine
 from rusty_genius_cortex import StopMatcher as StopMatcher
 from rusty_genius_cortex import StopSignal as StopSignal
 from rusty_genius_cortex import ThinkParser as ThinkParser
@@ -151,12 +157,16 @@ from ._genius import Genius as Genius
 from ._genius import InferenceStream as InferenceStream
 from ._genius import MessageLike as MessageLike
 from ._genius import RequestEvent as RequestEvent
-from ._serve import GeniusApp as GeniusApp
 from ._serve import ServerAddress as ServerAddress
-from ._serve import ServerStatistics as ServerStatistics
-from ._serve import create_app as create_app
 from ._serve import open_server as open_server
 from ._serve import parse_keep_alive as parse_keep_alive
+
+if TYPE_CHECKING:
+    from rusty_genius_cortex import RemoteEngine as RemoteEngine
+
+    from ._serve import GeniusApp as GeniusApp
+    from ._serve import ServerStatistics as ServerStatistics
+    from ._serve import create_app as create_app
 
 __all__ = [
     "APP_NAME",
@@ -306,3 +316,24 @@ __all__ = [
     "to_dict",
     "to_json",
 ]
+
+# name -> the module it comes from, imported on first use (see the docstring)
+_LAZY: Final = {
+    "GeniusApp": "rusty_genius._serve",
+    "RemoteEngine": "rusty_genius_cortex",
+    "ServerStatistics": "rusty_genius._serve",
+    "create_app": "rusty_genius._serve",
+}
+
+if not TYPE_CHECKING:  # PEP 562; hidden from type checkers, which would accept any name here
+
+    def __getattr__(name: str) -> object:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_LAZY})

@@ -1,20 +1,27 @@
 """``genius serve``: OpenAI- and Ollama-compatible HTTP over a running :class:`Genius`.
 
 :func:`create_app` builds the ASGI app (Starlette); :func:`open_server` serves it
-with hypercorn on asyncio or trio. ``rusty_genius`` re-exports these names.
+with hypercorn on asyncio or trio. ``rusty_genius`` re-exports these names. The
+names whose modules import Starlette load on first use, so that the command line
+(whose ``serve`` options live in this package) imports no HTTP stack to run a model.
 """
 
 from __future__ import annotations
 
-from ._app import DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES
-from ._app import GeniusApp as GeniusApp
-from ._app import create_app as create_app
-from ._exchange import ServerStatistics as ServerStatistics
+import importlib
+from typing import TYPE_CHECKING, Final
+
 from ._fields import parse_keep_alive as parse_keep_alive
 from ._server import DEFAULT_HOST as DEFAULT_HOST
 from ._server import DEFAULT_PORT as DEFAULT_PORT
 from ._server import ServerAddress as ServerAddress
 from ._server import open_server as open_server
+
+if TYPE_CHECKING:
+    from ._app import DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES
+    from ._app import GeniusApp as GeniusApp
+    from ._app import create_app as create_app
+    from ._exchange import ServerStatistics as ServerStatistics
 
 __all__ = [
     "DEFAULT_HOST",
@@ -27,3 +34,23 @@ __all__ = [
     "open_server",
     "parse_keep_alive",
 ]
+
+_LAZY: Final = {
+    "DEFAULT_MAX_BODY_BYTES": "._app",
+    "GeniusApp": "._app",
+    "ServerStatistics": "._exchange",
+    "create_app": "._app",
+}
+
+if not TYPE_CHECKING:  # PEP 562; hidden from type checkers, which would accept any name here
+
+    def __getattr__(name: str) -> object:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_LAZY})

@@ -14,11 +14,9 @@ import anyio
 
 from facecrab import AssetAuthority
 from rusty_genius_core import ConfigError
-from rusty_genius_cortex import RemoteEngine
 from rusty_genius_stem import DEFAULT_MAX_QUEUE, HibernateAfter, Immediate, KeepAlive
 
 from .._genius import Genius
-from ._app import create_app
 from ._fields import RequestError, parse_keep_alive
 from ._server import DEFAULT_HOST, DEFAULT_PORT, open_server
 
@@ -96,6 +94,11 @@ async def serve_command(
     emit: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """Run ``genius serve`` with parsed ``args`` until SIGINT or SIGTERM."""
+    # Here, not at import: the command line imports this module for every command.
+    from rusty_genius_cortex import RemoteEngine
+
+    from ._app import create_app
+
     api_key = args.api_key or os.environ.get("GENIUS_API_KEY") or None
     options: dict[str, Any] = {
         "backend": args.backend,
