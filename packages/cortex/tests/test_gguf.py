@@ -250,6 +250,41 @@ def test_summary_fields_from_a_built_file(tmp_path: Path, order: str) -> None:
     assert info.metadata["nested"] == ((1, 2), ("x",))
 
 
+@pytest.mark.parametrize("shift", range(9))
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_long_string_arrays_across_read_chunks(tmp_path: Path, order: str, shift: int) -> None:
+    """A vocabulary of ~3 MB is skipped across the reader's 1 MiB reads, wherever a string's
+    length or body is cut by a read (``shift`` moves every cut by a byte), to the key after it."""
+    words = [chr(0x41 + i % 26) * (i % 301) for i in range(20_000)]
+    entries = [
+        ("pad", T.STRING, "p" * shift),
+        ("tokenizer.ggml.tokens", T.ARRAY, (T.STRING, words)),
+        ("tokenizer.ggml.merges", T.ARRAY, (T.STRING, ["a b"] * 65)),
+        ("after", T.UINT32, 7),
+    ]
+    path = _write(tmp_path, gguf_bytes(entries, order=order))
+    info = read_gguf_info(path)
+    assert info.metadata["tokenizer.ggml.tokens"] == GgufArray(element_type=T.STRING, length=20_000)
+    assert info.metadata["after"] == 7
+    assert info.metadata_end == path.stat().st_size > 3_000_000
+
+
+def test_a_long_string_array_keeps_the_string_cap_and_the_file_end(tmp_path: Path) -> None:
+    head = (
+        b"GGUF"
+        + struct.pack("<IQQ", 3, 0, 1)
+        + _string("vocab", "<")
+        + struct.pack("<IIQ", 9, 8, 100)
+    )
+    strings = b"".join(_string(f"w{i}", "<") for i in range(70))
+    over_cap = head + strings + struct.pack("<Q", (16 << 20) + 1) + bytes(30 * 8)
+    with pytest.raises(EngineError, match=r"vocab\[70\] claims 16777217 bytes, more than the"):
+        read_gguf_info(_write(tmp_path, over_cap, "over-cap.gguf"))
+    past_end = head + strings + _string("x" * 1000, "<")[:500] + bytes(30 * 8)
+    with pytest.raises(EngineError, match=r"truncated GGUF: vocab\[70\] needs 1000 bytes"):
+        read_gguf_info(_write(tmp_path, past_end, "past-end.gguf"))
+
+
 def test_unknown_file_type_and_missing_fields(tmp_path: Path) -> None:
     info = read_gguf_info(_write(tmp_path, gguf_bytes([("general.file_type", T.UINT32, 999)])))
     assert (info.file_type, info.quantization) == (999, None)

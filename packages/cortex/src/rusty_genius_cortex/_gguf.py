@@ -237,20 +237,29 @@ class _Cursor:
         return raw.decode("utf-8", errors="replace")
 
     def skip_strings(self, count: int, what: str) -> None:
-        """Skip ``count`` strings; the hot loop of a vocabulary, so it reads the buffer directly."""
+        """Skip ``count`` strings without decoding them: the hot loop of a vocabulary.
+
+        The fast path walks the lengths inside the buffer, one comparison per string: its
+        window ends at the buffer's end and at most ``_MAX_STRING_BYTES`` past its start,
+        so a string that is cut by the buffer, runs past the file or breaks the cap falls to
+        the slow path, which checks the cap and the file's end as :meth:`string` does.
+        """
         length_of = struct.Struct(self.order + "Q").unpack_from
         i = 0
         while i < count:
             buf, pos = self._buf, self._pos
-            # Fast path: whole strings inside the current buffer.
-            while i < count and pos + 8 <= len(buf):
-                (length,) = length_of(buf, pos)
-                if length > _MAX_STRING_BYTES or pos + 8 + length > len(buf):
-                    break
-                pos += 8 + length
-                i += 1
+            end = min(len(buf), pos + _MAX_STRING_BYTES)
+            try:
+                while i < count:
+                    after = pos + 8 + length_of(buf, pos)[0]
+                    if after > end:
+                        break
+                    pos = after
+                    i += 1
+            except struct.error:  # the length itself is cut by the buffer's end
+                pass
             self._pos = pos
-            if i < count:  # one string across the buffer's end (or a bad one): the slow path
+            if i < count:  # the slow path: one string, across the buffer's end (or a bad one)
                 start = self.offset
                 length = self.u64(f"length of {what}[{i}]")
                 if length > _MAX_STRING_BYTES:
