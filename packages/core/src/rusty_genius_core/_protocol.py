@@ -50,15 +50,26 @@ __all__ = [
     "is_final",
 ]
 
-_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_CHECKED_IDS: Final[set[str]] = set()
+"""Request ids that passed the check. Every output of a request carries its id again, so
+the check runs once per id, not once per token; cleared when it grows past a bound."""
+_CHECKED_IDS_MAX: Final = 4096
 
 
 def _request_id(inst: object, attribute: attrs.Attribute[str], value: object) -> None:
+    exact = type(value) is str  # a subclass may redefine == and hash: never cached
+    if exact and value in _CHECKED_IDS:
+        return
     if not isinstance(value, str) or not _REQUEST_ID.fullmatch(value):
         raise ProtocolError(
             f"{type(inst).__name__}.{attribute.name} must be 1-128 characters of "
             f"letters, digits, '.', '_', ':' or '-', got {value!r}"
         )
+    if exact:
+        if len(_CHECKED_IDS) >= _CHECKED_IDS_MAX:
+            _CHECKED_IDS.clear()
+        _CHECKED_IDS.add(value)
 
 
 class Role(enum.StrEnum):

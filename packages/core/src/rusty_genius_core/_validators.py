@@ -30,9 +30,12 @@ def _where(inst: object, attribute: attrs.Attribute[Any]) -> str:
 
 def typed(kind: type | tuple[type, ...], error: type[GeniusError]) -> Validator:
     """Reject values of the wrong type; ``bool`` never passes for ``int``/``float``."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    exact = frozenset(kinds)  # a value of exactly a listed type passes at once (hot paths)
 
     def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if type(value) in exact:
+            return
         if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             names = " or ".join(k.__name__ for k in kinds)
             raise error(f"{_where(inst, attribute)} must be {names}, got {value!r}")
