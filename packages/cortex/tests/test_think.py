@@ -222,6 +222,26 @@ def test_one_call_merges_its_text_into_one_event_per_run() -> None:
     ]
 
 
+def test_each_plain_chunk_of_an_answer_is_one_content_event_as_it_came() -> None:
+    # The common case (in content, nothing held back, no "<") takes a short path in feed();
+    # its events are exactly the general path's: one Content per chunk, whitespace kept.
+    parser = ThinkParser()
+    assert parser.feed("<think>\nhm\n</think>\n\n") == [
+        Thought(event=ThoughtStart()),
+        Thought(event=ThoughtDelta(text="hm")),
+        Thought(event=ThoughtStop()),
+    ]
+    chunks = ["The", " answer", " ", "\n", " is", " 42.", "\n\n"]
+    assert [parser.feed(c) for c in chunks] == [[Content(text=c)] for c in chunks]
+    assert parser.feed("") == []
+    assert parser.feed(" <") == [Content(text=" ")]  # "<" may start a tag: held back
+    assert parser.feed("3") == [Content(text="<3")]
+    assert parser.feed("</think>") == []  # a stray close tag is dropped...
+    assert parser.feed("  ok") == [Content(text="ok")]  # ...with the whitespace after it
+    assert parser.feed(" done") == [Content(text=" done")]
+    assert parser.finish() == []
+
+
 @pytest.mark.parametrize("tag", ["<think>", "</think>"])
 def test_tags_split_at_every_position(tag: str) -> None:
     text = f"before {tag}\n middle </think>\nafter <think>end"

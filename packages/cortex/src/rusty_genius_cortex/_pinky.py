@@ -169,14 +169,16 @@ class PinkyEngine:
             reason = FinishReason.STOP
             delay = self._token_delay
             for n, token in enumerate(pinky_tokens(PINKY_THOUGHT + echo)):
-                if stop is not None and stop.is_set():
-                    reason = FinishReason.CANCELLED
-                    break
-                if delay:
-                    await anyio.sleep(delay)
-                elif n % _CHECKPOINT_EVERY == 0:
-                    # At zero delay a checkpoint per token costs more than the token itself.
-                    await anyio.lowlevel.checkpoint()
+                if delay or n % _CHECKPOINT_EVERY == 0:
+                    if stop is not None and stop.is_set():
+                        reason = FinishReason.CANCELLED
+                        break
+                    if delay:
+                        await anyio.sleep(delay)
+                    else:
+                        # At zero delay a checkpoint per token costs more than the token itself.
+                        await anyio.lowlevel.checkpoint()
+                # Checked once the token's wait is over (the stop may have come during it).
                 if stop is not None and stop.is_set():
                     reason = FinishReason.CANCELLED
                     break

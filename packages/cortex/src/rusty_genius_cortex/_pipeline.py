@@ -41,6 +41,11 @@ class StopMatcher:
         self._longest = max((len(s) for s in self._stops), default=0)
         self._held = ""
 
+    @property
+    def active(self) -> bool:
+        """Whether there is any stop string to look for."""
+        return bool(self._stops)
+
     def feed(self, text: str) -> tuple[str, bool]:
         """Return the text that is safe to emit and whether a stop string was hit."""
         if not self._stops:
@@ -80,7 +85,7 @@ class TokenPipeline:
     matcher and the think parser held back and appends the :class:`Complete`.
     """
 
-    __slots__ = ("_max_tokens", "_parser", "_stops", "meter")
+    __slots__ = ("_max_tokens", "_parser", "_stopping", "_stops", "meter")
 
     def __init__(
         self,
@@ -93,6 +98,7 @@ class TokenPipeline:
         self.meter = meter
         self._max_tokens = config.max_tokens
         self._stops = StopMatcher((*config.stop, *extra_stops))
+        self._stopping = self._stops.active
         self._parser = ThinkParser(
             show_thinking=config.show_thinking, start_in_thinking=start_in_thinking
         )
@@ -104,6 +110,8 @@ class TokenPipeline:
     def token(self, text: str) -> tuple[list[InferenceEvent], bool]:
         """Count one token with text ``text``; return its events and whether a stop string hit."""
         self.meter.token()
+        if not self._stopping:  # no stop strings: the text is visible as it comes
+            return (self._parser.feed(text) if text else []), False
         visible, hit = self._stops.feed(text)
         return (self._parser.feed(visible) if visible else []), hit
 

@@ -76,6 +76,7 @@ class ThinkParser:
         "_in_thought",
         "_out",
         "_partial",
+        "_plain",
         "_run_parts",
         "_run_thought",
         "_show",
@@ -95,6 +96,8 @@ class ThinkParser:
         self._out: list[InferenceEvent] = []  # events of the current call
         self._run_parts: list[str] = []  # text of the current run (one event's worth)
         self._run_thought = False  # whether that run is thought or content
+        self._plain = False  # in content with nothing held back: see feed()
+        self._update_plain()
 
     @property
     def in_thought(self) -> bool:
@@ -102,10 +105,15 @@ class ThinkParser:
 
     def feed(self, text: str) -> list[InferenceEvent]:
         """Consume ``text``; return the events it completes (possibly none)."""
+        if self._plain and text and "<" not in text:
+            # Most tokens of an answer: in content, nothing held back, no tag can start here.
+            # The general path below would produce exactly this one event.
+            return [Content(text=text)]
         if self._done:
             raise RuntimeError("ThinkParser.feed() after finish()")
         self._begin()
         if not text:
+            self._update_plain()
             return self._take()
         s = self._partial + text if self._partial else text
         self._partial = ""
@@ -131,6 +139,7 @@ class ThinkParser:
                     break
                 self._text("<")
                 i = j + 1
+        self._update_plain()
         return self._take()
 
     def finish(self) -> list[InferenceEvent]:
@@ -148,9 +157,20 @@ class ThinkParser:
             if self._show:
                 self._emit(_STOP)
         self._done = True
+        self._update_plain()
         return self._take()
 
     # -- internals --------------------------------------------------------------------------
+
+    def _update_plain(self) -> None:
+        """Whether the next text without ``<`` is one ``Content`` of itself, as is."""
+        self._plain = (
+            self._started
+            and not self._done
+            and not self._in_thought
+            and not self._skip_ws
+            and not self._partial
+        )
 
     def _begin(self) -> None:
         if not self._started:

@@ -89,13 +89,12 @@ class UsageMeter:
 
     def token(self) -> None:
         """One completion token was produced."""
-        now = self._clock()
-        if self._t_prompt_done is None:
-            self._t_prompt_done = now
+        now = self._t_last = self._clock()
+        self._completion_tokens += 1
         if self._t_first is None:
             self._t_first = now
-        self._t_last = now
-        self._completion_tokens += 1
+            if self._t_prompt_done is None:
+                self._t_prompt_done = now
 
     def usage(self, finish_reason: FinishReason) -> Usage:
         """The request's :class:`Usage`, as of now."""
