@@ -5,7 +5,7 @@ Pinky runs with no delays here; nothing waits on time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -13,8 +13,6 @@ import pytest
 
 from rusty_genius_core import (
     Ack,
-    BrainstemInput,
-    BrainstemOutput,
     ChatMessage,
     Complete,
     Content,
@@ -26,6 +24,7 @@ from rusty_genius_core import (
     LoadOptions,
     ModelList,
     ModelLoaded,
+    OutputBody,
     ProcessStart,
     ProtocolError,
     Role,
@@ -33,6 +32,7 @@ from rusty_genius_core import (
 )
 from rusty_genius_cortex import PinkyEngine
 from rusty_genius_stem import BrainstemClient, KeepAlive, open_brainstem
+from rusty_genius_stem._client import _Answers
 
 if TYPE_CHECKING:
     from conftest import FakeAssets, Lab
@@ -140,29 +140,113 @@ async def test_an_error_in_the_block_still_unloads_everything(lab: Lab, assets: 
     assert lab.log.loaded == []
 
 
-async def test_the_dispatcher_yields_while_it_drains_a_backlog() -> None:
-    # The dispatcher routes without anyio's per-call yield while outputs are waiting, and
-    # yields every few of them: a backlog reaches the reader in small steps, in order.
-    count = 400
-    in_send, in_receive = anyio.create_memory_object_stream[BrainstemInput](10)
-    out_send, out_receive = anyio.create_memory_object_stream[BrainstemOutput](count + 10)
-    client = BrainstemClient(in_send, out_receive, buffer_size=count + 10)
-    steps: list[int] = []
-    async with in_receive, anyio.create_task_group() as tg:
-        async with client.stream(chat("x"), request_id="r") as bodies:
-            async with out_send:
-                for i in range(count):
-                    out_send.send_nowait(BrainstemOutput(request_id="r", body=Content(text=f"{i}")))
-                out_send.send_nowait(BrainstemOutput(request_id="r", body=Complete()))
-            tg.start_soon(client._dispatch)
-            seen = 0
-            while seen < count + 1 and len(steps) < 10_000:
-                await anyio.lowlevel.checkpoint()
-                now = bodies.statistics().current_buffer_used
-                steps.append(now - seen)
-                seen = now
-            received = [body async for body in bodies]
-        in_send.close()
-    assert max(steps) <= 32, steps
-    assert received[:-1] == [Content(text=f"{i}") for i in range(count)]
+async def test_a_reader_that_stops_holds_the_engine_until_it_has_read_half(
+    lab: Lab, assets: FakeAssets
+) -> None:
+    # The brainstem puts each answer straight into the reader's stream (8 bodies here) and,
+    # once it is full, waits until the reader has taken it down to half: then it refills it
+    # in one go instead of waking once per body. Nothing is lost and the order holds.
+    text = " ".join(f"w{i}" for i in range(200))
+    async with (
+        open_brainstem(assets, engine_factory=lab.factory(), buffer_size=8) as client,
+        client.stream(chat(text)) as bodies,
+    ):
+        await anyio.wait_all_tasks_blocked()
+        engine = lab.engines[0]
+        held = engine.produced
+        assert 8 <= held <= 9  # the 8 buffered, and the one the brainstem waits to put in
+        received = [await bodies.receive() for _ in range(3)]  # 5 left: above half
+        await anyio.wait_all_tasks_blocked()
+        assert engine.produced == held
+        received.append(await bodies.receive())  # 4 left: half
+        await anyio.wait_all_tasks_blocked()
+        assert engine.produced >= held + 4
+        received.extend([body async for body in bodies])
+    expected = await pinky_events(text)
+    assert received[:-1] == expected[:-1]
     assert isinstance(received[-1], Complete)
+    assert received[-1].usage.completion_tokens == expected[-1].usage.completion_tokens
+
+
+async def test_an_unbuffered_brainstem_still_answers(lab: Lab, assets: FakeAssets) -> None:
+    text = " ".join(f"w{i}" for i in range(50))
+    async with open_brainstem(assets, engine_factory=lab.factory(), buffer_size=0) as client:
+        async with client.stream(chat(text)) as bodies:
+            received = [body async for body in bodies]
+        assert received[:-1] == (await pinky_events(text))[:-1]
+        assert isinstance(await client.call(ListModels()), ModelList)
+
+
+async def pinky_events(text: str) -> list[Any]:
+    engine = PinkyEngine()
+    await engine.load("alpha", None, LoadOptions())
+    events = [
+        e
+        async for e in engine.infer(
+            messages=[ChatMessage(role=Role.USER, content=text)], config=InferenceConfig.greedy()
+        )
+    ]
+    await engine.unload()
+    return events
+
+
+# -- one request's stream -------------------------------------------------------------------
+
+
+async def test_a_cancelled_receive_loses_nothing() -> None:
+    answers = _Answers(4)
+    scope = anyio.CancelScope()
+
+    async def read() -> None:
+        with scope:
+            await answers.receive()
+            pytest.fail("the receive was cancelled before it could return")
+
+    async with answers:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read)
+            await anyio.wait_all_tasks_blocked()
+            # Both in one step: the body arrives just as the waiting receive is cancelled.
+            scope.cancel()
+            assert answers.put_nowait(Content(text="kept"))
+        assert answers.receive_nowait() == Content(text="kept")
+
+
+async def test_a_reader_that_leaves_releases_a_waiting_sender() -> None:
+    answers = _Answers(2)
+    sent = anyio.Event()
+
+    async def send() -> None:
+        await answers.put(Content(text="c"))  # dropped: the reader is gone
+        sent.set()
+
+    assert answers.put_nowait(Content(text="a"))
+    assert answers.put_nowait(Content(text="b"))
+    assert not answers.put_nowait(Content(text="c"))  # full
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(send)
+        await anyio.wait_all_tasks_blocked()
+        assert not sent.is_set()
+        await answers.aclose()
+        await sent.wait()
+    with pytest.raises(anyio.ClosedResourceError):
+        await answers.receive()
+
+
+async def test_the_end_comes_after_every_buffered_body() -> None:
+    answers = _Answers(4)
+    async with answers:
+        got: list[OutputBody] = []
+
+        async def read() -> None:
+            got.extend([body async for body in answers])
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read)
+            await anyio.wait_all_tasks_blocked()  # the reader waits on an empty stream
+            answers.put_nowait(Content(text="a"))
+            answers.put_nowait(Content(text="b"))
+            answers.end()
+        assert got == [Content(text="a"), Content(text="b")]
+        with pytest.raises(anyio.EndOfStream):
+            await answers.receive()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections import deque
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
+from anyio.abc import ObjectReceiveStream
 
 from rusty_genius_core import (
     BrainstemInput,
@@ -37,33 +39,181 @@ if TYPE_CHECKING:
 
 __all__ = ["BrainstemClient", "open_brainstem"]
 
-_YIELD_EVERY: Final = 16
-"""Outputs the dispatcher may route in a row without yielding to the loop."""
+
+class _Answers(ObjectReceiveStream[OutputBody]):
+    """One request's bodies: the brainstem puts them in, the caller of ``stream()`` reads.
+
+    Like an anyio memory object stream of ``size`` items (``receive`` is a checkpoint,
+    a cancelled ``receive`` loses nothing, the end comes after the last buffered
+    body), with one difference: a sender that found it full waits until the reader
+    has taken it down to half (a low-water mark, as asyncio's transports have), not
+    until one item is taken. A producer faster than its reader then runs in bursts
+    of ``size // 2`` instead of waking once per item. A ``size`` below 1 holds one body
+    (a zero-size memory stream hands each item over; here a body always waits in the buffer).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._items: deque[OutputBody] = deque()
+        self._size = max(1, size)
+        self._low = self._size // 2
+        self._readable: anyio.Event | None = None  # a reader waits for an item or the end
+        self._room: anyio.Event | None = None  # a sender waits for the low-water mark
+        self._ended = False  # nothing more will be put in
+        self._closed = False  # the reader closed its end
+
+    # -- the brainstem's side (through _Router) -------------------------------------------
+
+    def put_nowait(self, body: OutputBody) -> bool:
+        """Put ``body`` in unless full (False). Once the reader left or the stream ended
+        (its final body is in), drop it: nothing follows the final body."""
+        if self._closed or self._ended:
+            return True
+        if len(self._items) >= self._size:
+            return False
+        self._items.append(body)
+        readable = self._readable
+        if readable is not None:
+            self._readable = None
+            readable.set()
+        return True
+
+    async def put(self, body: OutputBody) -> None:
+        """Put ``body`` in, waiting while the stream is full until it is half empty."""
+        while not self.put_nowait(body):
+            if self._room is None:
+                self._room = anyio.Event()
+            await self._room.wait()
+
+    def end(self) -> None:
+        """No more bodies: the reader gets the rest, then the end of the stream."""
+        self._ended = True
+        self._wake_reader()
+
+    # -- the reader's side ----------------------------------------------------------------
+
+    def receive_nowait(self) -> OutputBody:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if self._items:
+            body = self._items.popleft()
+            if self._room is not None and len(self._items) <= self._low:
+                self._wake_sender()
+            return body
+        if self._ended:
+            raise anyio.EndOfStream
+        raise anyio.WouldBlock
+
+    async def receive(self) -> OutputBody:
+        await anyio.lowlevel.checkpoint()
+        while True:
+            try:
+                return self.receive_nowait()
+            except anyio.WouldBlock:
+                pass
+            if self._readable is None:
+                self._readable = anyio.Event()
+            await self._readable.wait()
+
+    def close(self) -> None:
+        """The reader leaves: what is buffered and what comes later is dropped."""
+        if not self._closed:
+            self._closed = True
+            self._items.clear()
+            self._wake_sender()
+            self._wake_reader()
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def _wake_sender(self) -> None:
+        room, self._room = self._room, None
+        if room is not None:
+            room.set()
+
+    def _wake_reader(self) -> None:
+        readable, self._readable = self._readable, None
+        if readable is not None:
+            readable.set()
+
+
+class _Router:
+    """The brainstem's output end in :func:`open_brainstem`: each output goes straight
+    into the stream of the request it answers, in the sending task.
+
+    A separate dispatcher task reading one shared output stream would wake once per
+    output and make every output cross one more task. Here the brainstem's own
+    ``send_nowait``/``send`` (see ``_Session._send``) deliver: a full request stream
+    makes that request's sender wait (backpressure, nothing dropped, order kept),
+    and a reader that stalls holds back only the tasks that send to it.
+    """
+
+    __slots__ = ("_closed", "finished", "routes")
+
+    def __init__(self) -> None:
+        self.routes: dict[str, _Answers] = {}
+        self.finished = anyio.Event()
+        self._closed = False
+
+    def send_nowait(self, output: BrainstemOutput) -> None:
+        """Deliver ``output`` if its request's stream has room; ``WouldBlock`` if not."""
+        if self._closed:
+            raise anyio.ClosedResourceError
+        route = self.routes.get(output.request_id)
+        if route is None:
+            return  # its reader left early; the request was cancelled
+        body = output.body
+        if not route.put_nowait(body):
+            raise anyio.WouldBlock
+        if is_final(body):
+            self._end(output.request_id, route)
+
+    async def send(self, output: BrainstemOutput) -> None:
+        """Deliver ``output``, waiting while its request's stream is full."""
+        if self._closed:
+            raise anyio.ClosedResourceError
+        route = self.routes.get(output.request_id)
+        if route is None:
+            await anyio.lowlevel.checkpoint()
+            return
+        body = output.body
+        await route.put(body)
+        if is_final(body):
+            self._end(output.request_id, route)
+
+    def _end(self, rid: str, route: _Answers) -> None:
+        if self.routes.get(rid) is route:
+            del self.routes[rid]
+        route.end()
+
+    def close(self) -> None:
+        """The brainstem stopped: end every request's stream (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            for route in self.routes.values():
+                route.end()
+            self.routes.clear()
+            self.finished.set()
 
 
 class BrainstemClient:
     """Send commands to a running brainstem; each caller reads only its own answers.
 
-    Many tasks may use one client at once. A background dispatcher reads the
-    brainstem's output stream and forwards each body to the stream of the request
-    it answers, awaiting the reader: a request whose reader stalls holds the
-    others back rather than losing events.
+    Many tasks may use one client at once. The brainstem puts each answer straight
+    into the stream of the request it answers (made by :meth:`stream`), waiting
+    while that stream is full: a request whose reader stalls waits for it rather
+    than losing events. Made by :func:`open_brainstem`.
     """
 
     def __init__(
-        self,
-        inputs: MemoryObjectSendStream[BrainstemInput],
-        outputs: MemoryObjectReceiveStream[BrainstemOutput],
-        *,
-        buffer_size: int = 64,
+        self, inputs: MemoryObjectSendStream[BrainstemInput], *, buffer_size: int = 64
     ) -> None:
         self._inputs = inputs
-        self._outputs = outputs
         self._buffer_size = buffer_size
-        self._routes: dict[str, MemoryObjectSendStream[OutputBody]] = {}
+        self._router = _Router()
+        self._routes = self._router.routes
         self._prefix = uuid.uuid4().hex[:12]
         self._counter = itertools.count(1)
-        self._finished = anyio.Event()
+        self._finished = self._router.finished
 
     def new_request_id(self) -> str:
         """A request id no other request of this client uses."""
@@ -72,7 +222,7 @@ class BrainstemClient:
     @asynccontextmanager
     async def stream(
         self, command: Command, *, request_id: str | None = None
-    ) -> AsyncIterator[MemoryObjectReceiveStream[OutputBody]]:
+    ) -> AsyncIterator[ObjectReceiveStream[OutputBody]]:
         """Submit ``command``; yield a stream of its bodies that ends after the final one.
 
         Leaving the block before the final body cancels the request (best effort).
@@ -80,22 +230,19 @@ class BrainstemClient:
         rid = self.new_request_id() if request_id is None else request_id
         if rid in self._routes:
             raise ProtocolError(f"request id {rid!r} is already in use by this client")
-        send, receive = anyio.create_memory_object_stream[OutputBody](self._buffer_size)
-        self._routes[rid] = send
+        answers = _Answers(self._buffer_size)
+        self._routes[rid] = answers
         try:
-            async with receive:
+            async with answers:
                 await self._inputs.send(BrainstemInput(request_id=rid, command=command))
-                yield receive
+                yield answers
         finally:
-            if self._routes.pop(rid, None) is not None:
-                send.close()
-                if isinstance(command, Infer | LoadModel):
-                    with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                        await self._send_quietly(
-                            BrainstemInput(
-                                request_id=self.new_request_id(), command=Cancel(target=rid)
-                            )
-                        )
+            # Still routed: it left before the final body, so the request is stopped.
+            if self._routes.pop(rid, None) is not None and isinstance(command, Infer | LoadModel):
+                with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                    await self._send_quietly(
+                        BrainstemInput(request_id=self.new_request_id(), command=Cancel(target=rid))
+                    )
 
     async def call(self, command: Command, *, request_id: str | None = None) -> OutputBody:
         """Submit ``command`` and return its final body, skipping progress and tokens."""
@@ -109,9 +256,9 @@ class BrainstemClient:
         """Ask the brainstem to stop, and wait until it has and every answer is delivered."""
         if not self._finished.is_set():
             rid = self.new_request_id()
-            send, receive = anyio.create_memory_object_stream[OutputBody](1)
-            self._routes[rid] = send
-            async with receive:
+            answers = _Answers(1)
+            self._routes[rid] = answers
+            async with answers:
                 await self._send_quietly(
                     BrainstemInput(request_id=rid, command=Shutdown(drain=drain))
                 )
@@ -121,51 +268,6 @@ class BrainstemClient:
     async def _send_quietly(self, message: BrainstemInput) -> None:
         with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
             await self._inputs.send(message)  # fails only once the brainstem has stopped
-
-    async def _dispatch(self) -> None:
-        """Route every output to its request's stream, in order, waiting on a full one.
-
-        The ``*_nowait`` calls come first: anyio's ``receive``/``send`` yield to the
-        loop on every call, a scheduling round per event. This task yields when it
-        has to wait, and at least every :data:`_YIELD_EVERY` outputs otherwise.
-        """
-        outputs, routes = self._outputs, self._routes
-        unyielded = 0
-        try:
-            async with outputs:
-                while True:
-                    try:
-                        output = outputs.receive_nowait()
-                    except anyio.WouldBlock:
-                        try:
-                            output = await outputs.receive()
-                        except anyio.EndOfStream:
-                            break
-                        unyielded = 0
-                    except anyio.EndOfStream:
-                        break
-                    unyielded += 1
-                    if unyielded >= _YIELD_EVERY:
-                        unyielded = 0
-                        await anyio.lowlevel.checkpoint()
-                    rid, body = output.request_id, output.body
-                    route = routes.get(rid)
-                    if route is None:
-                        continue  # its reader left early; the request was cancelled
-                    with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        try:
-                            route.send_nowait(body)
-                        except anyio.WouldBlock:
-                            await route.send(body)
-                            unyielded = 0
-                    if is_final(body) and routes.get(rid) is route:
-                        del routes[rid]
-                        route.close()
-        finally:
-            for route in routes.values():
-                route.close()
-            routes.clear()
-            self._finished.set()
 
 
 @asynccontextmanager
@@ -203,15 +305,13 @@ async def open_brainstem(
             fetch_assets=fetch_assets,
         )
         in_send, in_receive = anyio.create_memory_object_stream[BrainstemInput](buffer_size)
-        out_send, out_receive = anyio.create_memory_object_stream[BrainstemOutput](buffer_size)
-        for end in (in_send, in_receive, out_send, out_receive):
+        for end in (in_send, in_receive):
             stack.push_async_exit(end)  # closed even if a task never got to own it
-        client = BrainstemClient(in_send, out_receive, buffer_size=buffer_size)
+        client = BrainstemClient(in_send, buffer_size=buffer_size)
         raised: BaseException | None = None
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(orchestrator.run, in_receive, out_send)
-                tg.start_soon(client._dispatch)
+                tg.start_soon(_serve, orchestrator, in_receive, client._router)
                 try:
                     yield client
                 except BaseException as exc:
@@ -223,3 +323,16 @@ async def open_brainstem(
             if raised is not None and list(group.exceptions) == [raised]:
                 raise raised from None
             raise
+
+
+async def _serve(
+    orchestrator: Orchestrator,
+    inputs: MemoryObjectReceiveStream[BrainstemInput],
+    router: _Router,
+) -> None:
+    """:meth:`Orchestrator.run`, answering through ``router`` instead of an output stream."""
+    try:
+        async with inputs:
+            await orchestrator._serve(inputs, router)
+    finally:
+        router.close()

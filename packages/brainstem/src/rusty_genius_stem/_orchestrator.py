@@ -42,7 +42,7 @@ from collections import Counter
 from contextlib import suppress
 from os import fspath
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import anyio
 import anyio.lowlevel
@@ -188,7 +188,24 @@ class Orchestrator:
         ``Shutdown(drain=True)`` without an ``Ack``.
         """
         async with inputs, outputs:
-            await _Session(self, outputs).run(inputs)
+            await self._serve(inputs, outputs)
+
+    async def _serve(
+        self, inputs: MemoryObjectReceiveStream[BrainstemInput], outputs: _OutputSink
+    ) -> None:
+        """The loop itself; :func:`open_brainstem` runs it with its client's router."""
+        await _Session(self, outputs).run(inputs)
+
+
+class _OutputSink(Protocol):
+    """Where a session sends: an output stream, or the client's router in open_brainstem.
+
+    ``BrokenResourceError``/``ClosedResourceError`` mean the consumer is gone.
+    """
+
+    def send_nowait(self, item: BrainstemOutput, /) -> None: ...
+
+    async def send(self, item: BrainstemOutput, /) -> None: ...
 
 
 @attrs.define(eq=False)
@@ -250,9 +267,7 @@ class _Job:
 class _Session:
     """The state of one :meth:`Orchestrator.run`."""
 
-    def __init__(
-        self, config: Orchestrator, outputs: MemoryObjectSendStream[BrainstemOutput]
-    ) -> None:
+    def __init__(self, config: Orchestrator, outputs: _OutputSink) -> None:
         self._cfg = config
         self._outputs = outputs
         self._tg: TaskGroup | None = None
