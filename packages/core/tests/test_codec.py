@@ -179,8 +179,9 @@ infers = st.builds(
     config=inference_configs,
     keep_alive=keep_alives,
 )
+load_models = st.builds(LoadModel, model=non_blank, options=load_options, keep_alive=keep_alives)
 commands = st.one_of(
-    st.builds(LoadModel, model=non_blank, options=load_options),
+    load_models,
     infers,
     st.builds(Unload, model=non_blank),
     st.builds(Cancel, target=request_ids),
@@ -230,7 +231,7 @@ STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
     AssetFailed: st.builds(AssetFailed, reference=text, message=non_blank),
     ModelSpec: model_specs,
     ChatMessage: chat_messages,
-    LoadModel: st.builds(LoadModel, model=non_blank, options=load_options),
+    LoadModel: load_models,
     Infer: infers,
     Unload: st.builds(Unload, model=non_blank),
     Cancel: st.builds(Cancel, target=request_ids),
@@ -325,6 +326,19 @@ def test_round_trip_keeps_huge_ints_in_float_fields() -> None:
     assert from_dict({"type": "infer", "model": "m", "prompt": "", "keep_alive": 3}, Infer) == (
         Infer(model="m", prompt="", keep_alive=3.0)
     )
+    assert from_dict({"type": "load_model", "model": "m", "keep_alive": -1}, LoadModel) == (
+        LoadModel(model="m", keep_alive=-1.0)
+    )
+
+
+def test_load_model_keep_alive_is_optional_on_the_wire() -> None:
+    # Messages written before the field existed still decode, to "the strategy decides".
+    assert from_dict({"type": "load_model", "model": "m"}, LoadModel) == LoadModel(model="m")
+    assert to_dict(LoadModel(model="m", keep_alive=0))["keep_alive"] == 0
+    with pytest.raises(ProtocolError, match=r"\$\.keep_alive"):
+        from_dict({"type": "load_model", "model": "m", "keep_alive": "5m"}, LoadModel)
+    with pytest.raises(ProtocolError, match=r"LoadModel\.keep_alive must be a number"):
+        LoadModel(model="m", keep_alive=True)
 
 
 def test_type_tag_may_be_left_out_where_only_one_class_fits() -> None:
@@ -625,6 +639,7 @@ OUT_OF_RANGE: list[tuple[type, str, object]] = [
     (ModelStatus, "expires_at", -1.0),
     (ModelLoaded, "load_duration", -0.1),
     (Infer, "keep_alive", float("nan")),
+    (LoadModel, "keep_alive", float("inf")),
     (Cancel, "target", "not ok"),
     (BrainstemInput, "request_id", "x" * 129),
     (BrainstemOutput, "request_id", ""),

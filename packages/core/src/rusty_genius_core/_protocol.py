@@ -89,14 +89,25 @@ class ChatMessage:
     content: str = attrs.field(validator=typed(str, ProtocolError))
 
 
+_KEEP_ALIVE: Final = number_in(None, None, ProtocolError, optional=True)
+
+
 @attrs.frozen(kw_only=True)
 class LoadModel:
-    """Fetch (through facecrab) and load ``model`` so later requests start warm."""
+    """Fetch (through facecrab) and load ``model`` so later requests start warm.
+
+    ``keep_alive`` sets how long the model stays loaded once idle, in seconds, as
+    :attr:`Infer.keep_alive` does (Ollama's load-only request): ``0`` unloads it as
+    soon as nothing runs or waits on it, a negative value keeps it forever, ``None``
+    leaves it to the brainstem's strategy (which keeps a preloaded model until its
+    first request).
+    """
 
     model: str = attrs.field(validator=non_empty_str(ProtocolError))
     options: LoadOptions = attrs.field(
         factory=LoadOptions, validator=typed(LoadOptions, ProtocolError)
     )
+    keep_alive: float | None = attrs.field(default=None, validator=_KEEP_ALIVE)
 
 
 @attrs.frozen(kw_only=True)
@@ -115,9 +126,7 @@ class Infer:
     config: InferenceConfig = attrs.field(
         factory=InferenceConfig, validator=typed(InferenceConfig, ProtocolError)
     )
-    keep_alive: float | None = attrs.field(
-        default=None, validator=number_in(None, None, ProtocolError, optional=True)
-    )
+    keep_alive: float | None = attrs.field(default=None, validator=_KEEP_ALIVE)
 
     def __attrs_post_init__(self) -> None:
         if (self.prompt is None) == (self.messages is None):
