@@ -20,6 +20,7 @@ from rusty_genius_core import (
     ListModels,
     LoadModel,
     ModelList,
+    ModelLoaded,
     ProcessStart,
 )
 from rusty_genius_stem import (
@@ -222,6 +223,47 @@ async def test_immediate_with_keep_alive_forever(lab: Lab, assets: FakeAssets, r
         assert lab.log.loaded == ["alpha"]
         await h.request("then", infer())
         assert lab.log.loaded == []
+
+
+async def test_load_model_keep_alive_sets_the_idle_time_like_a_requests(
+    lab: Lab, assets: FakeAssets, run_stem
+) -> None:
+    # Ollama's load-only request: {"model": ..., "keep_alive": ...} without a prompt.
+    async with run_stem(stem(assets, lab, HibernateAfter(FIVE_MINUTES))) as h:
+        loaded = await h.request("ten", LoadModel(model="alpha", keep_alive=10))
+        assert isinstance(loaded, ModelLoaded)
+        done = anyio.current_time()
+        assert await expires_at(h, "ls") == pytest.approx(BASE + done + 10)
+        await anyio.sleep(60)
+        assert lab.log.times("unload") == [pytest.approx(done + 10, abs=1e-9)]
+
+        zero = await h.request("zero", LoadModel(model="alpha", keep_alive=0))
+        assert isinstance(zero, ModelLoaded)
+        assert len(lab.log.times("load")) == 2  # it did load...
+        assert lab.log.loaded == []  # ...and unloaded as soon as it was idle, as asked
+
+        await h.request("forever", LoadModel(model="alpha", keep_alive=-1))
+        await anyio.sleep(30 * DAY)
+        assert lab.log.loaded == ["alpha"]
+        assert await expires_at(h, "ls2") is None
+        await h.request("a", infer())  # the latest request's keep_alive (none: the strategy)
+        done = anyio.current_time()
+        await anyio.sleep(DAY)
+        assert lab.log.times("unload")[-1] == pytest.approx(done + FIVE_MINUTES, abs=1e-9)
+
+
+async def test_load_model_keep_alive_zero_waits_for_what_runs_and_waits(
+    lab: Lab, assets: FakeAssets, run_stem
+) -> None:
+    async with run_stem(stem(assets, lab, KeepAlive(), token_delay=1.0)) as h:
+        await h.request("warm", infer())
+        await h.send("a", infer())
+        await h.wait_body("a", ProcessStart)
+        await h.request("zero", LoadModel(model="alpha", keep_alive=0))
+        assert lab.log.loaded == ["alpha"]  # "a" still runs on it
+        await h.wait_final("a")
+        assert lab.log.loaded == []  # then the latest keep_alive (0) applies
+        assert lab.log.times("unload") == [pytest.approx(anyio.current_time(), abs=1e-9)]
 
 
 def finish_reason(body: object) -> FinishReason:

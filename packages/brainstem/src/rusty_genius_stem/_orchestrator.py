@@ -507,11 +507,10 @@ class _Session:
         job.slot = slot
         if isinstance(job.command, LoadModel):
             slot.loaders += 1
-            slot.keep_alive = None
             self._last_options[job.model] = job.command.options
         else:
             slot.running += 1
-            slot.keep_alive = job.command.keep_alive
+        slot.keep_alive = job.command.keep_alive  # the latest request's says, as in Ollama
         slot.deadline = None
         slot.last_used = next(self._ticks)
         job.started.set()
@@ -571,8 +570,9 @@ class _Session:
         if keep is None:
             return None
         if keep == 0:
-            # Only a finished request unloads; a bare LoadModel waits for its first one.
-            if slot.served and self._retire(slot):
+            # The strategy's 0 (Immediate) unloads after a request, so a bare LoadModel waits
+            # for its first one; a request's own keep_alive=0 (a LoadModel's too) unloads now.
+            if (slot.served or slot.keep_alive is not None) and self._retire(slot):
                 return slot
             return None
         slot.deadline = anyio.current_time() + keep
