@@ -266,6 +266,21 @@ async def test_list_ps_and_unload(make_genius: Callable[..., Genius]) -> None:
         assert status.expires_at is None
 
 
+async def test_load_with_its_own_keep_alive(make_genius: Callable[..., Genius]) -> None:
+    async with make_genius(strategy=HibernateAfter(60)) as genius:
+        await genius.load(MODEL, keep_alive=3600)
+        [status] = await genius.ps()
+        assert status.expires_at is not None
+        assert 3000 < status.expires_at - time.time() <= 3600
+        await genius.load(MODEL, keep_alive=-1)
+        [status] = await genius.ps()
+        assert status.expires_at is None
+        await genius.load(MODEL)  # no keep_alive of its own: the strategy's 60 s
+        [status] = await genius.ps()
+        assert status.expires_at is not None
+        assert 0 < status.expires_at - time.time() <= 60
+
+
 async def test_load_ahead_of_requests(make_genius: Callable[..., Genius]) -> None:
     async with make_genius() as genius:
         loaded = await genius.load(MODEL)

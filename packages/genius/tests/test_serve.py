@@ -293,6 +293,14 @@ async def test_keep_alive_follows_ollama(serve: Callable[..., Any]) -> None:
         assert unloaded.json()["done_reason"] == "unload"
         assert unloaded.json()["message"] == {"role": "assistant", "content": ""}
         assert (await served.http.get("/api/ps")).json() == {"models": []}
+        # a load-only request carries its keep_alive to the model, as Ollama's does
+        await served.http.post("/api/generate", json={"model": MODEL, "keep_alive": "1h"})
+        [row] = (await served.http.get("/api/ps")).json()["models"]
+        until = dt.datetime.fromisoformat(row["expires_at"]).timestamp() - time.time()
+        assert 3000 < until <= 3600
+        await served.http.post("/api/chat", json={"model": MODEL, "keep_alive": -1})
+        [row] = (await served.http.get("/api/ps")).json()["models"]
+        assert dt.datetime.fromisoformat(row["expires_at"]).year > 2200
 
 
 @pytest.mark.parametrize(

@@ -386,10 +386,17 @@ class Genius:
         if failure:
             raise failure[0]
 
-    async def load(self, model: str, options: LoadOptions | None = None) -> ModelLoaded:
-        """Download (when the engine needs weights) and load ``model`` ahead of requests."""
+    async def load(
+        self, model: str, options: LoadOptions | None = None, *, keep_alive: float | None = None
+    ) -> ModelLoaded:
+        """Download (when the engine needs weights) and load ``model`` ahead of requests.
+
+        ``keep_alive`` is how long the model stays loaded while idle, in seconds, as a
+        request's own (``-1``: until unloaded; ``None``: the brainstem's strategy).
+        """
         return await self._call(
-            LoadModel(model=model, options=options or LoadOptions()), ModelLoaded
+            LoadModel(model=model, options=options or LoadOptions(), keep_alive=keep_alive),
+            ModelLoaded,
         )
 
     async def list_models(self) -> tuple[ModelStatus, ...]:

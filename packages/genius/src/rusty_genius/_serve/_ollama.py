@@ -333,7 +333,7 @@ async def _load_only(context: Context, request: LoadOnly, reply: Reply) -> None:
             await genius.unload(request.model)
             reason = "unload"
         else:
-            await genius.load(request.model, request.load_options)
+            await genius.load(request.model, request.load_options, keep_alive=request.keep_alive)
             reason = "load"
     except GeniusError as exc:
         await reply.respond(error_response(Api.OLLAMA, exc, retry_after=context.retry_after))
