@@ -247,7 +247,8 @@ def spec_for(name: str) -> ModelSpec:
 
 class FakeAssets:
     """An in-memory asset source: ``known`` models resolve and "download" in 3 progress steps;
-    names in ``broken`` fail with :class:`AssetError` after one progress event."""
+    names in ``broken`` fail with :class:`AssetError` after one progress event. A download
+    writes a weights file of ``sizes[name]`` bytes (3000 by default)."""
 
     def __init__(self, root: Path, known: Sequence[str] = (), broken: Sequence[str] = ()) -> None:
         self.root = root
@@ -258,6 +259,7 @@ class FakeAssets:
         self.registry_error: Exception | None = None
         self.downloaded: dict[str, Path] = {}
         self.calls: list[tuple[str, str]] = []
+        self.sizes: dict[str, int] = {}
 
     async def ensure_model(
         self, reference: str, /, *, progress: Callable[[AssetEvent], Any] | None = None
@@ -283,7 +285,7 @@ class FakeAssets:
             await emit(AssetStarted(reference=reference, filename=spec.filename, total=3000))
             for done in (1000, 2000, 3000):
                 await emit(AssetProgress(filename=spec.filename, done=done, total=3000))
-            path.write_bytes(b"GGUF" + bytes(2996))
+            path.write_bytes(b"GGUF" + bytes(self.sizes.get(reference, 3000) - 4))
             self.downloaded[reference] = path
         await emit(AssetComplete(reference=reference, path=str(path), cached=cached))
         return FakeLocalModel(spec=spec, path=path, cached=cached)

@@ -279,13 +279,15 @@ async def open_brainstem(
     parallelism: int = 1,
     max_queue: int = DEFAULT_MAX_QUEUE,
     max_loaded: int = 1,
+    max_memory: int | None = None,
     fetch_assets: bool = False,
     buffer_size: int = 64,
 ) -> AsyncIterator[BrainstemClient]:
     """Run an :class:`Orchestrator` in a task group and hand back a client.
 
     ``assets`` defaults to facecrab's ``AssetAuthority()`` with its default
-    directories, opened and closed here. Leaving the block shuts the brainstem
+    directories, opened and closed here. The other keywords configure the
+    :class:`Orchestrator` (``max_memory`` is its memory budget in bytes). Leaving the block shuts the brainstem
     down, cancelling what still runs; every engine is unloaded before it returns.
     """
     async with AsyncExitStack() as stack:
@@ -302,6 +304,7 @@ async def open_brainstem(
             parallelism=parallelism,
             max_queue=max_queue,
             max_loaded=max_loaded,
+            max_memory=max_memory,
             fetch_assets=fetch_assets,
         )
         in_send, in_receive = anyio.create_memory_object_stream[BrainstemInput](buffer_size)

@@ -135,6 +135,24 @@ def _check_count(name: str, value: object, low: int) -> int:
     return value
 
 
+def _check_bytes(name: str, value: object) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(
+            f"Orchestrator {name} must be a positive number of bytes or None, got {value!r}"
+        )
+    return value
+
+
+def _weights_size(path: Path | None) -> int:
+    """The estimated memory of a model loaded from ``path``: its file size; 0 without one."""
+    if path is None:
+        return 0
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise AssetError(f"cannot read the size of {fspath(path)!r}: {exc}") from exc
+
+
 class Orchestrator:
     """The brainstem: configuration plus :meth:`run`, the actor loop.
 
@@ -143,6 +161,14 @@ class Orchestrator:
     others wait FIFO, at most ``max_queue`` of them (then ``BusyError``).
     ``max_loaded`` engines stay loaded at once; switching to another model (or
     other load options) unloads the least recently used idle one first.
+    ``max_memory`` (bytes, ``None`` for no limit) bounds the sum of the loaded
+    models' estimated footprints in the same way: before a model loads, least
+    recently used idle models are unloaded until it fits, and a request that can
+    only fit once busy models finish waits for them, as a switch does under
+    ``max_loaded``. The estimate is the weights file's size (fetched before the
+    model waits for room); the KV cache and compute buffers are not counted, so
+    leave headroom. A model without a weights file (Pinky) counts as 0 bytes. A
+    model larger than the whole budget fails its request with ``EngineError``.
     Engines that need no weights (Pinky) skip downloads unless
     ``fetch_assets`` is true. ``wall_clock`` turns deadlines into the Unix
     times that ``ListModels`` reports; durations use the event loop's clock, so
@@ -158,6 +184,7 @@ class Orchestrator:
         parallelism: int = 1,
         max_queue: int = DEFAULT_MAX_QUEUE,
         max_loaded: int = 1,
+        max_memory: int | None = None,
         fetch_assets: bool = False,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -172,6 +199,7 @@ class Orchestrator:
         self.parallelism: Final = _check_count("parallelism", parallelism, 1)
         self.max_queue: Final = _check_count("max_queue", max_queue, 1)
         self.max_loaded: Final = _check_count("max_loaded", max_loaded, 1)
+        self.max_memory: Final = _check_bytes("max_memory", max_memory)
         self.fetch_assets: Final = bool(fetch_assets)
         self.wall_clock: Final = wall_clock
 
@@ -225,6 +253,8 @@ class _Slot:
     keep_alive: float | None = None
     deadline: float | None = None
     last_used: int = 0  # a tick of the session's use counter, for LRU eviction
+    footprint: int = 0  # estimated bytes, counted against max_memory until it is closed
+    fetched: tuple[ModelSpec | None, Path | None] | None = None  # by the job that measured it
     retired: bool = False
     close_started: bool = False
 
@@ -249,6 +279,10 @@ class _Job:
     queued: bool = True
     cancelled: bool = False
     scope: anyio.CancelScope | None = None
+    footprint: int | None = None  # estimated bytes of its model, known once measured
+    measuring: bool = False
+    prepared: tuple[Engine, ModelSpec | None, Path | None] | None = None  # what measuring fetched
+    failure: Exception | None = None  # ends it before it starts (its measuring failed)
 
     @property
     def model(self) -> str:
@@ -468,7 +502,7 @@ class _Session:
         """
         blocked: set[str] = set()
         for job in list(self._queue):
-            if job.cancelled:
+            if job.cancelled or job.failure is not None:
                 continue
             slot = self._slots.get(job.model)
             if slot is not None and (job.options is None or job.options == slot.options):
@@ -485,11 +519,19 @@ class _Session:
                 if not slot.active and self._retire(slot):
                     self._spawn_close(slot)
                 break
-            if len(self._slots) + len(self._closing) < self._cfg.max_loaded:
+            if self._cfg.max_memory is not None and job.footprint is None:
+                self._measure_soon(job)  # it waits, as for a free slot, until its size is known
+                break
+            if len(self._slots) + len(self._closing) < self._cfg.max_loaded and self._fits(job):
                 options = job.options or self._last_options.get(job.model, LoadOptions())
                 slot = _Slot(
                     name=job.model, options=options, closed=anyio.Event(), lock=anyio.Lock()
                 )
+                slot.footprint = job.footprint or 0
+                if job.prepared is not None:
+                    slot.engine, spec, path = job.prepared
+                    slot.fetched = (spec, path)
+                    job.prepared = None
                 self._slots[job.model] = slot
                 self._start(job, slot)
                 continue
@@ -499,6 +541,49 @@ class _Session:
                 if self._retire(victim):
                     self._spawn_close(victim)
             break
+
+    def _fits(self, job: _Job) -> bool:
+        """Whether ``job``'s model fits ``max_memory`` beside what is loaded or still closing."""
+        budget = self._cfg.max_memory
+        if budget is None:
+            return True
+        held = sum(s.footprint for s in (*self._slots.values(), *self._closing))
+        return held + (job.footprint or 0) <= budget
+
+    def _measure_soon(self, job: _Job) -> None:
+        if not job.measuring:
+            job.measuring = True
+            assert self._tg is not None
+            self._tg.start_soon(self._measure, job)
+
+    async def _measure(self, job: _Job) -> None:
+        """Fetch ``job``'s model and estimate its footprint; then let the scheduler place it.
+
+        Runs while the job is queued, so ``Cancel`` (through ``job.scope``) stops a
+        download here. The fetched engine, spec and path go to the slot it gets.
+        """
+        budget = self._cfg.max_memory
+        assert budget is not None
+        try:
+            with anyio.CancelScope() as scope:
+                job.scope = scope
+                engine = self._cfg.engine_factory()
+                spec, path = await self._fetch_checked(engine, job.model, job.request_id)
+                size = _weights_size(path)
+                if size > budget:
+                    raise EngineError(
+                        f"model {job.model!r} needs an estimated {size} bytes, more than the "
+                        f"whole memory budget (max_memory={budget} bytes)"
+                    )
+                job.footprint, job.prepared = size, (engine, spec, path)
+        except Exception as exc:
+            job.failure = exc
+        finally:
+            job.scope = None
+            job.measuring = False
+        if job.failure is not None or job.cancelled:
+            job.started.set()  # wake it: it ends itself with its failure, or as cancelled
+        self._schedule()
 
     def _start(self, job: _Job, slot: _Slot) -> None:
         self._queue.remove(job)
@@ -647,6 +732,8 @@ class _Session:
 
     async def _run_job(self, job: _Job) -> OutputBody:
         await job.started.wait()
+        if job.failure is not None and not job.cancelled:
+            raise job.failure
         if not job.cancelled:
             assert job.slot is not None
             with anyio.CancelScope() as scope:
@@ -670,17 +757,25 @@ class _Session:
                 return None
             if slot.engine is None:
                 slot.engine = self._cfg.engine_factory()
-            try:
-                spec, path = await self._fetch(slot.engine, slot.name, job.request_id)
-            except GeniusError:
-                raise
-            except Exception as exc:  # an asset source's bug is still an asset failure
-                raise AssetError(f"fetching {slot.name!r} failed: {exc!r}") from exc
+            if slot.fetched is not None:  # measured for max_memory: fetched already
+                (spec, path), slot.fetched = slot.fetched, None
+            else:
+                spec, path = await self._fetch_checked(slot.engine, slot.name, job.request_id)
             started = anyio.current_time()
             await slot.engine.load(slot.name, path, slot.options, spec)
             slot.spec, slot.path, slot.served = spec, path, False
             # Measured on the loop's clock: what this request waited for, virtual clocks included.
             return max(0.0, anyio.current_time() - started)
+
+    async def _fetch_checked(
+        self, engine: Engine, name: str, request_id: str
+    ) -> tuple[ModelSpec | None, Path | None]:
+        try:
+            return await self._fetch(engine, name, request_id)
+        except GeniusError:
+            raise
+        except Exception as exc:  # an asset source's bug is still an asset failure
+            raise AssetError(f"fetching {name!r} failed: {exc!r}") from exc
 
     async def _fetch(
         self, engine: Engine, name: str, request_id: str
