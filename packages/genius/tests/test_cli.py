@@ -438,3 +438,46 @@ def test_ctrl_c_while_run_waits_for_a_piped_prompt_exits_130_at_once(offline_cli
         seen += run.stderr.read()
     assert run.returncode == 130, seen
     assert seen.decode().splitlines()[-1] == "genius: interrupted"
+
+
+def test_serve_max_memory_takes_a_size() -> None:
+    from rusty_genius._cli import build_parser
+
+    assert build_parser().parse_args(["serve", "--max-memory", "8GiB"]).max_memory == 8 * 2**30
+    assert build_parser().parse_args(["serve", "--max-memory", "512MB"]).max_memory == 512 * 10**6
+    assert build_parser().parse_args(["serve"]).max_memory is None
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "8XB", "lots", "0.1"])
+def test_serve_max_memory_names_a_bad_size(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from rusty_genius._cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["serve", "--max-memory", bad])
+    assert exit_info.value.code == 2
+    assert f"--max-memory must be a positive size such as 8GiB or 512MB, got {bad!r}" in (
+        capsys.readouterr().err
+    )
+
+
+async def test_serve_hands_max_memory_to_genius(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from rusty_genius._cli import build_parser
+    from rusty_genius._serve import _command
+
+    seen: dict[str, object] = {}
+
+    class Seen(Exception):
+        pass
+
+    def genius(**options: object) -> None:
+        seen.update(options)
+        raise Seen
+
+    monkeypatch.setattr(_command, "Genius", genius)
+    dirs = ["--home", str(tmp_path / "h"), "--cache", str(tmp_path / "c")]
+    args = build_parser().parse_args(["serve", *dirs, "--max-memory", "2GiB", "--port", "0"])
+    with pytest.raises(Seen):
+        await _command.serve_command(args, info=lambda _: None, note=lambda _: None)
+    assert seen["max_memory"] == 2 * 2**30

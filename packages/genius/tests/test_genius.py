@@ -393,3 +393,15 @@ async def test_closing_a_pull_early_stops_the_download_and_keeps_the_partial(
     assert isinstance(done[-1], AssetComplete)
     assert hub.ranges_seen(SMOLLM2.filename) == [f"bytes={kept}-"]
     assert hub.bytes_served(SMOLLM2.filename) == SMOLLM2.size - kept
+
+
+async def test_max_memory_goes_to_the_brainstem(
+    make_genius: Callable[..., Genius], hub: LoopbackHub, smollm2_repo: HubRepo
+) -> None:
+    budget = SMOLLM2.size - 1  # one byte short of the weights
+    async with make_genius(endpoint=hub.url, fetch_assets=True, max_memory=budget) as genius:
+        with pytest.raises(EngineError, match=rf"{SMOLLM2.size} bytes.*max_memory={budget} "):
+            await genius.complete(SMOLLM2_REF, "too big")
+    with pytest.raises(ConfigError, match="max_memory must be a positive number of bytes"):
+        async with make_genius(max_memory=0):
+            pass  # pragma: no cover

@@ -201,7 +201,8 @@ class Genius:
     ``endpoint`` and ``offline`` configure facecrab (defaults: ``GENIUS_HOME``,
     ``GENIUS_CACHE``, ``HF_ENDPOINT``, ``HF_HUB_OFFLINE``); ``assets`` passes an
     authority the caller opened and closes itself. ``strategy``, ``parallelism``,
-    ``max_queue``, ``max_loaded`` and ``fetch_assets`` go to the brainstem.
+    ``max_queue``, ``max_loaded``, ``max_memory`` (bytes) and ``fetch_assets`` go
+    to the brainstem.
     """
 
     def __init__(
@@ -217,6 +218,7 @@ class Genius:
         parallelism: int = 1,
         max_queue: int = DEFAULT_MAX_QUEUE,
         max_loaded: int = 1,
+        max_memory: int | None = None,
         engine_factory: Callable[[], Engine] | None = None,
         assets: AssetAuthority | None = None,
         buffer_size: int = 64,
@@ -241,6 +243,7 @@ class Genius:
             "parallelism": parallelism,
             "max_queue": max_queue,
             "max_loaded": max_loaded,
+            "max_memory": max_memory,
             "fetch_assets": bool(fetch_assets),
             "buffer_size": buffer_size,
         }

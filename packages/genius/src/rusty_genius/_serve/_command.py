@@ -6,7 +6,9 @@ then are cancelled) and the command exits 0.
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import signal
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +23,6 @@ from ._fields import RequestError, parse_keep_alive
 from ._server import DEFAULT_HOST, DEFAULT_PORT, open_server
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Callable
 
     from rusty_genius_stem import CortexStrategy
@@ -29,6 +30,28 @@ if TYPE_CHECKING:
 __all__ = ["add_serve_options", "serve_command"]
 
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1} | {
+    f"{p}{i}{b}": (1024 if i else 1000) ** (n + 1)
+    for n, p in enumerate("kmgt")
+    for i in ("", "i")
+    for b in ("", "b")
+}
+
+
+def parse_memory_size(text: str) -> int:
+    """Bytes from ``"8GiB"``, ``"512MB"``, ``"1.5G"`` or ``"1073741824"`` (``--max-memory``).
+
+    ``KiB``/``MiB``/``GiB``/``TiB`` are powers of 1024, ``KB``/``MB``/``GB``/``TB`` (and
+    a bare ``K``/``M``/``G``/``T``) powers of 1000. The size must be at least one byte.
+    """
+    match = _SIZE.fullmatch(text.strip())
+    size = 0 if match is None else int(float(match[1]) * _UNITS[(match[2] or "").lower()])
+    if size < 1:
+        raise argparse.ArgumentTypeError(
+            f"--max-memory must be a positive size such as 8GiB or 512MB, got {text!r}"
+        )
+    return size
 
 
 def add_serve_options(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +77,12 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--max-loaded", type=int, default=1, metavar="N", help="models loaded at once"
+    )
+    group.add_argument(
+        "--max-memory",
+        type=parse_memory_size,
+        metavar="SIZE",
+        help="memory budget of the loaded models' weights, e.g. 8GiB (default: no limit)",
     )
     group.add_argument(
         "--keep-alive",
@@ -105,6 +134,7 @@ async def serve_command(
         "max_queue": args.max_queue,
         "parallelism": args.parallelism,
         "max_loaded": args.max_loaded,
+        "max_memory": args.max_memory,
         "strategy": _strategy(args.keep_alive),
     }
     if args.remote:
