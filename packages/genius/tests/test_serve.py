@@ -301,6 +301,10 @@ async def test_keep_alive_follows_ollama(serve: Callable[..., Any]) -> None:
         await served.http.post("/api/chat", json={"model": MODEL, "keep_alive": -1})
         [row] = (await served.http.get("/api/ps")).json()["models"]
         assert dt.datetime.fromisoformat(row["expires_at"]).year > 2200
+        # seconds past any datetime (found by the schema test) read as forever, not a 500
+        await served.http.post("/api/generate", json={"model": MODEL, "keep_alive": 1e17})
+        [row] = (await served.http.get("/api/ps")).json()["models"]
+        assert 2200 < dt.datetime.fromisoformat(row["expires_at"]).year < 2400
 
 
 @pytest.mark.parametrize(

@@ -398,8 +398,14 @@ async def tags(context: Context, request: Request) -> dict[str, Any]:
 
 
 def _expires(status: ModelStatus) -> str:
-    if status.expires_at is None:
-        return _timestamp(dt.datetime.now(dt.UTC) + _FOREVER)
+    """Ollama's ``expires_at``; a keep_alive past Go's longest duration reads as forever.
+
+    A client may send any finite number of seconds, and a datetime cannot hold
+    most of them, so the time is capped where Ollama's own would be.
+    """
+    now = dt.datetime.now(dt.UTC)
+    if status.expires_at is None or status.expires_at - now.timestamp() >= _FOREVER.total_seconds():
+        return _timestamp(now + _FOREVER)
     return _timestamp(dt.datetime.fromtimestamp(status.expires_at, dt.UTC))
 
 
