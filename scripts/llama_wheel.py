@@ -58,7 +58,10 @@ def main() -> None:
             [sys.executable, "-m", "pip"] if shutil.which("pip") and _has_pip() else ["uvx", "pip"]
         )
         subprocess.run(
-            [*pip, "wheel", "--no-deps", "--no-binary=llama-cpp-python", "--require-hashes",
+            # --no-cache-dir: pip's wheel cache keys on the sdist, not on CMAKE_ARGS, and
+            # would hand back a build for another backend.
+            [*pip, "wheel", "--no-deps", "--no-cache-dir", "--no-binary=llama-cpp-python",
+             "--require-hashes",
              "-r", str(requirements), "-w", str(build)],
             check=True, env=env, stdout=sys.stderr,
         )  # fmt: skip

@@ -20,7 +20,13 @@ case "$backend" in
     vulkan) build_args="-DGGML_VULKAN=on" ;;
     *) echo "error: GENIUS_LLAMA_BACKEND must be cpu, metal, cuda or vulkan, got '$backend'" >&2; exit 2 ;;
 esac
-echo "== llama.cpp backend: $backend"
+# -march=native turns on llama.cpp's AMX kernels on Sapphire Rapids, and they segfault in the
+# first decode on such VMs (ggml-org/llama.cpp#20824, ollama/ollama#17205; seen here on a
+# 2-core Xeon, raw llama-cpp-python included). ggml gates them on __AMX_INT8__ alone.
+if [ "$(uname -m)" = "x86_64" ] && [ "$backend" != "metal" ]; then
+    build_args="${build_args:+$build_args }-DCMAKE_C_FLAGS=-mno-amx-int8 -DCMAKE_CXX_FLAGS=-mno-amx-int8"
+fi
+echo "== llama.cpp backend: $backend ($build_args)"
 # Everything the real group locks except llama-cpp-python itself, which comes from our
 # per-backend wheel cache (scripts/llama_wheel.py: built once from the locked sdist).
 uv sync --locked --group dev --group real --no-install-package llama-cpp-python
