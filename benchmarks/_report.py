@@ -271,7 +271,14 @@ def _git() -> dict[str, Any]:
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            # results/latest.json is the previous run's output, not a change to what is measured
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                ":(top,exclude)benchmarks/results",
+            ],
             capture_output=True,
             text=True,
             check=True,
