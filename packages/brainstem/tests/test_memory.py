@@ -30,7 +30,7 @@ from rusty_genius_core import (
 from rusty_genius_stem import Orchestrator, open_brainstem
 
 if TYPE_CHECKING:
-    from conftest import FakeAssets, Lab
+    from conftest import FakeAssets, Harness, Lab
 
 WORDS = " ".join(f"w{i}" for i in range(40))  # a 40-token echo: a long-running request
 
@@ -124,23 +124,30 @@ async def test_a_model_larger_than_the_budget_fails_and_the_stem_serves_on(
     assert "gamma" not in [name for _, name in events(lab)]
 
 
-async def test_a_busy_model_is_not_unloaded_the_switch_waits_until_it_is_idle(
-    lab: Lab, assets: FakeAssets, run_stem
-) -> None:
-    # max_loaded alone would load both: only the budget makes beta wait for alpha.
-    stem = Orchestrator(
+def _room_for_one(lab: Lab, assets: FakeAssets) -> Orchestrator:
+    """max_loaded alone would load alpha and beta together: only the budget keeps them apart."""
+    return Orchestrator(
         assets,
         engine_factory=lab.factory(token_delay=1.0),
         fetch_assets=True,
         max_loaded=2,
         max_memory=5000,
     )
-    async with run_stem(stem) as h:
-        await h.send("a", infer(WORDS, "alpha"))
-        await h.wait_body("a", Content)
-        await h.send("b", infer("x", "beta"))
-        await h.wait_body("b", AssetComplete)  # measured: now it waits for room
-        assert h.final("a") is None
+
+
+async def _beta_waits_for_busy_alpha(h: Harness) -> None:
+    await h.send("a", infer(WORDS, "alpha"))
+    await h.wait_body("a", Content)
+    await h.send("b", infer("x", "beta"))
+    await h.wait_body("b", AssetComplete)  # measured: now it waits for room
+    assert h.final("a") is None
+
+
+async def test_a_busy_model_is_not_unloaded_the_switch_waits_until_it_is_idle(
+    lab: Lab, assets: FakeAssets, run_stem
+) -> None:
+    async with run_stem(_room_for_one(lab, assets)) as h:
+        await _beta_waits_for_busy_alpha(h)
         assert lab.log.loaded == ["alpha"]
         assert finish(await h.wait_final("b")) is FinishReason.STOP
         assert finish(h.final("a")) is FinishReason.STOP  # alpha ran to its end first
@@ -165,18 +172,8 @@ async def test_models_without_weights_count_as_nothing(
 async def test_cancel_while_waiting_for_room_ends_the_request(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
-    stem = Orchestrator(
-        assets,
-        engine_factory=lab.factory(token_delay=1.0),
-        fetch_assets=True,
-        max_loaded=2,
-        max_memory=5000,
-    )
-    async with run_stem(stem) as h:
-        await h.send("a", infer(WORDS, "alpha"))
-        await h.wait_body("a", Content)
-        await h.send("b", infer("x", "beta"))
-        await h.wait_body("b", AssetComplete)
+    async with run_stem(_room_for_one(lab, assets)) as h:
+        await _beta_waits_for_busy_alpha(h)
         assert await h.request("cb", Cancel(target="b")) == Ack(detail="cancelled 'b'")
         assert finish(await h.wait_final("b")) is FinishReason.CANCELLED
         assert h.final("a") is None
