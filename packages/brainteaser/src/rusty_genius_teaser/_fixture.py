@@ -73,6 +73,8 @@ _KEYS: Final = frozenset(
 class FixtureError(GeniusError, ValueError):
     """A fixture file, or the tree that holds it, is malformed. ``path`` names the file."""
 
+    http_status = 400
+
     def __init__(self, path: Path, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
         self.path = path

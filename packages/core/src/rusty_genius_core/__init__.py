@@ -11,6 +11,9 @@ from ._codec import from_json as from_json
 from ._codec import message_types as message_types
 from ._codec import to_dict as to_dict
 from ._codec import to_json as to_json
+from ._concurrency import background_tasks as background_tasks
+from ._concurrency import exception_leaves as exception_leaves
+from ._concurrency import unwrap_exception_groups as unwrap_exception_groups
 from ._config import InferenceConfig as InferenceConfig
 from ._config import LoadOptions as LoadOptions
 from ._config import Sampling as Sampling
@@ -21,6 +24,8 @@ from ._errors import EngineError as EngineError
 from ._errors import GeniusError as GeniusError
 from ._errors import ManifestError as ManifestError
 from ._errors import ProtocolError as ProtocolError
+from ._errors import RequestCancelledError as RequestCancelledError
+from ._errors import error_class as error_class
 from ._events import AssetComplete as AssetComplete
 from ._events import AssetEvent as AssetEvent
 from ._events import AssetFailed as AssetFailed
@@ -103,6 +108,7 @@ __all__ = [
     "ProcessStart",
     "ProtocolError",
     "Purpose",
+    "RequestCancelledError",
     "Role",
     "Sampling",
     "Shutdown",
@@ -114,6 +120,9 @@ __all__ = [
     "Unload",
     "Usage",
     "UserManifest",
+    "background_tasks",
+    "error_class",
+    "exception_leaves",
     "filename_matches_quant",
     "from_dict",
     "from_json",
@@ -122,4 +131,5 @@ __all__ = [
     "message_types",
     "to_dict",
     "to_json",
+    "unwrap_exception_groups",
 ]

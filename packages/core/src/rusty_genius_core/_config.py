@@ -10,25 +10,34 @@ from __future__ import annotations
 import attrs
 
 from ._errors import ConfigError
+from ._limits import (
+    CONTEXT_SIZE,
+    GPU_LAYERS,
+    MAX_STOP_STRINGS,
+    MAX_TOKENS,
+    MIN_P,
+    REPEAT_PENALTY,
+    SEED,
+    TEMPERATURE,
+    THREADS,
+    TOP_K,
+    TOP_P,
+)
 from ._validators import as_tuple, number_in, tuple_of, typed
 
 __all__ = ["InferenceConfig", "LoadOptions", "Sampling"]
-
-_MAX_CONTEXT = 1 << 24
 
 
 @attrs.frozen(kw_only=True)
 class Sampling:
     """How the next token is drawn. ``temperature == 0`` means greedy (argmax)."""
 
-    temperature: float = attrs.field(default=0.8, validator=number_in(0.0, 5.0, ConfigError))
-    top_p: float = attrs.field(
-        default=0.95, validator=number_in(0.0, 1.0, ConfigError, lo_open=True)
-    )
-    top_k: int = attrs.field(default=40, validator=number_in(0, None, ConfigError, integer=True))
-    min_p: float = attrs.field(default=0.05, validator=number_in(0.0, 1.0, ConfigError))
+    temperature: float = attrs.field(default=0.8, validator=number_in(TEMPERATURE, ConfigError))
+    top_p: float = attrs.field(default=0.95, validator=number_in(TOP_P, ConfigError))
+    top_k: int = attrs.field(default=40, validator=number_in(TOP_K, ConfigError))
+    min_p: float = attrs.field(default=0.05, validator=number_in(MIN_P, ConfigError))
     repeat_penalty: float = attrs.field(
-        default=1.0, validator=number_in(0.0, 10.0, ConfigError, lo_open=True)
+        default=1.0, validator=number_in(REPEAT_PENALTY, ConfigError)
     )
 
     @classmethod
@@ -49,12 +58,10 @@ class InferenceConfig:
     plain prompt to the model as-is instead of wrapping it in the chat template.
     """
 
-    max_tokens: int = attrs.field(
-        default=512, validator=number_in(1, _MAX_CONTEXT, ConfigError, integer=True)
-    )
+    max_tokens: int = attrs.field(default=512, validator=number_in(MAX_TOKENS, ConfigError))
     context_size: int | None = attrs.field(
         default=None,
-        validator=number_in(16, _MAX_CONTEXT, ConfigError, integer=True, optional=True),
+        validator=number_in(CONTEXT_SIZE, ConfigError, optional=True),
     )
     show_thinking: bool = attrs.field(default=True, validator=typed(bool, ConfigError))
     stop: tuple[str, ...] = attrs.field(
@@ -64,7 +71,7 @@ class InferenceConfig:
     )
     seed: int | None = attrs.field(
         default=None,
-        validator=number_in(0, (1 << 32) - 1, ConfigError, integer=True, optional=True),
+        validator=number_in(SEED, ConfigError, optional=True),
     )
     raw: bool = attrs.field(default=False, validator=typed(bool, ConfigError))
     sampling: Sampling = attrs.field(factory=Sampling, validator=typed(Sampling, ConfigError))
@@ -76,8 +83,10 @@ class InferenceConfig:
         for i, s in enumerate(value):
             if not s:
                 raise ConfigError(f"InferenceConfig.stop[{i}] must be a non-empty string")
-        if len(value) > 16:
-            raise ConfigError(f"InferenceConfig.stop allows at most 16 strings, got {len(value)}")
+        if len(value) > MAX_STOP_STRINGS:
+            raise ConfigError(
+                f"InferenceConfig.stop allows at most {MAX_STOP_STRINGS} strings, got {len(value)}"
+            )
 
     @classmethod
     def greedy(cls, **changes: object) -> InferenceConfig:
@@ -94,15 +103,15 @@ class LoadOptions:
 
     context_size: int | None = attrs.field(
         default=None,
-        validator=number_in(16, _MAX_CONTEXT, ConfigError, integer=True, optional=True),
+        validator=number_in(CONTEXT_SIZE, ConfigError, optional=True),
     )
     gpu_layers: int | None = attrs.field(
-        default=None, validator=number_in(-1, None, ConfigError, integer=True, optional=True)
+        default=None, validator=number_in(GPU_LAYERS, ConfigError, optional=True)
     )
     threads: int | None = attrs.field(
-        default=None, validator=number_in(1, 1024, ConfigError, integer=True, optional=True)
+        default=None, validator=number_in(THREADS, ConfigError, optional=True)
     )
     seed: int | None = attrs.field(
         default=None,
-        validator=number_in(0, (1 << 32) - 1, ConfigError, integer=True, optional=True),
+        validator=number_in(SEED, ConfigError, optional=True),
     )

@@ -7,6 +7,7 @@ import enum
 import attrs
 
 from ._errors import ProtocolError
+from ._limits import DURATION, TOKEN_COUNT
 from ._validators import enum_converter, non_empty_str, number_in, typed
 
 __all__ = [
@@ -28,10 +29,10 @@ __all__ = [
     "Usage",
 ]
 
-_seconds = number_in(0.0, None, ProtocolError)
-_opt_seconds = number_in(0.0, None, ProtocolError, optional=True)
-_count = number_in(0, None, ProtocolError, integer=True)
-_opt_count = number_in(0, None, ProtocolError, integer=True, optional=True)
+_seconds = number_in(DURATION, ProtocolError)
+_opt_seconds = number_in(DURATION, ProtocolError, optional=True)
+_count = number_in(TOKEN_COUNT, ProtocolError)
+_opt_count = number_in(TOKEN_COUNT, ProtocolError, optional=True)
 
 
 class FinishReason(enum.StrEnum):

@@ -16,6 +16,7 @@ from typing import Any, Final
 import attrs
 
 from ._errors import ManifestError
+from ._limits import BYTE_SIZE
 from ._validators import (
     check_relative_path,
     check_repo_id,
@@ -161,7 +162,7 @@ class ModelSpec:
     revision: str = attrs.field(default=DEFAULT_REVISION)
     sha256: str | None = attrs.field(default=None)
     size: int | None = attrs.field(
-        default=None, validator=number_in(0, None, ManifestError, integer=True, optional=True)
+        default=None, validator=number_in(BYTE_SIZE, ManifestError, optional=True)
     )
     purpose: Purpose = attrs.field(
         default=Purpose.CHAT,

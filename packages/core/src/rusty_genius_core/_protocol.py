@@ -27,6 +27,7 @@ from ._events import (
     ProcessStart,
     Thought,
 )
+from ._limits import BYTE_SIZE, DURATION, KEEP_ALIVE, REQUEST_ID_MAX_LENGTH
 from ._validators import as_tuple, enum_converter, non_empty_str, number_in, typed
 
 __all__ = [
@@ -50,7 +51,7 @@ __all__ = [
     "is_final",
 ]
 
-_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_REQUEST_ID: Final = re.compile(rf"[A-Za-z0-9._:-]{{1,{REQUEST_ID_MAX_LENGTH}}}")
 _CHECKED_IDS: Final[set[str]] = set()
 """Request ids that passed the check. Every output of a request carries its id again, so
 the check runs once per id, not once per token; cleared when it grows past a bound."""
@@ -63,7 +64,7 @@ def _request_id(inst: object, attribute: attrs.Attribute[str], value: object) ->
         return
     if not isinstance(value, str) or not _REQUEST_ID.fullmatch(value):
         raise ProtocolError(
-            f"{type(inst).__name__}.{attribute.name} must be 1-128 characters of "
+            f"{type(inst).__name__}.{attribute.name} must be 1-{REQUEST_ID_MAX_LENGTH} characters of "
             f"letters, digits, '.', '_', ':' or '-', got {value!r}"
         )
     if exact:
@@ -89,7 +90,7 @@ class ChatMessage:
     content: str = attrs.field(validator=typed(str, ProtocolError))
 
 
-_KEEP_ALIVE: Final = number_in(None, None, ProtocolError, optional=True)
+_KEEP_ALIVE: Final = number_in(KEEP_ALIVE, ProtocolError, optional=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -182,13 +183,13 @@ class ModelStatus:
     filename: str = attrs.field(default="", validator=typed(str, ProtocolError))
     quantization: str = attrs.field(default="", validator=typed(str, ProtocolError))
     size: int | None = attrs.field(
-        default=None, validator=number_in(0, None, ProtocolError, integer=True, optional=True)
+        default=None, validator=number_in(BYTE_SIZE, ProtocolError, optional=True)
     )
     path: str | None = attrs.field(default=None, validator=typed((str, type(None)), ProtocolError))
     downloaded: bool = attrs.field(default=False, validator=typed(bool, ProtocolError))
     loaded: bool = attrs.field(default=False, validator=typed(bool, ProtocolError))
     expires_at: float | None = attrs.field(
-        default=None, validator=number_in(0.0, None, ProtocolError, optional=True)
+        default=None, validator=number_in(DURATION, ProtocolError, optional=True)
     )
 
 
@@ -207,7 +208,7 @@ class ModelLoaded:
     """Final answer to :class:`LoadModel`."""
 
     model: str = attrs.field(validator=non_empty_str(ProtocolError))
-    load_duration: float = attrs.field(default=0.0, validator=number_in(0.0, None, ProtocolError))
+    load_duration: float = attrs.field(default=0.0, validator=number_in(DURATION, ProtocolError))
 
 
 @attrs.frozen(kw_only=True)

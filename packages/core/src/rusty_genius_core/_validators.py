@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import attrs
 
     from ._errors import GeniusError
+    from ._limits import Limit
 
 E = TypeVar("E", bound=enum.Enum)
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
@@ -43,35 +44,22 @@ def typed(kind: type | tuple[type, ...], error: type[GeniusError]) -> Validator:
     return validate
 
 
-def number_in(
-    lo: float | None,
-    hi: float | None,
-    error: type[GeniusError],
-    *,
-    lo_open: bool = False,
-    integer: bool = False,
-    optional: bool = False,
-) -> Validator:
-    """Check type and range of a number; ``lo_open`` excludes the lower bound."""
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+def number_in(limit: Limit, error: type[GeniusError], *, optional: bool = False) -> Validator:
+    """Check type and range of a number against one of :mod:`._limits`' bounds."""
+    kinds: tuple[type, ...] = (int,) if limit.integer else (int, float)
 
     def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if value is None and optional:
             return
         where = _where(inst, attribute)
         if isinstance(value, bool) or not isinstance(value, kinds):
-            what = "an integer" if integer else "a number"
+            what = "an integer" if limit.integer else "a number"
             raise error(f"{where} must be {what}, got {value!r}")
         assert isinstance(value, int | float)
         if isinstance(value, float) and not math.isfinite(value):
             raise error(f"{where} must be finite, got {value!r}")
-        too_low = lo is not None and (value <= lo if lo_open else value < lo)
-        too_high = hi is not None and value > hi
-        if too_low or too_high:
-            left = "(" if lo_open else "["
-            lo_s = "-inf" if lo is None else f"{lo:g}"
-            hi_s = "inf" if hi is None else f"{hi:g}"
-            raise error(f"{where} must be in {left}{lo_s}, {hi_s}], got {value!r}")
+        if not limit.contains(value):
+            raise error(f"{where} must be {limit.describe()}, got {value!r}")
 
     return validate
 

@@ -1,15 +1,15 @@
 """facecrab's errors: every one is an :class:`~rusty_genius_core.AssetError` (an ``OSError``)::
 
-    AssetError (core)
-    ├── ModelNotFoundError          an alias the manifest does not know
-    ├── RepoNotFoundError           the hub has no such repo (or hides a private one)
-    ├── RevisionNotFoundError       the repo has no such branch, tag or commit
-    ├── QuantizationNotFoundError   no GGUF in the repo for the quantization or filename
-    ├── AmbiguousQuantizationError  several GGUFs match; pin a filename in the manifest
-    ├── OfflineError                the model is not local and the network is off
-    ├── DownloadError               the transfer failed (HTTP error, retries used up)
-    ├── IntegrityError              the bytes are not the ones the hub listed (sha256, size)
-    └── RegistryError               registry.toml cannot be read or written
+    AssetError (core)                  status
+    ├── ModelNotFoundError          404   an alias the manifest does not know
+    ├── RepoNotFoundError           404   the hub has no such repo (or hides a private one)
+    ├── RevisionNotFoundError       404   the repo has no such branch, tag or commit
+    ├── QuantizationNotFoundError   404   no GGUF in the repo for the quantization or filename
+    ├── AmbiguousQuantizationError  400   several GGUFs match; pin a filename in the manifest
+    ├── OfflineError                404   the model is not local and the network is off
+    ├── DownloadError               502   the transfer failed (HTTP error, retries used up)
+    ├── IntegrityError              502   the bytes are not the ones the hub listed (sha256, size)
+    └── RegistryError               500   registry.toml cannot be read or written
 
 Messages name the reference and file and, where it helps, list what does exist
 (``alternatives``). No message ever contains the access token.
@@ -46,33 +46,49 @@ class _WithAlternatives(AssetError):
 class ModelNotFoundError(_WithAlternatives):
     """The reference is an alias no manifest defines; ``alternatives`` are the known aliases."""
 
+    http_status = 404
+
 
 class RepoNotFoundError(_WithAlternatives):
     """The hub answered 404 for the repo; ``alternatives`` are known models' repos."""
+
+    http_status = 404
 
 
 class RevisionNotFoundError(AssetError):
     """The repo exists but the revision does not."""
 
+    http_status = 404
+
 
 class QuantizationNotFoundError(_WithAlternatives):
     """No GGUF matches; ``alternatives`` are the quantizations (or files) that exist."""
+
+    http_status = 404
 
 
 class AmbiguousQuantizationError(_WithAlternatives):
     """More than one GGUF matches; ``alternatives`` are the candidates."""
 
+    http_status = 400
+
 
 class OfflineError(AssetError):
     """The model is not in the registry and the network is off (``HF_HUB_OFFLINE``)."""
+
+    http_status = 404
 
 
 class DownloadError(AssetError):
     """The hub could not be reached or kept failing; the partial file is kept for a resume."""
 
+    http_status = 502
+
 
 class IntegrityError(AssetError):
     """Downloaded bytes do not match the expected sha256 or size; nothing was kept."""
+
+    http_status = 502
 
 
 class RegistryError(AssetError):

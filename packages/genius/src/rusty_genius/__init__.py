@@ -87,6 +87,7 @@ from rusty_genius_core import OutputBody as OutputBody
 from rusty_genius_core import ProcessStart as ProcessStart
 from rusty_genius_core import ProtocolError as ProtocolError
 from rusty_genius_core import Purpose as Purpose
+from rusty_genius_core import RequestCancelledError as RequestCancelledError
 from rusty_genius_core import Role as Role
 from rusty_genius_core import Sampling as Sampling
 from rusty_genius_core import Shutdown as Shutdown
@@ -98,6 +99,9 @@ from rusty_genius_core import ThoughtStop as ThoughtStop
 from rusty_genius_core import Unload as Unload
 from rusty_genius_core import Usage as Usage
 from rusty_genius_core import UserManifest as UserManifest
+from rusty_genius_core import background_tasks as background_tasks
+from rusty_genius_core import error_class as error_class
+from rusty_genius_core import exception_leaves as exception_leaves
 from rusty_genius_core import filename_matches_quant as filename_matches_quant
 from rusty_genius_core import from_dict as from_dict
 from rusty_genius_core import from_json as from_json
@@ -106,6 +110,7 @@ from rusty_genius_core import merge_manifests as merge_manifests
 from rusty_genius_core import message_types as message_types
 from rusty_genius_core import to_dict as to_dict
 from rusty_genius_core import to_json as to_json
+from rusty_genius_core import unwrap_exception_groups as unwrap_exception_groups
 from rusty_genius_cortex import GGUF_FILE_TYPES as GGUF_FILE_TYPES
 from rusty_genius_cortex import PINKY_THOUGHT as PINKY_THOUGHT
 from rusty_genius_cortex import THINK_CLOSE as THINK_CLOSE
@@ -264,6 +269,7 @@ __all__ = [
     "RemoteEngine",
     "RemoteFile",
     "RepoNotFoundError",
+    "RequestCancelledError",
     "RequestEvent",
     "Resolution",
     "RetryPolicy",
@@ -289,13 +295,16 @@ __all__ = [
     "UserManifest",
     "Wanted",
     "available_backends",
+    "background_tasks",
     "choose_backend",
     "create_app",
     "create_engine",
     "default_engine_factory",
     "embedded_manifest",
+    "error_class",
     "error_from_report",
     "error_kinds",
+    "exception_leaves",
     "fetch_file",
     "filename_matches_quant",
     "from_dict",
@@ -315,6 +324,7 @@ __all__ = [
     "select_gguf",
     "to_dict",
     "to_json",
+    "unwrap_exception_groups",
 ]
 
 # name -> the module it comes from, imported on first use (see the docstring)
