@@ -37,7 +37,7 @@ from rusty_genius_core import (
     ThoughtStop,
 )
 from rusty_genius_cortex import Engine, RemoteEngine, StopSignal, create_engine
-from rusty_genius_cortex._remote import SSEDecoder
+from rusty_genius_cortex._sse import SSEDecoder
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
