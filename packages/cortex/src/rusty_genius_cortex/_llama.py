@@ -11,7 +11,7 @@ How a request runs:
    prompt is tokenized as llama-cpp-python tokenizes it, so token counts match
    its ``usage``. Errors (no template, a prompt that does not fit the context)
    are raised here, before any event.
-3. Generation, in one dedicated thread per request: it drives
+3. Generation, in one dedicated thread per request (``_llama_decode.py``): it drives
    ``Llama.generate`` token by token (sampling by llama.cpp's sampler chain),
    turns each token into text through a per-model piece cache and an
    incremental UTF-8 decoder, runs the shared :class:`TokenPipeline` and hands
