@@ -152,20 +152,15 @@ class RecordingEngine(PinkyEngine):
             self.log.events.append((anyio.current_time(), "unload", name))
             self.log.loaded.remove(name)
 
-    def infer(
+    async def _stream(
         self,
-        *,
-        prompt: str | None = None,
-        messages: Sequence[ChatMessage] | None = None,
+        prompt: str | None,
+        messages: Sequence[ChatMessage] | None,
         config: InferenceConfig,
-        stop: StopSignal | None = None,
+        stop: StopSignal | None,
     ) -> AsyncGenerator[InferenceEvent, None]:
-        events = super().infer(prompt=prompt, messages=messages, config=config, stop=stop)
-        return self._recorded(events, stop)
-
-    async def _recorded(
-        self, events: AsyncGenerator[InferenceEvent, None], stop: StopSignal | None
-    ) -> AsyncGenerator[InferenceEvent, None]:
+        """Pinky's stream for one request (what ``infer`` returns), recorded and faulted."""
+        events = super()._stream(prompt, messages, config, stop)
         self.requests += 1
         self.stops.append(stop)
         faulty = self.fault_after is not None and self.requests <= self.fault_requests

@@ -38,7 +38,7 @@ def create_engine(backend: Backend = "auto", **options: Any) -> Engine:
     ``load_delay``, ``token_delay``; :class:`LlamaEngine`: ``default_context_size``,
     ``n_batch``, ``relay_capacity``, ``verbose``; :class:`RemoteEngine` (``"remote"``, never
     chosen by ``"auto"``): ``base_url`` (required), ``api_key``, ``model``, ``http_client``,
-    ``timeout``, ``poll_interval``, ``check_model``).
+    ``timeout``, ``check_model``, and ``poll_interval``, accepted but unused).
     """
     if backend not in get_args(Backend):
         allowed = ", ".join(get_args(Backend))
