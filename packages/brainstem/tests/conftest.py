@@ -32,10 +32,11 @@ from rusty_genius_core import (
     Shutdown,
     is_final,
 )
+from rusty_genius_cortex import PinkyEngine
 from rusty_genius_testhub.pytest_plugin import hub
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Sequence
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 
     from rusty_genius_cortex import Engine, StopSignal
     from rusty_genius_stem import Orchestrator
@@ -99,8 +100,8 @@ class EngineLog:
         return [t for t, w, n in self.events if w == what and (name is None or n == name)]
 
 
-class RecordingEngine:
-    """Wraps a real engine; records load/unload; optionally a deliberate fault injector.
+class RecordingEngine(PinkyEngine):
+    """Pinky that records its loads and unloads; optionally a deliberate fault injector.
 
     ``fault_after`` makes ``infer`` raise ``fault`` after that many events of the
     ``fault_requests`` first requests (the fault injector of the fault-isolation tests).
@@ -108,84 +109,69 @@ class RecordingEngine:
 
     def __init__(
         self,
-        inner: Engine,
         log: EngineLog,
         *,
+        load_delay: float = 0.0,
+        token_delay: float = 0.0,
         fault_after: int | None = None,
         fault: Exception | None = None,
         fault_requests: int = 1,
         load_fault: Exception | None = None,
     ) -> None:
-        self.inner = inner
+        super().__init__(load_delay=load_delay, token_delay=token_delay)
         self.log = log
         self.fault_after = fault_after
         self.fault = fault or EngineError("injected fault: the engine broke mid-stream")
         self.fault_requests = fault_requests
         self.load_fault = load_fault
         self.requests = 0
-        self.produced = 0  # events the inner engine yielded so far
+        self.produced = 0  # events Pinky yielded so far
         self.stops: list[StopSignal | None] = []  # the stop signal of every request
         log.created += 1
 
     @property
-    def backend(self) -> str:
-        return self.inner.backend
-
-    @property
-    def needs_weights(self) -> bool:
-        return self.inner.needs_weights
-
-    @property
-    def is_loaded(self) -> bool:
-        return self.inner.is_loaded
-
-    @property
-    def model_name(self) -> str | None:
-        return self.inner.model_name
+    def inner(self) -> PinkyEngine:
+        """The engine doing the work (this one: it was a wrapper around Pinky once)."""
+        return self
 
     async def load(
         self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None = None
     ) -> float:
         if self.load_fault is not None:
             raise self.load_fault
-        seconds = await self.inner.load(name, path, options, spec)
+        seconds = await super().load(name, path, options, spec)
         self.log.events.append((anyio.current_time(), "load", name))
         self.log.loaded.append(name)
         self.log.most_loaded = max(self.log.most_loaded, len(self.log.loaded))
         return seconds
 
     async def unload(self) -> None:
-        name = self.inner.model_name
-        was_loaded = self.inner.is_loaded
-        await self.inner.unload()
-        if was_loaded and name is not None:
+        name = self.model_name
+        await super().unload()
+        if name is not None:
             self.log.events.append((anyio.current_time(), "unload", name))
             self.log.loaded.remove(name)
 
-    async def infer(
+    async def _stream(
         self,
-        *,
-        prompt: str | None = None,
-        messages: Sequence[ChatMessage] | None = None,
+        prompt: str | None,
+        messages: Sequence[ChatMessage] | None,
         config: InferenceConfig,
-        stop: StopSignal | None = None,
-    ) -> AsyncIterator[InferenceEvent]:
+        stop: StopSignal | None,
+    ) -> AsyncGenerator[InferenceEvent, None]:
+        """Pinky's stream for one request (what ``infer`` returns), recorded and faulted."""
+        events = super()._stream(prompt, messages, config, stop)
         self.requests += 1
         self.stops.append(stop)
         faulty = self.fault_after is not None and self.requests <= self.fault_requests
         count = 0
-        events = self.inner.infer(prompt=prompt, messages=messages, config=config, stop=stop)
-        try:
+        async with contextlib.aclosing(events):
             async for event in events:
                 if faulty and count == self.fault_after:
                     raise self.fault
                 count += 1
                 self.produced += 1
                 yield event
-        finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
 
 
 @attrs.define
@@ -198,11 +184,9 @@ class Lab:
     def factory(
         self, *, load_delay: float = 0.0, token_delay: float = 0.0, **faults: Any
     ) -> Callable[[], Engine]:
-        from rusty_genius_cortex import PinkyEngine
-
         def make() -> Engine:
             engine = RecordingEngine(
-                PinkyEngine(load_delay=load_delay, token_delay=token_delay), self.log, **faults
+                self.log, load_delay=load_delay, token_delay=token_delay, **faults
             )
             self.engines.append(engine)
             return engine

@@ -21,7 +21,7 @@ import anyio
 
 from rusty_genius_core import Complete, Content, InferenceConfig, LoadOptions
 from rusty_genius_cortex import LlamaEngine, StopSignal
-from rusty_genius_cortex._llama import _Job, _Model
+from rusty_genius_cortex._llama_decode import Job, LoadedModel
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -104,7 +104,7 @@ class _FakeLlama:
         return bytes(self._real.detokenize(tokens))
 
 
-def fake_loop_rate(model: _Model, n: int, step: float) -> float:
+def fake_loop_rate(model: LoadedModel, n: int, step: float) -> float:
     """The fake model driven by a bare loop: the ceiling for ``engine_fake_rate``."""
     gen = _FakeLlama(model.llm, step).generate([1])
     start = time.perf_counter()
@@ -113,14 +113,14 @@ def fake_loop_rate(model: _Model, n: int, step: float) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def engine_fake_rate(engine: LlamaEngine, model: _Model, n: int, step: float) -> float:
+async def engine_fake_rate(engine: LlamaEngine, model: LoadedModel, n: int, step: float) -> float:
     """Tokens/s through the engine when the model takes ``step`` seconds per token."""
     return 1e6 / await overhead_us(engine, model, n, step)
 
 
-async def overhead_us(engine: LlamaEngine, model: _Model, n: int, step: float = 0.0) -> float:
+async def overhead_us(engine: LlamaEngine, model: LoadedModel, n: int, step: float = 0.0) -> float:
     """Microseconds per token of the engine's path with a model that costs ``step``."""
-    fake = _Model(
+    fake = LoadedModel(
         name="fake",
         path=model.path,
         llm=_FakeLlama(model.llm, step),
@@ -132,9 +132,15 @@ async def overhead_us(engine: LlamaEngine, model: _Model, n: int, step: float = 
     )
     saved = engine._model
     engine._model = fake
-    original = engine._prepare
-    engine._prepare = lambda *a: _Job(  # type: ignore[method-assign]
-        tokens=[1], limit=n, start_in_thinking=False, extra_stops=(), seed=1
+    original = engine._prepare_sync
+    engine._prepare_sync = lambda model, request: Job(  # type: ignore[method-assign]
+        model=model,
+        config=request.config,
+        tokens=[1],
+        limit=n,
+        start_in_thinking=False,
+        extra_stops=(),
+        seed=1,
     )
     try:
         start = time.perf_counter()
@@ -148,7 +154,7 @@ async def overhead_us(engine: LlamaEngine, model: _Model, n: int, step: float = 
         assert count > 0, "the fake model produced nothing"
     finally:
         engine._model = saved
-        engine._prepare = original  # type: ignore[method-assign]
+        engine._prepare_sync = original  # type: ignore[method-assign]
     return elapsed / n * 1e6
 
 

@@ -37,7 +37,7 @@ from rusty_genius_core import (
     ThoughtStop,
 )
 from rusty_genius_cortex import Engine, RemoteEngine, StopSignal, create_engine
-from rusty_genius_cortex._remote import SSEDecoder
+from rusty_genius_cortex._sse import SSEDecoder
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
@@ -196,7 +196,7 @@ async def loaded(server: Server, **options: Any) -> RemoteEngine:
 async def run(engine: RemoteEngine, **kwargs: Any) -> list[InferenceEvent]:
     kwargs.setdefault("messages", MESSAGES)
     kwargs.setdefault("config", InferenceConfig.greedy())
-    async with aclosing(engine.infer(**kwargs)) as events:  # type: ignore[type-var]
+    async with aclosing(engine.infer(**kwargs)) as events:
         return [event async for event in events]
 
 
@@ -410,7 +410,7 @@ async def test_an_error_event_mid_stream_and_a_wrong_content_type_are_engine_err
         async def collect() -> None:
             async with aclosing(
                 engine.infer(messages=MESSAGES, config=InferenceConfig())
-            ) as events:  # type: ignore[type-var]
+            ) as events:
                 async for event in events:
                     seen.append(event)
 
@@ -446,11 +446,11 @@ async def test_the_stop_signal_closes_a_stalled_stream() -> None:
         seen: list[InferenceEvent] = []
         async with aclosing(
             engine.infer(messages=MESSAGES, config=InferenceConfig(), stop=stop)
-        ) as events:  # type: ignore[type-var]
+        ) as events:
             async for event in events:
                 seen.append(event)
                 if event == Content(text="first"):
-                    stop.set()  # the server says nothing more: only polling can notice
+                    stop.set()  # the server says nothing more: only the stop can end the wait
         exchange = server.exchanges[-1]
         with anyio.fail_after(10):
             await exchange.hung_up.wait()  # the HTTP connection was closed
@@ -489,7 +489,7 @@ async def test_stop_before_the_server_answers_and_a_consumer_leaving_early() -> 
         assert last.usage.finish_reason is FinishReason.CANCELLED
 
         server.script = stall_then(never)
-        async with aclosing(engine.infer(messages=MESSAGES, config=InferenceConfig())) as events_:  # type: ignore[type-var]
+        async with aclosing(engine.infer(messages=MESSAGES, config=InferenceConfig())) as events_:
             async for event in events_:
                 if isinstance(event, Content):
                     break  # leaving early closes the iterator, and with it the response

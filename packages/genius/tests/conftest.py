@@ -12,26 +12,25 @@ import anyio
 import pytest
 
 from rusty_genius import (
-    ChatMessage,
     Complete,
     Content,
     FinishReason,
     Genius,
-    InferenceConfig,
     InferenceEvent,
     LoadOptions,
     ModelSpec,
-    ProcessStart,
     StopSignal,
     Usage,
 )
+from rusty_genius_cortex import EngineBase, EngineRequest
 from rusty_genius_testhub import TEST_MODELS, add_smollm2_repo
 from rusty_genius_testhub.pytest_plugin import hub, hub_thread, smollm2_gguf, smollm2_repo
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+    from collections.abc import AsyncGenerator, Callable, Iterator
     from pathlib import Path
 
+    from rusty_genius_cortex import UsageMeter
     from rusty_genius_testhub import LoopbackHub
 
 __all__ = [
@@ -92,56 +91,45 @@ class Pacer:
         return lambda: PacedEngine(self, load_fault=load_fault)
 
 
-class PacedEngine:
+class PacedEngine(EngineBase[str]):
     """Echoes the prompt word by word; each word waits for a permit from the :class:`Pacer`,
-    then checks the stop signal, as real engines check it between tokens."""
+    then checks the stop signal, as real engines check it between tokens.
+
+    Requests do not wait for each other's turn (``serialize=False``): the pacer decides.
+    """
+
+    _backend = "paced"
+    _needs_weights = False
 
     def __init__(self, pacer: Pacer, *, load_fault: Exception | None = None) -> None:
+        super().__init__(serialize=False)
         self.pacer = pacer
         self.load_fault = load_fault
-        self._model: str | None = None
 
-    @property
-    def backend(self) -> str:
-        return "paced"
-
-    @property
-    def needs_weights(self) -> bool:
-        return False
-
-    @property
-    def is_loaded(self) -> bool:
-        return self._model is not None
-
-    @property
-    def model_name(self) -> str | None:
-        return self._model
-
-    async def load(
-        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None = None
-    ) -> float:
+    def _check_load(self, name: str, path: Path | None) -> None:
         if self.load_fault is not None:
             raise self.load_fault
-        self._model = name
-        return 0.0
 
-    async def unload(self) -> None:
-        self._model = None
+    async def _load_model(
+        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
+    ) -> None:
+        pass
 
-    async def infer(
-        self,
-        *,
-        prompt: str | None = None,
-        messages: Sequence[ChatMessage] | None = None,
-        config: InferenceConfig,
-        stop: StopSignal | None = None,
-    ) -> AsyncIterator[InferenceEvent]:
-        text = prompt if prompt is not None else messages[-1].content if messages else ""
+    async def _unload_model(self) -> None:
+        pass
+
+    async def _prepare(self, model: str, request: EngineRequest) -> str:
+        if request.prompt is not None:
+            return request.prompt
+        return request.messages[-1].content if request.messages else ""
+
+    async def _generate(
+        self, text: str, meter: UsageMeter, stop: StopSignal | None
+    ) -> AsyncGenerator[InferenceEvent, None]:
         reason = FinishReason.STOP
         produced = 0
         self.pacer.begin(stop)
         try:
-            yield ProcessStart(model=self._model or "")
             for word in text.split():
                 await self.pacer.permit()
                 if stop is not None and stop.is_set():

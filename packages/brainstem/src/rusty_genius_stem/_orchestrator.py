@@ -81,7 +81,7 @@ from rusty_genius_cortex import Engine, StopSignal
 from ._strategy import CortexStrategy, HibernateAfter, Immediate, KeepAlive
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncGenerator, Callable
 
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -916,9 +916,7 @@ def _cancelled_complete() -> Complete:
     return Complete(usage=Usage(finish_reason=FinishReason.CANCELLED))
 
 
-async def _aclose(events: AsyncIterator[InferenceEvent]) -> None:
+async def _aclose(events: AsyncGenerator[InferenceEvent, None]) -> None:
     """Close the engine's iterator even when we are cancelled: its cleanup stops the worker."""
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        with anyio.CancelScope(shield=True):
-            await aclose()
+    with anyio.CancelScope(shield=True):
+        await events.aclose()

@@ -4,18 +4,25 @@
 GGUF models through llama-cpp-python (extra ``llama``, imported only when a
 model loads); :class:`RemoteEngine` forwards to an OpenAI-compatible server
 (imported on first use: its module imports httpx, which a local run never needs);
-:func:`create_engine` picks one. All three push their text through the
-same :class:`TokenPipeline` (stop strings, the :class:`ThinkParser`, the
-:class:`UsageMeter`).
+:func:`create_engine` picks one. All three are :class:`EngineBase` subclasses
+(the turn, the request checks and the cold-load bookkeeping live there), and
+all three push their text through the same :class:`TokenPipeline` (stop strings,
+the :class:`ThinkParser`, the :class:`UsageMeter`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._base import EngineBase as EngineBase
+from ._base import EngineRequest as EngineRequest
+from ._engine import BACKEND_AUTO as BACKEND_AUTO
+from ._engine import BACKEND_LLAMA as BACKEND_LLAMA
+from ._engine import BACKEND_PINKY as BACKEND_PINKY
+from ._engine import BACKEND_REMOTE as BACKEND_REMOTE
+from ._engine import Backend as Backend
 from ._engine import Engine as Engine
 from ._engine import StopSignal as StopSignal
-from ._factory import Backend as Backend
 from ._factory import available_backends as available_backends
 from ._factory import create_engine as create_engine
 from ._gguf import GGUF_FILE_TYPES as GGUF_FILE_TYPES
@@ -53,12 +60,18 @@ else:  # PEP 562; hidden from type checkers, which would otherwise accept any na
 
 
 __all__ = [
+    "BACKEND_AUTO",
+    "BACKEND_LLAMA",
+    "BACKEND_PINKY",
+    "BACKEND_REMOTE",
     "GGUF_FILE_TYPES",
     "PINKY_THOUGHT",
     "THINK_CLOSE",
     "THINK_OPEN",
     "Backend",
     "Engine",
+    "EngineBase",
+    "EngineRequest",
     "GgufArray",
     "GgufInfo",
     "GgufValue",

@@ -13,34 +13,13 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from ._ggml_types import GGML_TYPES
+
 if TYPE_CHECKING:
     import os
 
 __all__ = ["tensor_data_problem"]
 
-# ggml type id -> (elements per block, bytes per block), for the types whose layout is stable.
-_TYPE_SIZES: Final[dict[int, tuple[int, int]]] = {
-    0: (1, 4),  # F32
-    1: (1, 2),  # F16
-    2: (32, 18),  # Q4_0
-    3: (32, 20),  # Q4_1
-    6: (32, 22),  # Q5_0
-    7: (32, 24),  # Q5_1
-    8: (32, 34),  # Q8_0
-    9: (32, 36),  # Q8_1
-    10: (256, 84),  # Q2_K
-    11: (256, 110),  # Q3_K
-    12: (256, 144),  # Q4_K
-    13: (256, 176),  # Q5_K
-    14: (256, 210),  # Q6_K
-    15: (256, 292),  # Q8_K
-    24: (1, 1),  # I8
-    25: (1, 2),  # I16
-    26: (1, 4),  # I32
-    27: (1, 8),  # I64
-    28: (1, 8),  # F64
-    30: (1, 2),  # BF16
-}
 _MAX_DIMS: Final = 8
 
 
@@ -90,8 +69,8 @@ def tensor_data_problem(
             for dim in take("Q" * n_dims):
                 elements *= dim
             ggml_type, offset = take("IQ")
-            block, nbytes = _TYPE_SIZES.get(ggml_type, (0, 0))
-            length = elements // block * nbytes if block else 1
+            kind = GGML_TYPES.get(ggml_type)
+            length = 1 if kind is None else kind.nbytes(elements)  # unknown: at least a byte
             need = max(need, offset + length)
     except _Short:
         return (

@@ -8,15 +8,20 @@ thread before it returns. Engines serialize their own requests: two concurrent
 ``infer`` calls on one engine run one after the other. A consumer that stops
 reading early closes the iterator (``contextlib.aclosing``); the engines release
 their turn before yielding ``Complete``, so stopping at ``Complete`` is enough.
+:class:`~rusty_genius_cortex.EngineBase` implements these rules once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeAlias, runtime_checkable
+
+import anyio
+import anyio.lowlevel
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncGenerator, Iterator, Sequence
     from pathlib import Path
 
     from rusty_genius_core import (
@@ -27,26 +32,92 @@ if TYPE_CHECKING:
         ModelSpec,
     )
 
-__all__ = ["Engine", "StopSignal"]
+__all__ = [
+    "BACKEND_AUTO",
+    "BACKEND_LLAMA",
+    "BACKEND_PINKY",
+    "BACKEND_REMOTE",
+    "Backend",
+    "Engine",
+    "StopSignal",
+]
+
+# The engines' names, written here once (a test ties them to ``Backend``).
+BACKEND_PINKY: Final = "pinky"
+"""The stub engine that needs no weights (:class:`~rusty_genius_cortex.PinkyEngine`)."""
+BACKEND_LLAMA: Final = "llama"
+"""llama.cpp through llama-cpp-python (:class:`~rusty_genius_cortex.LlamaEngine`)."""
+BACKEND_REMOTE: Final = "remote"
+"""An OpenAI-compatible server (:class:`~rusty_genius_cortex.RemoteEngine`)."""
+BACKEND_AUTO: Final = "auto"
+"""Not an engine: ``create_engine``'s choice of llama when installed, else Pinky."""
+
+Backend: TypeAlias = Literal["auto", "pinky", "llama", "remote"]
+"""What :func:`~rusty_genius_cortex.create_engine` accepts."""
 
 
 class StopSignal:
-    """Set from the async side, polled by a worker thread between tokens.
+    """Asks one request to stop: polled by a worker thread, awaited by the event loop.
 
-    A ``threading.Event`` underneath, because the reader is a plain thread that
-    must not touch the event loop.
+    Two sides, set together by :meth:`set`:
+
+    * a ``threading.Event`` that a worker thread (llama.cpp's decoding loop) polls
+      between tokens with :meth:`is_set`, without touching the event loop;
+    * an async side for the event loop: :meth:`wait` returns once the signal is
+      set, and :meth:`cancel_scope` gives a cancel scope that :meth:`set` cancels,
+      so that one await (an HTTP read) ends the moment the signal is set, with no
+      second task and no polling.
+
+    :meth:`set` must be called from the thread of the event loop whose tasks wait
+    on the signal (the orchestrator, the server and the engines all do); only
+    :meth:`is_set` may be called from other threads.
     """
 
-    __slots__ = ("_event",)
+    __slots__ = ("_event", "_scopes", "_waiter")
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        # Created by the first wait(): an anyio.Event belongs to the loop that made it, and a
+        # StopSignal may be made outside any loop.
+        self._waiter: anyio.Event | None = None
+        self._scopes: set[anyio.CancelScope] = set()
 
     def set(self) -> None:
+        """Set the signal (idempotent); call it from the event loop's thread."""
         self._event.set()
+        if self._waiter is not None:
+            self._waiter.set()
+        for scope in tuple(self._scopes):
+            scope.cancel()
 
     def is_set(self) -> bool:
         return self._event.is_set()
+
+    async def wait(self) -> None:
+        """Return once the signal is set (at once, after a checkpoint, if it already is)."""
+        if self.is_set():
+            await anyio.lowlevel.checkpoint()
+            return
+        if self._waiter is None:
+            self._waiter = anyio.Event()
+        await self._waiter.wait()
+
+    @contextlib.contextmanager
+    def cancel_scope(self) -> Iterator[anyio.CancelScope]:
+        """A cancel scope that :meth:`set` cancels (cancelled on entry if already set).
+
+        ``scope.cancel_called`` afterwards tells a stop from a normal end. Enter and
+        leave it without a ``yield`` of an async generator in between.
+        """
+        scope = anyio.CancelScope()
+        if self.is_set():
+            scope.cancel()
+        self._scopes.add(scope)
+        try:
+            with scope:
+                yield scope
+        finally:
+            self._scopes.discard(scope)
 
 
 @runtime_checkable
@@ -55,7 +126,7 @@ class Engine(Protocol):
 
     @property
     def backend(self) -> str:
-        """``"pinky"``, ``"llama"`` or ``"remote"``."""
+        """Which engine this is: :data:`BACKEND_PINKY`, :data:`BACKEND_LLAMA`, :data:`BACKEND_REMOTE`."""
         ...
 
     @property
@@ -92,8 +163,11 @@ class Engine(Protocol):
         messages: Sequence[ChatMessage] | None = None,
         config: InferenceConfig,
         stop: StopSignal | None = None,
-    ) -> AsyncIterator[InferenceEvent]:
-        """Stream events for one request; exactly one of ``prompt``/``messages``."""
+    ) -> AsyncGenerator[InferenceEvent, None]:
+        """Stream events for one request; exactly one of ``prompt``/``messages``.
+
+        An async generator: a consumer that stops early closes it (``aclose()``).
+        """
         ...
 
     async def unload(self) -> None:

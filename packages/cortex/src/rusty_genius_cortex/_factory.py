@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from rusty_genius_core import ConfigError, EngineError
 
+from ._engine import BACKEND_AUTO, BACKEND_LLAMA, BACKEND_PINKY, BACKEND_REMOTE, Backend
 from ._llama import LlamaEngine
 from ._pinky import PinkyEngine
 
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
     from ._engine import Engine
 
 __all__ = ["Backend", "available_backends", "create_engine"]
-
-Backend: TypeAlias = Literal["auto", "pinky", "llama", "remote"]
 
 
 def _llama_installed() -> bool:
@@ -29,7 +28,7 @@ def _llama_installed() -> bool:
 
 def available_backends() -> tuple[str, ...]:
     """The engines this installation can create: always ``"pinky"``, ``"llama"`` when installed."""
-    return ("llama", "pinky") if _llama_installed() else ("pinky",)
+    return (BACKEND_LLAMA, BACKEND_PINKY) if _llama_installed() else (BACKEND_PINKY,)
 
 
 def create_engine(backend: Backend = "auto", **options: Any) -> Engine:
@@ -39,17 +38,17 @@ def create_engine(backend: Backend = "auto", **options: Any) -> Engine:
     ``load_delay``, ``token_delay``; :class:`LlamaEngine`: ``default_context_size``,
     ``n_batch``, ``relay_capacity``, ``verbose``; :class:`RemoteEngine` (``"remote"``, never
     chosen by ``"auto"``): ``base_url`` (required), ``api_key``, ``model``, ``http_client``,
-    ``timeout``, ``poll_interval``, ``check_model``).
+    ``timeout``, ``check_model``, and ``poll_interval``, accepted but unused).
     """
     if backend not in get_args(Backend):
         allowed = ", ".join(get_args(Backend))
         raise ConfigError(f"unknown engine backend {backend!r}; expected one of {allowed}")
-    if backend == "auto":
-        backend = "llama" if _llama_installed() else "pinky"
+    if backend == BACKEND_AUTO:
+        backend = BACKEND_LLAMA if _llama_installed() else BACKEND_PINKY
     try:
-        if backend == "pinky":
+        if backend == BACKEND_PINKY:
             return PinkyEngine(**options)
-        if backend == "remote":
+        if backend == BACKEND_REMOTE:
             if "base_url" not in options:
                 raise ConfigError("backend 'remote' needs base_url= (the OpenAI-compatible server)")
             from ._remote import RemoteEngine  # here: it imports httpx

@@ -11,7 +11,7 @@ How a request runs:
    prompt is tokenized as llama-cpp-python tokenizes it, so token counts match
    its ``usage``. Errors (no template, a prompt that does not fit the context)
    are raised here, before any event.
-3. Generation, in one dedicated thread per request: it drives
+3. Generation, in one dedicated thread per request (``_llama_decode.py``): it drives
    ``Llama.generate`` token by token (sampling by llama.cpp's sampler chain),
    turns each token into text through a per-model piece cache and an
    incremental UTF-8 decoder, runs the shared :class:`TokenPipeline` and hands
@@ -34,51 +34,40 @@ evaluation; the async side waits, shielded, for the thread to finish.
 
 from __future__ import annotations
 
-import codecs
 import importlib
-import logging
 import random
 import threading
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import anyio.to_thread
-import attrs
 
 from rusty_genius_core import (
-    ChatMessage,
-    Complete,
     ConfigError,
-    Content,
     EngineError,
-    FinishReason,
-    InferenceConfig,
     InferenceEvent,
     LoadOptions,
     ModelSpec,
-    ProcessStart,
-    Thought,
-    ThoughtDelta,
 )
 
+from ._base import EngineBase, EngineRequest
 from ._diagnose import tensor_data_problem
-from ._engine import StopSignal
+from ._engine import BACKEND_LLAMA, StopSignal
 from ._gguf import read_gguf_info
+from ._llama_decode import Job, LoadedModel, merge_batch, run_decode
 from ._pipeline import TokenPipeline
-from ._queue import RequestQueue
 from ._relay import ThreadRelay
 from ._think import prompt_opens_thinking
-from ._usage import UsageMeter
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncGenerator
+    from types import ModuleType
+
+    from ._usage import UsageMeter
 
 __all__ = ["LlamaEngine", "import_llama_cpp"]
-
-log = logging.getLogger("rusty_genius_cortex.llama")
 
 DEFAULT_CONTEXT_SIZE: Final = 4096
 _THREAD_PREFIX: Final = "cortex-llama"
@@ -96,96 +85,7 @@ def import_llama_cpp() -> ModuleType:
         ) from exc
 
 
-@attrs.define(eq=False)
-class _Model:
-    """One loaded model and what every request needs from it."""
-
-    name: str
-    path: Path
-    llm: Any  # llama_cpp.Llama
-    lib: ModuleType  # llama_cpp
-    vocab: Any
-    n_ctx: int
-    formatter: Any | None  # llama_chat_format.Jinja2ChatFormatter, or None: no chat template
-    rng: random.Random
-    # Per-token caches: each native call releases and retakes the GIL, which the event loop
-    # may hold at that moment; a dict lookup does not.
-    pieces: dict[int, bytes] = attrs.field(factory=dict)
-    eogs: set[int] = attrs.field(factory=set)
-
-
-@attrs.frozen
-class _Job:
-    """A prepared request: tokens to evaluate and how to generate from them."""
-
-    tokens: list[int]
-    limit: int  # at most this many new tokens (max_tokens, capped by the context)
-    start_in_thinking: bool
-    extra_stops: tuple[str, ...]
-    seed: int
-
-
-def _sampling_kwargs(config: InferenceConfig) -> dict[str, Any]:
-    s = config.sampling
-    return {
-        "temp": s.temperature,
-        "top_p": s.top_p,
-        "top_k": s.top_k,
-        "min_p": s.min_p,
-        "repeat_penalty": s.repeat_penalty,
-    }
-
-
-def _evaluate_prompt(llm: Any, lib: ModuleType, tokens: list[int], stopped: Any) -> bool:
-    """Evaluate ``tokens`` in ``n_batch`` chunks, checking the stop flags in between.
-
-    Keeps the KV cache of the longest prefix shared with the previous request
-    (a chat's earlier turns), as ``Llama.generate()`` would; at least the last
-    token is evaluated again so its logits are fresh. Recurrent and hybrid
-    models cannot drop a cache suffix, so they start over. False when stopped.
-    """
-    common = 0
-    recurrent = lib.llama_model_is_recurrent(llm.model) or lib.llama_model_is_hybrid(llm.model)
-    if not recurrent:
-        for cached, token in zip(llm.input_ids[: llm.n_tokens].tolist(), tokens, strict=False):
-            if cached != token:
-                break
-            common += 1
-        common = min(common, len(tokens) - 1)
-    if common == 0:
-        llm.reset()
-    else:
-        llm.n_tokens = common  # eval() drops the cache past this point
-    step = max(1, int(llm.n_batch))
-    for start in range(common, len(tokens), step):
-        if stopped():
-            return False
-        llm.eval(tokens[start : start + step])
-    return True
-
-
-def _merge(batch: list[InferenceEvent]) -> list[InferenceEvent]:
-    """Join adjacent content (and adjacent thought text) that queued up while the consumer was busy."""
-    if len(batch) < 2:
-        return batch
-    out: list[InferenceEvent] = []
-    for event in batch:
-        last = out[-1] if out else None
-        if isinstance(event, Content) and isinstance(last, Content):
-            out[-1] = Content(text=last.text + event.text)
-        elif (
-            isinstance(event, Thought)
-            and isinstance(event.event, ThoughtDelta)
-            and isinstance(last, Thought)
-            and isinstance(last.event, ThoughtDelta)
-        ):
-            out[-1] = Thought(event=ThoughtDelta(text=last.event.text + event.event.text))
-        else:
-            out.append(event)
-    return out
-
-
-class LlamaEngine:
+class LlamaEngine(EngineBase[Job]):
     """llama.cpp through llama-cpp-python (``backend == "llama"``).
 
     ``default_context_size`` applies when :class:`LoadOptions` leaves the context
@@ -193,6 +93,8 @@ class LlamaEngine:
     llama.cpp's prompt batch; ``relay_capacity`` bounds the events buffered
     ahead of a slow consumer; ``verbose`` lets llama.cpp log to stderr.
     """
+
+    _backend = BACKEND_LLAMA
 
     def __init__(
         self,
@@ -207,34 +109,13 @@ class LlamaEngine:
                 "LlamaEngine needs default_context_size >= 16, n_batch >= 1 and "
                 f"relay_capacity >= 1, got {default_context_size}, {n_batch}, {relay_capacity}"
             )
+        super().__init__()
         self._default_context_size = default_context_size
         self._n_batch = n_batch
         self._relay_capacity = relay_capacity
         self._verbose = verbose
-        self._model: _Model | None = None
-        self._unpaid_load = 0.0
-        self._cold = False
-        self._queue = RequestQueue(f"cortex.llama.{id(self):x}")
+        self._model: LoadedModel | None = None
         self._lock = threading.Lock()  # guards the Llama object itself
-
-    # -- Engine protocol ----------------------------------------------------------------------
-
-    @property
-    def backend(self) -> str:
-        return "llama"
-
-    @property
-    def needs_weights(self) -> bool:
-        return True
-
-    @property
-    def is_loaded(self) -> bool:
-        return self._model is not None
-
-    @property
-    def model_name(self) -> str | None:
-        model = self._model
-        return None if model is None else model.name
 
     @property
     def context_size(self) -> int | None:
@@ -242,44 +123,64 @@ class LlamaEngine:
         model = self._model
         return None if model is None else model.n_ctx
 
-    async def load(
-        self,
-        name: str,
-        path: Path | None,
-        options: LoadOptions,
-        spec: ModelSpec | None = None,
-    ) -> float:
-        """Load the GGUF at ``path`` (unloading any other model first); return seconds taken."""
-        if not name:
-            raise EngineError("LlamaEngine.load() needs a model name")
+    # -- EngineBase hooks ----------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return time.perf_counter()
+
+    def _check_load(self, name: str, path: Path | None) -> None:
         if path is None:
             raise EngineError(f"LlamaEngine needs the path of a GGUF file to load {name!r}")
-        async with self._queue:
-            await anyio.to_thread.run_sync(self._unload_sync)
-            started = time.perf_counter()
-            self._model = await anyio.to_thread.run_sync(self._load_sync, name, Path(path), options)
-            elapsed = time.perf_counter() - started
-            self._unpaid_load, self._cold = elapsed, True
-            return elapsed
 
-    async def unload(self) -> None:
+    async def _load_model(
+        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
+    ) -> None:
+        """Load the GGUF at ``path``, unloading any other model first."""
+        assert path is not None  # _check_load
+        await anyio.to_thread.run_sync(self._unload_sync)
+        self._model = await anyio.to_thread.run_sync(self._load_sync, name, Path(path), options)
+
+    async def _unload_model(self) -> None:
         """Free the model (``Llama.close()``); idempotent."""
-        async with self._queue:
-            await anyio.to_thread.run_sync(self._unload_sync)
+        await anyio.to_thread.run_sync(self._unload_sync)
 
-    def infer(
-        self,
-        *,
-        prompt: str | None = None,
-        messages: Sequence[ChatMessage] | None = None,
-        config: InferenceConfig,
-        stop: StopSignal | None = None,
-    ) -> AsyncIterator[InferenceEvent]:
-        return self._stream(prompt, messages, config, stop)
+    async def _prepare(self, model: str, request: EngineRequest) -> Job:
+        loaded = self._model
+        if loaded is None:
+            raise EngineError("LlamaEngine has no model loaded; call load() first")
+        return await anyio.to_thread.run_sync(self._prepare_sync, loaded, request)
+
+    async def _generate(
+        self, job: Job, meter: UsageMeter, stop: StopSignal | None
+    ) -> AsyncGenerator[InferenceEvent, None]:
+        pipeline = TokenPipeline(
+            job.config,
+            meter=meter,
+            start_in_thinking=job.start_in_thinking,
+            extra_stops=job.extra_stops,
+        )
+        relay: ThreadRelay[InferenceEvent] = ThreadRelay(self._relay_capacity)
+        halt = StopSignal()  # set when the consumer goes away
+        worker = threading.Thread(
+            target=run_decode,
+            args=(job, self._lock, pipeline, relay, stop, halt),
+            name=f"{_THREAD_PREFIX}:{job.model.name}",
+        )
+        worker.start()
+        try:
+            while batch := await relay.get():
+                for event in merge_batch(batch):
+                    yield event
+        finally:
+            halt.set()
+            relay.close()
+            with anyio.CancelScope(shield=True):
+                await relay.wait_finished()
+            worker.join()  # it returned right after finish(): no wait to speak of
 
     # -- load / unload (worker threads) -------------------------------------------------------
 
-    def _load_sync(self, name: str, path: Path, options: LoadOptions) -> _Model:
+    def _load_sync(self, name: str, path: Path, options: LoadOptions) -> LoadedModel:
         if not path.exists():
             raise EngineError(f"model file not found: {path}")
         if not path.is_file():
@@ -326,7 +227,7 @@ class LlamaEngine:
 
     def _describe(
         self, name: str, path: Path, llm: Any, lib: ModuleType, options: LoadOptions
-    ) -> _Model:
+    ) -> LoadedModel:
         vocab = lib.llama_model_get_vocab(llm.model)
         template = llm.metadata.get("tokenizer.chat_template")
         formatter = None
@@ -347,7 +248,7 @@ class LlamaEngine:
                 stop_token_ids=[llm.token_eos()],
             )
         seed = options.seed if options.seed is not None else random.randrange(_SEED_SPACE)
-        return _Model(
+        return LoadedModel(
             name=name,
             path=path,
             llm=llm,
@@ -361,7 +262,6 @@ class LlamaEngine:
     def _unload_sync(self) -> None:
         with self._lock:
             model, self._model = self._model, None
-            self._unpaid_load, self._cold = 0.0, False
             if model is not None:
                 llm, model.llm = model.llm, None
                 model.pieces.clear()
@@ -370,71 +270,9 @@ class LlamaEngine:
 
     # -- one request --------------------------------------------------------------------------
 
-    async def _stream(
-        self,
-        prompt: str | None,
-        messages: Sequence[ChatMessage] | None,
-        config: InferenceConfig,
-        stop: StopSignal | None,
-    ) -> AsyncIterator[InferenceEvent]:
-        if (prompt is None) == (messages is None):
-            raise ConfigError("infer() takes exactly one of prompt= or messages=")
-        if messages is not None and not messages:
-            raise ConfigError("infer(messages=...) needs at least one message")
-        if messages is not None and config.raw:
-            raise ConfigError("InferenceConfig(raw=True) sends a prompt as-is; pass prompt=")
-        meter = UsageMeter()  # from acceptance: waiting for the turn counts toward TTFT
-        async with self._queue:
-            model = self._model
-            if model is None:
-                raise EngineError("LlamaEngine has no model loaded; call load() first")
-            job = await anyio.to_thread.run_sync(self._prepare, model, prompt, messages, config)
-            meter.load_duration = self._unpaid_load
-            cold, self._cold, self._unpaid_load = self._cold, False, 0.0
-            yield ProcessStart(model=model.name, cold=cold)
-
-            pipeline = TokenPipeline(
-                config,
-                meter=meter,
-                start_in_thinking=job.start_in_thinking,
-                extra_stops=job.extra_stops,
-            )
-            relay: ThreadRelay[InferenceEvent] = ThreadRelay(self._relay_capacity)
-            halt = StopSignal()  # set when the consumer goes away
-            worker = threading.Thread(
-                target=self._generate,
-                args=(model, job, config, pipeline, relay, stop, halt),
-                name=f"{_THREAD_PREFIX}:{model.name}",
-            )
-            final: Complete | None = None
-            worker.start()
-            try:
-                while batch := await relay.get():
-                    for event in _merge(batch):
-                        if isinstance(event, Complete):
-                            final = event
-                        else:
-                            yield event
-            finally:
-                halt.set()
-                relay.close()
-                with anyio.CancelScope(shield=True):
-                    await relay.wait_finished()
-                worker.join()  # it returned right after finish(): no wait to speak of
-        # The turn is released before Complete: a consumer that stops reading at Complete
-        # never keeps the engine busy.
-        if final is None:
-            raise EngineError("the llama worker ended without a result")
-        yield final
-
-    def _prepare(
-        self,
-        model: _Model,
-        prompt: str | None,
-        messages: Sequence[ChatMessage] | None,
-        config: InferenceConfig,
-    ) -> _Job:
+    def _prepare_sync(self, model: LoadedModel, request: EngineRequest) -> Job:
         """Render and tokenize the prompt; check that it fits (worker thread)."""
+        prompt, messages, config = request.prompt, request.messages, request.config
         extra_stops: tuple[str, ...] = ()
         with self._lock:
             llm = model.llm
@@ -486,99 +324,12 @@ class LlamaEngine:
                 f"{n_ctx}: shorten it or load the model with a larger LoadOptions.context_size"
             )
         seed = config.seed if config.seed is not None else model.rng.randrange(_SEED_SPACE)
-        return _Job(
+        return Job(
+            model=model,
+            config=config,
             tokens=tokens,
             limit=min(config.max_tokens, n_ctx - len(tokens)),
             start_in_thinking=prompt_opens_thinking(text),
             extra_stops=extra_stops,
             seed=seed,
         )
-
-    def _generate(
-        self,
-        model: _Model,
-        job: _Job,
-        config: InferenceConfig,
-        pipeline: TokenPipeline,
-        relay: ThreadRelay[InferenceEvent],
-        stop: StopSignal | None,
-        halt: StopSignal,
-    ) -> None:
-        """The worker thread: decode, relay events, always end with Complete and finish()."""
-        reason = FinishReason.ERROR
-        try:
-            with self._lock:
-                reason = self._decode(model, job, config, pipeline, relay, stop, halt)
-        except Exception:
-            log.exception("generation failed for model %r", model.name)
-            reason = FinishReason.ERROR
-        finally:
-            try:
-                relay.put_many(pipeline.complete(reason))
-            finally:
-                relay.finish()
-
-    def _decode(
-        self,
-        model: _Model,
-        job: _Job,
-        config: InferenceConfig,
-        pipeline: TokenPipeline,
-        relay: ThreadRelay[InferenceEvent],
-        stop: StopSignal | None,
-        halt: StopSignal,
-    ) -> FinishReason:
-        llm = model.llm
-        if llm is None:
-            raise EngineError(f"model {model.name!r} was unloaded")
-        lib = model.lib
-        is_eog = lib.llama_vocab_is_eog
-        vocab = model.vocab
-        pieces = model.pieces
-        eogs = model.eogs
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        meter = pipeline.meter
-
-        def stopped() -> bool:
-            return halt.is_set() or (stop is not None and stop.is_set())
-
-        meter.prompt_started(len(job.tokens))
-        if not _evaluate_prompt(llm, lib, job.tokens, stopped):
-            return FinishReason.CANCELLED
-        meter.prompt_done()
-        llm.set_seed(job.seed)
-        # The prompt is in the KV cache now: generate() finds it there and samples at once.
-        generator = llm.generate(job.tokens, **_sampling_kwargs(config))
-        reason = FinishReason.LENGTH
-        try:
-            for token in generator:
-                meter.prompt_done()
-                if stopped():
-                    reason = FinishReason.CANCELLED
-                    break
-                piece = pieces.get(token)
-                if piece is None:  # first sight of this token: native calls, then cached
-                    if is_eog(vocab, token):
-                        eogs.add(token)
-                        piece = b""
-                    else:
-                        piece = bytes(llm.detokenize([token]))
-                    pieces[token] = piece
-                if token in eogs:
-                    reason = FinishReason.STOP
-                    break
-                events, hit = pipeline.token(decoder.decode(piece))
-                if events and not relay.put_many(events, stopped):
-                    reason = FinishReason.CANCELLED
-                    break
-                if hit:
-                    reason = FinishReason.STOP
-                    break
-                if meter.completion_tokens >= job.limit:
-                    break
-        finally:
-            generator.close()  # llama-cpp-python's generator has no cleanup of its own
-        tail = decoder.decode(b"", final=True)  # an incomplete UTF-8 sequence at the end
-        if tail:
-            relay.put_many(pipeline.text(tail))
-        return reason

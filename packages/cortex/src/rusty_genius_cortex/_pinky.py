@@ -20,28 +20,25 @@ import anyio
 import anyio.lowlevel
 
 from rusty_genius_core import (
-    ChatMessage,
     ConfigError,
-    EngineError,
     FinishReason,
-    InferenceConfig,
     InferenceEvent,
     LoadOptions,
     ModelSpec,
-    ProcessStart,
     Role,
 )
 
+from ._base import EngineBase, EngineRequest
+from ._engine import BACKEND_PINKY
 from ._pipeline import TokenPipeline
-from ._queue import RequestQueue
 from ._think import prompt_opens_thinking
-from ._usage import UsageMeter
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncGenerator
     from pathlib import Path
 
     from ._engine import StopSignal
+    from ._usage import UsageMeter
 
 __all__ = ["PINKY_THOUGHT", "PinkyEngine", "pinky_tokens"]
 
@@ -62,15 +59,11 @@ def pinky_tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
-def _check_request(prompt: str | None, messages: Sequence[ChatMessage] | None) -> None:
-    if (prompt is None) == (messages is None):
-        raise ConfigError("infer() takes exactly one of prompt= or messages=")
-    if messages is not None and not messages:
-        raise ConfigError("infer(messages=...) needs at least one message")
-
-
-class PinkyEngine:
+class PinkyEngine(EngineBase[EngineRequest]):
     """The always-available stub engine (``backend == "pinky"``)."""
+
+    _backend = BACKEND_PINKY
+    _needs_weights = False
 
     def __init__(self, *, load_delay: float = 0.0, token_delay: float = 0.0) -> None:
         if load_delay < 0 or token_delay < 0:
@@ -78,120 +71,64 @@ class PinkyEngine:
                 f"PinkyEngine delays must be >= 0, got load_delay={load_delay!r}, "
                 f"token_delay={token_delay!r}"
             )
+        super().__init__()
         self._load_delay = load_delay
         self._token_delay = token_delay
-        self._model: str | None = None
-        self._unpaid_load = 0.0  # the last load's duration, reported by the next request
-        self._cold = False
-        self._queue = RequestQueue(f"cortex.pinky.{id(self):x}")
 
-    @property
-    def backend(self) -> str:
-        return "pinky"
+    # The loop's clock (EngineBase's default), not perf_counter: Pinky's time is all simulated
+    # sleeps, and under trio's MockClock its usage figures come out exact.
 
-    @property
-    def needs_weights(self) -> bool:
-        return False
-
-    @property
-    def is_loaded(self) -> bool:
-        return self._model is not None
-
-    @property
-    def model_name(self) -> str | None:
-        return self._model
-
-    async def load(
-        self,
-        name: str,
-        path: Path | None,
-        options: LoadOptions,
-        spec: ModelSpec | None = None,
-    ) -> float:
+    async def _load_model(
+        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
+    ) -> None:
         """Pretend to load ``name`` (``path`` is ignored); take ``load_delay`` seconds."""
-        if not name:
-            raise EngineError("PinkyEngine.load() needs a model name")
-        async with self._queue:
-            started = anyio.current_time()
-            self._model = None
-            await anyio.sleep(self._load_delay)
-            self._model = name
-            self._unpaid_load = anyio.current_time() - started
-            self._cold = True
-            return self._unpaid_load
+        await anyio.sleep(self._load_delay)
 
-    async def unload(self) -> None:
-        async with self._queue:
-            self._model = None
-            self._unpaid_load = 0.0
-            self._cold = False
+    async def _unload_model(self) -> None:
+        pass
 
-    def infer(
-        self,
-        *,
-        prompt: str | None = None,
-        messages: Sequence[ChatMessage] | None = None,
-        config: InferenceConfig,
-        stop: StopSignal | None = None,
-    ) -> AsyncIterator[InferenceEvent]:
-        return self._stream(prompt, messages, config, stop)
+    async def _prepare(self, model: str, request: EngineRequest) -> EngineRequest:
+        return request
 
-    async def _stream(
-        self,
-        prompt: str | None,
-        messages: Sequence[ChatMessage] | None,
-        config: InferenceConfig,
-        stop: StopSignal | None,
-    ) -> AsyncIterator[InferenceEvent]:
-        _check_request(prompt, messages)
-        if messages is not None:
-            said = [m.content for m in messages]
-            users = [m.content for m in messages if m.role is Role.USER]
+    async def _generate(
+        self, request: EngineRequest, meter: UsageMeter, stop: StopSignal | None
+    ) -> AsyncGenerator[InferenceEvent, None]:
+        if request.messages is not None:
+            said = [m.content for m in request.messages]
+            users = [m.content for m in request.messages if m.role is Role.USER]
             echo = users[-1] if users else ""
             prompt_text = "\n".join(said)
         else:
-            assert prompt is not None
-            echo = prompt_text = prompt
-        # The loop's clock, not perf_counter: Pinky's time is all simulated sleeps, and under
-        # trio's MockClock its usage figures come out exact.
-        meter = UsageMeter(clock=anyio.current_time)  # waiting for the turn counts toward TTFT
-        async with self._queue:
-            if self._model is None:
-                raise EngineError("PinkyEngine has no model loaded; call load() first")
-            meter.load_duration = self._unpaid_load
-            cold, self._cold, self._unpaid_load = self._cold, False, 0.0
-            yield ProcessStart(model=self._model, cold=cold)
-            pipeline = TokenPipeline(
-                config, meter=meter, start_in_thinking=prompt_opens_thinking(prompt_text)
-            )
-            meter.prompt_started(len(pinky_tokens(prompt_text)))
-            meter.prompt_done()
-            reason = FinishReason.STOP
-            delay = self._token_delay
-            for n, token in enumerate(pinky_tokens(PINKY_THOUGHT + echo)):
-                if delay or n % _CHECKPOINT_EVERY == 0:
-                    if stop is not None and stop.is_set():
-                        reason = FinishReason.CANCELLED
-                        break
-                    if delay:
-                        await anyio.sleep(delay)
-                    else:
-                        # At zero delay a checkpoint per token costs more than the token itself.
-                        await anyio.lowlevel.checkpoint()
-                # Checked once the token's wait is over (the stop may have come during it).
+            assert request.prompt is not None
+            echo = prompt_text = request.prompt
+        pipeline = TokenPipeline(
+            request.config, meter=meter, start_in_thinking=prompt_opens_thinking(prompt_text)
+        )
+        meter.prompt_started(len(pinky_tokens(prompt_text)))
+        meter.prompt_done()
+        reason = FinishReason.STOP
+        delay = self._token_delay
+        for n, token in enumerate(pinky_tokens(PINKY_THOUGHT + echo)):
+            if delay or n % _CHECKPOINT_EVERY == 0:
                 if stop is not None and stop.is_set():
                     reason = FinishReason.CANCELLED
                     break
-                events, hit = pipeline.token(token)
-                for event in events:
-                    yield event
-                if hit:
-                    break
-                if pipeline.at_max_tokens:
-                    reason = FinishReason.LENGTH
-                    break
-            final = pipeline.complete(reason)
-        # The turn is released before the last events: a consumer that stops reading at
-        # Complete never keeps the engine busy.
-        for event in final:
+                if delay:
+                    await anyio.sleep(delay)
+                else:
+                    # At zero delay a checkpoint per token costs more than the token itself.
+                    await anyio.lowlevel.checkpoint()
+            # Checked once the token's wait is over (the stop may have come during it).
+            if stop is not None and stop.is_set():
+                reason = FinishReason.CANCELLED
+                break
+            events, hit = pipeline.token(token)
+            for event in events:
+                yield event
+            if hit:
+                break
+            if pipeline.at_max_tokens:
+                reason = FinishReason.LENGTH
+                break
+        for event in pipeline.complete(reason):
             yield event

@@ -111,12 +111,18 @@ from rusty_genius_core import message_types as message_types
 from rusty_genius_core import to_dict as to_dict
 from rusty_genius_core import to_json as to_json
 from rusty_genius_core import unwrap_exception_groups as unwrap_exception_groups
+from rusty_genius_cortex import BACKEND_AUTO as BACKEND_AUTO
+from rusty_genius_cortex import BACKEND_LLAMA as BACKEND_LLAMA
+from rusty_genius_cortex import BACKEND_PINKY as BACKEND_PINKY
+from rusty_genius_cortex import BACKEND_REMOTE as BACKEND_REMOTE
 from rusty_genius_cortex import GGUF_FILE_TYPES as GGUF_FILE_TYPES
 from rusty_genius_cortex import PINKY_THOUGHT as PINKY_THOUGHT
 from rusty_genius_cortex import THINK_CLOSE as THINK_CLOSE
 from rusty_genius_cortex import THINK_OPEN as THINK_OPEN
 from rusty_genius_cortex import Backend as Backend
 from rusty_genius_cortex import Engine as Engine
+from rusty_genius_cortex import EngineBase as EngineBase
+from rusty_genius_cortex import EngineRequest as EngineRequest
 from rusty_genius_cortex import GgufArray as GgufArray
 from rusty_genius_cortex import GgufInfo as GgufInfo
 from rusty_genius_cortex import GgufValue as GgufValue
@@ -175,6 +181,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APP_NAME",
+    "BACKEND_AUTO",
+    "BACKEND_LLAMA",
+    "BACKEND_PINKY",
+    "BACKEND_REMOTE",
     "CANCELLED_KIND",
     "DEFAULT_ENDPOINT",
     "DEFAULT_HIBERNATE_AFTER",
@@ -215,7 +225,9 @@ __all__ = [
     "CortexStrategy",
     "DownloadError",
     "Engine",
+    "EngineBase",
     "EngineError",
+    "EngineRequest",
     "ErrorReport",
     "EventStream",
     "FetchResult",

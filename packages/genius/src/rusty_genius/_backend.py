@@ -28,7 +28,7 @@ import attrs
 
 from facecrab import OfflineError
 from rusty_genius_core import ConfigError
-from rusty_genius_cortex import available_backends
+from rusty_genius_cortex import BACKEND_AUTO, BACKEND_LLAMA, BACKEND_PINKY, available_backends
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 BackendName = Literal["auto", "pinky", "llama"]
+"""The engines a :class:`Genius` may be told to use: cortex's ``BACKEND_*`` names but remote."""
 
 DEFAULT_PROBE_TIMEOUT: Final = 3.0
 """Seconds :func:`choose_backend` waits for the hub's TCP handshake before using Pinky."""
@@ -58,8 +59,8 @@ def check_backend(backend: object) -> BackendName:
 
 def resolve_auto(backend: BackendName) -> Literal["pinky", "llama"]:
     """``auto`` as cortex reads it: llama when installed, else Pinky."""
-    if backend == "auto":
-        return "llama" if "llama" in available_backends() else "pinky"
+    if backend == BACKEND_AUTO:
+        return BACKEND_LLAMA if BACKEND_LLAMA in available_backends() else BACKEND_PINKY
     return backend
 
 
@@ -107,26 +108,26 @@ async def choose_backend(
     ``available_backends()``).
     """
     requested = check_backend(requested)
-    if requested != "auto":
+    if requested != BACKEND_AUTO:
         return BackendChoice(backend=requested)
     pinky = "answering with the Pinky stub engine"
-    if "llama" not in (available_backends() if installed is None else installed):
+    if BACKEND_LLAMA not in (available_backends() if installed is None else installed):
         return BackendChoice(
-            backend="pinky",
+            backend=BACKEND_PINKY,
             notice=f"llama-cpp-python is not installed; {pinky} "
             "(install rusty-genius[real-engine] for real models)",
         )
     if await _downloaded(reference, assets):
-        return BackendChoice(backend="llama")
+        return BackendChoice(backend=BACKEND_LLAMA)
     if assets.offline:
         return BackendChoice(
-            backend="pinky",
+            backend=BACKEND_PINKY,
             notice=f"{reference} is not downloaded and the hub is offline (HF_HUB_OFFLINE); {pinky}",
         )
     if await hub_reachable(assets.endpoint, seconds=probe_timeout):
-        return BackendChoice(backend="llama")
+        return BackendChoice(backend=BACKEND_LLAMA)
     return BackendChoice(
-        backend="pinky",
+        backend=BACKEND_PINKY,
         notice=f"{reference} is not downloaded and {assets.endpoint} is unreachable; {pinky}",
     )
 

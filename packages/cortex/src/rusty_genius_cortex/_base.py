@@ -1,0 +1,228 @@
+"""What every engine shares, written once: :class:`EngineBase`.
+
+An engine is an :class:`EngineBase` subclass that implements four hooks, in the
+style of ``trio.abc``: :meth:`~EngineBase._load_model`,
+:meth:`~EngineBase._unload_model`, :meth:`~EngineBase._prepare` and
+:meth:`~EngineBase._generate`. The base class owns the rest of the
+:class:`~rusty_genius_cortex.Engine` contract:
+
+* the four properties (``backend`` and ``needs_weights`` come from the class
+  attributes ``_backend`` and ``_needs_weights``);
+* the request checks (exactly one of ``prompt``/``messages``, at least one
+  message, ``raw`` only with a prompt), raised as
+  :class:`~rusty_genius_core.ConfigError` at the first ``__anext__``;
+* the turn: requests, loads and unloads on one engine run one after another
+  (a :class:`RequestQueue`), unless the engine passes ``serialize=False``
+  (the remote engine: its server queues);
+* the cold-load bookkeeping: the first request after a load gets
+  ``ProcessStart(cold=True)`` and is charged the load's duration;
+* ``ProcessStart`` first, and the rule "release the turn before yielding
+  ``Complete``": a consumer that stops reading at ``Complete`` never keeps the
+  engine busy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABCMeta, abstractmethod
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+
+import anyio
+import attrs
+
+from rusty_genius_core import (
+    ChatMessage,
+    Complete,
+    ConfigError,
+    EngineError,
+    InferenceConfig,
+    InferenceEvent,
+    LoadOptions,
+    ModelSpec,
+    ProcessStart,
+)
+
+from ._queue import RequestQueue
+from ._usage import UsageMeter
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Sequence
+    from contextlib import AbstractAsyncContextManager
+    from pathlib import Path
+
+    from ._engine import StopSignal
+
+__all__ = ["EngineBase", "EngineRequest"]
+
+JobT = TypeVar("JobT")
+
+
+@attrs.frozen
+class EngineRequest:
+    """One checked request: exactly one of ``prompt`` and ``messages`` is set."""
+
+    prompt: str | None
+    messages: tuple[ChatMessage, ...] | None
+    config: InferenceConfig
+
+    @classmethod
+    def checked(
+        cls,
+        prompt: str | None,
+        messages: Sequence[ChatMessage] | None,
+        config: InferenceConfig,
+    ) -> EngineRequest:
+        """The request, or :class:`~rusty_genius_core.ConfigError` naming what is wrong."""
+        if (prompt is None) == (messages is None):
+            raise ConfigError("infer() takes exactly one of prompt= or messages=")
+        if messages is not None and not messages:
+            raise ConfigError("infer(messages=...) needs at least one message")
+        if messages is not None and config.raw:
+            raise ConfigError("InferenceConfig(raw=True) sends a prompt as-is; pass prompt=")
+        return cls(prompt, None if messages is None else tuple(messages), config)
+
+
+class EngineBase(Generic[JobT], metaclass=ABCMeta):
+    """The shared part of every engine; subclasses implement loading and generation.
+
+    ``JobT`` is what :meth:`_prepare` makes of a request for :meth:`_generate`.
+    """
+
+    _backend: ClassVar[str]
+    """The engine's name (one of the ``BACKEND_*`` constants); every subclass sets it."""
+    _needs_weights: ClassVar[bool] = True
+    """False when the engine ignores model files: no download is needed."""
+    _charges_load: ClassVar[bool] = True
+    """Whether the first request after a load reports the load's duration in its usage."""
+
+    def __init__(self, *, serialize: bool = True) -> None:
+        self._queue = RequestQueue(f"cortex.{self._backend}.{id(self):x}") if serialize else None
+        self._loaded: str | None = None
+        self._unpaid_load = 0.0  # the last load's duration, reported by the next request
+        self._cold = False
+
+    # -- the Engine protocol ------------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        return self._backend
+
+    @property
+    def needs_weights(self) -> bool:
+        return self._needs_weights
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._loaded is not None
+
+    @property
+    def model_name(self) -> str | None:
+        """The name given to :meth:`load`, or ``None`` when nothing is loaded."""
+        return self._loaded
+
+    async def load(
+        self,
+        name: str,
+        path: Path | None,
+        options: LoadOptions,
+        spec: ModelSpec | None = None,
+    ) -> float:
+        """Load ``name`` (unloading any other model first); return the seconds it took."""
+        if not isinstance(name, str) or not name.strip():
+            raise EngineError(f"{type(self).__name__}.load() needs a model name")
+        self._check_load(name, path)
+        async with self._turn():
+            self._forget()
+            started = self._now()
+            await self._load_model(name, path, options, spec)
+            elapsed = max(0.0, self._now() - started)
+            self._loaded, self._unpaid_load, self._cold = name, elapsed, True
+            return elapsed
+
+    async def unload(self) -> None:
+        """Free the model (idempotent)."""
+        async with self._turn():
+            self._forget()
+            await self._unload_model()
+
+    def infer(
+        self,
+        *,
+        prompt: str | None = None,
+        messages: Sequence[ChatMessage] | None = None,
+        config: InferenceConfig,
+        stop: StopSignal | None = None,
+    ) -> AsyncGenerator[InferenceEvent, None]:
+        """Stream events for one request; exactly one of ``prompt``/``messages``."""
+        return self._stream(prompt, messages, config, stop)
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    def _check_load(self, name: str, path: Path | None) -> None:
+        """Refuse a load before anything is unloaded (default: accept)."""
+
+    def _now(self) -> float:
+        """The clock of load durations and usage timings (default: the event loop's)."""
+        return anyio.current_time()
+
+    @abstractmethod
+    async def _load_model(
+        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
+    ) -> None:
+        """Load the model, replacing (and freeing) any loaded one. Holds the turn."""
+
+    @abstractmethod
+    async def _unload_model(self) -> None:
+        """Free the model, if any (idempotent). Holds the turn."""
+
+    @abstractmethod
+    async def _prepare(self, model: str, request: EngineRequest) -> JobT:
+        """Get a request ready (holds the turn, before ``ProcessStart``): errors go here."""
+
+    @abstractmethod
+    def _generate(
+        self, job: JobT, meter: UsageMeter, stop: StopSignal | None
+    ) -> AsyncGenerator[InferenceEvent, None]:
+        """The request's events after ``ProcessStart``, ending with ``Complete``.
+
+        Runs while holding the turn; the base class holds ``Complete`` back until the
+        turn is released, and closes the generator on every path.
+        """
+
+    # -- the shared machinery -----------------------------------------------------------------
+
+    def _turn(self) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext() if self._queue is None else self._queue
+
+    def _forget(self) -> None:
+        self._loaded, self._unpaid_load, self._cold = None, 0.0, False
+
+    async def _stream(
+        self,
+        prompt: str | None,
+        messages: Sequence[ChatMessage] | None,
+        config: InferenceConfig,
+        stop: StopSignal | None,
+    ) -> AsyncGenerator[InferenceEvent, None]:
+        request = EngineRequest.checked(prompt, messages, config)
+        meter = UsageMeter(clock=self._now)  # from acceptance: waiting for the turn is TTFT
+        final: Complete | None = None
+        async with self._turn():
+            model = self._loaded
+            if model is None:
+                raise EngineError(f"{type(self).__name__} has no model loaded; call load() first")
+            job = await self._prepare(model, request)
+            if self._charges_load:
+                meter.load_duration = self._unpaid_load
+            cold, self._cold, self._unpaid_load = self._cold, False, 0.0
+            yield ProcessStart(model=model, cold=cold)
+            async with contextlib.aclosing(self._generate(job, meter, stop)) as events:
+                async for event in events:
+                    if isinstance(event, Complete):
+                        final = event
+                        break
+                    yield event
+        # The turn is released before Complete.
+        if final is None:
+            raise EngineError(f"the {self._backend} engine ended a request without a result")
+        yield final
