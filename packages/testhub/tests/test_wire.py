@@ -10,9 +10,11 @@ import hashlib
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.abc
 import pytest
 
 from rusty_genius_testhub import open_hub
+from rusty_genius_testhub._wire import HttpConnection
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -237,3 +239,51 @@ async def test_one_connection_serves_requests_in_turn(
         ("GET", 200, True),
         ("GET", 200, True),
     ]
+
+
+# -- where h11's framing differs from the hand-written parser it replaced -------------------
+
+
+async def test_http_1_1_without_host_is_refused(small_chunks: LoopbackHub, tiny: HubRepo) -> None:
+    data, _ = await exchange(small_chunks, get(f"/{REPO}/resolve/main/README.md"))
+    assert data == json_response("400 Bad Request", '{"error": "bad request"}', charset=False)
+
+
+async def test_http_1_0_clients_get_one_response_per_connection(
+    small_chunks: LoopbackHub, tiny: HubRepo
+) -> None:
+    readme = f"/{REPO}/resolve/main/README.md"
+    data, _ = await exchange(
+        small_chunks, get(readme, "Connection: keep-alive", version="HTTP/1.0") * 2
+    )
+    assert data.count(b"HTTP/1.1 200 OK") == 1
+    assert data.endswith(b"Connection: close\r\n\r\nhello\n")
+
+
+async def test_chunked_request_bodies_are_read_past(
+    small_chunks: LoopbackHub, tiny: HubRepo
+) -> None:
+    request = (
+        b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n"
+        + get(f"/{REPO}/resolve/main/README.md", "Host: x", "Connection: close")
+    )
+    data, _ = await exchange(small_chunks, request)
+    assert data.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
+    assert data.endswith(b"Connection: close\r\n\r\nhello\n")
+
+
+async def test_a_client_leaving_mid_request_gets_nothing() -> None:
+    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listeners:
+        (listener,) = listeners.listeners
+        assert isinstance(listener, anyio.abc.SocketListener)
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        async with await anyio.connect_tcp("127.0.0.1", port) as client:
+            server = await listener.accept()
+            await client.send(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+            await client.send_eof()  # leaves seven body bytes short
+            with anyio.fail_after(10):
+                async with server:
+                    assert await HttpConnection(server).next_request() is None
+                with pytest.raises(anyio.EndOfStream):
+                    await client.receive()  # no 400: nobody is there to read it
