@@ -28,7 +28,7 @@ import anyio.abc
 import anyio.from_thread
 import anyio.to_thread
 
-from ._catalog import Catalog, HubFile, HubRepo
+from ._catalog import Catalog, HubRepo
 from ._faults import Fault, FaultRegistry, StallHandle
 from ._log import RequestKind, RequestLog, RequestRecord
 from ._router import Router
@@ -38,16 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Mapping
     from pathlib import Path
 
-__all__ = [
-    "HubFile",
-    "HubRepo",
-    "LoopbackHub",
-    "RequestKind",
-    "RequestRecord",
-    "StallHandle",
-    "open_hub",
-    "run_hub_in_thread",
-]
+__all__ = ["LoopbackHub", "open_hub", "run_hub_in_thread"]
 
 _CHUNK: Final = 256 * 1024
 

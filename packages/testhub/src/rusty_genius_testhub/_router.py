@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Final, Literal
 from urllib.parse import unquote
 
 import anyio
@@ -25,23 +25,13 @@ if TYPE_CHECKING:
 
     from ._catalog import Catalog, HubFile, HubRepo
     from ._faults import FaultRegistry
+    from ._hub import LoopbackHub
     from ._log import RequestLog
     from ._wire import HttpConnection, Request
 
-__all__ = ["Router", "Settings", "parse_range"]
+__all__ = ["Router", "parse_range"]
 
 _FLIP: Final = bytes(b ^ 0x5A for b in range(256))
-
-
-class Settings(Protocol):
-    """What the routes read from the hub each request (the hub's attributes may change)."""
-
-    @property
-    def url(self) -> str: ...
-    @property
-    def redirect_lfs(self) -> bool: ...
-    @property
-    def chunk_size(self) -> int: ...
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | Literal["bad"] | None:
@@ -84,9 +74,9 @@ class Router:
     """Answers each request from the catalog, applying the registered faults."""
 
     def __init__(
-        self, settings: Settings, catalog: Catalog, faults: FaultRegistry, log: RequestLog
+        self, hub: LoopbackHub, catalog: Catalog, faults: FaultRegistry, log: RequestLog
     ) -> None:
-        self._settings = settings
+        self._settings = hub  # read each request: url, redirect_lfs and chunk_size may change
         self._catalog = catalog
         self._faults = faults
         self._log = log
@@ -107,17 +97,14 @@ class Router:
                 ex = self._open(conn, req, "tree", repo_id)
                 await self._tree(ex, repo_id, rest[1], "/".join(rest[2:]))
                 return
-        elif len(segs) >= 5 and segs[0] == "cdn":
-            repo_id = f"{unquote(segs[1])}/{unquote(segs[2])}"
+        elif len(segs) >= 5 and (segs[0] == "cdn" or segs[2] == "resolve"):
+            # /cdn/{org}/{repo}/{commit}/{path} or /{org}/{repo}/resolve/{revision}/{path}
+            kind: Literal["resolve", "cdn"] = "cdn" if segs[0] == "cdn" else "resolve"
+            owner = segs[1:3] if kind == "cdn" else segs[0:2]
+            repo_id = "/".join(unquote(s) for s in owner)
             path = "/".join(unquote(s) for s in segs[4:])
-            ex = self._open(conn, req, "cdn", repo_id, path)
-            await self._file(ex, "cdn", repo_id, unquote(segs[3]), path)
-            return
-        elif len(segs) >= 5 and segs[2] == "resolve":
-            repo_id = f"{unquote(segs[0])}/{unquote(segs[1])}"
-            path = "/".join(unquote(s) for s in segs[4:])
-            ex = self._open(conn, req, "resolve", repo_id, path)
-            await self._file(ex, "resolve", repo_id, unquote(segs[3]), path)
+            ex = self._open(conn, req, kind, repo_id, path)
+            await self._file(ex, kind, repo_id, unquote(segs[3]), path)
             return
         await self._send_error(self._open(conn, req, "other"), 404)
 
@@ -361,7 +348,6 @@ class Router:
 
     async def _send_not_found(self, ex: _Exchange, revision: str | None, known: bool) -> None:
         """404 for a repo that does not exist, or for a revision it does not have."""
-        if known:
-            await self._send_error(ex, 404, "RevisionNotFound", f"Invalid rev id: {revision}")
-        else:
-            await self._send_error(ex, 404, "RepoNotFound", "Repository not found")
+        code = "RevisionNotFound" if known else "RepoNotFound"
+        message = f"Invalid rev id: {revision}" if known else "Repository not found"
+        await self._send_error(ex, 404, code, message)
