@@ -124,8 +124,8 @@ class HttpConnection:
                 request = Request.from_h11(event)
             elif isinstance(event, h11.EndOfMessage):
                 return request
-            elif isinstance(event, h11.ConnectionClosed):
-                return None
+            elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+                return None  # PAUSED: unreachable while each response ends its cycle
             # h11.Data: a request body, which no route reads
 
     async def send_head(self, status: int, headers: Mapping[str, str], *, keep_alive: bool) -> None:
