@@ -6,14 +6,14 @@ The pytest fixtures live in :mod:`rusty_genius_testhub.pytest_plugin`.
 
 from __future__ import annotations
 
-from ._hub import HubFile as HubFile
-from ._hub import HubRepo as HubRepo
+from ._catalog import HubFile as HubFile
+from ._catalog import HubRepo as HubRepo
+from ._faults import StallHandle as StallHandle
 from ._hub import LoopbackHub as LoopbackHub
-from ._hub import RequestKind as RequestKind
-from ._hub import RequestRecord as RequestRecord
-from ._hub import StallHandle as StallHandle
 from ._hub import open_hub as open_hub
 from ._hub import run_hub_in_thread as run_hub_in_thread
+from ._log import RequestKind as RequestKind
+from ._log import RequestRecord as RequestRecord
 from ._models import TEST_MODELS as TEST_MODELS
 from ._models import TestModel as TestModel
 from ._models import default_models_dir as default_models_dir

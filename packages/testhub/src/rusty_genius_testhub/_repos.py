@@ -10,7 +10,8 @@ from ._models import TEST_MODELS
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ._hub import HubRepo, LoopbackHub
+    from ._catalog import HubRepo
+    from ._hub import LoopbackHub
 
 __all__ = ["SMOLLM2_FAKE_QUANTS", "add_smollm2_repo", "fake_gguf"]
 

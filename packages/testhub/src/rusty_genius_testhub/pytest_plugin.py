@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ._hub import HubRepo, LoopbackHub, open_hub, run_hub_in_thread
+from ._hub import LoopbackHub, open_hub, run_hub_in_thread
 from ._models import ensure_test_models
 from ._repos import add_smollm2_repo
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
     from pathlib import Path
+
+    from ._catalog import HubRepo
 
 __all__ = ["hub", "hub_thread", "smollm2_gguf", "smollm2_repo"]
 
