@@ -225,6 +225,17 @@ class AssetAuthority:
         if failure is not None:
             raise failure
 
+    async def find_local(self, reference: str) -> LocalModel | None:
+        """The downloaded copy of ``reference``, or ``None`` when it is not downloaded.
+
+        Reads the manifests and the registry only: no network, no ``async with`` needed,
+        no events. A model counts as downloaded when the registry has it and its file(s)
+        are on disk with the recorded sizes, the same check :meth:`ensure_model` makes
+        before it serves a model without the network. A reference that cannot be
+        resolved (unknown name, bad syntax) raises as in :meth:`ensure_model`.
+        """
+        return await self._local(await self._wanted(reference))
+
     async def resolve(self, reference: str, *, network: bool = True) -> ModelSpec:
         """The complete :class:`ModelSpec` for ``reference``.
 
