@@ -18,7 +18,7 @@ from ._threads import Stopped, run_stoppable
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable
     from hashlib import _Hash
     from pathlib import Path
 
@@ -58,6 +58,7 @@ class PartialFile:
         self._pending_size = 0
         self._queue: deque[list[bytes]] = deque()
         self._writer_active = False
+        self._decided = False
         self._ready = anyio.Event()
         self._drained = anyio.Event()
         self._synced = 0
@@ -111,18 +112,41 @@ class PartialFile:
     async def writing(self) -> AsyncIterator[None]:
         """Write and hash in the background while the body streams in.
 
-        A failing writer or syncer cancels the block; its error, or the block's own, is
-        raised as itself. What the writer did not reach stays queued for :meth:`finish`
-        or :meth:`keep`.
+        Exactly one error comes out, as itself: the first of a failing writer or syncer
+        (which cancels the block), else the block's own. What the writer did not reach
+        stays queued for :meth:`finish` or :meth:`keep`.
         """
-        self._writer_active = True
+        self._writer_active, self._decided = True, False
         try:
             async with background_tasks() as tg:
-                tg.start_soon(self._writer)
-                tg.start_soon(self._syncer)
-                yield
+                tg.start_soon(self._first_failure, self._writer)
+                tg.start_soon(self._first_failure, self._syncer)
+                try:
+                    yield
+                except Exception:
+                    if not self._decided:
+                        raise
+                    # A helper's disk error came first and is raised; this one came after it.
+                finally:
+                    self._decided = True
         finally:
             self._writer_active = False
+
+    async def _first_failure(self, helper: Callable[[], Awaitable[None]]) -> None:
+        """Run ``helper``; raise its disk error only while nothing else has ended the block.
+
+        A second failure of a dying disk (writer and syncer at once), or one that comes
+        while the block is ending anyway, adds nothing: several errors would come out
+        as an exception group, not as themselves. The batch a failed write left queued is
+        retried, and fails again, in :meth:`finish`; :meth:`keep` expects that.
+        """
+        try:
+            await helper()
+        except DownloadError:
+            if self._decided:
+                return
+            self._decided = True
+            raise
 
     async def _writer(self) -> None:
         while True:
