@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from facecrab import (
@@ -360,6 +361,53 @@ async def test_cancelling_a_waiter_leaves_the_owner_alone(
     assert model.cached
     assert len(hub.body_requests(Q4)) == 1
     assert all(isinstance(e, AssetProgress | AssetStarted) for e in got)
+
+
+class _Refused(Exception):
+    """A progress callback's own error (not a GeniusError: no AssetFailed is sent for it)."""
+
+
+async def _joined_the_owner(assets: AssetAuthority) -> None:
+    """Until a second caller waits for the download's slot (peeks at the private slots)."""
+    while not any(f.lock.statistics().tasks_waiting for f in assets._flights._by_key.values()):
+        await anyio.lowlevel.checkpoint()
+
+
+async def test_a_waiter_whose_callback_fails_gets_its_own_error_and_the_owner_goes_on(
+    hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
+) -> None:
+    release = anyio.Event()
+    stall = hub.stall(Q4, 500_000, release)
+    got: list[AssetEvent] = []
+
+    async def refuse(event: AssetEvent) -> None:
+        got.append(event)
+        raise _Refused
+
+    async with make_authority(progress_bytes=1, progress_interval=0) as assets:
+        async with anyio.create_task_group() as tg:
+            owner_done = anyio.Event()
+
+            async def owner() -> None:
+                await assets.ensure_model(REF)
+                owner_done.set()
+
+            tg.start_soon(owner)
+            await stall.wait_reached()
+
+            async def release_once_joined() -> None:
+                await _joined_the_owner(assets)
+                release.set()
+
+            tg.start_soon(release_once_joined)
+            with pytest.raises(_Refused):  # itself, not in an exception group
+                await assets.ensure_model(REF, progress=refuse)
+            await owner_done.wait()
+        model = await assets.ensure_model(REF)
+    assert model.cached
+    assert len(hub.body_requests(Q4)) == 1
+    assert len(got) == 1
+    assert isinstance(got[0], AssetProgress)  # relayed from the owner while waiting
 
 
 REGISTRY_HIT_SCRIPT = """

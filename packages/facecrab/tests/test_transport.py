@@ -11,7 +11,7 @@ import httpcore
 import httpx
 import pytest
 
-import facecrab._download as download_module
+import facecrab._partial as partial_module
 from facecrab import DownloadError
 from facecrab._transport import READ_BYTES, WideReadTransport
 from rusty_genius_testhub import fake_gguf
@@ -72,13 +72,13 @@ async def test_data_is_synced_to_disk_while_the_body_streams(
     """The partial is flushed to the disk every 8 MiB, so the final fsync finds little left."""
     hub.add_repo(BIG, {BIG_FILE: big_blob})
     synced_sizes: list[int] = []
-    real_sync = download_module._datasync
+    real_sync = partial_module._datasync
 
     def recording_sync(fd: int) -> None:  # a spy: the real sync still runs
         synced_sizes.append(os.fstat(fd).st_size)
         real_sync(fd)
 
-    monkeypatch.setattr(download_module, "_datasync", recording_sync)
+    monkeypatch.setattr(partial_module, "_datasync", recording_sync)
     async with make_authority() as assets:
         local = await assets.ensure_model(f"{BIG}:Q4_K_M")
     assert local.path.read_bytes() == big_blob
@@ -102,7 +102,7 @@ async def test_a_failing_disk_names_the_file_and_keeps_the_partial(
     def failing_sync(fd: int) -> None:
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    monkeypatch.setattr(download_module, "_datasync", failing_sync)
+    monkeypatch.setattr(partial_module, "_datasync", failing_sync)
     async with make_authority() as assets:
         with pytest.raises(
             DownloadError,

@@ -13,7 +13,6 @@ from ._authority import AssetAuthority as AssetAuthority
 from ._authority import LocalModel as LocalModel
 from ._authority import ProgressCallback as ProgressCallback
 from ._download import FetchResult as FetchResult
-from ._download import ProgressThrottle as ProgressThrottle
 from ._download import RetryPolicy as RetryPolicy
 from ._download import Sleep as Sleep
 from ._download import fetch_file as fetch_file
@@ -31,6 +30,7 @@ from ._manifest import embedded_manifest as embedded_manifest
 from ._manifest import load_manifest as load_manifest
 from ._paths import APP_NAME as APP_NAME
 from ._paths import GeniusPaths as GeniusPaths
+from ._progress import ProgressThrottle as ProgressThrottle
 from ._registry import REGISTRY_VERSION as REGISTRY_VERSION
 from ._registry import Registry as Registry
 from ._registry import RegistryEntry as RegistryEntry

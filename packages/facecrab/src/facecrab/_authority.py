@@ -27,7 +27,6 @@ import anyio
 import anyio.to_thread
 import attrs
 import filelock
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from rusty_genius_core import (
     AssetComplete,
@@ -38,12 +37,15 @@ from rusty_genius_core import (
     GeniusError,
     ModelSpec,
     UserManifest,
+    background_tasks,
 )
 
-from ._download import ProgressThrottle, RetryPolicy, Sleep, fetch_file
+from ._download import RetryPolicy, Sleep, fetch_file
 from ._errors import OfflineError, RepoNotFoundError
+from ._flights import Flight, Flights, no_progress
 from ._manifest import load_manifest
 from ._paths import GeniusPaths
+from ._progress import ProgressThrottle
 from ._registry import Registry, RegistryEntry, RegistryPart
 from ._resolve import (
     RemoteFile,
@@ -58,6 +60,7 @@ from ._resolve import (
 
 if TYPE_CHECKING:
     import httpx
+    from anyio.streams.memory import MemoryObjectReceiveStream
 
 __all__ = ["DEFAULT_ENDPOINT", "AssetAuthority", "LocalModel", "ProgressCallback"]
 
@@ -77,21 +80,6 @@ class LocalModel:
     path: Path
     cached: bool
     parts: tuple[Path, ...]
-
-
-@attrs.define
-class _Flight:
-    """One file's download slot in this process."""
-
-    lock: anyio.Lock = attrs.Factory(anyio.Lock)
-    watchers: list[MemoryObjectSendStream[AssetEvent]] = attrs.Factory(list)
-    users: int = 0
-    generation: int = 0
-    error: AssetError | None = None
-
-
-async def _discard(_event: AssetEvent) -> None:
-    pass
 
 
 class AssetAuthority:
@@ -145,7 +133,7 @@ class AssetAuthority:
         self._client: httpx.AsyncClient | None = http_client
         self._entered = False
         self._manifest: UserManifest | None = None
-        self._flights: dict[str, _Flight] = {}
+        self._flights = Flights()
 
     def __repr__(self) -> str:  # never shows the token
         return (
@@ -201,7 +189,7 @@ class AssetAuthority:
         raised. A task that waits for another task's download of the same file receives
         that download's progress, then its own ``AssetComplete``.
         """
-        emit = progress or _discard
+        emit = progress or no_progress
         try:
             return await self._ensure(reference, emit)
         except GeniusError as exc:
@@ -220,29 +208,33 @@ class AssetAuthority:
         :class:`~rusty_genius_core.AssetError` is raised when the block exits.
         """
         send, receive = anyio.create_memory_object_stream[AssetEvent](buffer)
-        failure: BaseException | None = None
-        body_error: BaseException | None = None
+        failure: GeniusError | None = None
 
         async def pull() -> None:
             nonlocal failure
             with send:
                 try:
                     await self.ensure_model(reference, progress=send.send)
-                except GeniusError as exc:
+                except GeniusError as exc:  # raised when the block ends, after AssetFailed
                     failure = exc
 
-        async with anyio.create_task_group() as tg:
+        async with background_tasks() as tg:
             tg.start_soon(pull)
-            try:
-                with receive:
-                    yield receive
-            except BaseException as exc:  # re-raised below, unwrapped by the task group
-                body_error = exc
-            tg.cancel_scope.cancel()
-        if body_error is not None:
-            raise body_error
+            with receive:
+                yield receive
         if failure is not None:
             raise failure
+
+    async def find_local(self, reference: str) -> LocalModel | None:
+        """The downloaded copy of ``reference``, or ``None`` when it is not downloaded.
+
+        Reads the manifests and the registry only: no network, no ``async with`` needed,
+        no events. A model counts as downloaded when the registry has it and its file(s)
+        are on disk with the recorded sizes, the same check :meth:`ensure_model` makes
+        before it serves a model without the network. A reference that cannot be
+        resolved (unknown name, bad syntax) raises as in :meth:`ensure_model`.
+        """
+        return await self._local(await self._wanted(reference))
 
     async def resolve(self, reference: str, *, network: bool = True) -> ModelSpec:
         """The complete :class:`ModelSpec` for ``reference``.
@@ -274,12 +266,9 @@ class AssetAuthority:
         want = await self._wanted(reference)
         found = registry_hits(want, await self.registry.entries())
         for entry in found:
-            flight = self._flight(str(entry.path))
-            try:
+            with self._flights.using(str(entry.path)) as flight:
                 async with flight.lock, self._file_lock(entry.path):
                     await self.registry.remove(_same_key(entry), _delete_files)
-            finally:
-                self._leave(str(entry.path), flight)
         return bool(found)
 
     # -- resolution ---------------------------------------------------------------------------
@@ -333,10 +322,9 @@ class AssetAuthority:
             )
         resolution = await self._resolution(want)
         key = str(self._dest(resolution.spec.repo, resolution.files[0].filename))
-        flight = self._flight(key)
-        try:
+        with self._flights.using(key) as flight:
             generation = flight.generation
-            await self._join(flight, emit)
+            await flight.join(emit)
             try:
                 if flight.generation != generation and flight.error is not None:
                     # The download this task waited for failed; do not repeat it at once.
@@ -352,71 +340,6 @@ class AssetAuthority:
                 return model
             finally:
                 flight.lock.release()
-        finally:
-            self._leave(key, flight)
-
-    def _flight(self, key: str) -> _Flight:
-        flight = self._flights.get(key)
-        if flight is None:
-            flight = self._flights[key] = _Flight()
-        flight.users += 1
-        return flight
-
-    def _leave(self, key: str, flight: _Flight) -> None:
-        flight.users -= 1
-        if flight.users == 0 and self._flights.get(key) is flight:
-            del self._flights[key]
-
-    @staticmethod
-    async def _join(flight: _Flight, emit: ProgressCallback) -> None:
-        """Take the flight's lock; while waiting, relay the owner's events to ``emit``."""
-        if emit is _discard or not flight.lock.locked():
-            await flight.lock.acquire()
-            return
-        send, receive = anyio.create_memory_object_stream[AssetEvent]()
-        failure: Exception | None = None
-        acquired = False
-        try:
-            async with anyio.create_task_group() as tg:
-
-                async def relay() -> None:
-                    nonlocal failure
-                    with receive:
-                        async for event in receive:
-                            try:
-                                await emit(event)
-                            except Exception as exc:  # the caller's callback: stop waiting
-                                failure = exc
-                                tg.cancel_scope.cancel()
-                                return
-
-                tg.start_soon(relay)
-                with send:
-                    flight.watchers.append(send)
-                    try:
-                        await flight.lock.acquire()
-                        acquired = True
-                    finally:
-                        flight.watchers.remove(send)
-            if failure is not None:
-                raise failure
-        except BaseException:
-            if acquired:  # cancelled or failed while the relay drained: do not keep the lock
-                flight.lock.release()
-            raise
-
-    @staticmethod
-    def _broadcast(flight: _Flight, emit: ProgressCallback) -> ProgressCallback:
-        async def broadcast(event: AssetEvent) -> None:
-            await emit(event)
-            for watcher in list(flight.watchers):
-                try:
-                    await watcher.send(event)
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    if watcher in flight.watchers:
-                        flight.watchers.remove(watcher)
-
-        return broadcast
 
     async def _fetch(
         self,
@@ -424,7 +347,7 @@ class AssetAuthority:
         want: Wanted,
         resolution: Resolution,
         emit: ProgressCallback,
-        flight: _Flight,
+        flight: Flight,
     ) -> LocalModel:
         found = await self._local(want)  # another task finished it while this one waited
         if found is None:
@@ -442,11 +365,11 @@ class AssetAuthority:
         return found
 
     async def _download(
-        self, reference: str, resolution: Resolution, flight: _Flight, emit: ProgressCallback
+        self, reference: str, resolution: Resolution, flight: Flight, emit: ProgressCallback
     ) -> RegistryEntry:
         client = self._http()
         spec = resolution.spec
-        broadcast = self._broadcast(flight, emit)
+        broadcast = flight.broadcast(emit)
         headers = {"User-Agent": "facecrab/0.1"}
         if token := self._token():
             headers["Authorization"] = f"Bearer {token}"

@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 import anyio
 import attrs
 
-from facecrab import OfflineError
 from rusty_genius_core import ConfigError
 from rusty_genius_cortex import BACKEND_AUTO, BACKEND_LLAMA, BACKEND_PINKY, available_backends
 
@@ -117,7 +116,7 @@ async def choose_backend(
             notice=f"llama-cpp-python is not installed; {pinky} "
             "(install rusty-genius[real-engine] for real models)",
         )
-    if await _downloaded(reference, assets):
+    if await assets.find_local(reference) is not None:
         return BackendChoice(backend=BACKEND_LLAMA)
     if assets.offline:
         return BackendChoice(
@@ -130,22 +129,3 @@ async def choose_backend(
         backend=BACKEND_PINKY,
         notice=f"{reference} is not downloaded and {assets.endpoint} is unreachable; {pinky}",
     )
-
-
-async def _downloaded(reference: str, assets: AssetAuthority) -> bool:
-    """Whether the registry has ``reference`` with its files on disk (no network)."""
-    from facecrab import AssetAuthority
-
-    local = AssetAuthority(
-        home=assets.paths.home,
-        cache=assets.paths.cache,
-        endpoint=assets.endpoint,
-        token=False,
-        offline=True,
-        environ={},
-    )
-    try:  # offline, so it never opens an HTTP client: no ``async with`` needed
-        await local.ensure_model(reference)
-    except OfflineError:
-        return False
-    return True
