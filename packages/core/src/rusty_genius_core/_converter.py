@@ -43,6 +43,7 @@ __all__ = [
     "Describe",
     "Refusal",
     "WrongType",
+    "allow_extra_keys",
     "check_after",
     "converter",
     "describe",
@@ -64,6 +65,7 @@ converter: Final = cattrs.Converter(forbid_extra_keys=True, detailed_validation=
 
 _TAGS: Final[dict[type, str]] = {}
 _AFTER: Final[dict[type, Callable[[Any], None]]] = {}
+_OPEN: Final[set[type]] = set()
 
 
 def _snake(cls: type) -> str:
@@ -109,6 +111,11 @@ def omit_defaults(cls: type, *names: str) -> None:
         cls,
         make_dict_unstructure_fn(cls, converter, **overrides),  # type: ignore[arg-type]
     )
+
+
+def allow_extra_keys(cls: type) -> None:
+    """Let ``cls`` ignore keys it does not know (files a newer version may have written)."""
+    _OPEN.add(cls)
 
 
 def check_after(cls: type[T], check: Callable[[T], None]) -> None:
@@ -285,6 +292,7 @@ def _class(cls: type) -> Callable[[Any, Any], Any]:
     build: Callable[[Any, Any], Any] = make_dict_structure_fn(
         cls,
         converter,
+        _cattrs_forbid_extra_keys=cls not in _OPEN,
         **overrides,  # type: ignore[arg-type]  # field overrides share **kwargs with flags
     )
     own_tag = _TAGS.get(cls)

@@ -10,6 +10,7 @@ from ._converter import TAG_KEY as TAG_KEY
 from ._converter import Describe as Describe
 from ._converter import Refusal as Refusal
 from ._converter import WrongType as WrongType
+from ._converter import allow_extra_keys as allow_extra_keys
 from ._converter import check_after as check_after
 from ._converter import converter as converter
 from ._converter import describe as describe
@@ -24,6 +25,7 @@ __all__ = [
     "Describe",
     "Refusal",
     "WrongType",
+    "allow_extra_keys",
     "check_after",
     "converter",
     "describe",

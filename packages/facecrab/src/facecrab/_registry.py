@@ -24,6 +24,7 @@ import tomli_w
 from rusty_genius_core import ModelSpec, Purpose
 from rusty_genius_core.conversion import (
     WrongType,
+    allow_extra_keys,
     converter,
     describe,
     omit_defaults,
@@ -106,6 +107,8 @@ class RegistryEntry:
 
 
 omit_defaults(RegistryEntry, "commit", "parts")
+allow_extra_keys(RegistryEntry)  # as before: keys a newer facecrab wrote are ignored
+allow_extra_keys(RegistryPart)
 
 
 def _words(path: str, exc: BaseException) -> str:
