@@ -14,7 +14,7 @@ import os
 import tempfile
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import anyio.to_thread
 import attrs
@@ -95,16 +95,6 @@ class RegistryEntry:
             purpose=self.purpose,
         )
 
-    def to_toml(self) -> dict[str, Any]:
-        """TOML-ready tables: ``commit`` and ``parts`` only when set."""
-        return converter.unstructure(self)  # type: ignore[no-any-return]
-
-    @classmethod
-    def from_toml(cls, data: object, where: str) -> RegistryEntry:
-        """An entry read from ``registry.toml``; a ``RegistryError`` names the bad field."""
-        entry: RegistryEntry = structure(data, cls, error=RegistryError, where=where, words=_words)
-        return entry
-
 
 omit_defaults(RegistryEntry, "commit", "parts")
 allow_extra_keys(RegistryEntry)  # as before: keys a newer facecrab wrote are ignored
@@ -155,7 +145,13 @@ class Registry:
         if not isinstance(models, list):
             raise RegistryError(f"registry {self.path}: 'models' must be an array of tables")
         return [
-            RegistryEntry.from_toml(m, f"registry {self.path}: models[{i}]")
+            structure(
+                m,
+                RegistryEntry,
+                error=RegistryError,
+                where=f"registry {self.path}: models[{i}]",
+                words=_words,
+            )
             for i, m in enumerate(models)
         ]
 
@@ -164,7 +160,7 @@ class Registry:
         body = tomli_w.dumps(
             {
                 "version": REGISTRY_VERSION,
-                "models": [e.to_toml() for e in sorted(entries, key=lambda e: e.key)],
+                "models": [converter.unstructure(e) for e in sorted(entries, key=lambda e: e.key)],
             }
         )
         fd, tmp = tempfile.mkstemp(prefix=".registry-", suffix=".tmp", dir=self.path.parent)
