@@ -840,8 +840,6 @@ def test_error_reports_carry_the_error_class_by_name() -> None:
     }
     assert from_json(to_json(report), ErrorReport) == report
     assert report.kind == "BusyError"
-    assert isinstance(report.exception(), BusyError)
-    assert str(report.exception()) == "queue full"
     with pytest.raises(
         ProtocolError, match=r"^\$\.error: 'Usage' is not a known GeniusError class"
     ):

@@ -207,6 +207,7 @@ class ModelSpec:
 
 
 def _checked(check: Any) -> Any:
+    """A validator running ``check`` on a field that may be unset (``None``)."""
     return as_validator(optional(check), ManifestError)
 
 

@@ -240,10 +240,6 @@ class ErrorReport:
         """The error class's name, as the CLI and the servers print it."""
         return self.error.__name__
 
-    def exception(self) -> GeniusError:
-        """The error this report describes, ready to raise."""
-        return self.error(self.message)
-
 
 OutputBody = InferenceEvent | AssetEvent | ModelList | ModelLoaded | Ack | ErrorReport
 
