@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 import anyio.lowlevel
 import pytest
 
-from facecrab import AssetAuthority
+from facecrab import AssetAuthority, DownloadError, RepoNotFoundError
 from rusty_genius_core import (
     AssetComplete,
+    AssetError,
     AssetProgress,
     AssetStarted,
     Complete,
@@ -120,12 +121,12 @@ async def test_hub_failures_fail_only_their_request(
         await h.send("fine", infer(OTHER_REF))
         broken = await h.wait_final("broken")
         assert isinstance(broken, ErrorReport)
-        assert broken.kind == "AssetError"
-        assert broken.message.startswith("DownloadError: ")
+        assert broken.error is DownloadError  # an AssetError
+        assert issubclass(broken.error, AssetError)
         missing = await h.wait_final("missing")
         assert isinstance(missing, ErrorReport)
-        assert missing.kind == "AssetError"
-        assert missing.message.startswith("RepoNotFoundError: ")
+        assert missing.error is RepoNotFoundError
+        assert issubclass(missing.error, AssetError)
         fine = await h.wait_final("fine")
         assert isinstance(fine, Complete)
         assert fine.usage.finish_reason is FinishReason.STOP

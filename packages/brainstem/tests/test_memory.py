@@ -15,10 +15,12 @@ import pytest
 from rusty_genius_core import (
     Ack,
     AssetComplete,
+    AssetError,
     Cancel,
     Complete,
     ConfigError,
     Content,
+    EngineError,
     ErrorReport,
     FinishReason,
     Infer,
@@ -114,7 +116,7 @@ async def test_a_model_larger_than_the_budget_fails_and_the_stem_serves_on(
             with anyio.fail_after(3600):  # virtual seconds: a request that waits forever fails
                 report = await h.request(rid, command)
             assert isinstance(report, ErrorReport)
-            assert report.kind == "EngineError"
+            assert report.error is EngineError
             for part in ("'gamma'", "10000 bytes", "max_memory=6000"):
                 assert part in report.message
         assert lab.log.loaded == ["alpha"]  # nothing was unloaded for the hopeless one
@@ -215,5 +217,5 @@ async def test_a_failed_measurement_reports_the_asset_error(
         with anyio.fail_after(3600):
             report = await h.request("x", infer("x", "broken"))
         assert isinstance(report, ErrorReport)
-        assert report.kind == "AssetError"
+        assert issubclass(report.error, AssetError)
         assert finish(await h.request("a", infer("x", "alpha"))) is FinishReason.STOP

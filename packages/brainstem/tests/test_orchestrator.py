@@ -21,12 +21,15 @@ from rusty_genius_core import (
     AssetStarted,
     BrainstemInput,
     BrainstemOutput,
+    BusyError,
     Cancel,
     Complete,
     ConfigError,
     Content,
+    EngineError,
     ErrorReport,
     FinishReason,
+    GeniusError,
     Infer,
     InferenceConfig,
     InferenceEvent,
@@ -36,13 +39,15 @@ from rusty_genius_core import (
     ModelList,
     ModelLoaded,
     ProcessStart,
+    ProtocolError,
+    RequestCancelledError,
     Shutdown,
     Thought,
     Unload,
     Usage,
     is_final,
 )
-from rusty_genius_stem import CANCELLED_KIND, KeepAlive, Orchestrator
+from rusty_genius_stem import KeepAlive, Orchestrator
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -176,7 +181,9 @@ async def test_cancel_a_slow_load_model(lab: Lab, assets: FakeAssets, run_stem) 
         await anyio.sleep(10)  # virtual: the load is under way
         await h.request("cancel", Cancel(target="load"))
         report = await h.wait_final("load")
-        assert report == ErrorReport(kind=CANCELLED_KIND, message="request 'load' was cancelled")
+        assert report == ErrorReport(
+            error=RequestCancelledError, message="request 'load' was cancelled"
+        )
         assert lab.log.loaded == []
         t0 = anyio.current_time()
         first = await h.request("after", infer("works"))
@@ -197,7 +204,7 @@ async def test_cancel_during_a_download(lab: Lab, assets: FakeAssets, run_stem) 
         assert assets.stalls_open == 1
         await h.request("cancel", Cancel(target="load"))
         assert await h.wait_final("load") == ErrorReport(
-            kind=CANCELLED_KIND, message="request 'load' was cancelled"
+            error=RequestCancelledError, message="request 'load' was cancelled"
         )
         assert assets.stalls_open == 0  # the download task was really stopped
         assert finish(await h.wait_final("other")) is FinishReason.STOP
@@ -210,12 +217,17 @@ async def test_cancel_during_a_download(lab: Lab, assets: FakeAssets, run_stem) 
 @pytest.mark.parametrize(
     ("fault", "kind", "prefix"),
     [
-        (None, "EngineError", "injected fault"),
-        (RuntimeError("kaboom"), "EngineError", "RuntimeError: kaboom"),
+        (None, EngineError, "injected fault"),
+        (RuntimeError("kaboom"), EngineError, "RuntimeError: kaboom"),
     ],
 )
 async def test_engine_fault_mid_stream_fails_only_that_request(
-    lab: Lab, assets: FakeAssets, run_stem, fault: Exception | None, kind: str, prefix: str
+    lab: Lab,
+    assets: FakeAssets,
+    run_stem,
+    fault: Exception | None,
+    kind: type[GeniusError],
+    prefix: str,
 ) -> None:
     # The factory's engines are deliberate fault injectors: the first request breaks
     # after three events; later ones run normally.
@@ -225,7 +237,7 @@ async def test_engine_fault_mid_stream_fails_only_that_request(
         await h.send("next", infer("still serving"))
         report = await h.wait_final("broken")
         assert isinstance(report, ErrorReport)
-        assert report.kind == kind
+        assert report.error is kind
         assert report.message.startswith(prefix)
         partial = h.bodies("broken")
         assert isinstance(partial[0], ProcessStart)
@@ -248,7 +260,7 @@ async def test_engine_factory_failure_is_reported_and_retried(
 
     async with run_stem(Orchestrator(assets, engine_factory=flaky)) as h:
         assert await h.request("a", infer("one")) == ErrorReport(
-            kind="ConfigError", message="no engine today (injected)"
+            error=ConfigError, message="no engine today (injected)"
         )
         assert finish(await h.request("b", infer("two"))) is FinishReason.STOP
 
@@ -261,7 +273,7 @@ async def test_asset_error_fails_only_that_request(lab: Lab, assets: FakeAssets,
         await h.send("good2", infer("fine again", model="alpha"))
         report = await h.wait_final("bad")
         assert isinstance(report, ErrorReport)
-        assert report.kind == "AssetError"
+        assert issubclass(report.error, AssetError)
         assert "checksum mismatch for 'broken'" in report.message
         assert h.bodies("bad")[:-1] == [
             AssetStarted(reference="broken", filename="broken.gguf", total=100)
@@ -278,7 +290,7 @@ async def test_unknown_model_with_weights_is_an_asset_error(
     async with run_stem(stem) as h:
         report = await h.request("x", infer("hi", model="org/unknown"))
         assert report == ErrorReport(
-            kind="AssetError", message="model 'org/unknown' is not in the registry"
+            error=AssetError, message="model 'org/unknown' is not in the registry"
         )
 
 
@@ -439,7 +451,7 @@ async def test_list_models_reports_a_registry_failure(
     assets.registry_error = AssetError("registry.toml line 3: expected '=' (injected)")
     async with run_stem(Orchestrator(assets, engine_factory=lab.factory())) as h:
         assert await h.request("ls", ListModels()) == ErrorReport(
-            kind="AssetError", message="registry.toml line 3: expected '=' (injected)"
+            error=AssetError, message="registry.toml line 3: expected '=' (injected)"
         )
         assert finish(await h.request("a", infer("still serving"))) is FinishReason.STOP
 
@@ -487,7 +499,7 @@ async def test_shutdown_drain_finishes_in_flight_and_refuses_new_work(
         await h.send("bye", Shutdown(drain=True))
         late = await h.request("late", infer("too late"))
         assert isinstance(late, ErrorReport)
-        assert late.kind == "BusyError"
+        assert late.error is BusyError
         assert "shutting down" in late.message
         await h.wait(lambda: h.ended)
     assert [finish(h.final(r)) for r in ("a", "b")] == [FinishReason.STOP, FinishReason.STOP]
@@ -529,7 +541,7 @@ async def test_full_queue_answers_busy(lab: Lab, assets: FakeAssets, run_stem) -
         await h.send("q2", infer("waits too"))
         busy = await h.request("q3", infer("one too many"))
         assert isinstance(busy, ErrorReport)
-        assert busy.kind == "BusyError"
+        assert busy.error is BusyError
         assert "max_queue=2" in busy.message
         assert h.final("run") is None
         for rid in ("run", "q1", "q2"):
@@ -548,7 +560,7 @@ async def test_duplicate_request_id_is_refused(lab: Lab, assets: FakeAssets, run
         await h.wait(lambda: any(isinstance(b, Complete) for b in h.bodies("dup")))
         bodies = h.bodies("dup")
         refusal = next(b for b in bodies if isinstance(b, ErrorReport))
-        assert refusal.kind == "ProtocolError"
+        assert refusal.error is ProtocolError
         assert "'dup' is already in flight" in refusal.message
         original = [b for b in bodies if b is not refusal]
         assert original[1:-1] == await reference("the original")

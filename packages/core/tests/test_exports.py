@@ -21,7 +21,10 @@ PRIVATE_MODULES = [
     if m.name.startswith("_")
 ]
 WITH_ALL = [m for m in PRIVATE_MODULES if hasattr(m, "__all__")]
-TOPIC_MODULES = {"_limits": "rusty_genius_core.limits"}
+TOPIC_MODULES = {
+    "_converter": "rusty_genius_core.conversion",
+    "_limits": "rusty_genius_core.limits",
+}
 """Private modules whose names a public topic submodule exports instead of the package."""
 TOP_LEVEL = [m for m in WITH_ALL if m.__name__.rsplit(".", 1)[1] not in TOPIC_MODULES]
 
@@ -34,7 +37,15 @@ def _isort_key(name: str) -> tuple[int, list[int | str]]:
 
 def test_private_modules_are_found() -> None:
     names = {m.__name__.rsplit(".", 1)[1] for m in WITH_ALL}
-    assert {"_codec", "_config", "_errors", "_events", "_manifest", "_protocol"} <= names
+    assert {
+        "_wire",
+        "_converter",
+        "_config",
+        "_errors",
+        "_events",
+        "_manifest",
+        "_protocol",
+    } <= names
 
 
 def test_all_is_sorted_without_duplicates() -> None:

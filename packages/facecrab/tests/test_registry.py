@@ -123,6 +123,32 @@ def test_broken_toml_names_file_and_line_and_is_not_overwritten(tmp_path: Path) 
     assert registry.path.read_text() == BROKEN
 
 
+_GOOD = (
+    '[[models]]\nreference = "a/b:Q4_0"\nrepo = "a/b"\nrevision = "main"\nfilename = "x.gguf"\n'
+    'quantization = "Q4_0"\nsize = 1\nsha256 = "a"\npath = "/m/x.gguf"\n'
+    "downloaded_at = 2025-01-02T03:04:05Z\n"
+)
+
+
+def test_an_entry_reads_with_its_defaults_and_ignores_keys_it_does_not_know(
+    tmp_path: Path,
+) -> None:
+    registry = Registry(tmp_path / "registry.toml")
+    registry.path.write_text(_GOOD + 'written_by = "a newer facecrab"\n')
+    (found,) = registry.read_sync()
+    assert found.commit is None
+    assert found.purpose is Purpose.CHAT
+    assert found.parts == ()
+    assert found.path == Path("/m/x.gguf")
+    assert found.downloaded_at == dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    registry.update_sync(lambda entries: entries)
+    rewritten = tomllib.loads(registry.path.read_text())["models"][0]
+    assert "commit" not in rewritten  # unset keys stay unset
+    assert "parts" not in rewritten
+    assert rewritten["purpose"] == "chat"
+    assert rewritten["path"] == "/m/x.gguf"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -133,6 +159,18 @@ def test_broken_toml_names_file_and_line_and_is_not_overwritten(tmp_path: Path) 
             '[[models]]\nreference = "a/b:Q4_0"\nrepo = "a/b"\nrevision = "main"\n'
             'filename = "x.gguf"\nquantization = "Q4_0"\nsize = "big"\n',
             r"models\[0\]\.size must be int, got 'big'",
+        ),
+        (
+            _GOOD + 'purpose = "poetry"\n',
+            r"models\[0\]\.purpose: 'poetry' is not one of 'chat', 'completion', 'embedding'",
+        ),
+        (
+            _GOOD + '[[models.parts]]\nfilename = "x.gguf"\nsize = 1\nsha256 = "a"\npath = 7\n',
+            r"models\[0\]\.parts\[0\]\.path must be str, got 7",
+        ),
+        (
+            _GOOD.replace("2025-01-02T03:04:05Z", '"yesterday"'),
+            r"models\[0\]\.downloaded_at must be datetime, got 'yesterday'",
         ),
     ],
 )

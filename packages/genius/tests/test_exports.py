@@ -87,7 +87,6 @@ def test_own_names_live_in_private_modules() -> None:
             "RequestEvent",
             "choose_backend",
             "error_from_report",
-            "error_kinds",
             "hub_reachable",
             "GeniusApp",
             "ServerAddress",

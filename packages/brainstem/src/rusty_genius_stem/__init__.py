@@ -13,7 +13,6 @@ from ._assets import ProgressCallback as ProgressCallback
 from ._assets import RegistryRecord as RegistryRecord
 from ._client import BrainstemClient as BrainstemClient
 from ._client import open_brainstem as open_brainstem
-from ._orchestrator import CANCELLED_KIND as CANCELLED_KIND
 from ._orchestrator import DEFAULT_MAX_QUEUE as DEFAULT_MAX_QUEUE
 from ._orchestrator import Orchestrator as Orchestrator
 from ._orchestrator import default_engine_factory as default_engine_factory
@@ -24,7 +23,6 @@ from ._strategy import Immediate as Immediate
 from ._strategy import KeepAlive as KeepAlive
 
 __all__ = [
-    "CANCELLED_KIND",
     "DEFAULT_HIBERNATE_AFTER",
     "DEFAULT_MAX_QUEUE",
     "AssetSource",

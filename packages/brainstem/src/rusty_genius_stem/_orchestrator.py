@@ -65,13 +65,13 @@ from rusty_genius_core import (
     ListModels,
     LoadModel,
     LoadOptions,
-    ManifestError,
     ModelList,
     ModelLoaded,
     ModelSpec,
     ModelStatus,
     ProcessStart,
     ProtocolError,
+    RequestCancelledError,
     Shutdown,
     Unload,
     Usage,
@@ -90,26 +90,15 @@ if TYPE_CHECKING:
 
     from ._assets import AssetSource
 
-__all__ = ["CANCELLED_KIND", "DEFAULT_MAX_QUEUE", "Orchestrator", "default_engine_factory"]
+__all__ = ["DEFAULT_MAX_QUEUE", "Orchestrator", "default_engine_factory"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_QUEUE: Final = 512
 """Requests that may wait at once before new ones get ``BusyError`` (Ollama's default)."""
 
-_CORE_ERRORS: Final = (
-    AssetError,
-    BusyError,
-    ConfigError,
-    EngineError,
-    ManifestError,
-    ProtocolError,
-    GeniusError,
-)
 _YIELD_EVERY: Final = 16
 """Sends that may skip the loop in a row (see :meth:`_Session._send`)."""
-CANCELLED_KIND: Final = "Cancelled"
-"""``ErrorReport.kind`` of a ``LoadModel`` that was cancelled (an ``Infer`` ends with ``Complete``)."""
 
 
 def default_engine_factory() -> Engine:
@@ -120,13 +109,13 @@ def default_engine_factory() -> Engine:
     return engine
 
 
-def _error_report(exc: BaseException, default_kind: str) -> ErrorReport:
-    """The report for ``exc``: ``kind`` is its core error class, the message names the subclass."""
-    kind = next((c.__name__ for c in _CORE_ERRORS if isinstance(exc, c)), default_kind)
+def _error_report(exc: BaseException, default: type[GeniusError]) -> ErrorReport:
+    """The report for ``exc``: its own class when it is a :class:`GeniusError`, else ``default``
+    with the foreign class named in the message (``"RuntimeError: kaboom"``)."""
     text = str(exc) or type(exc).__name__
-    if type(exc).__name__ != kind:
-        text = f"{type(exc).__name__}: {text}"
-    return ErrorReport(kind=kind, message=text)
+    if isinstance(exc, GeniusError):
+        return ErrorReport(error=type(exc), message=text)
+    return ErrorReport(error=default, message=f"{type(exc).__name__}: {text}")
 
 
 def _check_count(name: str, value: object, low: int) -> int:
@@ -360,7 +349,7 @@ class _Session:
                 log.exception("brainstem failed to handle %r", message)
                 if not known:
                     self._ids.pop(message.request_id, None)
-                await self._send(message.request_id, _error_report(exc, GeniusError.__name__))
+                await self._send(message.request_id, _error_report(exc, GeniusError))
         self._begin_stop(None, drain=True)
 
     async def _handle(self, message: BrainstemInput) -> None:
@@ -369,7 +358,7 @@ class _Session:
             await self._send(
                 rid,
                 ErrorReport(
-                    kind=ProtocolError.__name__,
+                    error=ProtocolError,
                     message=f"request id {rid!r} is already in flight; ids must be unique",
                 ),
             )
@@ -385,7 +374,7 @@ class _Session:
             await self._send(
                 rid,
                 ErrorReport(
-                    kind=BusyError.__name__,
+                    error=BusyError,
                     message=f"brainstem is shutting down; request {rid!r} refused",
                 ),
             )
@@ -395,7 +384,7 @@ class _Session:
                 await self._send(
                     rid,
                     ErrorReport(
-                        kind=BusyError.__name__,
+                        error=BusyError,
                         message=f"{len(self._queue)} requests already wait "
                         f"(max_queue={self._cfg.max_queue}); request {rid!r} refused",
                     ),
@@ -723,7 +712,7 @@ class _Session:
             if job.cancelled and isinstance(job.command, Infer):
                 final = _cancelled_complete()
             else:
-                final = _error_report(exc, EngineError.__name__)
+                final = _error_report(exc, EngineError)
         finally:
             to_close = self._release(job)
         if to_close is not None:
@@ -744,7 +733,7 @@ class _Session:
             if isinstance(job.command, Infer):
                 return _cancelled_complete()
             return ErrorReport(
-                kind=CANCELLED_KIND, message=f"request {job.request_id!r} was cancelled"
+                error=RequestCancelledError, message=f"request {job.request_id!r} was cancelled"
             )
         if isinstance(job.command, LoadModel):
             return ModelLoaded(model=job.model, load_duration=load_seconds or 0.0)
@@ -845,9 +834,9 @@ class _Session:
 
     async def _serve_list(self, request_id: str) -> None:
         try:
-            body: OutputBody = ModelList(models=await self._statuses())
+            body: OutputBody = ModelList(models=tuple(await self._statuses()))
         except Exception as exc:
-            body = _error_report(exc, AssetError.__name__)
+            body = _error_report(exc, AssetError)
         self._ids.pop(request_id, None)
         await self._send(request_id, body)
 

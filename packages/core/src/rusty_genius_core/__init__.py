@@ -6,11 +6,6 @@ No I/O, and no dependency on any other rusty-genius package.
 
 from __future__ import annotations
 
-from ._codec import from_dict as from_dict
-from ._codec import from_json as from_json
-from ._codec import message_types as message_types
-from ._codec import to_dict as to_dict
-from ._codec import to_json as to_json
 from ._concurrency import background_tasks as background_tasks
 from ._concurrency import exception_leaves as exception_leaves
 from ._concurrency import unwrap_exception_groups as unwrap_exception_groups
@@ -68,6 +63,11 @@ from ._protocol import Role as Role
 from ._protocol import Shutdown as Shutdown
 from ._protocol import Unload as Unload
 from ._protocol import is_final as is_final
+from ._wire import from_dict as from_dict
+from ._wire import from_json as from_json
+from ._wire import message_types as message_types
+from ._wire import to_dict as to_dict
+from ._wire import to_json as to_json
 
 __all__ = [
     "DEFAULT_REVISION",

@@ -7,6 +7,8 @@ separately and greedy decoding must be one obvious call: ``Sampling.greedy()``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from ._errors import ConfigError
@@ -23,7 +25,7 @@ from ._limits import (
     TOP_K,
     TOP_P,
 )
-from ._validators import as_tuple, number_in, tuple_of, typed
+from ._validators import Refusal, as_tuple, as_validator, number_in, typed
 
 __all__ = ["InferenceConfig", "LoadOptions", "Sampling"]
 
@@ -50,6 +52,19 @@ class Sampling:
         return self.temperature == 0.0 or self.top_k == 1
 
 
+def _stop(value: Any) -> Any:
+    if not isinstance(value, tuple):
+        raise Refusal(f"must be a tuple, got {value!r}")
+    for i, s in enumerate(value):
+        if not isinstance(s, str):
+            raise Refusal(f"must be str, got {s!r}", at=f"[{i}]")
+        if not s:
+            raise Refusal("must be a non-empty string", at=f"[{i}]")
+    if len(value) > MAX_STOP_STRINGS:
+        raise Refusal(f"allows at most {MAX_STOP_STRINGS} strings, got {len(value)}")
+    return value
+
+
 @attrs.frozen(kw_only=True)
 class InferenceConfig:
     """Per-request behaviour plus its :class:`Sampling`.
@@ -65,9 +80,7 @@ class InferenceConfig:
     )
     show_thinking: bool = attrs.field(default=True, validator=typed(bool, ConfigError))
     stop: tuple[str, ...] = attrs.field(
-        default=(),
-        converter=as_tuple,
-        validator=tuple_of(str, ConfigError),
+        default=(), converter=as_tuple, validator=as_validator(_stop, ConfigError)
     )
     seed: int | None = attrs.field(
         default=None,
@@ -75,18 +88,6 @@ class InferenceConfig:
     )
     raw: bool = attrs.field(default=False, validator=typed(bool, ConfigError))
     sampling: Sampling = attrs.field(factory=Sampling, validator=typed(Sampling, ConfigError))
-
-    @stop.validator
-    def _check_stop(
-        self, _attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]
-    ) -> None:
-        for i, s in enumerate(value):
-            if not s:
-                raise ConfigError(f"InferenceConfig.stop[{i}] must be a non-empty string")
-        if len(value) > MAX_STOP_STRINGS:
-            raise ConfigError(
-                f"InferenceConfig.stop allows at most {MAX_STOP_STRINGS} strings, got {len(value)}"
-            )
 
     @classmethod
     def greedy(cls, **changes: object) -> InferenceConfig:

@@ -1,4 +1,8 @@
-"""What engines and the asset authority report while they work."""
+"""What engines and the asset authority report while they work.
+
+The library builds these itself, on the token hot path: they carry no attrs validators
+(mypy types them). Each field's check (``decoded``) runs where one is decoded instead.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ import enum
 
 import attrs
 
-from ._errors import ProtocolError
+from ._converter import enums
 from ._limits import DURATION, TOKEN_COUNT
-from ._validators import enum_converter, non_empty_str, number_in, typed
+from ._validators import decoded, non_empty, number
 
 __all__ = [
     "AssetComplete",
@@ -29,10 +33,11 @@ __all__ = [
     "Usage",
 ]
 
-_seconds = number_in(DURATION, ProtocolError)
-_opt_seconds = number_in(DURATION, ProtocolError, optional=True)
-_count = number_in(TOKEN_COUNT, ProtocolError)
-_opt_count = number_in(TOKEN_COUNT, ProtocolError, optional=True)
+_seconds = number(DURATION)
+_opt_seconds = number(DURATION, optional=True)
+_count = number(TOKEN_COUNT)
+_opt_count = number(TOKEN_COUNT, optional=True)
+_named = non_empty()
 
 
 class FinishReason(enum.StrEnum):
@@ -44,8 +49,7 @@ class FinishReason(enum.StrEnum):
     ERROR = "error"
 
 
-def _finish_reason(value: object) -> FinishReason:
-    return enum_converter(FinishReason, ProtocolError, "Usage.finish_reason")(value)
+enums(FinishReason)
 
 
 @attrs.frozen(kw_only=True)
@@ -55,18 +59,14 @@ class Usage:
     ``time_to_first_token`` is ``None`` when no token was produced.
     """
 
-    prompt_tokens: int = attrs.field(default=0, validator=_count)
-    completion_tokens: int = attrs.field(default=0, validator=_count)
-    time_to_first_token: float | None = attrs.field(default=None, validator=_opt_seconds)
-    load_duration: float = attrs.field(default=0.0, validator=_seconds)
-    prompt_duration: float = attrs.field(default=0.0, validator=_seconds)
-    decode_duration: float = attrs.field(default=0.0, validator=_seconds)
-    decode_tokens_per_second: float = attrs.field(default=0.0, validator=_seconds)
-    finish_reason: FinishReason = attrs.field(
-        default=FinishReason.STOP,
-        converter=_finish_reason,
-        validator=typed(FinishReason, ProtocolError),
-    )
+    prompt_tokens: int = attrs.field(default=0, metadata=decoded(_count))
+    completion_tokens: int = attrs.field(default=0, metadata=decoded(_count))
+    time_to_first_token: float | None = attrs.field(default=None, metadata=decoded(_opt_seconds))
+    load_duration: float = attrs.field(default=0.0, metadata=decoded(_seconds))
+    prompt_duration: float = attrs.field(default=0.0, metadata=decoded(_seconds))
+    decode_duration: float = attrs.field(default=0.0, metadata=decoded(_seconds))
+    decode_tokens_per_second: float = attrs.field(default=0.0, metadata=decoded(_seconds))
+    finish_reason: FinishReason = FinishReason.STOP
 
     @property
     def total_tokens(self) -> int:
@@ -77,8 +77,8 @@ class Usage:
 class ProcessStart:
     """The engine accepted the request; ``cold`` when it had to load the model first."""
 
-    model: str = attrs.field(default="", validator=typed(str, ProtocolError))
-    cold: bool = attrs.field(default=False, validator=typed(bool, ProtocolError))
+    model: str = ""
+    cold: bool = False
 
 
 @attrs.frozen
@@ -88,7 +88,7 @@ class ThoughtStart:
 
 @attrs.frozen(kw_only=True)
 class ThoughtDelta:
-    text: str = attrs.field(validator=typed(str, ProtocolError))
+    text: str
 
 
 @attrs.frozen
@@ -101,21 +101,19 @@ ThoughtEvent = ThoughtStart | ThoughtDelta | ThoughtStop
 
 @attrs.frozen(kw_only=True)
 class Thought:
-    event: ThoughtEvent = attrs.field(
-        validator=typed((ThoughtStart, ThoughtDelta, ThoughtStop), ProtocolError)
-    )
+    event: ThoughtEvent
 
 
 @attrs.frozen(kw_only=True)
 class Content:
-    text: str = attrs.field(validator=typed(str, ProtocolError))
+    text: str
 
 
 @attrs.frozen(kw_only=True)
 class Complete:
     """The last event of every request, also after cancellation or an error."""
 
-    usage: Usage = attrs.field(factory=Usage, validator=typed(Usage, ProtocolError))
+    usage: Usage = attrs.field(factory=Usage)
 
 
 InferenceEvent = ProcessStart | Thought | Content | Complete
@@ -125,23 +123,18 @@ InferenceEvent = ProcessStart | Thought | Content | Complete
 class AssetStarted:
     """A download of ``filename`` for ``reference`` began; ``total`` bytes if known."""
 
-    reference: str = attrs.field(validator=non_empty_str(ProtocolError))
-    filename: str = attrs.field(validator=non_empty_str(ProtocolError))
-    total: int | None = attrs.field(default=None, validator=_opt_count)
+    reference: str = attrs.field(metadata=decoded(_named))
+    filename: str = attrs.field(metadata=decoded(_named))
+    total: int | None = attrs.field(default=None, metadata=decoded(_opt_count))
 
 
 @attrs.frozen(kw_only=True)
 class AssetProgress:
     """Bytes ``done`` of ``total`` for ``filename`` (resumed bytes count as done)."""
 
-    filename: str = attrs.field(validator=non_empty_str(ProtocolError))
-    done: int = attrs.field(validator=_count)
-    total: int | None = attrs.field(default=None, validator=_opt_count)
-
-    def __attrs_post_init__(self) -> None:
-        # After the field validators, so a bad ``total`` is blamed on ``total``.
-        if self.total is not None and self.done > self.total:
-            raise ProtocolError(f"AssetProgress.done {self.done} exceeds total {self.total}")
+    filename: str = attrs.field(metadata=decoded(_named))
+    done: int = attrs.field(metadata=decoded(_count))
+    total: int | None = attrs.field(default=None, metadata=decoded(_opt_count))
 
     @property
     def fraction(self) -> float | None:
@@ -154,17 +147,17 @@ class AssetProgress:
 class AssetComplete:
     """The model is verified and on disk at ``path``; ``cached`` when nothing was fetched."""
 
-    reference: str = attrs.field(validator=non_empty_str(ProtocolError))
-    path: str = attrs.field(validator=non_empty_str(ProtocolError))
-    cached: bool = attrs.field(default=False, validator=typed(bool, ProtocolError))
+    reference: str = attrs.field(metadata=decoded(_named))
+    path: str = attrs.field(metadata=decoded(_named))
+    cached: bool = False
 
 
 @attrs.frozen(kw_only=True)
 class AssetFailed:
     """Resolving or fetching ``reference`` failed. (The exception is ``AssetError``.)"""
 
-    reference: str = attrs.field(validator=typed(str, ProtocolError))
-    message: str = attrs.field(validator=non_empty_str(ProtocolError))
+    reference: str
+    message: str = attrs.field(metadata=decoded(_named))
 
 
 AssetEvent = AssetStarted | AssetProgress | AssetComplete | AssetFailed

@@ -15,18 +15,22 @@ from typing import Any, Final
 
 import attrs
 
+from ._converter import converter, enums, omit_defaults, structure
 from ._errors import ManifestError
 from ._limits import BYTE_SIZE
 from ._validators import (
-    check_relative_path,
+    Refusal,
+    as_validator,
     check_repo_id,
+    decoded,
     enum_converter,
     non_empty_str,
     number_in,
-    relative_path,
-    repo_id,
+    optional,
     typed,
 )
+from ._validators import relative as _relative
+from ._validators import repo as _repo
 
 __all__ = [
     "DEFAULT_REVISION",
@@ -54,29 +58,54 @@ class Purpose(enum.StrEnum):
     EMBEDDING = "embedding"
 
 
-def _quant(value: str | None, where: str) -> str | None:
-    if value is None:
-        return None
+enums(Purpose)
+
+
+def _quant_name(value: Any) -> Any:
     if not isinstance(value, str) or not _QUANT.fullmatch(value):
-        raise ManifestError(f"{where} {value!r} is not a quantization name like 'Q4_K_M'")
-    return value.upper()
+        raise Refusal(f"{value!r} is not a quantization name like 'Q4_K_M'")
+    return value
 
 
-def _check_upper_quant(value: object, where: str) -> None:
-    _quant(value, where)  # type: ignore[arg-type]
-    assert isinstance(value, str)
-    if value != value.upper():
-        raise ManifestError(f"{where} {value!r} must be upper case")
+def _upper_quant(value: Any) -> Any:
+    if _quant_name(value) != value.upper():
+        raise Refusal(f"{value!r} must be upper case")
+    return value
 
 
-def _check_revision(value: str, where: str) -> None:
+def _any_case_quant(value: Any) -> Any:
+    """What a manifest may write: any case, upper-cased here."""
+    return _quant_name(value).upper()
+
+
+def _revision(value: Any) -> Any:
     if not isinstance(value, str) or not _REVISION.fullmatch(value) or ".." in value:
-        raise ManifestError(f"{where} {value!r} is not a valid revision (branch, tag or commit)")
+        raise Refusal(f"{value!r} is not a valid revision (branch, tag or commit)")
+    return value
 
 
-def _check_sha256(value: str | None, where: str) -> None:
+def _sha256(value: Any) -> Any:
     if value is not None and (not isinstance(value, str) or not _SHA256.fullmatch(value)):
-        raise ManifestError(f"{where} must be 64 lowercase hex digits, got {value!r}")
+        raise Refusal(f"must be 64 lowercase hex digits, got {value!r}")
+    return value
+
+
+def _gguf_file(value: Any) -> Any:
+    _relative(value)
+    if not value.lower().endswith(".gguf"):
+        raise Refusal(f"{value!r} is not a .gguf file")
+    return value
+
+
+def _quant(value: str | None, where: str) -> str | None:
+    return None if value is None else _require(_any_case_quant, value, where)
+
+
+def _require(check: Any, value: object, where: str) -> Any:
+    try:
+        return check(value)
+    except Refusal as refusal:
+        raise ManifestError(f"{where} {refusal}") from None
 
 
 def filename_matches_quant(filename: str, quantization: str) -> bool:
@@ -114,7 +143,7 @@ class ModelReference:
         if self.quantization is not None:
             if self.repo is None:
                 raise ManifestError("ModelReference.quantization needs a repo")
-            _check_upper_quant(self.quantization, "ModelReference.quantization")
+            _require(_upper_quant, self.quantization, "ModelReference.quantization")
 
     @classmethod
     def parse(cls, text: str) -> ModelReference:
@@ -156,11 +185,13 @@ class ModelSpec:
     """
 
     name: str = attrs.field(validator=non_empty_str(ManifestError))
-    repo: str = attrs.field(validator=repo_id(ManifestError))
-    filename: str = attrs.field(validator=relative_path(ManifestError))
-    quantization: str = attrs.field(validator=typed(str, ManifestError))
-    revision: str = attrs.field(default=DEFAULT_REVISION)
-    sha256: str | None = attrs.field(default=None)
+    repo: str = attrs.field(validator=as_validator(_repo, ManifestError))
+    filename: str = attrs.field(validator=as_validator(_gguf_file, ManifestError))
+    quantization: str = attrs.field(validator=as_validator(_upper_quant, ManifestError))
+    revision: str = attrs.field(
+        default=DEFAULT_REVISION, validator=as_validator(_revision, ManifestError)
+    )
+    sha256: str | None = attrs.field(default=None, validator=as_validator(_sha256, ManifestError))
     size: int | None = attrs.field(
         default=None, validator=number_in(BYTE_SIZE, ManifestError, optional=True)
     )
@@ -170,23 +201,17 @@ class ModelSpec:
         validator=typed(Purpose, ManifestError),
     )
 
-    def __attrs_post_init__(self) -> None:
-        _check_upper_quant(self.quantization, "ModelSpec.quantization")
-        _check_revision(self.revision, "ModelSpec.revision")
-        _check_sha256(self.sha256, "ModelSpec.sha256")
-        if not self.filename.lower().endswith(".gguf"):
-            raise ManifestError(f"ModelSpec.filename {self.filename!r} is not a .gguf file")
-
     @property
     def reference(self) -> str:
         return f"{self.repo}:{self.quantization}"
 
 
-_ENTRY_KEYS: Final = frozenset(
-    {"repo", "filename", "quantization", "revision", "sha256", "size", "purpose"}
-)
+def _checked(check: Any) -> Any:
+    """A validator running ``check`` on a field that may be unset (``None``)."""
+    return as_validator(optional(check), ManifestError)
+
+
 _DEFAULT_KEYS: Final = frozenset({"quantization", "revision", "purpose"})
-_TOP_KEYS: Final = frozenset({"defaults", "models"})
 # Fields that describe one repo's file: they must not survive a change of repo.
 _REPO_BOUND: Final = ("filename", "sha256", "size")
 
@@ -195,77 +220,21 @@ _REPO_BOUND: Final = ("filename", "sha256", "size")
 class ModelEntry:
     """A partial model entry as written in a manifest: any field may be missing."""
 
-    repo: str | None = None
-    filename: str | None = None
-    quantization: str | None = None
-    revision: str | None = None
-    sha256: str | None = None
-    size: int | None = None
-    purpose: Purpose | None = None
-
-    def __attrs_post_init__(self) -> None:
-        """The same checks as :meth:`from_dict`, for entries built in code."""
-        if self.repo is not None:
-            check_repo_id(self.repo, ManifestError, "ModelEntry.repo")
-        if self.filename is not None:
-            check_relative_path(self.filename, ManifestError, "ModelEntry.filename")
-        if self.quantization is not None:
-            _check_upper_quant(self.quantization, "ModelEntry.quantization")
-        if self.revision is not None:
-            _check_revision(self.revision, "ModelEntry.revision")
-        _check_sha256(self.sha256, "ModelEntry.sha256")
-        if self.size is not None and (
-            isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0
-        ):
-            raise ManifestError(
-                f"ModelEntry.size must be a non-negative integer, got {self.size!r}"
-            )
-        if self.purpose is not None and not isinstance(self.purpose, Purpose):
-            raise ManifestError(f"ModelEntry.purpose must be a Purpose, got {self.purpose!r}")
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str) -> ModelEntry:
-        if not isinstance(data, Mapping):
-            raise ManifestError(f"{where} must be a table, got {type(data).__name__}")
-        unknown = sorted(set(data) - _ENTRY_KEYS)
-        if unknown:
-            raise ManifestError(
-                f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_ENTRY_KEYS))}"
-            )
-        repo = data.get("repo")
-        if repo is not None:
-            check_repo_id(repo, ManifestError, f"{where}.repo")
-        filename = data.get("filename")
-        if filename is not None:
-            check_relative_path(filename, ManifestError, f"{where}.filename")
-        revision = data.get("revision")
-        if revision is not None:
-            _check_revision(revision, f"{where}.revision")
-        sha = data.get("sha256")
-        _check_sha256(sha, f"{where}.sha256")
-        size = data.get("size")
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-            raise ManifestError(f"{where}.size must be a non-negative integer, got {size!r}")
-        purpose = data.get("purpose")
-        if purpose is not None:
-            try:
-                purpose = Purpose(purpose)
-            except ValueError:
-                allowed = ", ".join(p.value for p in Purpose)
-                raise ManifestError(
-                    f"{where}.purpose {purpose!r} is not one of {allowed}"
-                ) from None
-        entry = cls(
-            repo=repo,
-            filename=filename,
-            quantization=_quant(data.get("quantization"), f"{where}.quantization"),
-            revision=revision,
-            sha256=sha,
-            size=size,
-            purpose=purpose,
-        )
-        entry.check_consistent(where)
-        return entry
+    repo: str | None = attrs.field(default=None, validator=_checked(_repo))
+    filename: str | None = attrs.field(default=None, validator=_checked(_relative))
+    quantization: str | None = attrs.field(
+        default=None,
+        validator=_checked(_upper_quant),
+        metadata=decoded(optional(_any_case_quant)),  # a manifest may write q4_k_m
+    )
+    revision: str | None = attrs.field(default=None, validator=_checked(_revision))
+    sha256: str | None = attrs.field(default=None, validator=_checked(_sha256))
+    size: int | None = attrs.field(
+        default=None, validator=number_in(BYTE_SIZE, ManifestError, optional=True)
+    )
+    purpose: Purpose | None = attrs.field(
+        default=None, validator=typed((Purpose, type(None)), ManifestError)
+    )
 
     def check_consistent(self, where: str) -> None:
         if (
@@ -276,13 +245,6 @@ class ModelEntry:
             raise ManifestError(
                 f"{where}: filename {self.filename!r} does not match quantization {self.quantization!r}"
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            k: (v.value if isinstance(v, Purpose) else v)
-            for k, v in attrs.asdict(self).items()
-            if v is not None
-        }
 
     def over(self, base: ModelEntry) -> ModelEntry:
         """This entry's fields over ``base``'s; a different repo drops ``base``'s file fields."""
@@ -306,9 +268,10 @@ class UserManifest:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "manifest") -> UserManifest:
+        """Read a manifest's tables; the converter checks each entry's fields."""
         if not isinstance(data, Mapping):
             raise ManifestError(f"{source} must be a table, got {type(data).__name__}")
-        unknown = sorted(set(data) - _TOP_KEYS)
+        unknown = sorted(set(data) - {"defaults", "models"})
         if unknown:
             raise ManifestError(
                 f"{source}: unknown top-level key(s) {', '.join(unknown)}; allowed: defaults, models"
@@ -321,7 +284,7 @@ class UserManifest:
                     f"{source}: [defaults] cannot set {', '.join(bad)}; "
                     f"allowed: {', '.join(sorted(_DEFAULT_KEYS))}"
                 )
-        defaults = ModelEntry.from_dict(raw_defaults, f"{source}: [defaults]")
+        defaults = _entry(raw_defaults, f"{source}: [defaults]")
         raw_models = data.get("models", {})
         if not isinstance(raw_models, Mapping):
             raise ManifestError(f"{source}: [models] must be a table")
@@ -332,16 +295,13 @@ class UserManifest:
                     f"{source}: model alias {alias!r} must be lower case letters, digits, '.', '_' or '-'"
                 )
             where = f"{source}: [models.{alias}]"
-            models[alias] = entry = ModelEntry.from_dict(raw, where)
+            models[alias] = entry = _entry(raw, where)
             _check_with_defaults(entry, defaults, where)
         return cls(defaults=defaults, models=models)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if d := self.defaults.to_dict():
-            out["defaults"] = d
-        out["models"] = {alias: e.to_dict() for alias, e in sorted(self.models.items())}
-        return out
+        """Plain TOML-ready tables: unset fields and empty ``[defaults]`` left out."""
+        return converter.unstructure(self)  # type: ignore[no-any-return]
 
     def entry(self, alias: str) -> ModelEntry | None:
         """The entry for ``alias`` with the manifest's defaults filled in."""
@@ -354,6 +314,18 @@ class UserManifest:
             if entry.repo is not None and entry.repo.lower() == repo.lower():
                 return alias, entry.over(self.defaults)
         return None
+
+
+def _entry(data: object, where: str) -> ModelEntry:
+    if not isinstance(data, Mapping):
+        raise ManifestError(f"{where} must be a table, got {type(data).__name__}")
+    entry: ModelEntry = structure(data, ModelEntry, error=ManifestError, where=where)
+    entry.check_consistent(where)
+    return entry
+
+
+omit_defaults(ModelEntry)
+omit_defaults(UserManifest, "defaults")
 
 
 def merge_manifests(base: UserManifest, override: UserManifest) -> UserManifest:

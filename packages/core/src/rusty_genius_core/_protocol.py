@@ -9,26 +9,31 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
 from ._config import InferenceConfig, LoadOptions
-from ._errors import ProtocolError
+from ._converter import enums
+from ._errors import GeniusError, ProtocolError
 from ._events import (
-    AssetComplete,
     AssetEvent,
-    AssetFailed,
-    AssetProgress,
-    AssetStarted,
     Complete,
-    Content,
     InferenceEvent,
-    ProcessStart,
-    Thought,
 )
 from ._limits import BYTE_SIZE, DURATION, KEEP_ALIVE, REQUEST_ID_MAX_LENGTH
-from ._validators import as_tuple, enum_converter, non_empty_str, number_in, typed
+from ._validators import (
+    Refusal,
+    as_tuple,
+    as_validator,
+    decoded,
+    enum_converter,
+    non_empty,
+    non_empty_str,
+    number,
+    number_in,
+    typed,
+)
 
 __all__ = [
     "Ack",
@@ -52,25 +57,18 @@ __all__ = [
 ]
 
 _REQUEST_ID: Final = re.compile(rf"[A-Za-z0-9._:-]{{1,{REQUEST_ID_MAX_LENGTH}}}")
-_CHECKED_IDS: Final[set[str]] = set()
-"""Request ids that passed the check. Every output of a request carries its id again, so
-the check runs once per id, not once per token; cleared when it grows past a bound."""
-_CHECKED_IDS_MAX: Final = 4096
 
 
-def _request_id(inst: object, attribute: attrs.Attribute[str], value: object) -> None:
-    exact = type(value) is str  # a subclass may redefine == and hash: never cached
-    if exact and value in _CHECKED_IDS:
-        return
+def _request_id_check(value: Any) -> Any:
     if not isinstance(value, str) or not _REQUEST_ID.fullmatch(value):
-        raise ProtocolError(
-            f"{type(inst).__name__}.{attribute.name} must be 1-{REQUEST_ID_MAX_LENGTH} characters of "
+        raise Refusal(
+            f"must be 1-{REQUEST_ID_MAX_LENGTH} characters of "
             f"letters, digits, '.', '_', ':' or '-', got {value!r}"
         )
-    if exact:
-        if len(_CHECKED_IDS) >= _CHECKED_IDS_MAX:
-            _CHECKED_IDS.clear()
-        _CHECKED_IDS.add(value)
+    return value
+
+
+_request_id: Final = as_validator(_request_id_check, ProtocolError)
 
 
 class Role(enum.StrEnum):
@@ -78,6 +76,9 @@ class Role(enum.StrEnum):
     USER = "user"
     ASSISTANT = "assistant"
     TOOL = "tool"
+
+
+enums(Role)
 
 
 def _role(value: object) -> Role:
@@ -111,6 +112,17 @@ class LoadModel:
     keep_alive: float | None = attrs.field(default=None, validator=_KEEP_ALIVE)
 
 
+def _chat(value: Any) -> Any:
+    if value is None:
+        return value
+    if not isinstance(value, tuple) or not value:
+        raise Refusal("must be a non-empty sequence of ChatMessage")
+    for i, m in enumerate(value):
+        if not isinstance(m, ChatMessage):
+            raise Refusal(f"must be a ChatMessage, got {m!r}", at=f"[{i}]")
+    return value
+
+
 @attrs.frozen(kw_only=True)
 class Infer:
     """Run ``model`` on a raw ``prompt`` or on chat ``messages`` (exactly one of them).
@@ -123,7 +135,9 @@ class Infer:
     prompt: str | None = attrs.field(
         default=None, validator=typed((str, type(None)), ProtocolError)
     )
-    messages: tuple[ChatMessage, ...] | None = attrs.field(default=None, converter=as_tuple)
+    messages: tuple[ChatMessage, ...] | None = attrs.field(
+        default=None, converter=as_tuple, validator=as_validator(_chat, ProtocolError)
+    )
     config: InferenceConfig = attrs.field(
         factory=InferenceConfig, validator=typed(InferenceConfig, ProtocolError)
     )
@@ -132,12 +146,6 @@ class Infer:
     def __attrs_post_init__(self) -> None:
         if (self.prompt is None) == (self.messages is None):
             raise ProtocolError("Infer needs exactly one of 'prompt' or 'messages'")
-        if self.messages is not None:
-            if not isinstance(self.messages, tuple) or not self.messages:
-                raise ProtocolError("Infer.messages must be a non-empty sequence of ChatMessage")
-            for i, m in enumerate(self.messages):
-                if not isinstance(m, ChatMessage):
-                    raise ProtocolError(f"Infer.messages[{i}] must be a ChatMessage, got {m!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -174,70 +182,72 @@ class BrainstemInput:
     command: Command = attrs.field(validator=typed(_COMMANDS, ProtocolError))
 
 
+# Outputs: the brainstem builds them, mypy types them; decoding runs the ``decoded`` checks.
+
+_named: Final = decoded(non_empty())
+
+
 @attrs.frozen(kw_only=True)
 class ModelStatus:
     """One row of :class:`ModelList`. ``expires_at`` is a Unix time, ``None`` for never."""
 
-    name: str = attrs.field(validator=non_empty_str(ProtocolError))
-    repo: str = attrs.field(default="", validator=typed(str, ProtocolError))
-    filename: str = attrs.field(default="", validator=typed(str, ProtocolError))
-    quantization: str = attrs.field(default="", validator=typed(str, ProtocolError))
-    size: int | None = attrs.field(
-        default=None, validator=number_in(BYTE_SIZE, ProtocolError, optional=True)
-    )
-    path: str | None = attrs.field(default=None, validator=typed((str, type(None)), ProtocolError))
-    downloaded: bool = attrs.field(default=False, validator=typed(bool, ProtocolError))
-    loaded: bool = attrs.field(default=False, validator=typed(bool, ProtocolError))
+    name: str = attrs.field(metadata=_named)
+    repo: str = ""
+    filename: str = ""
+    quantization: str = ""
+    size: int | None = attrs.field(default=None, metadata=decoded(number(BYTE_SIZE, optional=True)))
+    path: str | None = None
+    downloaded: bool = False
+    loaded: bool = False
     expires_at: float | None = attrs.field(
-        default=None, validator=number_in(DURATION, ProtocolError, optional=True)
+        default=None, metadata=decoded(number(DURATION, optional=True))
     )
 
 
 @attrs.frozen(kw_only=True)
 class ModelList:
-    models: tuple[ModelStatus, ...] = attrs.field(default=(), converter=as_tuple)
-
-    @models.validator
-    def _check(self, _a: attrs.Attribute[tuple[ModelStatus, ...]], value: object) -> None:
-        if not isinstance(value, tuple) or not all(isinstance(m, ModelStatus) for m in value):
-            raise ProtocolError("ModelList.models must be a sequence of ModelStatus")
+    models: tuple[ModelStatus, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
 class ModelLoaded:
     """Final answer to :class:`LoadModel`."""
 
-    model: str = attrs.field(validator=non_empty_str(ProtocolError))
-    load_duration: float = attrs.field(default=0.0, validator=number_in(DURATION, ProtocolError))
+    model: str = attrs.field(metadata=_named)
+    load_duration: float = attrs.field(default=0.0, metadata=decoded(number(DURATION)))
 
 
 @attrs.frozen(kw_only=True)
 class Ack:
     """Final answer to :class:`Unload`, :class:`Cancel` and :class:`Shutdown`."""
 
-    detail: str = attrs.field(default="", validator=typed(str, ProtocolError))
+    detail: str = ""
 
 
 @attrs.frozen(kw_only=True)
 class ErrorReport:
-    """A request failed. ``kind`` is the error class name (``AssetError``, ``BusyError``…)."""
+    """A request failed with an ``error`` of this class (``AssetError``, ``BusyError``…).
 
-    kind: str = attrs.field(validator=non_empty_str(ProtocolError))
-    message: str = attrs.field(validator=non_empty_str(ProtocolError))
+    On the wire the class is its name, looked up again with
+    :func:`~rusty_genius_core.error_class` when decoded.
+    """
+
+    error: type[GeniusError]
+    message: str = attrs.field(metadata=_named)
+
+    @property
+    def kind(self) -> str:
+        """The error class's name, as the CLI and the servers print it."""
+        return self.error.__name__
 
 
 OutputBody = InferenceEvent | AssetEvent | ModelList | ModelLoaded | Ack | ErrorReport
-_BODIES: Final = (
-    ProcessStart, Thought, Content, Complete,
-    AssetStarted, AssetProgress, AssetComplete, AssetFailed,
-    ModelList, ModelLoaded, Ack, ErrorReport,
-)  # fmt: skip
 
 
 @attrs.frozen(kw_only=True)
 class BrainstemOutput:
-    request_id: str = attrs.field(validator=_request_id)
-    body: OutputBody = attrs.field(validator=typed(_BODIES, ProtocolError))
+    request_id: str = attrs.field(metadata=decoded(_request_id_check))
+    body: OutputBody
 
 
 def is_final(body: OutputBody) -> bool:

@@ -13,9 +13,8 @@ import datetime as dt
 import os
 import tempfile
 import tomllib
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import anyio.to_thread
 import attrs
@@ -23,9 +22,20 @@ import filelock
 import tomli_w
 
 from rusty_genius_core import ModelSpec, Purpose
+from rusty_genius_core.conversion import (
+    WrongType,
+    allow_extra_keys,
+    converter,
+    describe,
+    omit_defaults,
+    structure,
+)
 
 from ._errors import RegistryError
 from ._manifest import toml_error_location
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["REGISTRY_VERSION", "Registry", "RegistryEntry", "RegistryPart"]
 
@@ -55,7 +65,7 @@ class RegistryEntry:
     reference: str
     repo: str
     revision: str
-    commit: str | None
+    commit: str | None = None
     filename: str
     quantization: str
     size: int
@@ -85,76 +95,20 @@ class RegistryEntry:
             purpose=self.purpose,
         )
 
-    def to_toml(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "reference": self.reference,
-            "repo": self.repo,
-            "revision": self.revision,
-            "filename": self.filename,
-            "quantization": self.quantization,
-            "size": self.size,
-            "sha256": self.sha256,
-            "path": str(self.path),
-            "downloaded_at": self.downloaded_at,
-            "purpose": self.purpose.value,
-        }
-        if self.commit is not None:
-            out["commit"] = self.commit
-        if self.parts:
-            out["parts"] = [
-                {"filename": p.filename, "size": p.size, "sha256": p.sha256, "path": str(p.path)}
-                for p in self.parts
-            ]
-        return out
 
-    @classmethod
-    def from_toml(cls, data: Mapping[str, Any], where: str) -> RegistryEntry:
-        if not isinstance(data, Mapping):
-            raise RegistryError(f"{where} must be a table")
-        try:
-            purpose = Purpose(_get(data, "purpose", str, where, "chat"))
-        except ValueError:
-            raise RegistryError(f"{where}.purpose {data.get('purpose')!r} is unknown") from None
-        raw_parts = _get(data, "parts", list, where, [])
-        parts = tuple(
-            RegistryPart(
-                filename=_get(p, "filename", str, f"{where}.parts[{i}]"),
-                size=_get(p, "size", int, f"{where}.parts[{i}]"),
-                sha256=_get(p, "sha256", str, f"{where}.parts[{i}]"),
-                path=Path(_get(p, "path", str, f"{where}.parts[{i}]")),
-            )
-            for i, p in enumerate(raw_parts)
-        )
-        return cls(
-            reference=_get(data, "reference", str, where),
-            repo=_get(data, "repo", str, where),
-            revision=_get(data, "revision", str, where),
-            commit=_get(data, "commit", str, where, None),
-            filename=_get(data, "filename", str, where),
-            quantization=_get(data, "quantization", str, where),
-            size=_get(data, "size", int, where),
-            sha256=_get(data, "sha256", str, where),
-            path=Path(_get(data, "path", str, where)),
-            downloaded_at=_get(data, "downloaded_at", dt.datetime, where),
-            purpose=purpose,
-            parts=parts,
-        )
+omit_defaults(RegistryEntry, "commit", "parts")
+allow_extra_keys(RegistryEntry)  # as before: keys a newer facecrab wrote are ignored
+allow_extra_keys(RegistryPart)
 
 
-_MISSING: Final = object()
-
-
-def _get(data: Any, key: str, kind: type[T], where: str, default: Any = _MISSING) -> T:
-    if not isinstance(data, Mapping):
-        raise RegistryError(f"{where} must be a table")
-    value = data.get(key, _MISSING)
-    if value is _MISSING:
-        if default is _MISSING:
-            raise RegistryError(f"{where} has no {key!r}")
-        return default  # type: ignore[no-any-return]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise RegistryError(f"{where}.{key} must be {kind.__name__}, got {value!r}")
-    return value
+def _words(path: str, exc: BaseException) -> str:
+    """The registry's words: ``models[0] has no 'size'``, ``models[0].size must be int``."""
+    if isinstance(exc, KeyError):
+        table, _, key = path.rpartition(".")
+        return f"{table} has no {key!r}"
+    if isinstance(exc, WrongType):
+        return f"{path} must be {exc.expected.__name__}, got {exc.value!r}"
+    return describe(path, exc)
 
 
 class Registry:
@@ -191,7 +145,13 @@ class Registry:
         if not isinstance(models, list):
             raise RegistryError(f"registry {self.path}: 'models' must be an array of tables")
         return [
-            RegistryEntry.from_toml(m, f"registry {self.path}: models[{i}]")
+            structure(
+                m,
+                RegistryEntry,
+                error=RegistryError,
+                where=f"registry {self.path}: models[{i}]",
+                words=_words,
+            )
             for i, m in enumerate(models)
         ]
 
@@ -200,7 +160,7 @@ class Registry:
         body = tomli_w.dumps(
             {
                 "version": REGISTRY_VERSION,
-                "models": [e.to_toml() for e in sorted(entries, key=lambda e: e.key)],
+                "models": [converter.unstructure(e) for e in sorted(entries, key=lambda e: e.key)],
             }
         )
         fd, tmp = tempfile.mkstemp(prefix=".registry-", suffix=".tmp", dir=self.path.parent)

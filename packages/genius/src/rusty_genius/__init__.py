@@ -139,7 +139,6 @@ from rusty_genius_cortex import create_engine as create_engine
 from rusty_genius_cortex import pinky_tokens as pinky_tokens
 from rusty_genius_cortex import prompt_opens_thinking as prompt_opens_thinking
 from rusty_genius_cortex import read_gguf_info as read_gguf_info
-from rusty_genius_stem import CANCELLED_KIND as CANCELLED_KIND
 from rusty_genius_stem import DEFAULT_HIBERNATE_AFTER as DEFAULT_HIBERNATE_AFTER
 from rusty_genius_stem import DEFAULT_MAX_QUEUE as DEFAULT_MAX_QUEUE
 from rusty_genius_stem import AssetSource as AssetSource
@@ -162,7 +161,6 @@ from ._backend import BackendName as BackendName
 from ._backend import choose_backend as choose_backend
 from ._backend import hub_reachable as hub_reachable
 from ._errors import error_from_report as error_from_report
-from ._errors import error_kinds as error_kinds
 from ._genius import EventStream as EventStream
 from ._genius import Genius as Genius
 from ._genius import InferenceStream as InferenceStream
@@ -185,7 +183,6 @@ __all__ = [
     "BACKEND_LLAMA",
     "BACKEND_PINKY",
     "BACKEND_REMOTE",
-    "CANCELLED_KIND",
     "DEFAULT_ENDPOINT",
     "DEFAULT_HIBERNATE_AFTER",
     "DEFAULT_MAX_QUEUE",
@@ -315,7 +312,6 @@ __all__ = [
     "embedded_manifest",
     "error_class",
     "error_from_report",
-    "error_kinds",
     "exception_leaves",
     "fetch_file",
     "filename_matches_quant",
