@@ -16,21 +16,9 @@ from facecrab import (
     QuantizationNotFoundError,
 )
 from rusty_genius._cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, _main, build_parser, main
+from rusty_genius._cli import _parsed as parsed
 from rusty_genius._cli._exit import exit_code
-from rusty_genius._cli._parsed import (
-    ChatCommand,
-    Command,
-    InfoCommand,
-    ListCommand,
-    Options,
-    PsCommand,
-    PullCommand,
-    RemoveCommand,
-    RunCommand,
-    ServeCommand,
-    parse_command,
-    parse_options,
-)
+from rusty_genius._cli._parsed import ChatCommand, Options, RunCommand
 from rusty_genius._cli._render import Output
 from rusty_genius_core import (
     BusyError,
@@ -46,9 +34,9 @@ from rusty_genius_core import (
 REF = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF:Q4_1"
 
 
-def parse(*argv: str) -> Command:
+def parse(*argv: str) -> parsed.Command:
     args = build_parser().parse_args(argv)
-    return parse_command(args, parse_options(args))
+    return parsed.parse_command(args, parsed.parse_options(args))
 
 
 def test_run_parses_every_flag_into_one_typed_command() -> None:
@@ -133,11 +121,13 @@ def test_run_reads_ref_and_prompt_from_its_words(
 
 
 def test_every_command_parses_into_its_own_class() -> None:
-    assert parse("pull", REF) == PullCommand(options=Options(), model=REF)
-    assert parse("list", "--json") == ListCommand(options=Options(json=True))
-    assert parse("--debug", "rm", REF) == RemoveCommand(options=Options(debug=True), model=REF)
-    assert parse("ps", "--cache", "/c") == PsCommand(options=Options(cache="/c"))
-    assert parse("info", REF, "--endpoint", "http://hub") == InfoCommand(
+    assert parse("pull", REF) == parsed.PullCommand(options=Options(), model=REF)
+    assert parse("list", "--json") == parsed.ListCommand(options=Options(json=True))
+    assert parse("--debug", "rm", REF) == parsed.RemoveCommand(
+        options=Options(debug=True), model=REF
+    )
+    assert parse("ps", "--cache", "/c") == parsed.PsCommand(options=Options(cache="/c"))
+    assert parse("info", REF, "--endpoint", "http://hub") == parsed.InfoCommand(
         options=Options(endpoint="http://hub"), model=REF
     )
     assert parse("chat", "--seed", "3", "--system", "hi") == ChatCommand(
@@ -147,7 +137,7 @@ def test_every_command_parses_into_its_own_class() -> None:
         system="hi",
     )
     serve = parse("serve", "--port", "0", "--backend", "pinky")
-    assert isinstance(serve, ServeCommand)
+    assert isinstance(serve, parsed.ServeCommand)
     assert serve.options == Options(backend="pinky")
     assert serve.arguments.port == 0  # serve's own options travel as parsed
 
@@ -197,71 +187,80 @@ def test_run_with_three_words_is_a_usage_error() -> None:
     assert exit_code(raised.value) == EXIT_USAGE
 
 
+USER_FAULTS = (
+    ManifestError,
+    ConfigError,
+    ProtocolError,
+    ModelNotFoundError,
+    QuantizationNotFoundError,
+    AmbiguousQuantizationError,
+    OfflineError,
+)
+FAILURES = (GeniusError, DownloadError, EngineError, BusyError, ValueError, RuntimeError)
+
+
+@pytest.mark.parametrize("kind", USER_FAULTS)
+def test_an_error_of_a_class_that_is_the_callers_fault_exits_2(kind: type[GeniusError]) -> None:
+    assert kind.user_fault
+    assert 400 <= kind.http_status < 500
+    assert exit_code(kind("bad")) == EXIT_USAGE
+
+
+@pytest.mark.parametrize("kind", FAILURES)
+def test_any_other_error_exits_1(kind: type[Exception]) -> None:
+    assert not getattr(kind, "user_fault", False)
+    assert exit_code(kind("failed")) == EXIT_FAILURE
+    assert exit_code(OSError(28, "No space left on device")) == EXIT_FAILURE
+
+
+def test_ctrl_c_exits_130() -> None:
+    assert exit_code(KeyboardInterrupt()) == EXIT_INTERRUPTED
+
+
 @pytest.mark.parametrize(
-    ("error", "code"),
+    ("raised", "code", "kind", "err"),
     [
-        (ManifestError("bad"), EXIT_USAGE),
-        (ConfigError("bad"), EXIT_USAGE),
-        (ProtocolError("bad"), EXIT_USAGE),
-        (ModelNotFoundError("no alias"), EXIT_USAGE),
-        (QuantizationNotFoundError("no Q9"), EXIT_USAGE),
-        (AmbiguousQuantizationError("which one"), EXIT_USAGE),
-        (OfflineError("not here"), EXIT_USAGE),
-        (GeniusError("failed"), EXIT_FAILURE),
-        (DownloadError("cut"), EXIT_FAILURE),
-        (EngineError("crashed"), EXIT_FAILURE),
-        (BusyError("full"), EXIT_FAILURE),
-        (ValueError("a bug"), EXIT_FAILURE),
-        (OSError(28, "No space left on device"), EXIT_FAILURE),
-        (KeyboardInterrupt(), EXIT_INTERRUPTED),
+        (  # a task group's one error exits by its class
+            ExceptionGroup("outer", [ExceptionGroup("inner", [ConfigError("too hot")])]),
+            EXIT_USAGE,
+            "ConfigError",
+            "genius: error: too hot\n",
+        ),
+        (  # Ctrl-C anywhere in a task group
+            BaseExceptionGroup(
+                "g", [EngineError("x"), BaseExceptionGroup("i", [KeyboardInterrupt()])]
+            ),
+            EXIT_INTERRUPTED,
+            None,
+            "genius: interrupted\n",
+        ),
+        (  # several errors: a failure, named as the group
+            ExceptionGroup("two", [ConfigError("a"), ManifestError("b")]),
+            EXIT_FAILURE,
+            "ExceptionGroup",
+            "genius: error: unexpected ExceptionGroup: two (2 sub-exceptions) (run with --debug",
+        ),
     ],
 )
-def test_the_exit_code_comes_from_the_error_class(error: BaseException, code: int) -> None:
-    assert exit_code(error) == code
-    if isinstance(error, GeniusError):
-        assert (code == EXIT_USAGE) == (400 <= error.http_status < 500)
-
-
-def run_main_raising(
-    error: BaseException, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    async def execute(command: Command, out: Output) -> None:
-        raise error
+def test_main_reads_the_exit_code_from_the_leaves_of_a_group(
+    raised: BaseException,
+    code: int,
+    kind: str | None,
+    err: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async def execute(command: parsed.Command, out: Output) -> None:
+        raise raised
 
     monkeypatch.setattr(_main, "execute", execute)
-    code = main(["--json", "ps"])
+    assert main(["--json", "ps"]) == code
     captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_a_task_groups_single_error_exits_by_its_class(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    group = ExceptionGroup("outer", [ExceptionGroup("inner", [ConfigError("too hot")])])
-    code, out, err = run_main_raising(group, monkeypatch, capsys)
-    assert code == EXIT_USAGE
-    assert json.loads(out) == {"type": "error", "kind": "ConfigError", "message": "too hot"}
-    assert err == "genius: error: too hot\n"
-
-
-def test_ctrl_c_anywhere_in_a_task_group_exits_130(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    group = BaseExceptionGroup(
-        "outer", [EngineError("x"), BaseExceptionGroup("in", [KeyboardInterrupt()])]
-    )
-    code, out, err = run_main_raising(group, monkeypatch, capsys)
-    assert (code, out, err) == (EXIT_INTERRUPTED, "", "genius: interrupted\n")
-
-
-def test_several_errors_from_a_task_group_are_a_failure(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    group = ExceptionGroup("two", [ConfigError("a"), ManifestError("b")])
-    code, out, err = run_main_raising(group, monkeypatch, capsys)
-    assert code == EXIT_FAILURE
-    assert json.loads(out)["kind"] == "ExceptionGroup"
-    assert err.startswith("genius: error: unexpected ExceptionGroup: two (2 sub-exceptions)")
+    assert captured.err.startswith(err)
+    if kind is None:
+        assert captured.out == ""
+    else:
+        assert json.loads(captured.out)["kind"] == kind
 
 
 def test_output_renders_a_table_and_json_lines() -> None:

@@ -47,6 +47,8 @@ from ._render import ChatView, EventRenderer, Output, show_info, show_models, sh
 from ._stdin import read_stdin
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from .._genius import InferenceStream, MessageLike
 
 __all__ = ["execute"]
@@ -80,13 +82,19 @@ def _authority(options: Options) -> AssetAuthority:
     return AssetAuthority(home=options.home, cache=options.cache, endpoint=options.endpoint)
 
 
-async def _pull(command: PullCommand, out: Output) -> None:
-    options = command.options
-    progress = ProgressBar(out.stderr, tty=out.err_tty)
+@contextlib.asynccontextmanager
+async def _genius(options: Options) -> AsyncIterator[Genius]:
+    """``Genius`` on the asset directories and with the engine ``options`` name."""
     async with (
         _authority(options) as assets,
         Genius(backend=options.backend, assets=assets) as genius,
     ):
+        yield genius
+
+
+async def _pull(command: PullCommand, out: Output) -> None:
+    progress = ProgressBar(out.stderr, tty=out.err_tty)
+    async with _genius(command.options) as genius:
         try:
             async with genius.pull(command.model) as events:
                 async for event in events:
@@ -101,21 +109,14 @@ async def _pull(command: PullCommand, out: Output) -> None:
 
 
 async def _list(command: ListCommand, out: Output) -> None:
-    options = command.options
-    async with (
-        _authority(options) as assets,
-        Genius(backend=options.backend, assets=assets) as genius,
-    ):
+    async with _genius(command.options) as genius:
         models = [m for m in await genius.list_models() if m.downloaded]
     show_models(models, out)
 
 
 async def _rm(command: RemoveCommand, out: Output) -> None:
-    options, ref = command.options, command.model
-    async with (
-        _authority(options) as assets,
-        Genius(backend=options.backend, assets=assets) as genius,
-    ):
+    ref = command.model
+    async with _genius(command.options) as genius:
         removed = await genius.remove_model(ref)
     if not removed:
         raise GeniusError(f"model {ref!r} is not downloaded; nothing to remove")
@@ -126,11 +127,7 @@ async def _rm(command: RemoveCommand, out: Output) -> None:
 
 
 async def _ps(command: PsCommand, out: Output) -> None:
-    options = command.options
-    async with (
-        _authority(options) as assets,
-        Genius(backend=options.backend, assets=assets) as genius,
-    ):
+    async with _genius(command.options) as genius:
         models = await genius.ps()
     show_ps(models, out)
     if not models and not out.json:

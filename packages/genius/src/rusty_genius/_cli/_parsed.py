@@ -62,59 +62,64 @@ class Options:
 
 
 @attrs.frozen(kw_only=True)
-class PullCommand:
+class _Command:
     options: Options
+
+
+@attrs.frozen(kw_only=True)
+class _ModelCommand(_Command):
     model: str
+    """A checked model reference (an alias or ``org/repo[:QUANT]``), stripped."""
 
 
 @attrs.frozen(kw_only=True)
-class ListCommand:
-    options: Options
+class _GenerateCommand(_ModelCommand):
+    config: InferenceConfig
+    system: str | None = None
+    keep_alive: float | None = None
 
 
 @attrs.frozen(kw_only=True)
-class RemoveCommand:
-    options: Options
-    model: str
+class PullCommand(_ModelCommand):
+    """``genius pull``: download ``model``."""
 
 
 @attrs.frozen(kw_only=True)
-class PsCommand:
-    options: Options
+class ListCommand(_Command):
+    """``genius list``: the downloaded models."""
 
 
 @attrs.frozen(kw_only=True)
-class InfoCommand:
-    options: Options
-    model: str
+class RemoveCommand(_ModelCommand):
+    """``genius rm``: delete ``model``'s files."""
 
 
 @attrs.frozen(kw_only=True)
-class RunCommand:
+class PsCommand(_Command):
+    """``genius ps``: the models this process has loaded."""
+
+
+@attrs.frozen(kw_only=True)
+class InfoCommand(_ModelCommand):
+    """``genius info``: a downloaded model's GGUF metadata."""
+
+
+@attrs.frozen(kw_only=True)
+class RunCommand(_GenerateCommand):
     """``genius run``: one prompt, answered; ``prompt`` ``None`` reads it from stdin."""
 
-    options: Options
-    model: str
     prompt: str | None
-    config: InferenceConfig
-    system: str | None = None
-    keep_alive: float | None = None
 
 
 @attrs.frozen(kw_only=True)
-class ChatCommand:
-    options: Options
-    model: str
-    config: InferenceConfig
-    system: str | None = None
-    keep_alive: float | None = None
+class ChatCommand(_GenerateCommand):
+    """``genius chat``: a conversation read line by line from stdin."""
 
 
 @attrs.frozen(kw_only=True)
-class ServeCommand:
+class ServeCommand(_Command):
     """``genius serve``: its options stay as parsed, for ``serve_command`` to read."""
 
-    options: Options
     arguments: argparse.Namespace
 
 

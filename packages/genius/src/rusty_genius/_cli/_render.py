@@ -29,7 +29,7 @@ from rusty_genius_core import (
 from .._progress import ProgressBar, format_size
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from facecrab import LocalModel
     from rusty_genius_core import ModelStatus
@@ -194,18 +194,46 @@ class ChatView:
 
 def show_models(models: Sequence[ModelStatus], out: Output) -> None:
     """``genius list``: the downloaded models."""
+    _show_statuses(
+        models,
+        out,
+        ["NAME", "QUANT", "SIZE", "PATH"],
+        lambda m: [m.name, m.quantization, _size(m.size, "?"), m.path or ""],
+        empty="no models downloaded yet; try `genius pull REF`",
+    )
+
+
+def show_ps(models: Sequence[ModelStatus], out: Output) -> None:
+    """``genius ps`` and the chat's ``/ps``: the loaded models and when they unload."""
+    _show_statuses(
+        models,
+        out,
+        ["NAME", "SIZE", "UNTIL"],
+        lambda m: [m.name, _size(m.size or None, "-"), _until(m)],
+        empty="no model is loaded in this process",
+    )
+
+
+def _show_statuses(
+    models: Sequence[ModelStatus],
+    out: Output,
+    header: Sequence[str],
+    row: Callable[[ModelStatus], Sequence[str]],
+    *,
+    empty: str,
+) -> None:
+    """One JSON object per model, or a table; ``empty`` (on stderr) when there is none."""
     if out.json:
         for model in models:
             out.emit(to_dict(model))
-        return
-    if not models:
-        out.info("no models downloaded yet; try `genius pull REF`")
-        return
-    rows = [
-        [m.name, m.quantization, format_size(m.size) if m.size is not None else "?", m.path or ""]
-        for m in models
-    ]
-    out.table(["NAME", "QUANT", "SIZE", "PATH"], rows)
+    elif not models:
+        out.info(empty)
+    else:
+        out.table(header, [row(m) for m in models])
+
+
+def _size(size: int | None, unknown: str) -> str:
+    return format_size(size) if size is not None else unknown
 
 
 def _until(status: ModelStatus) -> str:
@@ -215,21 +243,6 @@ def _until(status: ModelStatus) -> str:
     if left < 60:
         return f"in {max(0, round(left))} seconds"
     return f"in {round(left / 60)} minutes"
-
-
-def show_ps(models: Sequence[ModelStatus], out: Output) -> None:
-    """``genius ps`` and the chat's ``/ps``: the loaded models and when they unload."""
-    if out.json:
-        for model in models:
-            out.emit(to_dict(model))
-        return
-    if not models:
-        out.info("no model is loaded in this process")
-        return
-    out.table(
-        ["NAME", "SIZE", "UNTIL"],
-        [[m.name, format_size(m.size) if m.size else "-", _until(m)] for m in models],
-    )
 
 
 def show_info(local: LocalModel, info: GgufInfo, out: Output) -> None:
@@ -255,11 +268,10 @@ def show_info(local: LocalModel, info: GgufInfo, out: Output) -> None:
             }
         )
         return
-    size = local.spec.size
     rows = [
         ["model", local.spec.reference],
         ["path", str(local.path)],
-        ["size", format_size(size) if size is not None else "?"],
+        ["size", _size(local.spec.size, "?")],
         ["architecture", info.architecture or "?"],
         ["name", info.name or "?"],
         ["parameters", info.size_label or (str(info.parameter_count or "") or "?")],
