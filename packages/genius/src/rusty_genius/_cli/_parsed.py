@@ -1,0 +1,242 @@
+"""Typed commands: argparse's ``Namespace`` read once, checked, into one frozen object each.
+
+:func:`parse_command` is the only place that reads the ``Namespace`` (except ``serve``,
+whose options belong to :mod:`rusty_genius._serve._command` and travel as parsed). What it
+checks fails as the library's own errors, so the exit code and ``--json`` error line come
+from one rule (:mod:`._exit`): a malformed reference is a ``ManifestError``, a number out
+of range a ``ConfigError`` that names the flag and the range from
+:mod:`rusty_genius_core.limits`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import attrs
+
+from facecrab import DEFAULT_MODEL
+from rusty_genius_core import ConfigError, InferenceConfig, ModelReference
+from rusty_genius_core.limits import (
+    CONTEXT_SIZE,
+    MAX_STOP_STRINGS,
+    MAX_TOKENS,
+    SEED,
+    TEMPERATURE,
+    TOP_K,
+    TOP_P,
+)
+
+from .._backend import BackendName
+from ._exit import _UsageError
+
+if TYPE_CHECKING:
+    from rusty_genius_core.limits import Limit
+
+__all__ = [
+    "ChatCommand",
+    "Command",
+    "InfoCommand",
+    "ListCommand",
+    "Options",
+    "PsCommand",
+    "PullCommand",
+    "RemoveCommand",
+    "RunCommand",
+    "ServeCommand",
+    "parse_command",
+    "parse_options",
+]
+
+
+@attrs.frozen(kw_only=True)
+class Options:
+    """What every command accepts, before or after its name."""
+
+    backend: BackendName = "auto"
+    json: bool = False
+    debug: bool = False
+    home: str | None = None
+    cache: str | None = None
+    endpoint: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class _Command:
+    options: Options
+
+
+@attrs.frozen(kw_only=True)
+class _ModelCommand(_Command):
+    model: str
+    """A checked model reference (an alias or ``org/repo[:QUANT]``), stripped."""
+
+
+@attrs.frozen(kw_only=True)
+class _GenerateCommand(_ModelCommand):
+    config: InferenceConfig
+    system: str | None = None
+    keep_alive: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PullCommand(_ModelCommand):
+    """``genius pull``: download ``model``."""
+
+
+@attrs.frozen(kw_only=True)
+class ListCommand(_Command):
+    """``genius list``: the downloaded models."""
+
+
+@attrs.frozen(kw_only=True)
+class RemoveCommand(_ModelCommand):
+    """``genius rm``: delete ``model``'s files."""
+
+
+@attrs.frozen(kw_only=True)
+class PsCommand(_Command):
+    """``genius ps``: the models this process has loaded."""
+
+
+@attrs.frozen(kw_only=True)
+class InfoCommand(_ModelCommand):
+    """``genius info``: a downloaded model's GGUF metadata."""
+
+
+@attrs.frozen(kw_only=True)
+class RunCommand(_GenerateCommand):
+    """``genius run``: one prompt, answered; ``prompt`` ``None`` reads it from stdin."""
+
+    prompt: str | None
+
+
+@attrs.frozen(kw_only=True)
+class ChatCommand(_GenerateCommand):
+    """``genius chat``: a conversation read line by line from stdin."""
+
+
+@attrs.frozen(kw_only=True)
+class ServeCommand(_Command):
+    """``genius serve``: its options stay as parsed, for ``serve_command`` to read."""
+
+    arguments: argparse.Namespace
+
+
+Command: TypeAlias = (
+    PullCommand
+    | ListCommand
+    | RemoveCommand
+    | PsCommand
+    | InfoCommand
+    | RunCommand
+    | ChatCommand
+    | ServeCommand
+)
+
+
+def parse_options(args: argparse.Namespace) -> Options:
+    """The options every command has (parsing cannot fail: argparse checked them)."""
+    return Options(
+        backend=args.backend,
+        json=args.json,
+        debug=args.debug,
+        home=args.home,
+        cache=args.cache,
+        endpoint=args.endpoint,
+    )
+
+
+def parse_command(args: argparse.Namespace, options: Options) -> Command:
+    """The command ``args`` asks for, with its input checked.
+
+    Raises ``ManifestError`` for a malformed model reference, ``ConfigError`` for a
+    generation flag out of range, and a usage error for arguments argparse cannot judge.
+    """
+    name: str = args.command
+    if name == "pull":
+        return PullCommand(options=options, model=_model(args.ref))
+    if name == "list":
+        return ListCommand(options=options)
+    if name == "rm":
+        return RemoveCommand(options=options, model=_model(args.ref))
+    if name == "ps":
+        return PsCommand(options=options)
+    if name == "info":
+        return InfoCommand(options=options, model=_model(args.ref))
+    if name == "run":
+        return _run(args, options)
+    if name == "chat":
+        return ChatCommand(
+            options=options,
+            model=_model(args.ref or DEFAULT_MODEL),
+            config=_config(args),
+            system=args.system,
+            keep_alive=args.keep_alive,
+        )
+    if name == "serve":
+        return ServeCommand(options=options, arguments=args)
+    raise AssertionError(f"the parser has a command {name!r} that parse_command does not")
+
+
+def _run(args: argparse.Namespace, options: Options) -> RunCommand:
+    words: list[str] = list(args.words)
+    if len(words) > 2:
+        raise _UsageError(f"run takes [REF] [PROMPT], got {len(words)} arguments; quote the prompt")
+    model = _model(words[0] if len(words) == 2 else DEFAULT_MODEL)
+    prompt = words[-1] if len(words) in (1, 2) else "-"
+    return RunCommand(
+        options=options,
+        model=model,
+        prompt=None if prompt == "-" else prompt,
+        config=_config(args),
+        system=args.system,
+        keep_alive=args.keep_alive,
+    )
+
+
+def _model(text: str) -> str:
+    ModelReference.parse(text)  # ManifestError for a malformed reference
+    return text.strip()
+
+
+def _config(args: argparse.Namespace) -> InferenceConfig:
+    """The flags over core's defaults; ``--temperature 0`` starts from ``InferenceConfig.greedy()``."""
+    sampling = _given(
+        temperature=_flag("--temperature", args.temperature, TEMPERATURE),
+        top_p=_flag("--top-p", args.top_p, TOP_P),
+        top_k=_flag("--top-k", args.top_k, TOP_K),
+    )
+    behaviour = _given(
+        max_tokens=_flag("--max-tokens", args.max_tokens, MAX_TOKENS),
+        seed=_flag("--seed", args.seed, SEED),
+        context_size=_flag("--context-size", args.context_size, CONTEXT_SIZE),
+    )
+    base = InferenceConfig.greedy() if sampling.get("temperature") == 0 else InferenceConfig()
+    return attrs.evolve(
+        base,
+        sampling=attrs.evolve(base.sampling, **sampling),
+        stop=_stops(args.stop),
+        raw=args.raw,
+        show_thinking=not args.hide_thinking,
+        **behaviour,
+    )
+
+
+def _flag(flag: str, value: float | None, limit: Limit) -> float | None:
+    """``value`` when it is absent or inside ``limit``; a ``ConfigError`` naming ``flag`` if not."""
+    if value is not None and not limit.contains(value):
+        raise ConfigError(f"{flag} must be {limit.describe()}, got {value!r}")
+    return value
+
+
+def _stops(stops: list[str]) -> tuple[str, ...]:
+    if "" in stops:
+        raise ConfigError("--stop must be a non-empty string")
+    if len(stops) > MAX_STOP_STRINGS:
+        raise ConfigError(f"--stop may be given at most {MAX_STOP_STRINGS} times, got {len(stops)}")
+    return tuple(stops)
+
+
+def _given(**values: float | None) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
