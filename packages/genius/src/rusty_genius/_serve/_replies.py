@@ -1,4 +1,4 @@
-"""One HTTP exchange after its body is read: work that stops when the client leaves.
+"""ASGI replies: JSON and error responses, and one exchange that stops when the client leaves.
 
 Starlette's own streaming response only notices a vanished client when a write
 fails, and a request that waits in the brainstem's queue, loads a model or
@@ -9,133 +9,32 @@ it cancels the brainstem request, wherever it is.
 
 The status line is sent as late as possible, when the first inference event
 arrives: until then an error can still be answered with its proper status (503
-busy, 404 unknown model). After it, errors travel inside the stream.
-
-Error statuses, by the exception the facade raises::
-
-    BusyError                                   503 (with Retry-After)
-    ModelNotFoundError, RepoNotFoundError,
-    RevisionNotFoundError, QuantizationNotFoundError,
-    OfflineError                                404
-    ManifestError, ConfigError, ProtocolError,
-    AmbiguousQuantizationError                  400
-    DownloadError, IntegrityError               502
-    anything else                               500
+busy, 404 unknown model; see :mod:`._errors`). After it, errors travel inside the
+stream.
 """
 
 from __future__ import annotations
 
-import enum
-import json
 import logging
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING
 
 import anyio
-import attrs
 from starlette.responses import Response
 
-from facecrab import (
-    AmbiguousQuantizationError,
-    DownloadError,
-    IntegrityError,
-    ModelNotFoundError,
-    OfflineError,
-    QuantizationNotFoundError,
-    RepoNotFoundError,
-    RevisionNotFoundError,
-)
-from rusty_genius_core import BusyError, ConfigError, GeniusError, ManifestError, ProtocolError
-
-from ._fields import RequestError
+from ._errors import Api, dumps, error_payload, exception_message, status_of
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from starlette.types import Receive, Scope, Send
 
-__all__ = [
-    "Api",
-    "Reply",
-    "ServerStatistics",
-    "Stats",
-    "Watched",
-    "dumps",
-    "error_payload",
-    "error_response",
-    "status_of",
-]
+__all__ = ["Reply", "Watched", "error_response", "json_response"]
 
 log = logging.getLogger("rusty_genius.serve")
 
-_NOT_FOUND: Final = (
-    ModelNotFoundError,
-    RepoNotFoundError,
-    RevisionNotFoundError,
-    QuantizationNotFoundError,
-    OfflineError,
-)
-_BAD_INPUT: Final = (ManifestError, ConfigError, ProtocolError, AmbiguousQuantizationError)
-_UPSTREAM: Final = (DownloadError, IntegrityError)
 
-
-class Api(enum.Enum):
-    """Whose error shape a path answers with."""
-
-    OPENAI = "openai"
-    OLLAMA = "ollama"
-
-
-def status_of(exc: BaseException) -> int:
-    if isinstance(exc, RequestError):
-        return exc.status
-    if isinstance(exc, BusyError):
-        return 503
-    if isinstance(exc, _NOT_FOUND):
-        return 404
-    if isinstance(exc, _BAD_INPUT):
-        return 400
-    if isinstance(exc, _UPSTREAM):
-        return 502
-    return 500
-
-
-def dumps(data: object) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-_OPENAI_TYPES: Final = {
-    400: ("invalid_request_error", None),
-    401: ("invalid_request_error", "invalid_api_key"),
-    404: ("invalid_request_error", None),
-    405: ("invalid_request_error", "method_not_allowed"),
-    413: ("invalid_request_error", "request_too_large"),
-    502: ("server_error", "upstream_error"),
-    503: ("server_error", "server_busy"),
-}
-
-
-def error_payload(
-    api: Api, status: int, message: str, *, param: str | None = None, code: str | None = None
-) -> dict[str, Any]:
-    """``{"error": {...}}`` for OpenAI, ``{"error": "..."}`` for Ollama."""
-    if api is Api.OLLAMA:
-        return {"error": message}
-    kind, default_code = _OPENAI_TYPES.get(status, ("server_error", None))
-    return {
-        "error": {
-            "message": message,
-            "type": kind,
-            "param": param,
-            "code": code or default_code,
-        }
-    }
-
-
-def _describe(exc: BaseException) -> tuple[str, str | None]:
-    param = exc.param if isinstance(exc, RequestError) else None
-    if isinstance(exc, GeniusError):
-        return (str(exc) or type(exc).__name__), param
-    return "internal server error", None
+def json_response(data: object, status: int = 200) -> Response:
+    return Response(dumps(data), status, media_type="application/json")
 
 
 def error_response(
@@ -144,60 +43,24 @@ def error_response(
     message: str | None = None,
     *,
     param: str | None = None,
+    code: str | None = None,
     retry_after: int = 1,
 ) -> Response:
-    """A JSON error response for an exception (or a bare status and message)."""
-    code = None
+    """A JSON error response for an exception (or a bare status and message).
+
+    An exception's status is its class's ``http_status``; a 503 carries ``Retry-After``.
+    """
     if isinstance(exc_or_status, BaseException):
         status = status_of(exc_or_status)
-        text, param = _describe(exc_or_status)
+        text, param = exception_message(exc_or_status)
         message = message or text
         if status == 404:
-            code = "model_not_found"
+            code = code or "model_not_found"
     else:
         status = exc_or_status
     headers = {"Retry-After": str(retry_after)} if status == 503 else None
     body = error_payload(api, status, message or "error", param=param, code=code)
     return Response(dumps(body), status, headers, media_type="application/json")
-
-
-@attrs.frozen(kw_only=True)
-class ServerStatistics:
-    """A snapshot of the server's inference requests.
-
-    ``waiting``: submitted to the brainstem, no event yet (queued, loading);
-    ``streaming``: past their first event; ``served``: ended with ``Complete``;
-    ``disconnected``: cancelled because their client left; ``refused``: answered 503.
-    """
-
-    waiting: int = 0
-    streaming: int = 0
-    served: int = 0
-    disconnected: int = 0
-    refused: int = 0
-
-
-class Stats:
-    """Mutable counters behind :class:`ServerStatistics`, with a change notification."""
-
-    def __init__(self) -> None:
-        self._now = ServerStatistics()
-        self._changed = anyio.Event()
-
-    def snapshot(self) -> ServerStatistics:
-        return self._now
-
-    def add(self, **deltas: int) -> None:
-        self._now = attrs.evolve(
-            self._now, **{k: getattr(self._now, k) + v for k, v in deltas.items()}
-        )
-        self._changed.set()
-        self._changed = anyio.Event()
-
-    async def wait_for(self, predicate: Callable[[ServerStatistics], bool]) -> ServerStatistics:
-        while not predicate(self._now):
-            await self._changed.wait()
-        return self._now
 
 
 class Reply:
