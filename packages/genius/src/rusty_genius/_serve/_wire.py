@@ -181,7 +181,7 @@ KeepAlive = Annotated[
 """Ollama's ``keep_alive``, as seconds (negative: forever)."""
 
 Think = Annotated[
-    bool | Literal["low", "medium", "high"],
+    Annotated[bool, Strict()] | Literal["low", "medium", "high"],
     WrapValidator(Expect('true, false, "low", "medium" or "high"')),
 ]
 
