@@ -77,7 +77,12 @@ def _context(request: Request) -> Context:
     return cast("Context", request.app.state.context)
 
 
-Ctx = Annotated[Context, Depends(_context)]
+async def _context_dependency(request: Request) -> Context:
+    """Async, so that FastAPI calls it inline rather than in a worker thread."""
+    return _context(request)
+
+
+Ctx = Annotated[Context, Depends(_context_dependency)]
 
 
 class _Route(APIRoute):
