@@ -18,14 +18,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-import anyio
 from starlette.responses import Response
+
+from rusty_genius_core import background_tasks
 
 from ._errors import Api, dumps, error_payload, exception_message, status_of
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    import anyio
     from starlette.types import Receive, Scope, Send
 
 __all__ = ["Reply", "Watched", "error_response", "json_response"]
@@ -129,30 +131,29 @@ class Watched(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         reply = Reply(send)
         left = False
-        failure: list[BaseException] = []
-        async with anyio.create_task_group() as tg:
+        failure: Exception | None = None
 
-            async def watch() -> None:
-                nonlocal left
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        left = True
-                        tg.cancel_scope.cancel()
-                        return
+        async def watch(work: anyio.CancelScope) -> None:
+            nonlocal left
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    left = True
+                    work.cancel()
+                    return
 
-            tg.start_soon(watch)
-            try:
+        try:
+            async with background_tasks() as tg:
+                tg.start_soon(watch, tg.cancel_scope)
                 await self._produce(reply)
-            except Exception as exc:  # answered below, never raised into the server
-                failure.append(exc)
-            tg.cancel_scope.cancel()
+        except Exception as exc:  # answered below, never raised into the server
+            failure = exc
         if left:
             if not reply.finished and self._on_disconnect is not None:
                 self._on_disconnect()
             return
-        if failure:
-            log.error("request failed", exc_info=failure[0])
+        if failure is not None:
+            log.error("request failed", exc_info=failure)
             if not reply.started:
                 await reply.respond(error_response(self._api, 500, "internal server error"))
             elif not reply.finished:
