@@ -168,6 +168,13 @@ def test_the_document_has_400s_in_the_apis_shapes_and_no_422() -> None:
             "only 'text'",
         ),
         ({**CHAT, "frequency_penalty": 3}, "frequency_penalty", "in [-2, 2]"),
+        ({**CHAT, "n": True}, "n", "'n' must be 1"),  # true is not 1
+        ({**CHAT, "logprobs": 1}, "logprobs", "not supported"),
+        (
+            {"model": MODEL, "messages": [{"role": "user"}, {"content": "x"}]},
+            "messages[1].role",
+            "'messages[1].role' is required",
+        ),
         ([1], None, "the request body must be a JSON object, got an array"),
     ],
 )

@@ -190,7 +190,8 @@ def refuse(*allowed: object, reason: str = "is not supported") -> BeforeValidato
     """A validator refusing every value but ``allowed`` (features this server does not have)."""
 
     def check(value: object) -> object:
-        if value in allowed:
+        # true is not 1 and false is not 0 here: JSON tells booleans from numbers
+        if any(value == ok and isinstance(value, bool) is isinstance(ok, bool) for ok in allowed):
             return value
         raise invalid(reason)
 
