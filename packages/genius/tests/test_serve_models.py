@@ -8,6 +8,7 @@ statuses come from the exception's class.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import subprocess
@@ -342,3 +343,17 @@ def test_importing_the_library_or_the_cli_loads_no_server_stack() -> None:
         "assert {'fastapi', 'pydantic'} <= set(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_no_route_runs_its_endpoint_or_dependencies_in_a_worker_thread() -> None:
+    """FastAPI runs a plain ``def`` endpoint or dependency in its thread pool: a thread hop
+    before every first token. Every one here is a coroutine function."""
+    from fastapi.routing import APIRoute
+
+    from rusty_genius._serve._routes import router
+
+    routes = [r for r in router.routes if isinstance(r, APIRoute)]
+    assert len(routes) >= 12
+    for route in routes:
+        calls = [route.dependant.call, *(d.call for d in route.dependant.dependencies)]
+        assert all(inspect.iscoroutinefunction(call) for call in calls), route.path
