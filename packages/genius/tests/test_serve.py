@@ -28,6 +28,7 @@ from rusty_genius import (
     open_server,
     parse_keep_alive,
 )
+from rusty_genius._serve._models_ollama import PullStatus
 from rusty_genius_testhub import SMOLLM2_FAKE_QUANTS, TEST_MODELS
 
 if TYPE_CHECKING:
@@ -350,6 +351,7 @@ async def test_tags_pull_delete_version_health(serve: Callable[..., Any], hub: L
         version = (await served.http.get("/api/version")).json()
         health = (await served.http.get("/health")).json()
         root = await served.http.get("/")
+    assert all(PullStatus.model_validate(p) for p in progress)  # the declared shape
     assert progress[0] == {"status": "pulling manifest"}
     assert progress[-2:] == [{"status": "verifying sha256 digest"}, {"status": "success"}]
     moving = [p for p in progress if "completed" in p]

@@ -1,9 +1,10 @@
 """``genius serve``: OpenAI- and Ollama-compatible HTTP over a running :class:`Genius`.
 
-:func:`create_app` builds the ASGI app (Starlette); :func:`open_server` serves it
-with hypercorn on asyncio or trio. ``rusty_genius`` re-exports these names. The
-names whose modules import Starlette load on first use, so that the command line
-(whose ``serve`` options live in this package) imports no HTTP stack to run a model.
+:func:`create_app` builds the ASGI app (FastAPI, with pydantic request and response
+models); :func:`open_server` serves it with hypercorn on asyncio or trio.
+``rusty_genius`` re-exports these names. The names whose modules import FastAPI,
+Starlette or pydantic load on first use, so that the command line (whose ``serve``
+options live in this package) imports no HTTP stack to run a model.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Final
 
-from ._fields import parse_keep_alive as parse_keep_alive
+from ._keep_alive import parse_keep_alive as parse_keep_alive
 from ._server import DEFAULT_HOST as DEFAULT_HOST
 from ._server import DEFAULT_PORT as DEFAULT_PORT
 from ._server import ServerAddress as ServerAddress
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from ._app import DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES
     from ._app import GeniusApp as GeniusApp
     from ._app import create_app as create_app
-    from ._exchange import ServerStatistics as ServerStatistics
+    from ._statistics import ServerStatistics as ServerStatistics
 
 __all__ = [
     "DEFAULT_HOST",
@@ -38,7 +39,7 @@ __all__ = [
 _LAZY: Final = {
     "DEFAULT_MAX_BODY_BYTES": "._app",
     "GeniusApp": "._app",
-    "ServerStatistics": "._exchange",
+    "ServerStatistics": "._statistics",
     "create_app": "._app",
 }
 

@@ -19,7 +19,8 @@ from rusty_genius_core import ConfigError
 from rusty_genius_stem import DEFAULT_MAX_QUEUE, HibernateAfter, Immediate, KeepAlive
 
 from .._genius import Genius
-from ._fields import RequestError, parse_keep_alive
+from ._errors import RequestError
+from ._keep_alive import parse_keep_alive
 from ._server import DEFAULT_HOST, DEFAULT_PORT, open_server
 
 if TYPE_CHECKING:

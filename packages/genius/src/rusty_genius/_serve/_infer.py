@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
@@ -18,19 +18,60 @@ from rusty_genius_core import (
     InferenceConfig,
     InferenceEvent,
     LoadOptions,
+    Sampling,
+    limits,
 )
 
 from .._genius import Genius
-from ._exchange import Stats
+from ._statistics import Stats
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
     from .._genius import InferenceStream
 
-__all__ = ["Context", "Job", "inference_events"]
+__all__ = ["NO_LIMIT", "Context", "Job", "build_config", "inference_events", "open_job"]
 
 _ASSET_EVENTS = (AssetStarted, AssetProgress, AssetComplete, AssetFailed)
+
+NO_LIMIT: Final = limits.MAX_CONTEXT
+"""``max_tokens`` when a request sets none: the engine stops at the context's end."""
+
+
+def build_config(
+    *,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    top_k: int | None = None,
+    min_p: float | None = None,
+    repeat_penalty: float | None = None,
+    max_tokens: int | None = None,
+    seed: int | None = None,
+    stop: tuple[str, ...] = (),
+    raw: bool = False,
+    show_thinking: bool = True,
+) -> InferenceConfig:
+    """The :class:`InferenceConfig` of a request; unset sampling fields keep their defaults.
+
+    ``temperature == 0`` asks for greedy decoding, so the other unset fields take
+    :meth:`Sampling.greedy`'s values, as the command line does. The request models
+    checked every range already (they read the same limits as the config).
+    """
+    base = Sampling.greedy() if temperature == 0.0 else Sampling()
+    return InferenceConfig(
+        max_tokens=max_tokens if max_tokens is not None else NO_LIMIT,
+        show_thinking=show_thinking,
+        stop=stop,
+        seed=seed,
+        raw=raw,
+        sampling=Sampling(
+            temperature=base.temperature if temperature is None else temperature,
+            top_p=base.top_p if top_p is None else top_p,
+            top_k=base.top_k if top_k is None else top_k,
+            min_p=base.min_p if min_p is None else min_p,
+            repeat_penalty=base.repeat_penalty if repeat_penalty is None else repeat_penalty,
+        ),
+    )
 
 
 @attrs.frozen(kw_only=True)

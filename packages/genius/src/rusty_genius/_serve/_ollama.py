@@ -34,6 +34,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
+from starlette.responses import Response
 
 from rusty_genius_core import (
     AssetComplete,
@@ -51,25 +52,17 @@ from rusty_genius_core import (
 )
 
 from .._answer import AnswerBuilder
-from ._exchange import Api, Reply, Watched, dumps, error_response
-from ._fields import (
-    NO_LIMIT,
-    Fields,
-    RequestError,
-    SamplingFields,
-    build_config,
-    parse_body,
-    parse_keep_alive,
-)
-from ._infer import Job, inference_events, open_job
+from ._errors import Api, dumps
+from ._infer import Job, build_config, inference_events, open_job
+from ._replies import Reply, Watched, error_response, json_response
+from ._wire import stop_strings
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-    from starlette.responses import Response
-
-    from rusty_genius_core import AssetEvent, InferenceEvent, ModelStatus, Usage
+    from rusty_genius_core import AssetEvent, InferenceConfig, InferenceEvent, ModelStatus, Usage
 
     from ._infer import Context
+    from ._models_ollama import DeleteRequest, GenerateRequest, OllamaChatRequest, PullRequest
+    from ._models_ollama import OllamaRequestBase as OllamaRequest
 
 __all__ = [
     "chat",
@@ -110,128 +103,77 @@ class LoadOnly:
     chat: bool
 
 
-# -- parsing --------------------------------------------------------------------------------
+# -- requests -------------------------------------------------------------------------------
 
 
-def _model(fields: Fields) -> str:
-    name = "model" if fields.has("model") else "name"
-    model = fields.string(name, non_empty=True)
-    if model is None:
-        raise RequestError("'model' is required", "model")
-    return model.strip()
-
-
-def _refuse(fields: Fields, *names: str) -> None:
-    for name in names:
-        if fields.raw(name) not in (None, "", [], {}):
-            raise RequestError(f"'{name}' is not supported", name)
-
-
-def _think(fields: Fields) -> bool:
-    """Whether thoughts are shown: ``think`` unset, true or a level shows them."""
-    value = fields.raw("think")
-    if value is None or value is True or value in ("low", "medium", "high"):
-        return True
-    if value is False:
-        return False
-    raise fields.fail("think", 'true, false, "low", "medium" or "high"')
-
-
-def _options(fields: Fields, values: SamplingFields) -> LoadOptions | None:
-    options = fields.object("options")
-    if options is None:
+def _load_options(body: OllamaRequest) -> LoadOptions | None:
+    options = body.options
+    if options is None or options.num_ctx is None:
         return None
-    values.read_common(options)
-    values.read_seed(options, negative_is_random=True)
-    predict = options.integer("num_predict", None, NO_LIMIT)
-    if predict == 0:
-        raise RequestError(
-            "'options.num_predict' must be positive, or negative for no limit",
-            "options.num_predict",
-        )
-    values.max_tokens = predict if predict is not None and predict > 0 else None
-    values.stop = options.stop()
-    num_ctx = options.integer("num_ctx", 16, NO_LIMIT)
-    return LoadOptions(context_size=num_ctx) if num_ctx is not None else None
+    return LoadOptions(context_size=options.num_ctx)
 
 
-def _common(fields: Fields) -> tuple[str, SamplingFields, LoadOptions | None, float | None, bool]:
-    _refuse(fields, "format", "images", "tools", "suffix")
-    model = _model(fields)
-    values = SamplingFields()
-    load_options = _options(fields, values)
-    values.show_thinking = _think(fields)
-    keep_alive = parse_keep_alive(fields.raw("keep_alive"))
-    stream = fields.boolean("stream")
-    return model, values, load_options, keep_alive, stream is not False
-
-
-def _messages(items: list[Any]) -> tuple[ChatMessage, ...]:
-    out: list[ChatMessage] = []
-    for i, item in enumerate(items):
-        where = f"messages[{i}]"
-        if not isinstance(item, dict):
-            raise RequestError(f"'{where}' must be an object", where)
-        message = Fields(item, where)
-        role = message.string("role", required=True)
-        if role not in _ROLES:
-            raise RequestError(
-                f"'{where}.role' must be one of {', '.join(_ROLES)}, got {role!r}",
-                f"{where}.role",
-            )
-        _refuse(message, "images")
-        out.append(ChatMessage(role=_ROLES[role], content=message.string("content") or ""))
-    return tuple(out)
-
-
-def parse_chat(raw: bytes) -> Job | LoadOnly:
-    fields = parse_body(raw)
-    model, values, load_options, keep_alive, stream = _common(fields)
-    items = fields.array("messages")
-    if not items:
-        return LoadOnly(model=model, keep_alive=keep_alive, load_options=load_options, chat=True)
-    config = build_config(values)
-    return Job(
-        model=model,
-        messages=_messages(items),
-        config=config,
-        keep_alive=keep_alive,
-        load_options=load_options,
-        stream=stream,
+def _config(body: OllamaRequest, *, raw: bool = False) -> InferenceConfig:
+    options = body.options
+    if options is None:
+        return build_config(raw=raw, show_thinking=body.show_thinking)
+    predict = options.num_predict
+    return build_config(
+        temperature=options.temperature,
+        top_p=options.top_p,
+        top_k=options.top_k,
+        min_p=options.min_p,
+        repeat_penalty=options.repeat_penalty,
+        max_tokens=predict if predict is not None and predict > 0 else None,
+        seed=options.seed if options.seed is not None and options.seed >= 0 else None,
+        stop=stop_strings(options.stop),
+        raw=raw,
+        show_thinking=body.show_thinking,
     )
 
 
-def parse_generate(raw: bytes) -> Job | LoadOnly:
-    fields = parse_body(raw)
-    model, values, load_options, keep_alive, stream = _common(fields)
-    prompt = fields.string("prompt") or ""
-    system = fields.string("system")
-    values.raw = bool(fields.boolean("raw"))
-    fields.string("template")  # accepted and ignored: the model's own template applies
+def parse_chat(body: OllamaChatRequest) -> Job | LoadOnly:
+    """A validated ``/api/chat`` body as a :class:`Job`, or a load-only request."""
+    load_options = _load_options(body)
+    if not body.messages:
+        return LoadOnly(
+            model=body.model, keep_alive=body.keep_alive, load_options=load_options, chat=True
+        )
+    return Job(
+        model=body.model,
+        messages=tuple(
+            ChatMessage(role=_ROLES[m.role], content=m.content or "") for m in body.messages
+        ),
+        config=_config(body),
+        keep_alive=body.keep_alive,
+        load_options=load_options,
+        stream=body.stream is not False,
+    )
+
+
+def parse_generate(body: GenerateRequest) -> Job | LoadOnly:
+    """A validated ``/api/generate`` body as a :class:`Job`, or a load-only request."""
+    load_options = _load_options(body)
+    prompt = body.prompt or ""
+    raw = body.raw is True
     if not prompt:
-        return LoadOnly(model=model, keep_alive=keep_alive, load_options=load_options, chat=False)
-    config = build_config(values)
-    if system and not values.raw:
+        return LoadOnly(
+            model=body.model, keep_alive=body.keep_alive, load_options=load_options, chat=False
+        )
+    common: dict[str, Any] = {
+        "model": body.model,
+        "config": _config(body, raw=raw),
+        "keep_alive": body.keep_alive,
+        "load_options": load_options,
+        "stream": body.stream is not False,
+    }
+    if body.system and not raw:
         messages = (
-            ChatMessage(role=Role.SYSTEM, content=system),
+            ChatMessage(role=Role.SYSTEM, content=body.system),
             ChatMessage(role=Role.USER, content=prompt),
         )
-        return Job(
-            model=model,
-            messages=messages,
-            config=config,
-            keep_alive=keep_alive,
-            load_options=load_options,
-            stream=stream,
-        )
-    return Job(
-        model=model,
-        prompt=prompt,
-        config=config,
-        keep_alive=keep_alive,
-        load_options=load_options,
-        stream=stream,
-    )
+        return Job(messages=messages, **common)
+    return Job(prompt=prompt, **common)
 
 
 # -- answering ------------------------------------------------------------------------------
@@ -358,11 +300,11 @@ def _respond(context: Context, parsed: Job | LoadOnly, *, chat: bool) -> Respons
     return Watched(produce, Api.OLLAMA, on_disconnect=lambda: context.stats.add(disconnected=1))
 
 
-async def chat(context: Context, request: Request, body: bytes) -> Response:
+def chat(context: Context, body: OllamaChatRequest) -> Response:
     return _respond(context, parse_chat(body), chat=True)
 
 
-async def generate(context: Context, request: Request, body: bytes) -> Response:
+def generate(context: Context, body: GenerateRequest) -> Response:
     return _respond(context, parse_generate(body), chat=False)
 
 
@@ -380,21 +322,23 @@ def _details(quantization: str) -> dict[str, Any]:
     }
 
 
-async def tags(context: Context, request: Request) -> dict[str, Any]:
+async def tags(context: Context) -> Response:
     entries = await context.genius.assets.list_models()
-    return {
-        "models": [
-            {
-                "name": e.reference,
-                "model": e.reference,
-                "modified_at": _timestamp(e.downloaded_at),
-                "size": e.size,
-                "digest": e.sha256,
-                "details": _details(e.quantization),
-            }
-            for e in entries
-        ]
-    }
+    return json_response(
+        {
+            "models": [
+                {
+                    "name": e.reference,
+                    "model": e.reference,
+                    "modified_at": _timestamp(e.downloaded_at),
+                    "size": e.size,
+                    "digest": e.sha256,
+                    "details": _details(e.quantization),
+                }
+                for e in entries
+            ]
+        }
+    )
 
 
 def _expires(status: ModelStatus) -> str:
@@ -409,22 +353,24 @@ def _expires(status: ModelStatus) -> str:
     return _timestamp(dt.datetime.fromtimestamp(status.expires_at, dt.UTC))
 
 
-async def ps(context: Context, request: Request) -> dict[str, Any]:
+async def ps(context: Context) -> Response:
     digests = {e.reference: e.sha256 for e in await context.genius.assets.list_models()}
-    return {
-        "models": [
-            {
-                "name": m.name,
-                "model": m.name,
-                "size": m.size or 0,
-                "digest": digests.get(m.name, ""),
-                "details": _details(m.quantization),
-                "expires_at": _expires(m),
-                "size_vram": 0,
-            }
-            for m in await context.genius.ps()
-        ]
-    }
+    return json_response(
+        {
+            "models": [
+                {
+                    "name": m.name,
+                    "model": m.name,
+                    "size": m.size or 0,
+                    "digest": digests.get(m.name, ""),
+                    "details": _details(m.quantization),
+                    "expires_at": _expires(m),
+                    "size_vram": 0,
+                }
+                for m in await context.genius.ps()
+            ]
+        }
+    )
 
 
 def _pull_lines(event: AssetEvent) -> list[dict[str, Any]]:
@@ -451,11 +397,9 @@ def _pull_lines(event: AssetEvent) -> list[dict[str, Any]]:
     return []
 
 
-async def pull(context: Context, request: Request, body: bytes) -> Response:
-    fields = parse_body(body)
-    reference = _model(fields)
-    stream = fields.boolean("stream") is not False
-    fields.boolean("insecure")  # accepted; the hub's TLS settings come from the environment
+def pull(context: Context, body: PullRequest) -> Response:
+    reference = body.model
+    stream = body.stream is not False
 
     async def produce(reply: Reply) -> None:
         events = context.genius.pull(reference)
@@ -490,10 +434,9 @@ async def pull(context: Context, request: Request, body: bytes) -> Response:
     return Watched(produce, Api.OLLAMA)
 
 
-async def delete(context: Context, request: Request, body: bytes) -> Response | None:
-    """``None`` when the model was deleted (200, empty body)."""
-    fields = parse_body(body)
-    reference = _model(fields)
+async def delete(context: Context, body: DeleteRequest) -> Response:
+    """200 with an empty body when the model was deleted, as Ollama answers."""
+    reference = body.model
     if not await context.genius.remove_model(reference):
         return error_response(Api.OLLAMA, 404, f"model '{reference}' not found")
-    return None
+    return Response(status_code=200)

@@ -40,33 +40,34 @@ from rusty_genius_core import (
     Complete,
     Content,
     GeniusError,
+    InferenceConfig,
     Role,
     Thought,
     ThoughtDelta,
 )
 
 from .._answer import AnswerBuilder
-from ._exchange import Api, Reply, Watched, dumps, error_payload, error_response, status_of
-from ._fields import (
-    NO_LIMIT,
-    Fields,
-    RequestError,
-    SamplingFields,
-    build_config,
-    parse_body,
-    parse_keep_alive,
-)
-from ._infer import Job, inference_events, open_job
+from ._errors import Api, dumps, error_payload, status_of
+from ._infer import Job, build_config, inference_events, open_job
+from ._replies import Reply, Watched, error_response, json_response
+from ._wire import stop_strings
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
     from starlette.responses import Response
 
     from rusty_genius_core import InferenceEvent, ModelStatus, Usage
 
     from ._infer import Context
+    from ._models_openai import ChatCompletionRequest, CompletionRequest, OpenAIRequestBase
 
-__all__ = ["chat_completions", "completions", "list_models", "parse_chat", "parse_completion"]
+__all__ = [
+    "chat_completions",
+    "completions",
+    "list_models",
+    "parse_chat",
+    "parse_completion",
+    "retrieve_model",
+]
 
 _ROLES: Final = {
     "system": Role.SYSTEM,
@@ -78,84 +79,7 @@ _ROLES: Final = {
 _DONE: Final = b"data: [DONE]\n\n"
 
 
-# -- parsing --------------------------------------------------------------------------------
-
-
-def _content(fields: Fields, where: str) -> str:
-    value = fields.raw("content")
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if not isinstance(value, list):
-        raise fields.fail("content", "a string or an array of text parts")
-    texts: list[str] = []
-    for j, part in enumerate(value):
-        if not isinstance(part, dict):
-            raise RequestError(f"'{where}.content[{j}]' must be an object", f"{where}.content")
-        part_fields = Fields(part, f"{where}.content[{j}]")
-        kind = part_fields.string("type", required=True)
-        if kind not in ("text", "input_text"):
-            raise RequestError(
-                f"'{where}.content[{j}].type' {kind!r} is not supported; only text parts are",
-                f"{where}.content",
-            )
-        texts.append(part_fields.string("text", required=True) or "")
-    return "".join(texts)
-
-
-def _messages(fields: Fields) -> tuple[ChatMessage, ...]:
-    items = fields.array("messages")
-    if items is None:
-        raise RequestError("'messages' is required", "messages")
-    if not items:
-        raise RequestError("'messages' must not be empty", "messages")
-    out: list[ChatMessage] = []
-    for i, item in enumerate(items):
-        where = f"messages[{i}]"
-        if not isinstance(item, dict):
-            raise RequestError(f"'{where}' must be an object", where)
-        message = Fields(item, where)
-        role = message.string("role", required=True)
-        if role not in _ROLES:
-            raise RequestError(
-                f"'{where}.role' must be one of {', '.join(_ROLES)}, got {role!r}",
-                f"{where}.role",
-            )
-        out.append(ChatMessage(role=_ROLES[role], content=_content(message, where)))
-    return tuple(out)
-
-
-def _refuse_unsupported(fields: Fields) -> None:
-    n = fields.integer("n", 1)
-    if n is not None and n != 1:
-        raise RequestError("'n' must be 1; one choice per request is supported", "n")
-    best_of = fields.integer("best_of", 1)
-    if best_of is not None and best_of != 1:
-        raise RequestError("'best_of' must be 1", "best_of")
-    if fields.raw("logprobs") not in (None, False, 0):
-        raise RequestError("'logprobs' is not supported", "logprobs")
-    if fields.raw("echo") not in (None, False):
-        raise RequestError("'echo' is not supported", "echo")
-    if fields.raw("suffix") not in (None, ""):
-        raise RequestError("'suffix' is not supported", "suffix")
-    if fields.raw("tools") not in (None, []):
-        raise RequestError("'tools' (function calling) is not supported", "tools")
-    if fields.raw("functions") not in (None, []):
-        raise RequestError("'functions' (function calling) is not supported", "functions")
-    if fields.raw("logit_bias") not in (None, {}):
-        raise RequestError("'logit_bias' is not supported", "logit_bias")
-    choice = fields.raw("tool_choice")
-    if choice not in (None, "none", "auto"):
-        raise RequestError("'tool_choice' is not supported", "tool_choice")
-    response_format = fields.object("response_format")
-    if response_format is not None:
-        kind = response_format.string("type")
-        if kind not in (None, "text"):
-            raise RequestError(
-                f"'response_format.type' {kind!r} is not supported; only 'text' is",
-                "response_format.type",
-            )
+# -- requests -------------------------------------------------------------------------------
 
 
 def _penalty(f: float) -> float:
@@ -163,67 +87,53 @@ def _penalty(f: float) -> float:
     return math.pow(1.0 + abs(f) / 2.0, 1.0 if f >= 0 else -1.0)
 
 
-def _common(fields: Fields, *, raw: bool) -> tuple[str, SamplingFields, float | None, bool, bool]:
-    _refuse_unsupported(fields)
-    model = fields.string("model", required=True, non_empty=True)
-    assert model is not None
-    values = SamplingFields()
-    values.read_common(fields)
-    if values.repeat_penalty is None:
-        values.repeat_penalty = fields.number("repetition_penalty", 0.0, 10.0, lo_open=True)
-    frequency = fields.number("frequency_penalty", -2.0, 2.0)
-    fields.number("presence_penalty", -2.0, 2.0)  # checked, then ignored (module docstring)
-    if values.repeat_penalty is None and frequency:
-        values.repeat_penalty = _penalty(frequency)
-    values.max_tokens = fields.integer("max_completion_tokens", 1, NO_LIMIT)
-    if values.max_tokens is None:
-        values.max_tokens = fields.integer("max_tokens", 1, NO_LIMIT)
-    values.read_seed(fields)
-    values.stop = fields.stop()
-    values.raw = raw
-    include = fields.boolean("include_reasoning")
-    values.show_thinking = include is not False
-    keep_alive = parse_keep_alive(fields.raw("keep_alive"))
-    stream = bool(fields.boolean("stream"))
-    options = fields.object("stream_options")
-    include_usage = bool(options.boolean("include_usage")) if options is not None else False
-    return model.strip(), values, keep_alive, stream, include_usage
-
-
-def parse_chat(raw: bytes) -> tuple[Job, bool]:
-    """A ``/v1/chat/completions`` body as a :class:`Job`, and whether usage is streamed."""
-    fields = parse_body(raw)
-    model, values, keep_alive, stream, include_usage = _common(fields, raw=False)
-    messages = _messages(fields)
-    config = build_config(values)
-    return (
-        Job(model=model, messages=messages, config=config, keep_alive=keep_alive, stream=stream),
-        include_usage,
+def _config(body: OpenAIRequestBase, *, raw: bool) -> InferenceConfig:
+    repeat = body.repeat_penalty if body.repeat_penalty is not None else body.repetition_penalty
+    if repeat is None and body.frequency_penalty:
+        repeat = _penalty(body.frequency_penalty)
+    # presence_penalty is checked, then ignored (module docstring)
+    max_tokens = body.max_completion_tokens
+    return build_config(
+        temperature=body.temperature,
+        top_p=body.top_p,
+        top_k=body.top_k,
+        min_p=body.min_p,
+        repeat_penalty=repeat,
+        max_tokens=max_tokens if max_tokens is not None else body.max_tokens,
+        seed=body.seed,
+        stop=stop_strings(body.stop),
+        raw=raw,
+        show_thinking=body.include_reasoning is not False,
     )
 
 
-def parse_completion(raw: bytes) -> tuple[Job, bool]:
-    """A ``/v1/completions`` body as a raw-prompt :class:`Job`, and whether usage is streamed."""
-    fields = parse_body(raw)
-    model, values, keep_alive, stream, include_usage = _common(fields, raw=True)
-    prompt = fields.raw("prompt")
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
-        prompt = prompt[0]
-    if prompt is None:
-        raise RequestError("'prompt' is required", "prompt")
-    if not isinstance(prompt, str):
-        raise RequestError(
-            "'prompt' must be a string (or a list of exactly one string); "
-            "batches and token arrays are not supported",
-            "prompt",
-        )
-    if not prompt:
-        raise RequestError("'prompt' must not be empty", "prompt")
-    config = build_config(values)
-    return (
-        Job(model=model, prompt=prompt, config=config, keep_alive=keep_alive, stream=stream),
-        include_usage,
+def _include_usage(body: OpenAIRequestBase) -> bool:
+    return body.stream_options is not None and body.stream_options.include_usage is True
+
+
+def parse_chat(body: ChatCompletionRequest) -> tuple[Job, bool]:
+    """A validated ``/v1/chat/completions`` body as a :class:`Job`, and whether usage streams."""
+    messages = tuple(ChatMessage(role=_ROLES[m.role], content=m.text()) for m in body.messages)
+    job = Job(
+        model=body.model,
+        messages=messages,
+        config=_config(body, raw=False),
+        keep_alive=body.keep_alive,
+        stream=body.stream is True,
     )
+    return job, _include_usage(body)
+
+
+def parse_completion(body: CompletionRequest) -> tuple[Job, bool]:
+    """A validated ``/v1/completions`` body as a raw-prompt :class:`Job`, and usage streaming."""
+    job = Job(
+        model=body.model,
+        prompt=body.prompt,
+        config=_config(body, raw=True),
+        keep_alive=body.keep_alive,
+        stream=body.stream is True,
+    )
+    return job, _include_usage(body)
 
 
 # -- answering ------------------------------------------------------------------------------
@@ -381,12 +291,12 @@ def _respond(context: Context, job: Job, include_usage: bool, *, chat: bool) -> 
     return Watched(produce, Api.OPENAI, on_disconnect=lambda: context.stats.add(disconnected=1))
 
 
-async def chat_completions(context: Context, request: Request, body: bytes) -> Response:
+def chat_completions(context: Context, body: ChatCompletionRequest) -> Response:
     job, include_usage = parse_chat(body)
     return _respond(context, job, include_usage, chat=True)
 
 
-async def completions(context: Context, request: Request, body: bytes) -> Response:
+def completions(context: Context, body: CompletionRequest) -> Response:
     job, include_usage = parse_completion(body)
     return _respond(context, job, include_usage, chat=False)
 
@@ -408,8 +318,8 @@ async def model_rows(context: Context) -> list[dict[str, Any]]:
     return rows
 
 
-async def list_models(context: Context, request: Request) -> dict[str, Any]:
-    return {"object": "list", "data": await model_rows(context)}
+async def list_models(context: Context) -> Response:
+    return json_response({"object": "list", "data": await model_rows(context)})
 
 
 async def retrieve_model(context: Context, name: str) -> dict[str, Any] | None:
