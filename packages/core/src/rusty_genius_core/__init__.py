@@ -68,6 +68,7 @@ from ._protocol import Role as Role
 from ._protocol import Shutdown as Shutdown
 from ._protocol import Unload as Unload
 from ._protocol import is_final as is_final
+from ._public import publish as _publish
 
 __all__ = [
     "DEFAULT_REVISION",
@@ -133,3 +134,5 @@ __all__ = [
     "to_json",
     "unwrap_exception_groups",
 ]
+
+_publish(__name__)  # reprs, pickles and docs say rusty_genius_core.Content, not ._events
