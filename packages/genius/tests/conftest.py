@@ -20,9 +20,7 @@ from rusty_genius import (
     InferenceConfig,
     InferenceEvent,
     LoadOptions,
-    ModelSpec,
     ProcessStart,
-    StopSignal,
     Usage,
 )
 from rusty_genius_testhub import TEST_MODELS, add_smollm2_repo
@@ -32,6 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Sequence
     from pathlib import Path
 
+    from rusty_genius.assets import ModelSpec
+    from rusty_genius.engines import StopSignal
     from rusty_genius_testhub import LoopbackHub
 
 __all__ = [

@@ -8,17 +8,14 @@ from rusty_genius import (
     AssetError,
     BusyError,
     ConfigError,
-    DownloadError,
     EngineError,
-    ErrorReport,
     GeniusError,
-    IntegrityError,
     ManifestError,
     OfflineError,
     ProtocolError,
-    error_from_report,
-    error_kinds,
 )
+from rusty_genius.errors import DownloadError, IntegrityError, error_from_report, error_kinds
+from rusty_genius.protocol import ErrorReport
 
 
 @pytest.mark.parametrize(
