@@ -63,6 +63,15 @@ def test_errors_pickle_by_their_public_name(cls: type[GeniusError]) -> None:
     assert typing.get_type_hints(cls)["http_status"] == typing.ClassVar[int]
 
 
+def test_enums_and_messages_pickle_by_their_public_name() -> None:
+    role, reason = rusty_genius_core.Role.USER, rusty_genius_core.FinishReason.STOP
+    assert pickle.loads(pickle.dumps(role)) is role
+    assert pickle.loads(pickle.dumps(reason)) is reason
+    message = rusty_genius_core.ChatMessage(role=role, content="hi")
+    assert pickle.loads(pickle.dumps(message)) == message
+    assert type(message).__module__ == "rusty_genius_core"
+
+
 @pytest.fixture
 def fake_package() -> Iterator[tuple[types.ModuleType, types.ModuleType]]:
     """``fakepkg`` with a private ``fakepkg._impl`` that uses names fakepkg lacks."""
