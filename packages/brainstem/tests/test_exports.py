@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import rusty_genius_stem
+from rusty_genius_testhub.exports import (
+    misplaced_names,
+    private_module_names,
+    private_modules,
+    unsorted_all,
+)
 
 
 def test_all_is_sorted_and_complete() -> None:
@@ -20,8 +26,11 @@ def test_all_is_sorted_and_complete() -> None:
     assert len(set(exported)) == len(exported)
 
 
-def test_public_objects_live_in_private_modules() -> None:
-    for name in rusty_genius_stem.__all__:
-        value = getattr(rusty_genius_stem, name)
-        if isinstance(value, type) or (callable(value) and hasattr(value, "__code__")):
-            assert value.__module__.startswith("rusty_genius_stem._"), (name, value.__module__)
+def test_every_private_declaration_is_exported() -> None:
+    assert not unsorted_all([rusty_genius_stem, *private_modules(rusty_genius_stem)])
+    assert not misplaced_names(rusty_genius_stem)
+
+
+def test_public_classes_and_functions_name_the_package() -> None:
+    assert not private_module_names([rusty_genius_stem], {"rusty_genius_stem"})
+    assert rusty_genius_stem.Orchestrator.__module__ == "rusty_genius_stem"

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 import rusty_genius_core
+from rusty_genius_core import conversion, limits
+from rusty_genius_testhub.exports import misplaced_names, private_module_names
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -26,7 +28,9 @@ TOPIC_MODULES = {
     "_limits": "rusty_genius_core.limits",
 }
 """Private modules whose names a public topic submodule exports instead of the package."""
-TOP_LEVEL = [m for m in WITH_ALL if m.__name__.rsplit(".", 1)[1] not in TOPIC_MODULES]
+SHARED = {"_lazy", "_public"}
+"""Private modules the other rusty-genius packages import: helpers, not public API."""
+TOP_LEVEL = [m for m in WITH_ALL if m.__name__.rsplit(".", 1)[1] not in {*TOPIC_MODULES, *SHARED}]
 
 
 def _isort_key(name: str) -> tuple[int, list[int | str]]:
@@ -100,3 +104,14 @@ def test_star_import_gives_exactly_all() -> None:
     exec("from rusty_genius_core import *", namespace)
     namespace.pop("__builtins__")
     assert sorted(namespace) == sorted(rusty_genius_core.__all__)
+
+
+def test_the_facade_is_complete() -> None:
+    shared = {n for m in WITH_ALL if m.__name__.rsplit(".", 1)[1] in SHARED for n in m.__all__}
+    assert not misplaced_names(rusty_genius_core, [conversion, limits], internal=shared)
+
+
+def test_public_classes_and_functions_name_a_public_module() -> None:
+    assert not private_module_names([rusty_genius_core, conversion, limits], {"rusty_genius_core"})
+    assert rusty_genius_core.Content.__module__ == "rusty_genius_core"
+    assert limits.Limit.__module__ == "rusty_genius_core.limits"

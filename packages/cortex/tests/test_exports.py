@@ -7,6 +7,29 @@ import sys
 import types
 
 import rusty_genius_cortex
+from rusty_genius_testhub.exports import misplaced_names, private_module_names, private_modules
+
+INTERNAL = {
+    "GGML_TYPES",
+    "MAX_EVENT_BYTES",
+    "GgmlType",
+    "Job",
+    "LoadedModel",
+    "Reply",
+    "RequestQueue",
+    "SSEDecoder",
+    "ThreadRelay",
+    "deltas",
+    "error_text",
+    "finish_reason",
+    "import_llama_cpp",
+    "merge_batch",
+    "request_body",
+    "run_decode",
+    "tensor_data_problem",
+    "usage_of",
+}
+"""Names private modules share with each other, not exported."""
 
 
 def _isort_key(name: str) -> tuple[int, str]:
@@ -30,13 +53,20 @@ def test_all_is_complete_and_sorted() -> None:
     assert len(set(exported)) == len(exported)
 
 
-def test_every_export_comes_from_cortex() -> None:
+def test_every_private_declaration_is_exported() -> None:
+    assert not misplaced_names(rusty_genius_cortex, internal=INTERNAL)
+    assert all(
+        m.__all__ == sorted(m.__all__, key=_isort_key) for m in private_modules(rusty_genius_cortex)
+    )
+
+
+def test_every_export_comes_from_cortex_and_names_it() -> None:
     for name in rusty_genius_cortex.__all__:
         value = getattr(rusty_genius_cortex, name)
         module = getattr(value, "__module__", None)
         if isinstance(value, type | types.FunctionType):
-            assert module is not None
-            assert module.startswith("rusty_genius_cortex."), (name, module)
+            assert module == "rusty_genius_cortex", (name, module)
+    assert not private_module_names([rusty_genius_cortex], {"rusty_genius_cortex"})
 
 
 def test_the_remote_engine_and_httpx_load_on_first_use() -> None:
@@ -45,7 +75,7 @@ def test_the_remote_engine_and_httpx_load_on_first_use() -> None:
         "c.create_engine('pinky'); c.LlamaEngine()\n"
         "assert 'httpx' not in sys.modules, 'httpx was imported'\n"
         "from rusty_genius_cortex._remote import RemoteEngine\n"
-        "assert c.RemoteEngine is RemoteEngine\n"
+        "assert c.RemoteEngine is RemoteEngine and RemoteEngine.__module__ == c.__name__\n"
         "assert type(c.create_engine('remote', base_url='http://127.0.0.1:9')) is RemoteEngine\n"
         "try:\n"
         "    c.NoSuchName\n"

@@ -18,8 +18,6 @@ from rusty_genius import (
     Genius,
     InferenceEvent,
     LoadOptions,
-    ModelSpec,
-    StopSignal,
     Usage,
 )
 from rusty_genius_cortex import EngineBase, EngineRequest
@@ -30,6 +28,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable, Iterator
     from pathlib import Path
 
+    from rusty_genius.assets import ModelSpec
+    from rusty_genius.engines import StopSignal
     from rusty_genius_cortex import UsageMeter
     from rusty_genius_testhub import LoopbackHub
 

@@ -6,15 +6,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from rusty_genius import (
-    AssetAuthority,
-    BackendChoice,
-    ConfigError,
-    ManifestError,
-    ModelNotFoundError,
-    choose_backend,
-    hub_reachable,
-)
+from rusty_genius import ConfigError, ManifestError, ModelNotFoundError
+from rusty_genius.assets import AssetAuthority
+from rusty_genius.engines import BackendChoice, choose_backend, hub_reachable
 from rusty_genius_testhub import TEST_MODELS
 
 if TYPE_CHECKING:

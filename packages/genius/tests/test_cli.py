@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from rusty_genius import InferenceEvent, from_dict
+from rusty_genius import InferenceEvent
+from rusty_genius.protocol import from_dict
 from rusty_genius_testhub import TEST_MODELS
 
 if TYPE_CHECKING:

@@ -8,19 +8,15 @@ from rusty_genius import (
     AssetError,
     BusyError,
     ConfigError,
-    DownloadError,
     EngineError,
-    ErrorReport,
     GeniusError,
-    IntegrityError,
     ManifestError,
     OfflineError,
     ProtocolError,
     RequestCancelledError,
-    error_from_report,
-    from_json,
-    to_json,
 )
+from rusty_genius.errors import DownloadError, IntegrityError, error_from_report
+from rusty_genius.protocol import ErrorReport, from_json, to_json
 
 
 @pytest.mark.parametrize(

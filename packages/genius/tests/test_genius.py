@@ -9,7 +9,6 @@ import anyio
 import pytest
 
 from rusty_genius import (
-    PINKY_THOUGHT,
     Answer,
     AssetComplete,
     AssetError,
@@ -25,18 +24,18 @@ from rusty_genius import (
     FinishReason,
     Genius,
     GeniusError,
-    HibernateAfter,
     InferenceConfig,
-    KeepAlive,
     ManifestError,
     ModelNotFoundError,
     ProcessStart,
     ProtocolError,
-    RepoNotFoundError,
     Role,
     Thought,
     ThoughtDelta,
 )
+from rusty_genius.brainstem import HibernateAfter, KeepAlive
+from rusty_genius.engines import PINKY_THOUGHT
+from rusty_genius.errors import RepoNotFoundError
 from rusty_genius_testhub import TEST_MODELS
 
 if TYPE_CHECKING:

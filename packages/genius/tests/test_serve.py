@@ -17,18 +17,10 @@ import httpx
 import openai
 import pytest
 
-from rusty_genius import (
-    PINKY_THOUGHT,
-    FinishReason,
-    GeniusApp,
-    InferenceConfig,
-    PinkyEngine,
-    ServerAddress,
-    create_app,
-    open_server,
-    parse_keep_alive,
-)
+from rusty_genius import FinishReason, InferenceConfig
 from rusty_genius._serve._models_ollama import PullStatus
+from rusty_genius.engines import PINKY_THOUGHT, PinkyEngine
+from rusty_genius.server import GeniusApp, ServerAddress, create_app, open_server, parse_keep_alive
 from rusty_genius_testhub import SMOLLM2_FAKE_QUANTS, TEST_MODELS
 
 if TYPE_CHECKING:

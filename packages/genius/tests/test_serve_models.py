@@ -21,7 +21,6 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from facecrab import DownloadError, OfflineError
-from rusty_genius import create_app, open_server
 from rusty_genius._serve._errors import Api, error_payload, status_of, validation_message
 from rusty_genius._serve._keep_alive import KEEP_ALIVE_PATTERN
 from rusty_genius._serve._models_ollama import (
@@ -47,6 +46,7 @@ from rusty_genius._serve._models_openai import (
 )
 from rusty_genius._serve._replies import error_response
 from rusty_genius._serve._routes import openapi_document
+from rusty_genius.server import create_app, open_server
 from rusty_genius_core import BusyError, GeniusError, ProtocolError, limits
 
 if TYPE_CHECKING:
@@ -339,7 +339,7 @@ def test_importing_the_library_or_the_cli_loads_no_server_stack() -> None:
         "import sys, rusty_genius, rusty_genius._cli\n"
         "heavy = [m for m in ('fastapi', 'pydantic', 'starlette') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
-        "rusty_genius.create_app\n"
+        "rusty_genius.server.create_app\n"
         "assert {'fastapi', 'pydantic'} <= set(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

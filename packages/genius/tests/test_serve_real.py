@@ -20,25 +20,17 @@ import openai
 import pytest
 from anyio.streams.text import TextReceiveStream
 
-from rusty_genius import (
-    ChatMessage,
-    Complete,
-    InferenceConfig,
-    LlamaEngine,
-    LoadOptions,
-    RemoteEngine,
-    Role,
-    Usage,
-    create_app,
-    open_server,
-)
+from rusty_genius import ChatMessage, Complete, InferenceConfig, LoadOptions, Role, Usage
+from rusty_genius.engines import LlamaEngine, RemoteEngine
+from rusty_genius.server import create_app, open_server
 from rusty_genius_testhub import TEST_MODELS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from pathlib import Path
 
-    from rusty_genius import Engine, Genius, InferenceEvent
+    from rusty_genius import Genius, InferenceEvent
+    from rusty_genius.engines import Engine
     from rusty_genius_testhub import LoopbackHub
 
 pytestmark = pytest.mark.real

@@ -27,18 +27,18 @@ from rusty_genius import (
     FinishReason,
     InferenceConfig,
     LoadOptions,
-    PinkyEngine,
-    RemoteEngine,
     Role,
     Usage,
-    create_app,
-    open_server,
 )
+from rusty_genius.engines import PinkyEngine, RemoteEngine
+from rusty_genius.server import create_app, open_server
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
 
-    from rusty_genius import Engine, Genius, GeniusApp, InferenceEvent
+    from rusty_genius import Genius, InferenceEvent
+    from rusty_genius.engines import Engine
+    from rusty_genius.server import GeniusApp
 
 MODEL = "pinky-test"
 MESSAGES = [

@@ -17,8 +17,9 @@ import schemathesis
 from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, settings
 
-from rusty_genius import Genius, create_app, open_server
+from rusty_genius import Genius
 from rusty_genius._serve._routes import openapi_document
+from rusty_genius.server import create_app, open_server
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

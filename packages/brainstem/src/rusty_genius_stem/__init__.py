@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from rusty_genius_core._public import publish as _publish
+
 from ._assets import AssetSource as AssetSource
 from ._assets import LocalModelInfo as LocalModelInfo
 from ._assets import ProgressCallback as ProgressCallback
@@ -38,3 +40,5 @@ __all__ = [
     "default_engine_factory",
     "open_brainstem",
 ]
+
+_publish(__name__)  # reprs and pickles name this package, not its private modules

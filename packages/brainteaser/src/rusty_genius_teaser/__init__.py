@@ -8,6 +8,8 @@ imported here) turns each file into tests.
 
 from __future__ import annotations
 
+from rusty_genius_core._public import publish as _publish
+
 from ._fixture import Expectations as Expectations
 from ._fixture import Fixture as Fixture
 from ._fixture import FixtureBackend as FixtureBackend
@@ -33,3 +35,5 @@ __all__ = [
     "run_fixture",
     "scan_fixtures",
 ]
+
+_publish(__name__)  # reprs and pickles name this package, not its private modules

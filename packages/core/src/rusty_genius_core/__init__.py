@@ -63,6 +63,7 @@ from ._protocol import Role as Role
 from ._protocol import Shutdown as Shutdown
 from ._protocol import Unload as Unload
 from ._protocol import is_final as is_final
+from ._public import publish as _publish
 from ._wire import from_dict as from_dict
 from ._wire import from_json as from_json
 from ._wire import message_types as message_types
@@ -133,3 +134,5 @@ __all__ = [
     "to_json",
     "unwrap_exception_groups",
 ]
+
+_publish(__name__)  # reprs, pickles and docs say rusty_genius_core.Content, not ._events

@@ -19,6 +19,7 @@ from ._converter import omit_defaults as omit_defaults
 from ._converter import structure as structure
 from ._converter import tag as tag
 from ._converter import tag_union as tag_union
+from ._public import publish as _publish
 
 __all__ = [
     "TAG_KEY",
@@ -35,3 +36,5 @@ __all__ = [
     "tag",
     "tag_union",
 ]
+
+_publish(__name__)

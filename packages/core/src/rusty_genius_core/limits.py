@@ -24,6 +24,7 @@ from ._limits import TOKEN_COUNT as TOKEN_COUNT
 from ._limits import TOP_K as TOP_K
 from ._limits import TOP_P as TOP_P
 from ._limits import Limit as Limit
+from ._public import publish as _publish
 
 __all__ = [
     "BYTE_SIZE",
@@ -45,3 +46,5 @@ __all__ = [
     "TOP_P",
     "Limit",
 ]
+
+_publish(__name__)

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rusty_genius_core._lazy import lazy_exports as _lazy_exports
+from rusty_genius_core._public import publish as _publish
+
 from ._base import EngineBase as EngineBase
 from ._base import EngineRequest as EngineRequest
 from ._engine import BACKEND_AUTO as BACKEND_AUTO
@@ -46,18 +49,7 @@ from ._usage import UsageMeter as UsageMeter
 if TYPE_CHECKING:
     from ._remote import RemoteEngine as RemoteEngine
 else:  # PEP 562; hidden from type checkers, which would otherwise accept any name here
-
-    def __getattr__(name: str) -> object:
-        if name != "RemoteEngine":
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from ._remote import RemoteEngine
-
-        globals()[name] = RemoteEngine
-        return RemoteEngine
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), "RemoteEngine"})
-
+    __getattr__, __dir__ = _lazy_exports(__name__, {"RemoteEngine": "._remote"})
 
 __all__ = [
     "BACKEND_AUTO",
@@ -90,3 +82,5 @@ __all__ = [
     "prompt_opens_thinking",
     "read_gguf_info",
 ]
+
+_publish(__name__)  # reprs and pickles name this package, not its private modules

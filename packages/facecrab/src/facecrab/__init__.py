@@ -8,6 +8,8 @@ records the file in ``registry.toml``. A recorded model is served with no networ
 
 from __future__ import annotations
 
+from rusty_genius_core._public import publish as _publish
+
 from ._authority import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
 from ._authority import AssetAuthority as AssetAuthority
 from ._authority import LocalModel as LocalModel
@@ -75,3 +77,5 @@ __all__ = [
     "quantization_of",
     "select_gguf",
 ]
+
+_publish(__name__)  # reprs and pickles name this package, not its private modules

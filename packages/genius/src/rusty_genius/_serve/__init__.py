@@ -2,15 +2,16 @@
 
 :func:`create_app` builds the ASGI app (FastAPI, with pydantic request and response
 models); :func:`open_server` serves it with hypercorn on asyncio or trio.
-``rusty_genius`` re-exports these names. The names whose modules import FastAPI,
+``rusty_genius.server`` re-exports these names. The names whose modules import FastAPI,
 Starlette or pydantic load on first use, so that the command line (whose ``serve``
 options live in this package) imports no HTTP stack to run a model.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Final
+
+from rusty_genius_core._lazy import lazy_exports as _lazy_exports
 
 from ._keep_alive import parse_keep_alive as parse_keep_alive
 from ._server import DEFAULT_HOST as DEFAULT_HOST
@@ -44,14 +45,4 @@ _LAZY: Final = {
 }
 
 if not TYPE_CHECKING:  # PEP 562; hidden from type checkers, which would accept any name here
-
-    def __getattr__(name: str) -> object:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module, __name__), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *_LAZY})
+    __getattr__, __dir__ = _lazy_exports(__name__, _LAZY, public=False)

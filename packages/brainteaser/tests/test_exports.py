@@ -1,0 +1,24 @@
+"""The fixture harness's public surface: complete, sorted, naming the package as the module."""
+
+from __future__ import annotations
+
+import rusty_genius_teaser
+from rusty_genius_testhub.exports import (
+    misplaced_names,
+    private_module_names,
+    private_modules,
+    unsorted_all,
+)
+
+INTERNAL = {"BACKENDS", "run_on_genius"}
+"""Names private modules share with each other (and the plugin), not exported."""
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert not unsorted_all([rusty_genius_teaser, *private_modules(rusty_genius_teaser)])
+    assert not misplaced_names(rusty_genius_teaser, internal=INTERNAL)
+
+
+def test_public_classes_and_functions_name_the_package() -> None:
+    assert not private_module_names([rusty_genius_teaser], {"rusty_genius_teaser"})
+    assert rusty_genius_teaser.Fixture.__module__ == "rusty_genius_teaser"

@@ -1,0 +1,74 @@
+"""Give public objects the module users import them from, as httpx, anyio and trio do.
+
+A class defined in ``facecrab._authority`` and exported by ``facecrab`` reads
+``facecrab.AssetAuthority`` in reprs, tracebacks, pickles and docs. Rewriting ``__module__``
+has a trap: with ``from __future__ import annotations`` a class's annotations are strings,
+which ``typing.get_type_hints``, attrs and cattrs evaluate in ``sys.modules[cls.__module__]``,
+the public module, where private helpers and imports such as ``Path`` are missing. So each
+class's annotations are evaluated first, in the module that defined them, and stored
+evaluated (``attrs.resolve_types`` for the fields of attrs classes). A class whose annotations
+cannot be evaluated (a name imported only under ``TYPE_CHECKING``) keeps its private module,
+and the packages' export tests name it. Private: the rusty-genius packages share it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+import typing
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = ["publish", "publish_object"]
+
+
+def publish(module: str, names: Iterable[str] | None = None) -> None:
+    """Set ``__module__`` of the classes and functions ``module`` exports to ``module``.
+
+    ``names`` defaults to the module's ``__all__``; names not loaded yet (imported on first
+    use) are skipped: :func:`~rusty_genius_core._lazy.lazy_exports` publishes them on load.
+    """
+    namespace = vars(sys.modules[module])
+    for name in namespace["__all__"] if names is None else names:
+        if name in namespace:
+            publish_object(module, namespace[name])
+
+
+def publish_object(module: str, value: object) -> None:
+    """Give ``value`` the public ``module``, if a private module of its distribution defined it.
+
+    Objects of another distribution keep theirs (``rusty_genius`` re-exports
+    ``rusty_genius_core.Content`` as it is), and so does an object already published.
+    """
+    if not isinstance(value, type | types.FunctionType):
+        return
+    defined_in = getattr(value, "__module__", None) or ""
+    if not _is_private_module_of(defined_in, module.partition(".")[0]):
+        return
+    if isinstance(value, type) and not _resolve_annotations(value):
+        return
+    value.__module__ = module
+
+
+def _is_private_module_of(name: str, root: str) -> bool:
+    return name.startswith(f"{root}.") and any(part.startswith("_") for part in name.split(".")[1:])
+
+
+def _resolve_annotations(cls: type) -> bool:
+    """Store ``cls``'s own annotations evaluated, where it was defined; False if impossible."""
+    try:
+        if attrs.has(cls):
+            attrs.resolve_types(cls)
+        hints = typing.get_type_hints(cls, include_extras=True)
+    except (NameError, TypeError):
+        return False
+    own = inspect.get_annotations(cls)  # this class's own, as written
+    if own:
+        resolved = {name: hints.get(name, hint) for name, hint in own.items()}
+        type.__setattr__(cls, "__annotations__", resolved)
+    return True
