@@ -1,9 +1,11 @@
 """Test parts for brainstem: an engine recorder and fault injector, fake asset sources,
-a harness that runs the actor and checks its invariants, and virtual-time backends."""
+a harness that runs the actor and checks its invariants.
+
+Timer tests are marked ``virtual_time`` (the root conftest runs them on trio's
+``MockClock`` alone); every other test runs on asyncio and trio."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 import pytest
-import trio.testing
 
 from rusty_genius_core import (
     AssetComplete,
@@ -42,47 +43,6 @@ if TYPE_CHECKING:
     from rusty_genius_stem import Orchestrator
 
 __all__ = ["hub"]  # the loopback hub fixture, re-exported for test_hub.py
-
-# -- virtual time -------------------------------------------------------------------------
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """asyncio with trio's ``MockClock(autojump_threshold=0)``: when nothing is ready to
-    run, the clock jumps to the next timer instead of sleeping."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._virtual_now = 0.0
-
-    def time(self) -> float:
-        return self._virtual_now
-
-    def _run_once(self) -> None:
-        ready: Any = getattr(self, "_ready")  # noqa: B009 - asyncio internals, test only
-        stopping: bool = getattr(self, "_stopping")  # noqa: B009
-        if not ready and not stopping:
-            timers: list[Any] = getattr(self, "_scheduled")  # noqa: B009
-            live = [h.when() for h in timers if not h.cancelled()]
-            if live:
-                self._virtual_now = max(self._virtual_now, min(live))
-        super()._run_once()  # type: ignore[misc]
-
-
-@pytest.fixture(
-    params=[pytest.param("asyncio", id="asyncio-virtual"), pytest.param("trio", id="trio-mock")]
-)
-def virtual_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, object]]:
-    """Both backends on an autojumping virtual clock: timers fire in zero real time."""
-    if request.param == "trio":
-        return (
-            "trio",
-            {
-                "clock": trio.testing.MockClock(autojump_threshold=0),
-                "restrict_keyboard_interrupt_to_checkpoints": True,
-            },
-        )
-    return ("asyncio", {"loop_factory": VirtualTimeLoop})
-
 
 # -- engines ------------------------------------------------------------------------------
 

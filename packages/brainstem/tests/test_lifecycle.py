@@ -1,4 +1,6 @@
-"""CortexStrategy timing on virtual clocks: trio's MockClock and an autojumping asyncio loop.
+"""CortexStrategy timing on a virtual clock: every test here is a timer test, marked
+``virtual_time``, so it runs on trio's ``MockClock(autojump_threshold=0)`` alone
+(asyncio has no public virtual clock).
 
 Every sleep here is virtual; the clock jumps when all tasks wait, so "five minutes"
 takes no real time and the unload instants are exact.
@@ -39,11 +41,6 @@ DAY = 24 * 3600.0
 BASE = 1_700_000_000.0
 
 
-@pytest.fixture
-def anyio_backend(virtual_backend: tuple[str, dict[str, object]]) -> tuple[str, dict[str, object]]:
-    return virtual_backend
-
-
 def infer(prompt: str = "one two three", **kw: object) -> Infer:
     return Infer(model="alpha", prompt=prompt, config=InferenceConfig.greedy(), **kw)  # type: ignore[arg-type]
 
@@ -73,6 +70,7 @@ def test_default_strategy_is_hibernate_after_five_minutes(assets: FakeAssets) ->
             HibernateAfter(bad)  # type: ignore[arg-type]
 
 
+@pytest.mark.virtual_time
 async def test_hibernate_unloads_exactly_after_five_idle_minutes(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -87,6 +85,7 @@ async def test_hibernate_unloads_exactly_after_five_idle_minutes(
         assert lab.log.times("unload") == [pytest.approx(idle_since + FIVE_MINUTES, abs=1e-9)]
 
 
+@pytest.mark.virtual_time
 async def test_hibernate_never_unloads_while_a_request_runs(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -102,6 +101,7 @@ async def test_hibernate_never_unloads_while_a_request_runs(
         assert lab.log.times("unload") == [pytest.approx(done + FIVE_MINUTES, abs=1e-9)]
 
 
+@pytest.mark.virtual_time
 async def test_idle_clock_stops_when_a_request_arrives_and_restarts_after_it(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -117,6 +117,7 @@ async def test_idle_clock_stops_when_a_request_arrives_and_restarts_after_it(
         assert lab.log.times("unload") == [pytest.approx(done + FIVE_MINUTES, abs=1e-9)]
 
 
+@pytest.mark.virtual_time
 async def test_queued_requests_keep_the_model_loaded(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -130,6 +131,7 @@ async def test_queued_requests_keep_the_model_loaded(
         assert lab.log.times("unload") == [pytest.approx(done + 10.0, abs=1e-9)]
 
 
+@pytest.mark.virtual_time
 async def test_cold_reload_after_hibernation_reports_the_load(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -151,6 +153,7 @@ async def test_cold_reload_after_hibernation_reports_the_load(
         assert len(lab.log.times("load")) == 2
 
 
+@pytest.mark.virtual_time
 async def test_immediate_unloads_after_the_last_request(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -168,6 +171,7 @@ async def test_immediate_unloads_after_the_last_request(
         assert lab.log.loaded == []
 
 
+@pytest.mark.virtual_time
 async def test_immediate_does_not_unload_right_after_load_model(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -181,6 +185,7 @@ async def test_immediate_does_not_unload_right_after_load_model(
         assert lab.log.loaded == []
 
 
+@pytest.mark.virtual_time
 async def test_keep_alive_never_unloads(lab: Lab, assets: FakeAssets, run_stem) -> None:
     async with run_stem(stem(assets, lab, KeepAlive())) as h:
         await h.request("a", infer())
@@ -192,6 +197,7 @@ async def test_keep_alive_never_unloads(lab: Lab, assets: FakeAssets, run_stem) 
     assert len(lab.log.times("unload")) == 1  # only at shutdown
 
 
+@pytest.mark.virtual_time
 async def test_per_request_keep_alive_overrides_the_strategy(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -216,6 +222,7 @@ async def test_per_request_keep_alive_overrides_the_strategy(
         assert lab.log.times("unload")[-1] == pytest.approx(done + FIVE_MINUTES, abs=1e-9)
 
 
+@pytest.mark.virtual_time
 async def test_immediate_with_keep_alive_forever(lab: Lab, assets: FakeAssets, run_stem) -> None:
     async with run_stem(stem(assets, lab, Immediate())) as h:
         await h.request("keep", infer(keep_alive=-1))
@@ -225,6 +232,7 @@ async def test_immediate_with_keep_alive_forever(lab: Lab, assets: FakeAssets, r
         assert lab.log.loaded == []
 
 
+@pytest.mark.virtual_time
 async def test_load_model_keep_alive_sets_the_idle_time_like_a_requests(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -252,6 +260,7 @@ async def test_load_model_keep_alive_sets_the_idle_time_like_a_requests(
         assert lab.log.times("unload")[-1] == pytest.approx(done + FIVE_MINUTES, abs=1e-9)
 
 
+@pytest.mark.virtual_time
 async def test_load_model_keep_alive_zero_waits_for_what_runs_and_waits(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:

@@ -2,7 +2,8 @@
 
 ``fetch_assets=True`` makes the fake asset source write each model's weights file
 (``assets.sizes`` bytes) to ``tmp_path``; its size is the model's estimated footprint.
-Both backends run on autojumping virtual clocks.
+Tests whose engines sleep per token are timer tests, marked ``virtual_time``: they run on
+trio's ``MockClock`` alone; the others run on asyncio and trio.
 """
 
 from __future__ import annotations
@@ -35,11 +36,6 @@ if TYPE_CHECKING:
     from conftest import FakeAssets, Harness, Lab
 
 WORDS = " ".join(f"w{i}" for i in range(40))  # a 40-token echo: a long-running request
-
-
-@pytest.fixture
-def anyio_backend(virtual_backend: tuple[str, dict[str, object]]) -> tuple[str, dict[str, object]]:
-    return virtual_backend
 
 
 def infer(prompt: str, model: str) -> Infer:
@@ -103,6 +99,7 @@ async def test_a_switch_unloads_least_recently_used_idle_models_until_it_fits(
         ]
 
 
+@pytest.mark.virtual_time
 async def test_a_model_larger_than_the_budget_fails_and_the_stem_serves_on(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -145,6 +142,7 @@ async def _beta_waits_for_busy_alpha(h: Harness) -> None:
     assert h.final("a") is None
 
 
+@pytest.mark.virtual_time
 async def test_a_busy_model_is_not_unloaded_the_switch_waits_until_it_is_idle(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -171,6 +169,7 @@ async def test_models_without_weights_count_as_nothing(
         assert sorted(lab.log.loaded) == ["alpha", "beta"]
 
 
+@pytest.mark.virtual_time
 async def test_cancel_while_waiting_for_room_ends_the_request(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -193,6 +192,7 @@ def test_max_memory_is_checked(assets: FakeAssets) -> None:
     assert Orchestrator(assets).max_memory is None
 
 
+@pytest.mark.virtual_time
 async def test_open_brainstem_passes_the_budget_on(lab: Lab, assets: FakeAssets) -> None:
     assets.sizes = {"beta": 5000}
     async with open_brainstem(
@@ -209,6 +209,7 @@ async def test_open_brainstem_passes_the_budget_on(lab: Lab, assets: FakeAssets)
     assert lab.log.loaded == []
 
 
+@pytest.mark.virtual_time
 async def test_a_failed_measurement_reports_the_asset_error(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:

@@ -1,4 +1,8 @@
-"""The brainstem actor over the Pinky engine, on both backends with autojumping virtual clocks.
+"""The brainstem actor over the Pinky engine.
+
+Tests that rely on timers (``token_delay``, ``load_delay``, sleeps) are marked
+``virtual_time`` and run on trio's ``MockClock(autojump_threshold=0)`` alone; every other
+test runs on asyncio and trio.
 
 Pinky echoes the prompt after a "Narf!" thought, one word per token, sleeping
 ``token_delay`` (virtual) seconds per token, so requests overlap as real ones do
@@ -57,11 +61,6 @@ if TYPE_CHECKING:
 WORDS = " ".join(f"w{i}" for i in range(40))  # a 40-token echo: a long-running request
 
 
-@pytest.fixture
-def anyio_backend(virtual_backend: tuple[str, dict[str, object]]) -> tuple[str, dict[str, object]]:
-    return virtual_backend
-
-
 def infer(prompt: str, model: str = "alpha", **kw: object) -> Infer:
     return Infer(model=model, prompt=prompt, config=InferenceConfig.greedy(), **kw)  # type: ignore[arg-type]
 
@@ -91,6 +90,7 @@ def finish(body: object) -> FinishReason:
 # -- concurrency and ordering -------------------------------------------------------------
 
 
+@pytest.mark.virtual_time
 async def test_hundred_concurrent_requests_each_get_their_own_ordered_events(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -115,6 +115,7 @@ async def test_hundred_concurrent_requests_each_get_their_own_ordered_events(
     assert len(lab.log.times("load")) == 1
 
 
+@pytest.mark.virtual_time
 async def test_parallelism_above_one_keeps_streams_apart(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -131,6 +132,7 @@ async def test_parallelism_above_one_keeps_streams_apart(
 # -- cancellation -------------------------------------------------------------------------
 
 
+@pytest.mark.virtual_time
 async def test_cancel_a_queued_request(lab: Lab, assets: FakeAssets, run_stem) -> None:
     stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0))
     async with run_stem(stem) as h:
@@ -147,6 +149,7 @@ async def test_cancel_a_queued_request(lab: Lab, assets: FakeAssets, run_stem) -
         assert h.bodies("a")[1:-1] == await reference(WORDS)
 
 
+@pytest.mark.virtual_time
 async def test_cancel_a_running_request(lab: Lab, assets: FakeAssets, run_stem) -> None:
     stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0))
     async with run_stem(stem) as h:
@@ -174,6 +177,7 @@ async def test_cancel_of_unknown_or_finished_request_is_acknowledged(
         )
 
 
+@pytest.mark.virtual_time
 async def test_cancel_a_slow_load_model(lab: Lab, assets: FakeAssets, run_stem) -> None:
     stem = Orchestrator(assets, engine_factory=lab.factory(load_delay=100.0))
     async with run_stem(stem) as h:
@@ -214,6 +218,7 @@ async def test_cancel_during_a_download(lab: Lab, assets: FakeAssets, run_stem) 
 # -- faults -------------------------------------------------------------------------------
 
 
+@pytest.mark.virtual_time
 @pytest.mark.parametrize(
     ("fault", "kind", "prefix"),
     [
@@ -265,6 +270,7 @@ async def test_engine_factory_failure_is_reported_and_retried(
         assert finish(await h.request("b", infer("two"))) is FinishReason.STOP
 
 
+@pytest.mark.virtual_time
 async def test_asset_error_fails_only_that_request(lab: Lab, assets: FakeAssets, run_stem) -> None:
     stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0), fetch_assets=True)
     async with run_stem(stem) as h:
@@ -308,6 +314,7 @@ async def test_pinky_needs_no_download_by_default(lab: Lab, assets: FakeAssets, 
     assert h.bodies("b")[0] == ProcessStart(model="never-heard-of-it", cold=True)
 
 
+@pytest.mark.virtual_time
 async def test_load_model_forwards_asset_events_then_loads(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -338,6 +345,7 @@ async def test_load_model_forwards_asset_events_then_loads(
 # -- model switches -----------------------------------------------------------------------
 
 
+@pytest.mark.virtual_time
 async def test_model_switch_unloads_the_old_engine_first(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -401,6 +409,7 @@ async def test_other_load_options_reload_the_model(lab: Lab, assets: FakeAssets,
 # -- unload, list, shutdown ---------------------------------------------------------------
 
 
+@pytest.mark.virtual_time
 async def test_unload_waits_for_the_running_request(lab: Lab, assets: FakeAssets, run_stem) -> None:
     stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0), strategy=KeepAlive())
     async with run_stem(stem) as h:
@@ -414,6 +423,7 @@ async def test_unload_waits_for_the_running_request(lab: Lab, assets: FakeAssets
         assert h.bodies("b")[0] == ProcessStart(model="alpha", cold=True)
 
 
+@pytest.mark.virtual_time
 async def test_list_models_shows_registry_loaded_state_and_expiry(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -473,6 +483,7 @@ async def test_list_models_shows_loaded_models_outside_the_registry(
         )
 
 
+@pytest.mark.virtual_time
 async def test_shutdown_cancels_everything_in_flight(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -489,6 +500,7 @@ async def test_shutdown_cancels_everything_in_flight(
     assert lab.log.loaded == []
 
 
+@pytest.mark.virtual_time
 async def test_shutdown_drain_finishes_in_flight_and_refuses_new_work(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
@@ -507,6 +519,7 @@ async def test_shutdown_drain_finishes_in_flight_and_refuses_new_work(
     assert isinstance(h.outputs[-1].body, Ack)
 
 
+@pytest.mark.virtual_time
 async def test_end_of_input_drains_and_returns(lab: Lab, assets: FakeAssets, run_stem) -> None:
     stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0))
     async with run_stem(stem) as h:
@@ -516,6 +529,7 @@ async def test_end_of_input_drains_and_returns(lab: Lab, assets: FakeAssets, run
     assert finish(h.final("a")) is FinishReason.STOP
 
 
+@pytest.mark.virtual_time
 async def test_consumer_gone_stops_the_loop_and_unloads(lab: Lab, assets: FakeAssets) -> None:
     stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0))
     in_send, in_receive = anyio.create_memory_object_stream[BrainstemInput](10)
@@ -532,6 +546,7 @@ async def test_consumer_gone_stops_the_loop_and_unloads(lab: Lab, assets: FakeAs
 # -- limits and protocol errors -----------------------------------------------------------
 
 
+@pytest.mark.virtual_time
 async def test_full_queue_answers_busy(lab: Lab, assets: FakeAssets, run_stem) -> None:
     stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0), max_queue=2)
     async with run_stem(stem) as h:
@@ -549,6 +564,7 @@ async def test_full_queue_answers_busy(lab: Lab, assets: FakeAssets, run_stem) -
         assert finish(await h.request("q4", infer("room again"))) is FinishReason.STOP
 
 
+@pytest.mark.virtual_time
 async def test_duplicate_request_id_is_refused(lab: Lab, assets: FakeAssets, run_stem) -> None:
     stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0))
     async with run_stem(stem) as h:
