@@ -20,8 +20,6 @@ from rusty_genius_core import (
     Complete,
     ErrorReport,
     FinishReason,
-    Infer,
-    InferenceConfig,
     ListModels,
     LoadModel,
     ModelList,
@@ -30,6 +28,7 @@ from rusty_genius_core import (
 )
 from rusty_genius_stem import AssetSource, Orchestrator
 from rusty_genius_testhub import fake_gguf
+from rusty_genius_testhub.requests import infer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -63,10 +62,6 @@ async def authority(hub: LoopbackHub, tmp_path: Path) -> AsyncIterator[AssetAuth
         progress_interval=0.0,
     ) as assets:
         yield assets
-
-
-def infer(model: str) -> Infer:
-    return Infer(model=model, prompt="over the hub", config=InferenceConfig.greedy())
 
 
 def test_asset_authority_is_an_asset_source(tmp_path: Path) -> None:
@@ -105,7 +100,7 @@ async def test_load_model_downloads_through_the_hub_and_forwards_progress(
         assert row.loaded
         assert row.path == str(complete.path)
 
-        warm = await h.request("warm", infer(TINY_REF))
+        warm = await h.request("warm", infer("over the hub", TINY_REF))
         assert h.bodies("warm")[0] == ProcessStart(model=TINY_REF, cold=False)
         assert isinstance(warm, Complete)
 
@@ -116,9 +111,9 @@ async def test_hub_failures_fail_only_their_request(
     hub.status(f"{TINY}/{TINY_FILE}", 500, times=None)
     stem = Orchestrator(authority, engine_factory=lab.factory(), fetch_assets=True, max_loaded=2)
     async with run_stem(stem) as h:
-        await h.send("broken", infer(TINY_REF))
-        await h.send("missing", infer("acme/missing-GGUF:Q4_K_M"))
-        await h.send("fine", infer(OTHER_REF))
+        await h.send("broken", infer("over the hub", TINY_REF))
+        await h.send("missing", infer("over the hub", "acme/missing-GGUF:Q4_K_M"))
+        await h.send("fine", infer("over the hub", OTHER_REF))
         broken = await h.wait_final("broken")
         assert isinstance(broken, ErrorReport)
         assert broken.error is DownloadError  # an AssetError
@@ -137,7 +132,7 @@ async def test_pinky_without_fetch_never_calls_the_hub(
     authority: AssetAuthority, hub: LoopbackHub, lab: Lab, run_stem
 ) -> None:
     async with run_stem(Orchestrator(authority, engine_factory=lab.factory())) as h:
-        final = await h.request("a", infer(TINY_REF))
+        final = await h.request("a", infer("over the hub", TINY_REF))
         assert isinstance(final, Complete)
         assert final.usage.finish_reason is FinishReason.STOP
     assert hub.requests == []

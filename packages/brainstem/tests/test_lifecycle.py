@@ -17,8 +17,6 @@ from rusty_genius_core import (
     Complete,
     ConfigError,
     FinishReason,
-    Infer,
-    InferenceConfig,
     ListModels,
     LoadModel,
     ModelList,
@@ -32,6 +30,7 @@ from rusty_genius_stem import (
     KeepAlive,
     Orchestrator,
 )
+from rusty_genius_testhub.requests import finish, infer
 
 if TYPE_CHECKING:
     from conftest import FakeAssets, Lab
@@ -39,10 +38,6 @@ if TYPE_CHECKING:
 FIVE_MINUTES = 5 * 60.0
 DAY = 24 * 3600.0
 BASE = 1_700_000_000.0
-
-
-def infer(prompt: str = "one two three", **kw: object) -> Infer:
-    return Infer(model="alpha", prompt=prompt, config=InferenceConfig.greedy(), **kw)  # type: ignore[arg-type]
 
 
 def stem(assets: FakeAssets, lab: Lab, strategy: object, **kw: object) -> Orchestrator:
@@ -94,7 +89,7 @@ async def test_hibernate_never_unloads_while_a_request_runs(
         started = anyio.current_time()
         final = await h.request("long", infer(" ".join(["word"] * 14)))
         done = anyio.current_time()
-        assert finish_reason(final) is FinishReason.STOP
+        assert finish(final) is FinishReason.STOP
         assert done - started >= 4 * FIVE_MINUTES
         assert lab.log.times("unload") == []
         await anyio.sleep(DAY)
@@ -273,8 +268,3 @@ async def test_load_model_keep_alive_zero_waits_for_what_runs_and_waits(
         await h.wait_final("a")
         assert lab.log.loaded == []  # then the latest keep_alive (0) applies
         assert lab.log.times("unload") == [pytest.approx(anyio.current_time(), abs=1e-9)]
-
-
-def finish_reason(body: object) -> FinishReason:
-    assert isinstance(body, Complete), body
-    return body.usage.finish_reason

@@ -24,27 +24,15 @@ from rusty_genius_core import (
     EngineError,
     ErrorReport,
     FinishReason,
-    Infer,
-    InferenceConfig,
     LoadModel,
     ModelLoaded,
     is_final,
 )
 from rusty_genius_stem import Orchestrator, open_brainstem
+from rusty_genius_testhub.requests import WORDS, finish, infer
 
 if TYPE_CHECKING:
     from conftest import FakeAssets, Harness, Lab
-
-WORDS = " ".join(f"w{i}" for i in range(40))  # a 40-token echo: a long-running request
-
-
-def infer(prompt: str, model: str) -> Infer:
-    return Infer(model=model, prompt=prompt, config=InferenceConfig.greedy())
-
-
-def finish(body: object) -> FinishReason:
-    assert isinstance(body, Complete), body
-    return body.usage.finish_reason
 
 
 def events(lab: Lab) -> list[tuple[str, str]]:

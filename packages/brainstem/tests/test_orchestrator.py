@@ -34,7 +34,6 @@ from rusty_genius_core import (
     ErrorReport,
     FinishReason,
     GeniusError,
-    Infer,
     InferenceConfig,
     InferenceEvent,
     ListModels,
@@ -52,17 +51,12 @@ from rusty_genius_core import (
     is_final,
 )
 from rusty_genius_stem import KeepAlive, Orchestrator
+from rusty_genius_testhub.requests import WORDS, finish, infer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from conftest import FakeAssets, Lab
-
-WORDS = " ".join(f"w{i}" for i in range(40))  # a 40-token echo: a long-running request
-
-
-def infer(prompt: str, model: str = "alpha", **kw: object) -> Infer:
-    return Infer(model=model, prompt=prompt, config=InferenceConfig.greedy(), **kw)  # type: ignore[arg-type]
 
 
 async def reference(prompt: str) -> list[InferenceEvent]:
@@ -80,11 +74,6 @@ async def reference(prompt: str) -> list[InferenceEvent]:
 
 def contents(bodies: list[object]) -> str:
     return "".join(b.text for b in bodies if isinstance(b, Content))
-
-
-def finish(body: object) -> FinishReason:
-    assert isinstance(body, Complete), body
-    return body.usage.finish_reason
 
 
 # -- concurrency and ordering -------------------------------------------------------------
