@@ -30,7 +30,6 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
-from cattrs.strategies import configure_tagged_union
 
 from ._errors import GeniusError, ProtocolError, error_class
 from ._validators import Refusal, WrongType, field_check, show
@@ -83,6 +82,8 @@ def tag(*classes: type) -> None:
 
 def tag_union(union: Any) -> None:
     """Structure ``union`` (of tagged classes) by its members' tags."""
+    from cattrs.strategies import configure_tagged_union  # on first decode, not at import
+
     members: tuple[type, ...] = typing.get_args(union)
     allowed = {_TAGS[m] for m in members}
     names = ", ".join(repr(_TAGS[m]) for m in members)

@@ -8,6 +8,7 @@ unknown keys, missing fields, wrong types and bad values all raise
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -64,17 +65,24 @@ def _progress_within_total(progress: _events.AssetProgress) -> None:
 
 tag(*_CLASSES)
 check_after(_events.AssetProgress, _progress_within_total)
-for _union in (
-    _events.ThoughtEvent,
-    _events.InferenceEvent,
-    _events.AssetEvent,
-    _protocol.Command,
-    _protocol.OutputBody,
-):
-    tag_union(_union)
-_ENCODERS: Final[dict[type, Callable[[Any], dict[str, Any]]]] = {
-    cls: converter.get_unstructure_hook(cls) for cls in _CLASSES
-}
+_KNOWN: Final = frozenset(_CLASSES)
+_ENCODERS: Final[dict[type, Callable[[Any], dict[str, Any]]]] = {}
+"""Each class's unstructure hook, built on first use: ``genius run`` encodes a handful of
+event classes, and building all thirty at import cost a cold start about 15 ms."""
+
+
+@functools.cache
+def _unions_tagged() -> None:
+    """Register the tagged unions, once, before the first decode (building their hooks
+    at import would charge every process that never decodes a message)."""
+    for union in (
+        _events.ThoughtEvent,
+        _events.InferenceEvent,
+        _events.AssetEvent,
+        _protocol.Command,
+        _protocol.OutputBody,
+    ):
+        tag_union(union)
 
 
 def message_types() -> tuple[type, ...]:
@@ -84,9 +92,12 @@ def message_types() -> tuple[type, ...]:
 
 def to_dict(message: object) -> dict[str, Any]:
     """Encode a protocol message as JSON-ready plain data."""
-    encode = _ENCODERS.get(type(message))
+    cls = type(message)
+    encode = _ENCODERS.get(cls)
     if encode is None:
-        raise ProtocolError(f"{type(message).__name__} is not a protocol message")
+        if cls not in _KNOWN:
+            raise ProtocolError(f"{cls.__name__} is not a protocol message")
+        encode = _ENCODERS[cls] = converter.get_unstructure_hook(cls)
     return encode(message)
 
 
@@ -99,6 +110,7 @@ def from_dict(data: object, expected: type[T]) -> T:
 
     ``expected`` may also be a union alias such as ``InferenceEvent``.
     """
+    _unions_tagged()
     return structure(data, expected)
 
 
