@@ -17,6 +17,7 @@ INTERNAL = {
     "Flight",
     "Flights",
     "PartialFile",
+    "refuse_link",
     "hash_prefix",
     "no_progress",
     "sha256_if_size",

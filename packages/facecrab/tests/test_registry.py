@@ -231,3 +231,16 @@ async def test_authority_refuses_a_broken_registry_without_touching_it(
             await assets.list_models()
     assert path.read_text() == BROKEN
     assert hub.body_requests("tiny.Q8_0.gguf") == []
+
+
+def test_a_symlinked_registry_lock_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"fourteen bytes")
+    registry = Registry(tmp_path / "home" / "registry.toml")
+    registry.path.parent.mkdir()
+    lock = registry.path.with_name("registry.toml.lock")
+    lock.symlink_to(victim)
+    with pytest.raises(AssetError, match=rf"^{lock} is a symbolic link; "):
+        registry.update_sync(lambda entries: [entry(1)])
+    assert victim.read_bytes() == b"fourteen bytes"
+    assert not registry.path.exists()

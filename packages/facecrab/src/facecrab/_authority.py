@@ -376,6 +376,9 @@ class AssetAuthority:
         parts: list[RegistryPart] = []
         commit: str | None = None
         for remote in resolution.files:
+            await anyio.to_thread.run_sync(
+                self.paths.refuse_links, self._dest(spec.repo, remote.filename)
+            )
             await broadcast(
                 AssetStarted(reference=reference, filename=remote.filename, total=remote.size)
             )
@@ -437,7 +440,12 @@ class AssetAuthority:
     @contextlib.asynccontextmanager
     async def _file_lock(self, target: Path) -> AsyncIterator[None]:
         """``<file>.lock``, shared with other processes; polled so cancellation stays prompt."""
-        await anyio.to_thread.run_sync(lambda: target.parent.mkdir(parents=True, exist_ok=True))
+
+        def prepare() -> None:
+            self.paths.refuse_links(target)  # before mkdir, which would follow a linked folder
+            target.parent.mkdir(parents=True, exist_ok=True)
+
+        await anyio.to_thread.run_sync(prepare)
         lock = filelock.FileLock(str(target) + ".lock", thread_local=False)
         while True:
             try:

@@ -33,6 +33,7 @@ from rusty_genius_core.conversion import (
 
 from ._errors import RegistryError
 from ._manifest import toml_error_location
+from ._paths import refuse_link
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -197,7 +198,9 @@ class Registry:
     ) -> None:
         """Read, apply ``change``, write (unless it returns ``None``), all under the lock."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(self.path) + ".lock", timeout=self.lock_timeout)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        refuse_link(lock_path)
+        lock = filelock.FileLock(str(lock_path), timeout=self.lock_timeout)
         try:
             with lock:
                 changed = change(self.read_sync())
