@@ -211,3 +211,24 @@ def test_bad_settings_are_config_errors_naming_them(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         authority_on(tmp_path)(environ=env, **options)
+
+
+@pytest.mark.virtual_time
+async def test_a_slow_listener_is_not_taken_for_a_stalled_hub(
+    hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
+) -> None:
+    """Time spent in the progress callback (a client not reading) is not the hub's."""
+    waited = 0
+
+    async def slow(event: AssetEvent) -> None:
+        nonlocal waited
+        if waited < 3:
+            waited += 1
+            await anyio.sleep(100)  # longer than the stall timeout, three times
+
+    options = {"stall_timeout": 10, "progress_bytes": 1, "progress_interval": 0}
+    async with make_authority(**options) as assets:
+        model = await assets.ensure_model(REF, progress=slow)
+    assert model.path.stat().st_size == SIZE
+    assert waited == 3
+    assert len(hub.body_requests(Q4)) == 1  # no stall, no retry

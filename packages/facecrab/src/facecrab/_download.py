@@ -402,10 +402,11 @@ class _Download:
                 async for chunk in response.aiter_raw():
                     self.transferred += len(chunk)
                     watch.received(len(chunk))
-                    await partial.write(chunk)
-                    if size is not None and partial.size > size:
-                        raise IntegrityError(
-                            f"{name}: the server sent more than the expected {size} bytes"
-                        )
-                    await progress(partial.size)
+                    with watch.paused():  # the disk's and the listeners' time, not the hub's
+                        await partial.write(chunk)
+                        if size is not None and partial.size > size:
+                            raise IntegrityError(
+                                f"{name}: the server sent more than the expected {size} bytes"
+                            )
+                        await progress(partial.size)
         return size is None or partial.size >= size

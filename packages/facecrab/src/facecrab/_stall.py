@@ -9,6 +9,7 @@ bounds one pull's download as a whole, retries and backoff included.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import math
@@ -20,7 +21,7 @@ import attrs
 from rusty_genius_core import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
 __all__ = ["ENV_SETTINGS", "StallWatch", "TransferLimits", "retry_after_seconds"]
 
@@ -131,6 +132,17 @@ class StallWatch:
     def _restart(self) -> None:
         self.window = 0
         self.scope.deadline = anyio.current_time() + self.limits.stall_timeout
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop the clock while this side works (disk, progress consumers): time spent
+        waiting on a full queue or a slow reader is not the hub's."""
+        left = self.scope.deadline - anyio.current_time()
+        self.scope.deadline = math.inf
+        try:
+            yield
+        finally:
+            self.scope.deadline = anyio.current_time() + left
 
     @property
     def stalled(self) -> bool:
