@@ -70,7 +70,10 @@ class TransferLimits:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **given: float | None) -> TransferLimits:
-        """Arguments that are not ``None``, else :data:`ENV_SETTINGS`, else the defaults."""
+        """Arguments that are not ``None``, else :data:`ENV_SETTINGS`, else the defaults.
+
+        ``GENIUS_ATTEMPT_DEADLINE`` of ``0``, ``none`` or ``off`` means no deadline.
+        """
         values: dict[str, Any] = {}
         for name, variable in ENV_SETTINGS.items():
             value = given.get(name)
