@@ -278,3 +278,84 @@ async def test_a_stalled_download_reports_where_it_stalled(
         release.set()
     assert done[-1] == len(content(tiny_repo))
     assert done == sorted(done)
+
+
+async def test_a_404_leaves_no_empty_partial(
+    hub: LoopbackHub,
+    tiny_repo: HubRepo,
+    make_authority: Callable[..., AssetAuthority],
+    tmp_path: Path,
+) -> None:
+    hub.status(Q4, 404)
+    async with make_authority() as assets:
+        with pytest.raises(DownloadError, match=r"not found \(HTTP 404\)"):
+            await assets.ensure_model(REF)
+    folder = tmp_path / "cache" / TINY
+    assert sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock")) == []
+
+
+@pytest.mark.parametrize("planted", ["partial", "lock", "folder", "part"])
+async def test_a_planted_symlink_is_refused_and_its_target_untouched(
+    hub: LoopbackHub,
+    tiny_repo: HubRepo,
+    make_authority: Callable[..., AssetAuthority],
+    tmp_path: Path,
+    planted: str,
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"fourteen bytes")
+    path = tmp_path / "cache" / TINY / Q4
+    path.parent.parent.mkdir(parents=True)
+    reference = REF
+    if planted == "folder":  # the repo's folder links elsewhere
+        (tmp_path / "elsewhere").mkdir()
+        path.parent.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+        link = path.parent
+        victim = tmp_path / "elsewhere"
+    else:
+        path.parent.mkdir()
+        if planted == "part":  # the second file of a split GGUF
+            reference = f"{TINY}:F16"
+            link = partial_of(tmp_path / "cache" / TINY / "F16/tiny.F16-00002-of-00003.gguf")
+            link.parent.mkdir()
+        else:
+            link = partial_of(path) if planted == "partial" else path.with_name(Q4 + ".lock")
+        link.symlink_to(victim)
+    before = sorted(victim.iterdir()) if victim.is_dir() else victim.read_bytes()
+    async with make_authority() as assets:
+        with pytest.raises(AssetError) as err:
+            await assets.ensure_model(reference)
+        assert await assets.list_models() == []
+    assert str(err.value).startswith(f"{link} is a symbolic link; facecrab ")
+    assert "Remove the link" in str(err.value)
+    assert link.is_symlink()
+    after = sorted(victim.iterdir()) if victim.is_dir() else victim.read_bytes()
+    assert after == before
+    if planted != "part":
+        assert hub.body_requests(Q4) == []
+
+
+async def test_a_partial_linked_after_the_check_is_still_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``O_NOFOLLOW``: a link planted between the check and the open is not followed."""
+    from facecrab import _partial
+    from facecrab._partial import PartialFile
+
+    checks: list[Path] = []
+    real = _partial.refuse_link
+
+    def late(path: Path) -> None:  # the first check ran before the link was planted
+        checks.append(path)
+        if len(checks) > 1:
+            real(path)
+
+    monkeypatch.setattr(_partial, "refuse_link", late)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"fourteen bytes")
+    link = tmp_path / "model.gguf.partial"
+    link.symlink_to(victim)
+    with pytest.raises(AssetError, match=rf"^{link} is a symbolic link"):
+        await PartialFile(link).open(None)
+    assert checks == [link, link]  # the second one came from the refused open
+    assert victim.read_bytes() == b"fourteen bytes"

@@ -80,6 +80,13 @@ def test_broken_user_manifest_names_file_and_line(tmp_path: Path) -> None:
         load_manifest(user)
 
 
+def test_user_manifest_broken_at_its_end_names_the_last_line_and_column(tmp_path: Path) -> None:
+    user = tmp_path / "manifest.toml"
+    user.write_text('[models.x]\nrepo = "a/b"\nfilename = [\n  "x.gguf",\n')
+    with pytest.raises(ManifestError, match=r"manifest\.toml: invalid TOML at line 5, column 1: "):
+        load_manifest(user)
+
+
 def test_paths_from_platformdirs_env_and_arguments(tmp_path: Path) -> None:
     default = GeniusPaths.from_env(environ={})
     assert default.home == platformdirs.user_config_path("rusty-genius").absolute()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import os
 import threading
 import tomllib
 from pathlib import Path
@@ -123,6 +125,37 @@ def test_broken_toml_names_file_and_line_and_is_not_overwritten(tmp_path: Path) 
     assert registry.path.read_text() == BROKEN
 
 
+def test_toml_broken_at_its_end_names_the_last_line_and_column(tmp_path: Path) -> None:
+    """tomllib says only "at end of document" there; the registry names the place."""
+    registry = Registry(tmp_path / "registry.toml")
+    registry.path.write_text('version = 1\n\n[[models]]\nrepo = "acme/m1-GGUF')
+    with pytest.raises(RegistryError, match=r"invalid TOML at line 4, column 21 \(") as err:
+        registry.read_sync()
+    assert "?" not in str(err.value).split("(")[0]
+
+
+def test_a_full_disk_while_writing_names_the_registry_and_keeps_the_old_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = Registry(tmp_path / "registry.toml")
+    registry.update_sync(lambda entries: [entry(1)])
+    before = registry.path.read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(RegistryError) as err:
+        registry.update_sync(lambda entries: [*entries, entry(2)])
+    assert str(err.value) == (
+        f"registry {registry.path} cannot be written: No space left on device; "
+        "it still holds what it held before"
+    )
+    monkeypatch.undo()
+    assert registry.path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".registry-")] == []
+
+
 _GOOD = (
     '[[models]]\nreference = "a/b:Q4_0"\nrepo = "a/b"\nrevision = "main"\nfilename = "x.gguf"\n'
     'quantization = "Q4_0"\nsize = 1\nsha256 = "a"\npath = "/m/x.gguf"\n'
@@ -198,3 +231,16 @@ async def test_authority_refuses_a_broken_registry_without_touching_it(
             await assets.list_models()
     assert path.read_text() == BROKEN
     assert hub.body_requests("tiny.Q8_0.gguf") == []
+
+
+def test_a_symlinked_registry_lock_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"fourteen bytes")
+    registry = Registry(tmp_path / "home" / "registry.toml")
+    registry.path.parent.mkdir()
+    lock = registry.path.with_name("registry.toml.lock")
+    lock.symlink_to(victim)
+    with pytest.raises(AssetError, match=rf"^{lock} is a symbolic link; "):
+        registry.update_sync(lambda entries: [entry(1)])
+    assert victim.read_bytes() == b"fourteen bytes"
+    assert not registry.path.exists()

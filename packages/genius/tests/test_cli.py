@@ -123,6 +123,31 @@ def test_an_interrupted_pull_exits_130_and_the_next_transfers_only_the_rest(
     assert cli.model_path().stat().st_size == SMOLLM2.size
 
 
+def test_a_redirect_loop_or_a_stuck_hub_ends_the_pull_with_a_clear_error(
+    cli, smollm2_hub: LoopbackHub
+) -> None:
+    """Issue 18: not ``unexpected TooManyRedirects``, and a stalled hub is given up on."""
+    smollm2_hub.redirect_loop(SMOLLM2.filename)
+    looped = cli("pull", REF)
+    assert looped.returncode == 1, looped.stderr
+    last = looped.stderr.splitlines()[-1]
+    url = f"{smollm2_hub.url}/{SMOLLM2.repo}/resolve/main/{SMOLLM2.filename}"
+    assert last == (
+        f"genius: error: {SMOLLM2.filename}: the hub redirected more than 20 times from {url} "
+        "(a redirect loop); check HF_ENDPOINT and any proxy in between"
+    )
+    smollm2_hub.clear_faults()
+    smollm2_hub.stall(SMOLLM2.filename, 1000, times=None)
+    stuck = cli("pull", REF, GENIUS_STALL_TIMEOUT="60", GENIUS_ATTEMPT_DEADLINE="1")
+    assert stuck.returncode == 1, stuck.stderr
+    assert stuck.stderr.splitlines()[-1] == (
+        f"genius: error: {SMOLLM2.filename}: the download did not finish within 1 s "
+        f"(attempt_deadline) and was stopped at byte 1000 of {SMOLLM2.size}. The partial file "
+        "is kept: pulling again resumes from byte 1000; for a slow link raise "
+        "GENIUS_ATTEMPT_DEADLINE"
+    )
+
+
 def test_pull_on_a_terminal_redraws_one_bar(cli) -> None:
     leader, follower = pty.openpty()
     received = bytearray()

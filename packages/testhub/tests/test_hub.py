@@ -162,6 +162,49 @@ async def test_stall_holds_until_released(hub: LoopbackHub, tiny: HubRepo) -> No
     assert got == [BLOB]
 
 
+@pytest.mark.virtual_time
+async def test_drip_sends_one_byte_per_interval_after_the_first_bytes(
+    hub: LoopbackHub, tiny: HubRepo
+) -> None:
+    hub.drip("README.md", 2, 20.0)
+    got = bytearray()
+    arrivals: list[float] = []
+    async with (
+        httpx.AsyncClient(timeout=30) as client,
+        client.stream("GET", resolve_url(hub, "README.md")) as response,
+    ):
+        start = anyio.current_time()
+        async for chunk in response.aiter_raw():
+            got += chunk
+            arrivals.append(anyio.current_time() - start)
+    assert bytes(got) == b"hello\n"
+    assert arrivals == [0.0, 20.0, 40.0, 60.0, 80.0]  # virtual seconds: one byte every 20
+    with pytest.raises(ValueError, match="interval must be positive"):
+        hub.drip(NAME, 0, 0)
+
+
+async def test_redirect_loop_sends_resolve_back_to_itself(hub: LoopbackHub, tiny: HubRepo) -> None:
+    hub.redirect_loop(NAME)
+    async with httpx.AsyncClient(follow_redirects=True, max_redirects=5) as client:
+        with pytest.raises(httpx.TooManyRedirects):
+            await client.get(resolve_url(hub))
+    assert [(r.kind, r.status) for r in hub.requests] == [("resolve", 302)] * 6
+    assert {r.path for r in hub.requests} == {f"/{REPO}/resolve/main/{NAME}"}
+
+
+async def test_status_faults_send_retry_after(hub: LoopbackHub, tiny: HubRepo) -> None:
+    hub.status(NAME, 429, retry_after="7")
+    hub.status(REPO, 503, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")
+    async with httpx.AsyncClient(follow_redirects=True) as client:
+        limited = await client.get(resolve_url(hub))
+        tree = await client.get(f"{hub.url}/api/models/{REPO}/tree/main")
+        fine = await client.get(resolve_url(hub))
+    assert (limited.status_code, limited.headers["retry-after"]) == (429, "7")
+    assert (tree.status_code, tree.headers["retry-after"]) == (503, "Wed, 21 Oct 2015 07:28:00 GMT")
+    assert "retry-after" not in fine.headers
+    assert fine.content == BLOB
+
+
 async def test_corrupt_keeps_the_length_and_changes_the_bytes(
     hub: LoopbackHub, tiny: HubRepo
 ) -> None:

@@ -26,7 +26,6 @@ from urllib.parse import quote
 import anyio
 import anyio.to_thread
 import attrs
-import filelock
 
 from rusty_genius_core import (
     AssetComplete,
@@ -43,6 +42,7 @@ from rusty_genius_core import (
 from ._download import RetryPolicy, Sleep, fetch_file
 from ._errors import OfflineError, RepoNotFoundError
 from ._flights import Flight, Flights, no_progress
+from ._locks import file_lock
 from ._manifest import load_manifest
 from ._paths import GeniusPaths
 from ._progress import ProgressThrottle
@@ -57,6 +57,7 @@ from ._resolve import (
     select_gguf,
     wanted,
 )
+from ._stall import TransferLimits
 
 if TYPE_CHECKING:
     import httpx
@@ -92,6 +93,9 @@ class AssetAuthority:
     is used as given and not closed; otherwise the authority creates one at its first
     download and closes it on exit (a registry hit never pays for httpx or
     huggingface_hub). ``retry`` and ``sleep`` shape the backoff between failed attempts.
+    ``stall_timeout``, ``min_rate`` and ``attempt_deadline`` (else ``GENIUS_STALL_TIMEOUT``,
+    ``GENIUS_MIN_RATE``, ``GENIUS_ATTEMPT_DEADLINE``) say when a slow download is given
+    up on: see :class:`~facecrab._stall.TransferLimits`.
     """
 
     def __init__(
@@ -110,8 +114,14 @@ class AssetAuthority:
         lock_poll_interval: float = 0.05,
         progress_bytes: int = 64 * 1024,
         progress_interval: float = 0.1,
+        stall_timeout: float | None = None,
+        min_rate: float | None = None,
+        attempt_deadline: float | None = None,
     ) -> None:
         env: Mapping[str, str] = os.environ if environ is None else environ
+        self.limits = TransferLimits.from_env(
+            env, stall_timeout=stall_timeout, min_rate=min_rate, attempt_deadline=attempt_deadline
+        )
         self.paths = GeniusPaths.from_env(home=home, cache=cache, environ=env)
         self.registry = Registry(self.paths.registry_file)
         self.endpoint = (endpoint or env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
@@ -172,7 +182,10 @@ class AssetAuthority:
 
             self._client = httpx.AsyncClient(
                 follow_redirects=True,
-                timeout=httpx.Timeout(self._timeout, connect=10.0),
+                # The stall rule, not a read timeout, decides when a slow body is given up on.
+                timeout=httpx.Timeout(
+                    max(self._timeout, 2 * self.limits.stall_timeout), connect=10.0
+                ),
                 transport=WideReadTransport(),
             )
         return self._client
@@ -267,7 +280,7 @@ class AssetAuthority:
         found = registry_hits(want, await self.registry.entries())
         for entry in found:
             with self._flights.using(str(entry.path)) as flight:
-                async with flight.lock, self._file_lock(entry.path):
+                async with flight.lock, file_lock(self.paths, entry.path, self._lock_poll):
                     await self.registry.remove(_same_key(entry), _delete_files)
         return bool(found)
 
@@ -353,7 +366,7 @@ class AssetAuthority:
         if found is None:
             spec = resolution.spec
             first = self._dest(spec.repo, resolution.files[0].filename)
-            async with self._file_lock(first):
+            async with file_lock(self.paths, first, self._lock_poll):
                 found = await self._local(want)  # another process finished it
                 if found is None:
                     entry = await self._download(reference, resolution, flight, emit)
@@ -375,7 +388,12 @@ class AssetAuthority:
             headers["Authorization"] = f"Bearer {token}"
         parts: list[RegistryPart] = []
         commit: str | None = None
+        limit = self.limits.attempt_deadline
+        deadline = None if limit is None else anyio.current_time() + limit
         for remote in resolution.files:
+            await anyio.to_thread.run_sync(
+                self.paths.refuse_links, self._dest(spec.repo, remote.filename)
+            )
             await broadcast(
                 AssetStarted(reference=reference, filename=remote.filename, total=remote.size)
             )
@@ -397,6 +415,8 @@ class AssetAuthority:
                     retry=self.retry,
                     sleep=self._sleep,
                     progress=throttle,
+                    limits=self.limits,
+                    deadline=deadline,
                 )
             await throttle.finish(result.size)
             commit = commit or result.commit
@@ -433,22 +453,6 @@ class AssetAuthority:
 
     def _dest(self, repo: str, filename: str) -> Path:
         return self.paths.model_file(repo, filename)
-
-    @contextlib.asynccontextmanager
-    async def _file_lock(self, target: Path) -> AsyncIterator[None]:
-        """``<file>.lock``, shared with other processes; polled so cancellation stays prompt."""
-        await anyio.to_thread.run_sync(lambda: target.parent.mkdir(parents=True, exist_ok=True))
-        lock = filelock.FileLock(str(target) + ".lock", thread_local=False)
-        while True:
-            try:
-                lock.acquire(timeout=0)
-                break
-            except filelock.Timeout:
-                await anyio.sleep(self._lock_poll)
-        try:
-            yield
-        finally:
-            lock.release()
 
 
 def _message(exc: BaseException) -> str:

@@ -19,24 +19,37 @@ DEFAULT_MODEL: Final = "qwen-2.5-1.5b-instruct"
 """The alias a front end uses when the user names no model."""
 
 _LOCATION = re.compile(r"\(at line (\d+), column (\d+)\)")
+_AT_END: Final = "(at end of document)"
 
 
-def toml_error_location(exc: tomllib.TOMLDecodeError) -> tuple[int | None, int | None]:
-    """``(line, column)`` of a TOML error (attributes from Python 3.14, else the message)."""
+def toml_error_location(
+    exc: tomllib.TOMLDecodeError, text: str | None = None
+) -> tuple[int | None, int | None]:
+    """``(line, column)`` of a TOML error (attributes from Python 3.14, else the message).
+
+    tomllib before 3.14 says ``(at end of document)`` for an error at the very end (an
+    unterminated string or array, a key without a value): given the ``text`` that was
+    parsed, that is its last line, one column past its last character.
+    """
     line = getattr(exc, "lineno", None)
     column = getattr(exc, "colno", None)
     if isinstance(line, int):
         return line, column if isinstance(column, int) else None
     found = _LOCATION.search(str(exc))
-    return (int(found[1]), int(found[2])) if found else (None, None)
+    if found:
+        return int(found[1]), int(found[2])
+    if text is not None and _AT_END in str(exc):
+        last = text.rsplit("\n", 1)[-1]
+        return text.count("\n") + 1, len(last) + 1
+    return None, None
 
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line, column = toml_error_location(exc)
-        where = f"line {line}, column {column}" if line is not None else "somewhere"
+        line, column = toml_error_location(exc, text)
+        where = f"line {line}, column {column}" if line is not None else "an unknown place"
         raise ManifestError(f"{source}: invalid TOML at {where}: {exc}") from exc
 
 

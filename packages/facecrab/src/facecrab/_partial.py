@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 from collections import deque
@@ -14,6 +15,7 @@ import anyio.to_thread
 from rusty_genius_core import background_tasks
 
 from ._errors import DownloadError
+from ._paths import refuse_link
 from ._threads import Stopped, run_stoppable
 
 if TYPE_CHECKING:
@@ -31,6 +33,14 @@ _HASH_CHUNK: Final = 1 << 20
 _SYNC_EVERY: Final = 8 << 20
 """Bytes appended between background data syncs while the body streams in."""
 _datasync: Final = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+_APPEND: Final = (
+    os.O_WRONLY
+    | os.O_APPEND
+    | os.O_CREAT
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+"""How a partial is opened: appended to, created if missing, never through a symbolic link."""
 
 
 class PartialFile:
@@ -72,7 +82,14 @@ class PartialFile:
     async def open(self, limit: int | None) -> None:
         def open_sync() -> tuple[BinaryIO, int]:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            f = self.path.open("ab")
+            refuse_link(self.path)  # where O_NOFOLLOW does not exist
+            try:
+                fd = os.open(self.path, _APPEND, 0o644)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:  # a link planted after the check
+                    refuse_link(self.path)
+                raise
+            f = os.fdopen(fd, "ab")
             have = os.fstat(f.fileno()).st_size
             if limit is not None and have > limit:  # not ours: longer than the file can be
                 f.truncate(0)
@@ -236,7 +253,8 @@ class PartialFile:
         return self._hash.hexdigest()
 
     async def keep(self) -> None:
-        """Flush what arrived and close, leaving the partial for a later resume."""
+        """Flush what arrived and close, leaving the partial for a later resume (an empty
+        one is removed)."""
         with anyio.CancelScope(shield=True):
             if self._file is None or self._file.closed:
                 return
@@ -245,6 +263,8 @@ class PartialFile:
                     await self.flush()
             finally:
                 self._file.close()
+            if self._size == 0:  # nothing to resume from (a 404, a refused request)
+                await anyio.to_thread.run_sync(lambda: self.path.unlink(missing_ok=True))
 
     async def discard(self) -> None:
         if self._file is not None and not self._file.closed:

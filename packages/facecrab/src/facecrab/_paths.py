@@ -9,10 +9,15 @@ from typing import TYPE_CHECKING, Final
 import attrs
 import platformdirs
 
+from rusty_genius_core import AssetError
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["APP_NAME", "GeniusPaths"]
+__all__ = ["APP_NAME", "GeniusPaths", "refuse_link"]
+
+_WRITE_SUFFIXES: Final = (".partial", ".lock")
+"""What facecrab writes next to a model file: its download in progress and its lock."""
 
 APP_NAME: Final = "rusty-genius"
 
@@ -65,3 +70,32 @@ class GeniusPaths:
         """``cache/org/name/filename``; repo and filename were validated as safe paths."""
         org, name = repo.split("/", 1)
         return self.cache / org / name / filename
+
+    def refuse_links(self, target: Path) -> None:
+        """Raise :class:`AssetError` if a symbolic link is on the way to writing ``target``.
+
+        Checked (blocking ``lstat`` calls): every directory below the cache root that
+        leads to ``target``, ``target`` itself, and its ``.partial`` and ``.lock``. A link
+        planted there would make a download append to, or a lock truncate, a file outside
+        the cache. The cache root itself may be a link (a cache moved to another disk).
+        """
+        try:
+            inside = target.relative_to(self.cache).parts
+        except ValueError:
+            inside = (target.name,)
+        current = self.cache
+        for part in inside[:-1]:
+            current = current / part
+            refuse_link(current)
+        for suffix in ("", *_WRITE_SUFFIXES):
+            refuse_link(target.with_name(target.name + suffix))
+
+
+def refuse_link(path: Path) -> None:
+    """Raise :class:`AssetError` naming ``path`` if it is a symbolic link (blocking)."""
+    if path.is_symlink():
+        raise AssetError(
+            f"{path} is a symbolic link; facecrab writes its cache only through regular files "
+            "and directories, so it refuses it (nothing was written through the link). "
+            "Remove the link and try again"
+        )

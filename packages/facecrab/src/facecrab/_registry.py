@@ -33,6 +33,7 @@ from rusty_genius_core.conversion import (
 
 from ._errors import RegistryError
 from ._manifest import toml_error_location
+from ._paths import refuse_link
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -130,8 +131,12 @@ class Registry:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            line, column = toml_error_location(exc)
-            where = f"line {line}" + (f", column {column}" if column else "") if line else "?"
+            line, column = toml_error_location(exc, text)
+            where = (
+                f"line {line}" + (f", column {column}" if column else "")
+                if line
+                else "an unknown place"
+            )
             raise RegistryError(
                 f"registry {self.path}: invalid TOML at {where} ({exc}); "
                 "fix or remove the file, facecrab will not overwrite it"
@@ -156,6 +161,19 @@ class Registry:
         ]
 
     def _write_sync(self, entries: list[RegistryEntry]) -> None:
+        """Replace the file with ``entries``; a failing disk (full, read-only) names it."""
+        try:
+            self._replace_sync(entries)
+        except RegistryError:
+            raise
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise RegistryError(
+                f"registry {self.path} cannot be written: {reason}; "
+                "it still holds what it held before"
+            ) from exc
+
+    def _replace_sync(self, entries: list[RegistryEntry]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         body = tomli_w.dumps(
             {
@@ -180,7 +198,9 @@ class Registry:
     ) -> None:
         """Read, apply ``change``, write (unless it returns ``None``), all under the lock."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(self.path) + ".lock", timeout=self.lock_timeout)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        refuse_link(lock_path)
+        lock = filelock.FileLock(str(lock_path), timeout=self.lock_timeout)
         try:
             with lock:
                 changed = change(self.read_sync())

@@ -11,7 +11,7 @@ import attrs
 
 __all__ = ["Fault", "FaultKind", "FaultRegistry", "StallHandle"]
 
-FaultKind = Literal["cut", "stall", "corrupt", "status", "ignore_range"]
+FaultKind = Literal["cut", "stall", "drip", "corrupt", "status", "ignore_range", "redirect_loop"]
 
 
 class StallHandle:
@@ -66,6 +66,10 @@ class Fault:
     abrupt: bool = False
     stall: StallHandle | None = None
     after: int = 0
+    interval: float = 0.0
+    """A drip's seconds between two bytes."""
+    headers: dict[str, str] = attrs.field(factory=dict)
+    """Extra response headers of a status fault (``Retry-After``)."""
 
 
 class FaultRegistry:

@@ -10,7 +10,8 @@ fault registry), :mod:`._log` (the request log), :mod:`._wire` (HTTP/1.1 framing
 h11) and :mod:`._router` (the routes). This module is the server: :class:`LoopbackHub`,
 the object tests hold, and the accept loop on anyio sockets, so the same server runs on
 asyncio and trio. A fault lands on an exact byte (cut the connection after N body bytes,
-stall, flip bytes, answer a status, ignore ``Range``). Every request is recorded
+stall, drip one byte at a time, flip bytes, answer a status, ignore ``Range``, redirect
+in a loop). Every request is recorded
 (:class:`RequestRecord`) for assertions. Files on disk are streamed in chunks.
 
 Use ``async with open_hub() as hub`` inside a test's event loop, or
@@ -118,19 +119,62 @@ class LoopbackHub:
         )
         return handle
 
+    def drip(
+        self,
+        path: str,
+        after_bytes: int,
+        interval: float,
+        *,
+        times: int | None = 1,
+        after: int = 0,
+    ) -> None:
+        """Send ``after_bytes`` of the body at full speed, then one byte every ``interval`` s.
+
+        A hub that is never silent for long but never gets anywhere either: a read
+        timeout does not fire, only a minimum rate catches it.
+        """
+        if interval <= 0:
+            raise ValueError(f"a drip's interval must be positive, got {interval}")
+        self._faults.add(
+            Fault(
+                kind="drip",
+                key=path,
+                times=times,
+                after=after,
+                nbytes=after_bytes,
+                interval=interval,
+            )
+        )
+
+    def redirect_loop(self, path: str, *, times: int | None = None, after: int = 0) -> None:
+        """Answer the file's ``resolve`` request with a 302 to the same URL, again and again."""
+        self._faults.add(Fault(kind="redirect_loop", key=path, times=times, after=after))
+
     def corrupt(self, path: str, *, times: int | None = None, after: int = 0) -> None:
         """Serve wrong bytes of the right length."""
         self._faults.add(Fault(kind="corrupt", key=path, times=times, after=after))
 
-    def status(self, target: str, code: int, *, times: int | None = 1, after: int = 0) -> None:
+    def status(
+        self,
+        target: str,
+        code: int,
+        *,
+        times: int | None = 1,
+        after: int = 0,
+        retry_after: str | None = None,
+    ) -> None:
         """Answer ``code`` instead, for a file (``path``/``org/repo/path``) or a whole repo.
 
         A file's fault answers its ``resolve`` request (a 416 with ``Content-Range:
         bytes */SIZE``); a repo's fault also answers the tree and model_info requests.
+        ``retry_after`` is sent as the ``Retry-After`` header (seconds or an HTTP date).
         """
         if code not in REASONS or code < 400:
             raise ValueError(f"status fault {code} is not an error status this hub knows")
-        self._faults.add(Fault(kind="status", key=target, times=times, after=after, code=code))
+        headers = {} if retry_after is None else {"Retry-After": retry_after}
+        self._faults.add(
+            Fault(kind="status", key=target, times=times, after=after, code=code, headers=headers)
+        )
 
     def ignore_range(self, path: str, *, times: int | None = None, after: int = 0) -> None:
         """Answer ``Range`` requests with 200 and the whole file, as some servers do."""

@@ -4,7 +4,8 @@
   metadata (``?recursive=true`` walks folders);
 - ``GET /api/models/{org}/{repo}`` and ``.../revision/{revision}`` answer ``model_info``;
 - ``HEAD|GET /{org}/{repo}/resolve/{revision}/{path}`` serves a file; LFS files first
-  redirect (302) to ``/cdn/{org}/{repo}/{commit}/{path}``;
+  redirect (302) to ``/cdn/{org}/{repo}/{commit}/{path}`` (a ``redirect_loop`` fault
+  redirects ``resolve`` to itself instead);
 - anything else is 404, any method but GET and HEAD 405.
 """
 
@@ -137,7 +138,7 @@ class Router:
         fault = self._faults.take("status", (repo_id,))
         if fault is not None:
             error_code = "RepoNotFound" if fault.code == 404 else None
-            await self._send_error(ex, fault.code, error_code)
+            await self._send_error(ex, fault.code, error_code, None, fault.headers)
             return None
         repo, known = self._catalog.find(repo_id, revision)
         if repo is None:
@@ -213,10 +214,16 @@ class Router:
         fault = self._faults.take("status", (*file_keys, repo_id)) if kind == "resolve" else None
         if fault is not None:
             extra = {"Content-Range": f"bytes */{file.size}"} if file and fault.code == 416 else {}
+            extra.update(fault.headers)
             error_code = None
             if fault.code == 404:
                 error_code = "RepoNotFound" if fault.key == repo_id else "EntryNotFound"
             await self._send_error(ex, fault.code, error_code, None, extra)
+            return
+        if kind == "resolve" and self._faults.take("redirect_loop", file_keys) is not None:
+            location = f"{self._settings.url}{ex.req.target}"
+            await self._send_head(ex, 302, {"Location": location, "Content-Length": "0"})
+            await self._end(ex)
             return
         if repo is None:
             await self._send_not_found(ex, revision, known)
@@ -257,14 +264,16 @@ class Router:
     async def _send_file(
         self, ex: _Exchange, file: HubFile, start: int, stop: int, keys: tuple[str, ...]
     ) -> None:
-        """Send ``[start, stop)`` of the file, applying its cut, stall and corrupt faults.
+        """Send ``[start, stop)`` of the file, applying its cut, stall, drip and corrupt faults.
 
         A stall holds after exactly ``nbytes`` body bytes; a cut drops the connection after
-        exactly ``nbytes``; corrupt flips every byte (same length). Each piece goes to
+        exactly ``nbytes``; a drip sends one byte per interval after ``nbytes``; corrupt
+        flips every byte (same length). Each piece goes to
         the socket as one ``Data`` event, unchanged by h11.
         """
         cut = self._faults.take("cut", keys)
         stall = self._faults.take("stall", keys)
+        drip = self._faults.take("drip", keys)
         corrupt = self._faults.take("corrupt", keys) is not None
         sent = 0
 
@@ -276,6 +285,11 @@ class Router:
                     limit = min(limit, stall.nbytes - sent)
                 if cut is not None:
                     limit = min(limit, cut.nbytes - sent)
+                if drip is not None and sent >= drip.nbytes:
+                    limit = min(limit, 1)
+                    await anyio.sleep(drip.interval)
+                elif drip is not None:
+                    limit = min(limit, drip.nbytes - sent)
                 if limit > 0:
                     piece = view[:limit]
                     await ex.conn.send_body(piece.translate(_FLIP) if corrupt else piece)
