@@ -100,6 +100,10 @@ DEFAULT_MAX_QUEUE: Final = 512
 _YIELD_EVERY: Final = 16
 """Sends that may skip the loop in a row (see :meth:`_Session._send`)."""
 
+REMEMBERED_OPTIONS: Final = 32
+"""Models whose last ``LoadModel`` options are kept for their next load (least recently
+loaded forgotten first); only options that loaded a model are kept."""
+
 
 def default_engine_factory() -> Engine:
     """cortex's best available engine: llama.cpp when installed, else Pinky."""
@@ -581,13 +585,23 @@ class _Session:
         job.slot = slot
         if isinstance(job.command, LoadModel):
             slot.loaders += 1
-            self._last_options[job.model] = job.command.options
         else:
             slot.running += 1
         slot.keep_alive = job.command.keep_alive  # the latest request's says, as in Ollama
         slot.deadline = None
         slot.last_used = next(self._ticks)
         job.started.set()
+
+    def _remember_options(self, model: str, options: LoadOptions) -> None:
+        """Keep the options a ``LoadModel`` loaded ``model`` with, for its next load.
+
+        Only after the model loaded (an unknown name costs nothing once refused), and
+        for at most :data:`REMEMBERED_OPTIONS` models, so distinct names cannot grow it.
+        """
+        self._last_options.pop(model, None)
+        self._last_options[model] = options
+        while len(self._last_options) > REMEMBERED_OPTIONS:
+            del self._last_options[next(iter(self._last_options))]
 
     def _release(self, job: _Job) -> _Slot | None:
         """Book the end of ``job``; return a slot the caller must close (unload) now."""
@@ -736,6 +750,7 @@ class _Session:
                 error=RequestCancelledError, message=f"request {job.request_id!r} was cancelled"
             )
         if isinstance(job.command, LoadModel):
+            self._remember_options(job.model, job.command.options)
             return ModelLoaded(model=job.model, load_duration=load_seconds or 0.0)
         return await self._stream(job, job.command, load_seconds)
 
