@@ -16,6 +16,7 @@ that is otherwise always awaited: a run outlives its request only once abandoned
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -66,7 +67,9 @@ def _start_detached(func: Callable[[], Awaitable[None]], name: str) -> None:
 
     if _on_trio():
         trio: Any = sys.modules["trio"]
-        trio.lowlevel.spawn_system_task(main, name=name)
+        # A copy of this task's context, as asyncio's create_task takes (trio's default
+        # would be the run's own).
+        trio.lowlevel.spawn_system_task(main, name=name, context=contextvars.copy_context())
         return
     # anyio's token of an asyncio loop is the loop itself (the library code here does not
     # import asyncio; see the import-linter contract).

@@ -12,6 +12,10 @@ Guarantees:
 - ``Infer`` ends with ``Complete``: ``finish_reason`` is the engine's, or
   ``cancelled`` after ``Cancel``/``Shutdown(drain=False)``, also when it was
   still queued (then no ``ProcessStart`` precedes it).
+- An engine asked to stop (``Cancel``, ``Shutdown(drain=False)``, cancellation) that
+  has not within ``stop_timeout`` seconds is abandoned: its requests end with
+  ``ErrorReport`` (``EngineError``), the next request for its model gets a new
+  engine instance, and shutdown does not wait for it (see :mod:`._leftover`).
 - Errors end the request with ``ErrorReport`` whose ``kind`` is the core error
   class (``AssetError``, ``EngineError``, ``ManifestError``, ``BusyError``,
   ``ProtocolError``…), also after partial output: the events already sent stay
@@ -883,6 +887,8 @@ class _Session:
     def _abandon(self, slot: _Slot) -> None:
         """Leave ``slot``'s engine behind: its requests end with ``EngineError``, a new slot
         (a new engine) serves the next request for the model, shutdown does not wait for it."""
+        if slot.broken:
+            return
         backend = slot.engine.backend if slot.engine is not None else "?"
         error = EngineError(
             f"the {backend} engine of {slot.name!r} did not stop within "
@@ -905,25 +911,35 @@ class _Session:
         self._abandoned.append(slot)
         engine = slot.engine
         for job in list(slot.jobs):
+            if job.run is not None and job.run.done.is_set():
+                continue  # it ended on its own; its task reports how
             job.abandoned = error
             self._cancel_job(job)
-            if job.run is not None and not job.run.done.is_set():
+            if job.run is not None:
                 job.run.abandon()
                 slot.stragglers += 1
                 job.run.cleanup = self._straggler_cleanup(slot, engine)
+        if slot.stragglers == 0:
+            self._abandoned.remove(slot)
         self._schedule()
 
-    @staticmethod
-    def _straggler_cleanup(slot: _Slot, engine: Engine | None) -> Callable[[], Awaitable[None]]:
+    def _straggler_cleanup(
+        self, slot: _Slot, engine: Engine | None
+    ) -> Callable[[], Awaitable[None]]:
+        """What an abandoned run does if it ever ends: the last one unloads the engine."""
+
         async def cleanup() -> None:
             slot.stragglers -= 1
-            if slot.stragglers == 0 and engine is not None:
-                await engine.unload()
+            if slot.stragglers == 0:
+                if slot in self._abandoned:
+                    self._abandoned.remove(slot)  # nothing left behind: forget it
+                if engine is not None:
+                    await engine.unload()
 
         return cleanup
 
     def _log_left_behind(self) -> None:
-        left = [s for s in self._abandoned if s.stragglers > 0]
+        left = list(self._abandoned)
         if left:
             log.warning(
                 "brainstem stopped, leaving behind %d engine instance(s) that did not stop: %s",
