@@ -19,6 +19,8 @@ import pytest
 
 from rusty_genius_core import (
     Ack,
+    BrainstemInput,
+    BrainstemOutput,
     Cancel,
     ConfigError,
     Content,
@@ -26,6 +28,8 @@ from rusty_genius_core import (
     ErrorReport,
     FinishReason,
     OutputBody,
+    ProcessStart,
+    Shutdown,
     is_final,
 )
 from rusty_genius_cortex import PinkyEngine
@@ -35,7 +39,7 @@ from rusty_genius_testhub.requests import finish, infer
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
-    from conftest import FakeAssets
+    from conftest import FakeAssets, Lab
     from rusty_genius_core import InferenceEvent
     from rusty_genius_cortex import StopSignal
 
@@ -181,3 +185,27 @@ def test_stop_timeout_must_be_a_positive_number(assets: FakeAssets) -> None:
         with pytest.raises(ConfigError, match="stop_timeout must be a positive number"):
             Orchestrator(assets, stop_timeout=bad)  # type: ignore[arg-type]
     assert Orchestrator(assets, stop_timeout=0.5).stop_timeout == 0.5
+
+
+async def test_time_spent_waiting_for_the_consumer_does_not_count(
+    assets: FakeAssets, lab: Lab
+) -> None:
+    stem = Orchestrator(assets, engine_factory=lab.factory(), stop_timeout=1.0)
+    in_send, in_receive = anyio.create_memory_object_stream[BrainstemInput](10)
+    out_send, out_receive = anyio.create_memory_object_stream[BrainstemOutput](0)
+    async with anyio.create_task_group() as tg, in_send, out_receive:
+        tg.start_soon(stem.run, in_receive, out_send)
+        await in_send.send(BrainstemInput(request_id="a", command=infer("one two three four")))
+        assert isinstance((await out_receive.receive()).body, ProcessStart)
+        await in_send.send(BrainstemInput(request_id="c", command=Cancel(target="a")))
+        await anyio.sleep(10 * STOP_TIMEOUT)  # nobody reads: the engine waits on us, not we on it
+        finals: dict[str, OutputBody] = {}
+        while len(finals) < 2:
+            output = await out_receive.receive()
+            if is_final(output.body):
+                finals[output.request_id] = output.body
+        await in_send.send(BrainstemInput(request_id="s", command=Shutdown(drain=False)))
+        async for _ in out_receive:
+            pass
+    assert finish(finals["a"]) is FinishReason.CANCELLED  # stopped in time once read
+    assert len(lab.engines) == 1
