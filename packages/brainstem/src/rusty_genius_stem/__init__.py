@@ -16,6 +16,7 @@ from ._assets import RegistryRecord as RegistryRecord
 from ._client import BrainstemClient as BrainstemClient
 from ._client import open_brainstem as open_brainstem
 from ._orchestrator import DEFAULT_MAX_QUEUE as DEFAULT_MAX_QUEUE
+from ._orchestrator import DEFAULT_STOP_TIMEOUT as DEFAULT_STOP_TIMEOUT
 from ._orchestrator import Orchestrator as Orchestrator
 from ._orchestrator import default_engine_factory as default_engine_factory
 from ._strategy import DEFAULT_HIBERNATE_AFTER as DEFAULT_HIBERNATE_AFTER
@@ -27,6 +28,7 @@ from ._strategy import KeepAlive as KeepAlive
 __all__ = [
     "DEFAULT_HIBERNATE_AFTER",
     "DEFAULT_MAX_QUEUE",
+    "DEFAULT_STOP_TIMEOUT",
     "AssetSource",
     "BrainstemClient",
     "CortexStrategy",

@@ -25,7 +25,12 @@ from rusty_genius_core import (
     is_final,
 )
 
-from ._orchestrator import DEFAULT_MAX_QUEUE, Orchestrator, default_engine_factory
+from ._orchestrator import (
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_STOP_TIMEOUT,
+    Orchestrator,
+    default_engine_factory,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -282,13 +287,16 @@ async def open_brainstem(
     max_memory: int | None = None,
     fetch_assets: bool = False,
     buffer_size: int = 64,
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT,
 ) -> AsyncIterator[BrainstemClient]:
     """Run an :class:`Orchestrator` in a task group and hand back a client.
 
     ``assets`` defaults to facecrab's ``AssetAuthority()`` with its default
     directories, opened and closed here. The other keywords configure the
-    :class:`Orchestrator` (``max_memory`` is its memory budget in bytes). Leaving the block shuts the brainstem
-    down, cancelling what still runs; every engine is unloaded before it returns.
+    :class:`Orchestrator` (``max_memory`` is its memory budget in bytes, ``stop_timeout`` the
+    seconds an engine has to stop before it is abandoned). Leaving the block shuts the
+    brainstem down, cancelling what still runs; every engine is unloaded before it returns,
+    except those abandoned for not stopping (logged, never waited for).
     """
     async with AsyncExitStack() as stack:
         if assets is None:
@@ -306,6 +314,7 @@ async def open_brainstem(
             max_loaded=max_loaded,
             max_memory=max_memory,
             fetch_assets=fetch_assets,
+            stop_timeout=stop_timeout,
         )
         in_send, in_receive = anyio.create_memory_object_stream[BrainstemInput](buffer_size)
         for end in (in_send, in_receive):

@@ -12,6 +12,10 @@ Guarantees:
 - ``Infer`` ends with ``Complete``: ``finish_reason`` is the engine's, or
   ``cancelled`` after ``Cancel``/``Shutdown(drain=False)``, also when it was
   still queued (then no ``ProcessStart`` precedes it).
+- An engine asked to stop (``Cancel``, ``Shutdown(drain=False)``, cancellation) that
+  has not within ``stop_timeout`` seconds is abandoned: its requests end with
+  ``ErrorReport`` (``EngineError``), the next request for its model gets a new
+  engine instance, and shutdown does not wait for it (see :mod:`._leftover`).
 - Errors end the request with ``ErrorReport`` whose ``kind`` is the core error
   class (``AssetError``, ``EngineError``, ``ManifestError``, ``BusyError``,
   ``ProtocolError``…), also after partial output: the events already sent stay
@@ -69,6 +73,7 @@ from rusty_genius_core import (
     ModelLoaded,
     ModelSpec,
     ModelStatus,
+    OutputBody,
     ProcessStart,
     ProtocolError,
     RequestCancelledError,
@@ -78,27 +83,35 @@ from rusty_genius_core import (
 )
 from rusty_genius_cortex import Engine, StopSignal
 
+from ._leftover import EngineRun
 from ._strategy import CortexStrategy, HibernateAfter, Immediate, KeepAlive
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Callable
+    from collections.abc import AsyncGenerator, Awaitable, Callable
 
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-    from rusty_genius_core import AssetEvent, InferenceEvent, OutputBody
+    from rusty_genius_core import AssetEvent, InferenceEvent
 
     from ._assets import AssetSource
 
-__all__ = ["DEFAULT_MAX_QUEUE", "Orchestrator", "default_engine_factory"]
+__all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_STOP_TIMEOUT", "Orchestrator", "default_engine_factory"]
 
 log = logging.getLogger(__name__)
+
+DEFAULT_STOP_TIMEOUT: Final = 10.0
+"""Seconds an engine has to stop a request it was asked to stop, before it is abandoned."""
 
 DEFAULT_MAX_QUEUE: Final = 512
 """Requests that may wait at once before new ones get ``BusyError`` (Ollama's default)."""
 
 _YIELD_EVERY: Final = 16
 """Sends that may skip the loop in a row (see :meth:`_Session._send`)."""
+
+REMEMBERED_OPTIONS: Final = 32
+"""Models whose last ``LoadModel`` options are kept for their next load (least recently
+loaded forgotten first); only options that loaded a model are kept."""
 
 
 def default_engine_factory() -> Engine:
@@ -132,6 +145,19 @@ def _check_bytes(name: str, value: object) -> int | None:
     return value
 
 
+def _check_seconds(name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigError(
+            f"Orchestrator {name} must be a positive number of seconds, got {value!r}"
+        )
+    return float(value)
+
+
 def _weights_size(path: Path | None) -> int:
     """The estimated memory of a model loaded from ``path``: its file size; 0 without one."""
     if path is None:
@@ -162,6 +188,13 @@ class Orchestrator:
     ``fetch_assets`` is true. ``wall_clock`` turns deadlines into the Unix
     times that ``ListModels`` reports; durations use the event loop's clock, so
     trio's ``MockClock`` (or a virtual asyncio loop) drives every timer.
+
+    ``stop_timeout`` (seconds) is how long an engine has to end a request it was
+    asked to stop (``Cancel``, ``Shutdown(drain=False)``, the brainstem cancelled).
+    An engine that takes longer is abandoned: its requests end with ``EngineError``,
+    the next request for its model gets a new engine instance, and shutdown does not
+    wait for it (it logs what it left behind; llama.cpp's worker thread cannot be
+    killed, so one stuck in a call may still run).
     """
 
     def __init__(
@@ -176,6 +209,7 @@ class Orchestrator:
         max_memory: int | None = None,
         fetch_assets: bool = False,
         wall_clock: Callable[[], float] = time.time,
+        stop_timeout: float = DEFAULT_STOP_TIMEOUT,
     ) -> None:
         strategy = HibernateAfter() if strategy is None else strategy
         if not isinstance(strategy, Immediate | HibernateAfter | KeepAlive):
@@ -191,6 +225,7 @@ class Orchestrator:
         self.max_memory: Final = _check_bytes("max_memory", max_memory)
         self.fetch_assets: Final = bool(fetch_assets)
         self.wall_clock: Final = wall_clock
+        self.stop_timeout: Final = _check_seconds("stop_timeout", stop_timeout)
 
     async def run(
         self,
@@ -246,6 +281,9 @@ class _Slot:
     fetched: tuple[ModelSpec | None, Path | None] | None = None  # by the job that measured it
     retired: bool = False
     close_started: bool = False
+    jobs: set[_Job] = attrs.Factory(set)  # running on it (started, not yet released)
+    broken: bool = False  # its engine did not stop in time and was abandoned
+    stragglers: int = 0  # abandoned runs still holding its engine
 
     @property
     def active(self) -> bool:
@@ -272,6 +310,8 @@ class _Job:
     measuring: bool = False
     prepared: tuple[Engine, ModelSpec | None, Path | None] | None = None  # what measuring fetched
     failure: Exception | None = None  # ends it before it starts (its measuring failed)
+    run: EngineRun[OutputBody] | None = None  # its engine stream, while it streams
+    abandoned: EngineError | None = None  # its engine was abandoned: it ends with this
 
     @property
     def model(self) -> str:
@@ -299,6 +339,7 @@ class _Session:
         self._pending: Counter[str] = Counter()
         self._slots: dict[str, _Slot] = {}
         self._closing: list[_Slot] = []
+        self._abandoned: list[_Slot] = []  # broken slots, kept to log what was left behind
         self._last_options: dict[str, LoadOptions] = {}
         self._live = 0
         self._drained = anyio.Event()
@@ -332,6 +373,7 @@ class _Session:
                     await self._send(request_id, Ack(detail="brainstem stopped"))
                 tg.cancel_scope.cancel()
         finally:
+            self._log_left_behind()
             # Also after an outside cancellation or a crash: never leak a loaded engine.
             with anyio.CancelScope(shield=True):
                 for slot in [*self._slots.values(), *self._closing]:
@@ -579,15 +621,26 @@ class _Session:
         self._unpend(job.model)
         job.queued = False
         job.slot = slot
+        slot.jobs.add(job)
         if isinstance(job.command, LoadModel):
             slot.loaders += 1
-            self._last_options[job.model] = job.command.options
         else:
             slot.running += 1
         slot.keep_alive = job.command.keep_alive  # the latest request's says, as in Ollama
         slot.deadline = None
         slot.last_used = next(self._ticks)
         job.started.set()
+
+    def _remember_options(self, model: str, options: LoadOptions) -> None:
+        """Keep the options a ``LoadModel`` loaded ``model`` with, for its next load.
+
+        Only after the model loaded (an unknown name costs nothing once refused), and
+        for at most :data:`REMEMBERED_OPTIONS` models, so distinct names cannot grow it.
+        """
+        self._last_options.pop(model, None)
+        self._last_options[model] = options
+        while len(self._last_options) > REMEMBERED_OPTIONS:
+            del self._last_options[next(iter(self._last_options))]
 
     def _release(self, job: _Job) -> _Slot | None:
         """Book the end of ``job``; return a slot the caller must close (unload) now."""
@@ -602,6 +655,7 @@ class _Session:
                 to_close = self._on_idle(slot)
         elif job.slot is not None:
             slot = job.slot
+            slot.jobs.discard(job)
             slot.last_used = next(self._ticks)
             if job.is_load:
                 slot.loaders -= 1
@@ -709,7 +763,9 @@ class _Session:
         try:
             final = await self._run_job(job)
         except Exception as exc:  # fault isolation: this request fails, the loop serves on
-            if job.cancelled and isinstance(job.command, Infer):
+            if job.abandoned is not None:
+                final = _error_report(job.abandoned, EngineError)
+            elif job.cancelled and isinstance(job.command, Infer):
                 final = _cancelled_complete()
             else:
                 final = _error_report(exc, EngineError)
@@ -729,6 +785,8 @@ class _Session:
                 job.scope = scope
                 load_seconds = await self._ensure_loaded(job.slot, job)
             job.scope = None
+        if job.abandoned is not None:
+            raise job.abandoned
         if job.cancelled:
             if isinstance(job.command, Infer):
                 return _cancelled_complete()
@@ -736,8 +794,9 @@ class _Session:
                 error=RequestCancelledError, message=f"request {job.request_id!r} was cancelled"
             )
         if isinstance(job.command, LoadModel):
+            self._remember_options(job.model, job.command.options)
             return ModelLoaded(model=job.model, load_duration=load_seconds or 0.0)
-        return await self._stream(job, job.command, load_seconds)
+        return await self._run_stream(job, job.command, load_seconds)
 
     async def _ensure_loaded(self, slot: _Slot, job: _Job) -> float | None:
         """Load ``slot`` if needed; seconds it took, or ``None`` when it was already warm."""
@@ -783,7 +842,118 @@ class _Session:
         except GeniusError:  # unknown to the registry: Pinky only needs a name
             return None, None
 
-    async def _stream(self, job: _Job, command: Infer, load_seconds: float | None) -> OutputBody:
+    async def _run_stream(
+        self, job: _Job, command: Infer, load_seconds: float | None
+    ) -> OutputBody:
+        """Stream ``job`` in an :class:`EngineRun`; once it is asked to stop (``Cancel``,
+        shutdown, or this task cancelled), give its engine ``stop_timeout`` seconds."""
+        assert job.slot is not None
+        run: EngineRun[OutputBody] = EngineRun(name=f"the engine stream of {job.request_id!r}")
+        job.run = run
+
+        async def stream(run: EngineRun[OutputBody]) -> OutputBody:
+            return await self._stream(job, command, load_seconds, run)
+
+        run.start(stream)
+        try:
+            with anyio.CancelScope() as scope:
+                job.scope = scope  # Cancel wakes us here
+                if not job.cancelled:
+                    await run.done.wait()
+            job.scope = None
+            await self._wait_stopped(job, run)
+        except anyio.get_cancelled_exc_class():
+            job.stop.set()
+            run.cancel()
+            with anyio.CancelScope(shield=True):
+                await self._wait_stopped(job, run)
+            raise
+        finally:
+            job.scope = None
+        if job.abandoned is not None:
+            raise job.abandoned
+        return run.outcome()
+
+    async def _wait_stopped(self, job: _Job, run: EngineRun[OutputBody]) -> None:
+        """Wait for ``run`` to end; abandon its engine when it outlasts the stop deadline."""
+        while not run.done.is_set() and job.abandoned is None:
+            with anyio.CancelScope() as scope:
+                job.scope = scope  # woken when another request abandons the same engine
+                if not await run.wait_stopped(self._cfg.stop_timeout):
+                    assert job.slot is not None
+                    self._abandon(job.slot)
+            job.scope = None
+
+    def _abandon(self, slot: _Slot) -> None:
+        """Leave ``slot``'s engine behind: its requests end with ``EngineError``, a new slot
+        (a new engine) serves the next request for the model, shutdown does not wait for it."""
+        if slot.broken:
+            return
+        backend = slot.engine.backend if slot.engine is not None else "?"
+        error = EngineError(
+            f"the {backend} engine of {slot.name!r} did not stop within "
+            f"{self._cfg.stop_timeout:g} s of being asked to and was abandoned"
+        )
+        log.warning(
+            "abandoning the %s engine of %r: it did not stop within %g s (requests %s)",
+            backend,
+            slot.name,
+            self._cfg.stop_timeout,
+            ", ".join(repr(j.request_id) for j in slot.jobs),
+        )
+        slot.broken = slot.retired = slot.close_started = True
+        slot.deadline = None
+        if self._slots.get(slot.name) is slot:
+            del self._slots[slot.name]
+        if slot in self._closing:
+            self._closing.remove(slot)
+        slot.closed.set()
+        self._abandoned.append(slot)
+        engine = slot.engine
+        for job in list(slot.jobs):
+            if job.run is not None and job.run.done.is_set():
+                continue  # it ended on its own; its task reports how
+            job.abandoned = error
+            self._cancel_job(job)
+            if job.run is not None:
+                job.run.abandon()
+                slot.stragglers += 1
+                job.run.cleanup = self._straggler_cleanup(slot, engine)
+        if slot.stragglers == 0:
+            self._abandoned.remove(slot)
+        self._schedule()
+
+    def _straggler_cleanup(
+        self, slot: _Slot, engine: Engine | None
+    ) -> Callable[[], Awaitable[None]]:
+        """What an abandoned run does if it ever ends: the last one unloads the engine."""
+
+        async def cleanup() -> None:
+            slot.stragglers -= 1
+            if slot.stragglers == 0:
+                if slot in self._abandoned:
+                    self._abandoned.remove(slot)  # nothing left behind: forget it
+                if engine is not None:
+                    await engine.unload()
+
+        return cleanup
+
+    def _log_left_behind(self) -> None:
+        left = list(self._abandoned)
+        if left:
+            log.warning(
+                "brainstem stopped, leaving behind %d engine instance(s) that did not stop: %s",
+                len(left),
+                "; ".join(
+                    f"{s.engine.backend if s.engine else '?'} engine of {s.name!r} "
+                    f"({s.stragglers} request(s) still inside)"
+                    for s in left
+                ),
+            )
+
+    async def _stream(
+        self, job: _Job, command: Infer, load_seconds: float | None, run: EngineRun[OutputBody]
+    ) -> OutputBody:
         slot = job.slot
         assert slot is not None
         assert slot.engine is not None
@@ -798,6 +968,9 @@ class _Session:
         announced = False
         try:
             async for event in events:
+                if run.abandoned:
+                    break
+                run.sending = True  # waiting for our consumer is not the engine's fault
                 if isinstance(event, ProcessStart):
                     event = attrs.evolve(event, cold=cold, model=event.model or job.model)
                     announced = True
@@ -808,7 +981,9 @@ class _Session:
                     final = event
                     break
                 await self._send(job.request_id, event)
+                run.sending = False
         finally:
+            run.sending = False
             await _aclose(events)
         if final is None:
             if job.cancelled:

@@ -46,7 +46,7 @@ from rusty_genius_core import (
     Unload,
 )
 from rusty_genius_cortex import create_engine
-from rusty_genius_stem import DEFAULT_MAX_QUEUE, open_brainstem
+from rusty_genius_stem import DEFAULT_MAX_QUEUE, DEFAULT_STOP_TIMEOUT, open_brainstem
 
 from ._answer import Answer, AnswerBuilder
 from ._backend import BackendName, check_backend, resolve_auto
@@ -201,8 +201,9 @@ class Genius:
     ``endpoint`` and ``offline`` configure facecrab (defaults: ``GENIUS_HOME``,
     ``GENIUS_CACHE``, ``HF_ENDPOINT``, ``HF_HUB_OFFLINE``); ``assets`` passes an
     authority the caller opened and closes itself. ``strategy``, ``parallelism``,
-    ``max_queue``, ``max_loaded``, ``max_memory`` (bytes) and ``fetch_assets`` go
-    to the brainstem.
+    ``max_queue``, ``max_loaded``, ``max_memory`` (bytes), ``fetch_assets`` and
+    ``stop_timeout`` (seconds an engine has to stop a request before it is abandoned)
+    go to the brainstem.
     """
 
     def __init__(
@@ -222,6 +223,7 @@ class Genius:
         engine_factory: Callable[[], Engine] | None = None,
         assets: AssetAuthority | None = None,
         buffer_size: int = 64,
+        stop_timeout: float = DEFAULT_STOP_TIMEOUT,
     ) -> None:
         self.requested_backend: Final = check_backend(backend)
         self.backend: Final[str] = (
@@ -246,6 +248,7 @@ class Genius:
             "max_memory": max_memory,
             "fetch_assets": bool(fetch_assets),
             "buffer_size": buffer_size,
+            "stop_timeout": stop_timeout,
         }
         self._assets: AssetAuthority | None = assets
         self._client: BrainstemClient | None = None

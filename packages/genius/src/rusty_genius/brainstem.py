@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rusty_genius_stem import DEFAULT_HIBERNATE_AFTER as DEFAULT_HIBERNATE_AFTER
 from rusty_genius_stem import DEFAULT_MAX_QUEUE as DEFAULT_MAX_QUEUE
+from rusty_genius_stem import DEFAULT_STOP_TIMEOUT as DEFAULT_STOP_TIMEOUT
 from rusty_genius_stem import AssetSource as AssetSource
 from rusty_genius_stem import BrainstemClient as BrainstemClient
 from rusty_genius_stem import CortexStrategy as CortexStrategy
@@ -26,6 +27,7 @@ from rusty_genius_stem import open_brainstem as open_brainstem
 __all__ = [
     "DEFAULT_HIBERNATE_AFTER",
     "DEFAULT_MAX_QUEUE",
+    "DEFAULT_STOP_TIMEOUT",
     "AssetSource",
     "BrainstemClient",
     "CortexStrategy",

@@ -7,6 +7,7 @@ then are cancelled) and the command exits 0.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import signal
@@ -16,7 +17,13 @@ import anyio
 
 from facecrab import AssetAuthority
 from rusty_genius_core import ConfigError
-from rusty_genius_stem import DEFAULT_MAX_QUEUE, HibernateAfter, Immediate, KeepAlive
+from rusty_genius_stem import (
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_STOP_TIMEOUT,
+    HibernateAfter,
+    Immediate,
+    KeepAlive,
+)
 
 from .._genius import Genius
 from ._errors import RequestError
@@ -100,6 +107,27 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help="bearer token for --remote (default: env GENIUS_REMOTE_API_KEY)",
     )
+    group.add_argument(
+        "--stop-timeout",
+        type=_stop_timeout,
+        default=DEFAULT_STOP_TIMEOUT,
+        metavar="SECONDS",
+        help="time an engine has to stop a cancelled request before it is abandoned "
+        f"(default {DEFAULT_STOP_TIMEOUT:g})",
+    )
+
+
+def _stop_timeout(text: str) -> float:
+    """Seconds for ``--stop-timeout``: a positive, finite number."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(
+            f"--stop-timeout must be a positive number of seconds, got {text!r}"
+        )
+    return seconds
 
 
 def _strategy(text: str | None) -> CortexStrategy | None:
@@ -137,6 +165,7 @@ async def serve_command(
         "max_loaded": args.max_loaded,
         "max_memory": args.max_memory,
         "strategy": _strategy(args.keep_alive),
+        "stop_timeout": args.stop_timeout,
     }
     if args.remote:
         remote_key = args.remote_api_key or os.environ.get("GENIUS_REMOTE_API_KEY") or None
