@@ -48,6 +48,12 @@ def _startup(workspace: Workspace, plan: Plan) -> list[Row]:
     return run_startup(workspace, plan)
 
 
+def _soak(workspace: Workspace, plan: Plan) -> list[Row]:
+    from ._soak import run_soak
+
+    return run_soak(workspace, plan)
+
+
 # name -> (runner, needs the test models); cold_start and memory come from the same runs.
 MEASUREMENTS: Final[dict[str, tuple[Runner, bool]]] = {
     "decode": (_decode, True),
@@ -56,6 +62,7 @@ MEASUREMENTS: Final[dict[str, tuple[Runner, bool]]] = {
     "download": (_download, True),
     "cold_start": (_startup, True),
     "memory": (_startup, True),
+    "soak": (_soak, False),
 }
 
 

@@ -109,6 +109,13 @@ class started_server:
         self.url = f"http://127.0.0.1:{port}"
         self._proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int:
+        """The server process's id (while the block runs)."""
+        if self._proc is None:
+            raise RuntimeError(f"{self.command[:4]} is not running")
+        return self._proc.pid
+
     def __enter__(self) -> started_server:
         with self.log.open("wb") as log:
             self._proc = subprocess.Popen(

@@ -28,7 +28,14 @@ from rusty_genius_stem import (
 from .._genius import Genius
 from ._errors import RequestError
 from ._keep_alive import parse_keep_alive
-from ._server import DEFAULT_HOST, DEFAULT_PORT, open_server
+from ._server import (
+    DEFAULT_BACKLOG,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    MAX_BACKLOG,
+    listen_backlog_cap,
+    open_server,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -68,6 +75,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port, 0 for any (default {DEFAULT_PORT})"
     )
+    _add_backlog_option(group)
     group.add_argument(
         "--api-key",
         metavar="KEY",
@@ -130,6 +138,39 @@ def _stop_timeout(text: str) -> float:
     return seconds
 
 
+# -- the listen backlog (issue 18: bursts of connections) -----------------------------------
+
+
+def _add_backlog_option(group: argparse._ArgumentGroup) -> None:
+    cap = listen_backlog_cap()
+    capped = f"; Linux caps it at net.core.somaxconn, {cap} here" if cap is not None else ""
+    group.add_argument(
+        "--backlog",
+        type=int,
+        metavar="N",
+        help=f"connections queued before they are accepted, for bursts (default: env "
+        f"GENIUS_BACKLOG, else {DEFAULT_BACKLOG}{capped})",
+    )
+
+
+def _backlog(given: int | None) -> int:
+    """``--backlog``, else ``GENIUS_BACKLOG``, else the default; ConfigError when not 1..65535."""
+    if given is None:
+        text = os.environ.get("GENIUS_BACKLOG", "").strip()
+        if not text:
+            return DEFAULT_BACKLOG
+        try:
+            given = int(text)
+        except ValueError:
+            given = None
+        where = f"GENIUS_BACKLOG={text!r}"
+    else:
+        where = f"--backlog {given}"
+    if given is None or not 1 <= given <= MAX_BACKLOG:
+        raise ConfigError(f"{where}: the listen backlog must be an integer from 1 to {MAX_BACKLOG}")
+    return given
+
+
 def _strategy(text: str | None) -> CortexStrategy | None:
     try:
         seconds = parse_keep_alive(text, "--keep-alive")
@@ -158,6 +199,7 @@ async def serve_command(
     from ._app import create_app
 
     api_key = args.api_key or os.environ.get("GENIUS_API_KEY") or None
+    backlog = _backlog(args.backlog)
     options: dict[str, Any] = {
         "backend": args.backend,
         "max_queue": args.max_queue,
@@ -176,7 +218,12 @@ async def serve_command(
         async with (
             authority as assets,
             Genius(assets=assets, **options) as genius,
-            open_server(create_app(genius, api_key=api_key), host=args.host, port=args.port) as at,
+            open_server(
+                create_app(genius, api_key=api_key),
+                host=args.host,
+                port=args.port,
+                backlog=backlog,
+            ) as at,
         ):
             backend = f"remote {args.remote}" if args.remote else genius.backend
             if emit is not None:
