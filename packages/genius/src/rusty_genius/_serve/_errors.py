@@ -116,7 +116,10 @@ def describe_value(value: object) -> str:
     try:
         shown = json.dumps(value)[:80]
     except (TypeError, ValueError):
-        shown = repr(value)[:80]
+        try:
+            shown = repr(value)[:80]
+        except ValueError:  # an integer past Python's limit on digits to convert
+            shown = "too many digits to show"
     return f"{kind} ({shown})"
 
 
