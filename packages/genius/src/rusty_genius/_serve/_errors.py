@@ -64,8 +64,10 @@ def dumps(data: object) -> bytes:
 _OPENAI_TYPES: Final = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "forbidden"),
     404: ("invalid_request_error", None),
     405: ("invalid_request_error", "method_not_allowed"),
+    408: ("invalid_request_error", "request_timeout"),
     413: ("invalid_request_error", "request_too_large"),
     502: ("server_error", "upstream_error"),
     503: ("server_error", "server_busy"),
