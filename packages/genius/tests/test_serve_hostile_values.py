@@ -2,7 +2,8 @@
 
 The cases come from the request models themselves: every field of every request model
 (nested ones too: messages, their text parts, ``options``, ``stream_options``) is sent,
-in an otherwise valid body, an integer too large for a float (``10**400``) and a string holding a lone surrogate
+in an otherwise valid body, an integer too large for a float (``10**400``, and one past
+Python's 4300-digit conversion limit) and a string holding a lone surrogate
 (``"\\ud800"``), over real HTTP on loopback, to both APIs.
 """
 
@@ -48,6 +49,8 @@ ENDPOINTS: list[tuple[str, str, type[BaseModel], dict[str, Any]]] = [
 
 HUGE = 10**400
 """An integer JSON allows and no float holds."""
+HUGER = "1" + "0" * 5000
+"""An integer past Python's 4300-digit limit on converting between int and str."""
 SURROGATE = "a\ud800b"
 """A lone surrogate: valid JSON (``"a\\ud800b"``), not valid Unicode."""
 
@@ -108,7 +111,9 @@ def placed(base: dict[str, Any], path: Path, containers: list[Any], value: objec
     cursor[steps[-1]] = value
     # json.dumps writes the surrogate as the escape "\ud800", as a client would.
     text = json.dumps(body)
-    return text.replace(json.dumps(str(HUGE)), str(HUGE)).encode()
+    for number in (str(HUGE), HUGER):
+        text = text.replace(json.dumps(number), number)
+    return text.encode()
 
 
 def dotted(path: Path) -> str:
@@ -121,7 +126,7 @@ def dotted(path: Path) -> str:
 def cases() -> Iterator[tuple[str, str, bytes, str]]:
     for method, url, model, base in ENDPOINTS:
         for path, containers in field_paths(model):
-            for value in (str(HUGE), SURROGATE):
+            for value in (str(HUGE), HUGER, SURROGATE):
                 yield method, url, placed(base, path, containers, value), dotted(path)
 
 
