@@ -303,3 +303,35 @@ async def test_a_bad_body_timeout_is_a_config_error(
     async with make_genius() as genius:
         with pytest.raises(ConfigError, match="body_timeout"):
             create_app(genius, body_timeout=bad)  # type: ignore[arg-type]
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_serve_options_and_their_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rusty_genius._cli import build_parser
+    from rusty_genius._serve._command import _app_options
+
+    monkeypatch.setenv("GENIUS_HOSTS", "env.lan")
+    monkeypatch.setenv("GENIUS_ORIGINS", "http://env.example")
+    given = build_parser().parse_args(
+        [
+            "serve",
+            "--allow-host",
+            "a.lan,b.lan",
+            "--allow-host",
+            "c.lan",
+            "--allow-origin",
+            "http://localhost:*",
+            "--body-timeout",
+            "2.5",
+        ]
+    )
+    options = _app_options(given)
+    assert options["body_timeout"] == 2.5
+    policy = SitePolicy.parse(options["allow_hosts"], options["allow_origins"])
+    assert policy == SitePolicy(hosts=("a.lan", "b.lan", "c.lan"), origins=("http://localhost:*",))
+    defaults = _app_options(build_parser().parse_args(["serve"]))
+    assert defaults["body_timeout"] == 30
+    policy = SitePolicy.parse(defaults["allow_hosts"], defaults["allow_origins"])
+    assert policy == SitePolicy(hosts=("env.lan",), origins=("http://env.example",))
