@@ -450,7 +450,7 @@ async def test_a_client_leaving_while_sending_its_body_is_no_error(
         parts = httpx.URL(served.url)
         assert parts.port is not None
         stream = await anyio.connect_tcp(parts.host, parts.port)
-        head = "POST /api/chat HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n"
+        head = f"POST /api/chat HTTP/1.1\r\nhost: {parts.host}\r\ncontent-length: 1000\r\n\r\n"
         await stream.send(head.encode() + b'{"model": "')
         await stream.aclose()
         reply = await served.http.post(

@@ -9,7 +9,12 @@ running). Paths under ``/v1`` answer errors in OpenAI's shape
 field, never FastAPI's 422.
 
 Bodies are read as JSON whatever their ``Content-Type`` (``curl -d`` sends a form
-type, and Ollama reads it as JSON too), up to ``max_body_bytes`` (413 above it).
+type, and Ollama reads it as JSON too), up to ``max_body_bytes`` (413 above it),
+within ``body_timeout`` seconds (408 after it, and the connection is closed).
+
+Before anything else, :class:`._guard.SiteGuard` refuses a foreign ``Host``
+(DNS rebinding) or ``Origin`` (a web page driving the server) with 403 and
+answers CORS preflights; see :mod:`._site`.
 
 With an API key, every path except ``/``, ``/health``, ``/openapi.json`` and
 ``/docs`` needs ``Authorization: Bearer KEY``; the key is compared in constant time.
@@ -18,21 +23,26 @@ With an API key, every path except ``/``, ``/health``, ``/openapi.json`` and
 from __future__ import annotations
 
 import hmac
+import math
 from typing import TYPE_CHECKING, Any, Final
 
+import anyio
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from rusty_genius_core import ConfigError
 
 from ._errors import validation_message
+from ._guard import SiteGuard
 from ._infer import Context
 from ._replies import error_response
 from ._routes import api_of, build_api
+from ._settings import DEFAULT_BODY_TIMEOUT
+from ._site import SitePolicy
 from ._statistics import ServerStatistics, Stats
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -40,7 +50,7 @@ if TYPE_CHECKING:
 
     from .._genius import Genius
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "GeniusApp", "create_app"]
+__all__ = ["DEFAULT_BODY_TIMEOUT", "DEFAULT_MAX_BODY_BYTES", "GeniusApp", "create_app"]
 
 DEFAULT_MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 """Largest request body accepted (413 above it)."""
@@ -66,18 +76,38 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
-def _limited(receive: Receive, limit: int) -> Receive:
-    """``receive``, refusing a body over ``limit`` bytes with a 413 as it arrives."""
+def _limited(receive: Receive, limit: int, timeout: float) -> Receive:
+    """``receive``, refusing a body over ``limit`` bytes (413) or slower than ``timeout`` (408).
+
+    The deadline runs from the first read of the body to its last part, so a client
+    trickling its body a byte at a time is answered 408 and its connection closed,
+    rather than held. Once the body is in, reads (``http.disconnect``) wait freely.
+    """
     seen = 0
+    deadline: float | None = None
+    done = False
 
     async def read() -> Message:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise HTTPException(413, f"the request body exceeds {limit} bytes")
-        return message
+        nonlocal seen, deadline, done
+        if done:
+            return await receive()
+        if deadline is None:
+            deadline = anyio.current_time() + timeout
+        with anyio.move_on_after(deadline - anyio.current_time()):
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HTTPException(413, f"the request body exceeds {limit} bytes")
+                done = not message.get("more_body", False)
+            else:
+                done = True
+            return message
+        raise HTTPException(
+            408,
+            f"the request body did not arrive within {timeout:g} seconds (body_timeout)",
+            headers={"Connection": "close"},
+        )
 
     return read
 
@@ -92,6 +122,9 @@ class GeniusApp:
         api_key: str | None = None,
         retry_after: int = 1,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        allow_hosts: str | Iterable[str] | None = None,
+        allow_origins: str | Iterable[str] | None = None,
     ) -> None:
         if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
             raise ConfigError("api_key must be a non-empty string or None")
@@ -101,6 +134,16 @@ class GeniusApp:
             raise ConfigError(f"max_body_bytes must be an integer, got {max_body_bytes!r}")
         if max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes must be at least 1024, got {max_body_bytes!r}")
+        if (
+            isinstance(body_timeout, bool)
+            or not isinstance(body_timeout, int | float)
+            or not math.isfinite(body_timeout)
+            or body_timeout <= 0
+        ):
+            raise ConfigError(f"body_timeout must be a positive number, got {body_timeout!r}")
+        self.site: Final = SitePolicy.parse(allow_hosts, allow_origins)
+        self._guarded = SiteGuard(self._serve, self.site)
+        self._body_timeout = float(body_timeout)
         self.genius: Final = genius
         self._key = api_key.encode() if api_key is not None else None
         self._stats = Stats()
@@ -132,6 +175,11 @@ class GeniusApp:
         return await self._stats.wait_for(predicate)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._guarded(scope, receive, send)
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.api(scope, receive, send)
             return
@@ -152,10 +200,8 @@ class GeniusApp:
             # JSON whatever the Content-Type says: FastAPI parses only a JSON type.
             headers = [h for h in scope["headers"] if h[0] != b"content-type"]
             scope = {**scope, "headers": [*headers, _JSON]}
-            receive = _limited(receive, self._max_body_bytes)
+            receive = _limited(receive, self._max_body_bytes, self._body_timeout)
         await self.api(scope, receive, send)
-
-    # -- internals --------------------------------------------------------------------------
 
     @staticmethod
     def _declared_length(scope: Scope) -> int | None:
@@ -183,13 +229,25 @@ def create_app(
     api_key: str | None = None,
     retry_after: int = 1,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    allow_hosts: str | Iterable[str] | None = None,
+    allow_origins: str | Iterable[str] | None = None,
 ) -> GeniusApp:
     """The ASGI app serving ``genius`` (which must be running while requests arrive).
 
     ``api_key``: require ``Authorization: Bearer KEY`` (``None``: open, for loopback);
     ``retry_after``: seconds in the ``Retry-After`` of a 503; ``max_body_bytes``:
-    the largest request body (413 above it).
+    the largest request body (413 above it); ``body_timeout``: seconds a request body
+    may take to arrive (408 after it); ``allow_hosts``/``allow_origins``: ``Host``
+    names and ``Origin`` patterns allowed beyond this server's own (a comma list or an
+    iterable; ``"*"`` allows any; see :mod:`._site`).
     """
     return GeniusApp(
-        genius, api_key=api_key, retry_after=retry_after, max_body_bytes=max_body_bytes
+        genius,
+        api_key=api_key,
+        retry_after=retry_after,
+        max_body_bytes=max_body_bytes,
+        body_timeout=body_timeout,
+        allow_hosts=allow_hosts,
+        allow_origins=allow_origins,
     )

@@ -36,6 +36,7 @@ from ._server import (
     listen_backlog_cap,
     open_server,
 )
+from ._settings import DEFAULT_BODY_TIMEOUT, HOSTS_ENV, ORIGINS_ENV
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -123,6 +124,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         help="time an engine has to stop a cancelled request before it is abandoned "
         f"(default {DEFAULT_STOP_TIMEOUT:g})",
     )
+    _add_site_options(group)
 
 
 def _stop_timeout(text: str) -> float:
@@ -169,6 +171,40 @@ def _backlog(given: int | None) -> int:
     if given is None or not 1 <= given <= MAX_BACKLOG:
         raise ConfigError(f"{where}: the listen backlog must be an integer from 1 to {MAX_BACKLOG}")
     return given
+
+
+def _add_site_options(group: argparse._ArgumentGroup) -> None:
+    """``--allow-host``, ``--allow-origin`` and ``--body-timeout`` (see ``_site``, ``_app``)."""
+    group.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="HOSTS",
+        help="Host names allowed beyond loopback and the bound address, a comma list; "
+        f"* allows any (default: env {HOSTS_ENV})",
+    )
+    group.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGINS",
+        help="web origins allowed to call the API beyond the server's own, a comma list of "
+        f"patterns such as http://localhost:*; * allows any (default: env {ORIGINS_ENV})",
+    )
+    group.add_argument(
+        "--body-timeout",
+        type=float,
+        default=DEFAULT_BODY_TIMEOUT,
+        metavar="SECONDS",
+        help=f"time a request body may take to arrive, then 408 (default {DEFAULT_BODY_TIMEOUT:g})",
+    )
+
+
+def _app_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``create_app`` options of the site and body settings."""
+    return {
+        "body_timeout": args.body_timeout,
+        "allow_hosts": args.allow_host or os.environ.get(HOSTS_ENV),
+        "allow_origins": args.allow_origin or os.environ.get(ORIGINS_ENV),
+    }
 
 
 def _strategy(text: str | None) -> CortexStrategy | None:
@@ -219,7 +255,7 @@ async def serve_command(
             authority as assets,
             Genius(assets=assets, **options) as genius,
             open_server(
-                create_app(genius, api_key=api_key),
+                create_app(genius, api_key=api_key, **_app_options(args)),
                 host=args.host,
                 port=args.port,
                 backlog=backlog,

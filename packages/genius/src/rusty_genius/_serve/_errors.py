@@ -64,8 +64,10 @@ def dumps(data: object) -> bytes:
 _OPENAI_TYPES: Final = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "forbidden"),
     404: ("invalid_request_error", None),
     405: ("invalid_request_error", "method_not_allowed"),
+    408: ("invalid_request_error", "request_timeout"),
     413: ("invalid_request_error", "request_too_large"),
     502: ("server_error", "upstream_error"),
     503: ("server_error", "server_busy"),
@@ -116,7 +118,10 @@ def describe_value(value: object) -> str:
     try:
         shown = json.dumps(value)[:80]
     except (TypeError, ValueError):
-        shown = repr(value)[:80]
+        try:
+            shown = repr(value)[:80]
+        except ValueError:  # an integer past Python's limit on digits to convert
+            shown = "too many digits to show"
     return f"{kind} ({shown})"
 
 

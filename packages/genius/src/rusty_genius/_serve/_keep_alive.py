@@ -46,9 +46,12 @@ def keep_alive_seconds(value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer no float holds (JSON allows 1000...0)
+            seconds = math.inf
         if not math.isfinite(seconds):
-            raise ValueError(f"must be finite, got {value!r}")
+            raise ValueError(f"must be a finite number of seconds, got {describe_value(value)}")
         return -1.0 if seconds < 0 else seconds
     text = value.strip() if isinstance(value, str) else None
     if text is None or not _WHOLE.fullmatch(text):

@@ -36,6 +36,7 @@ from ._wire import (
     TopP,
     invalid,
     refuse,
+    unicode,
 )
 
 __all__ = [
@@ -81,7 +82,7 @@ class TextPart(_Loose):
 
 def _content(value: object, handler: Any) -> Any:
     if value is None or isinstance(value, str):
-        return handler(value)
+        return handler(value if value is None else unicode(value))
     if not isinstance(value, list):
         raise invalid(f"must be a string or an array of text parts, got {describe_value(value)}")
     for j, part in enumerate(value):
@@ -94,6 +95,7 @@ def _content(value: object, handler: Any) -> Any:
             )
         if not isinstance(part.get("text"), str):
             raise invalid(f"part {j} must have a 'text' string")
+        unicode(part["text"])
     return handler(value)
 
 
@@ -185,7 +187,7 @@ def _prompt(value: object, handler: Any) -> Any:
         )
     if not value:
         raise invalid("must not be empty")
-    return handler(value)
+    return handler(unicode(value))
 
 
 class CompletionRequest(OpenAIRequestBase):

@@ -9,7 +9,9 @@ says so.
 """
 
 import functools
+import json
 import logging
+import math
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Final, cast
 
@@ -66,6 +68,7 @@ _DESCRIBED: Final = {
     503: "overloaded; retry after Retry-After seconds",
 }
 _INFERENCE_ERRORS: Final = (400, 401, 404, 413, 502, 503)
+_WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def api_of(path: str) -> Api:
@@ -85,6 +88,36 @@ async def _context_dependency(request: Request) -> Context:
 Ctx = Annotated[Context, Depends(_context_dependency)]
 
 
+def _json_int(text: str) -> int | float:
+    """A JSON integer; one past Python's limit on digits (4300) reads as an infinity.
+
+    ``json.loads`` refuses such an integer outright, and FastAPI then answers a bare
+    "error parsing the body"; no field takes a number that large, so read as an
+    infinity it fails the field's own check, and the 400 names the field.
+    """
+    try:
+        return int(text)
+    except ValueError:
+        return -math.inf if text.startswith("-") else math.inf
+
+
+async def _read_json(request: Request) -> None:
+    """Parse the body as FastAPI would, but with :func:`_json_int`, for it to reuse."""
+    try:
+        body = await request.body()
+    except HTTPException:  # too large (413) or too slow (408): answered as such
+        raise
+    except Exception:  # the client left mid-body: FastAPI reads again and answers its way
+        return
+    if not body:
+        return
+    try:
+        parsed = json.loads(body, parse_int=_json_int)
+    except ValueError:
+        return  # FastAPI parses it again and answers the error its own way
+    request._json = parsed  # Starlette's cache of request.json(), which FastAPI reads
+
+
 class _Route(APIRoute):
     """A route whose unexpected failures are answered (logged, 500) in its API's shape,
     and whose :class:`GeniusError` gets the status its class carries."""
@@ -95,6 +128,8 @@ class _Route(APIRoute):
 
         async def guarded(request: Request) -> Response:
             try:
+                if request.method in _WITH_BODY:
+                    await _read_json(request)
                 return await handler(request)
             except (HTTPException, RequestValidationError):
                 raise

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import annotated_types
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     Strict,
     StringConstraints,
@@ -46,6 +47,7 @@ __all__ = [
     "invalid",
     "refuse",
     "stop_strings",
+    "unicode",
 ]
 
 
@@ -113,8 +115,27 @@ MaxTokens = Annotated[int, Bounded(limits.MAX_TOKENS)]
 Seed = Annotated[int, Bounded(limits.SEED)]
 ContextSize = Annotated[int, Bounded(limits.CONTEXT_SIZE)]
 
+
+def unicode(value: str) -> str:
+    """``value``, if it is valid Unicode; a lone surrogate (JSON's ``"\\ud800"``) is refused.
+
+    JSON may spell one, Python's ``json`` reads it into a ``str``, and nothing can write
+    it out again as UTF-8: an answer would break halfway, a model name in a listing would
+    break the listing. So every string field takes its text through here.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start]
+        raise invalid(
+            f"must be valid Unicode text, got a lone surrogate (U+{ord(bad):04X}) "
+            f"at character {exc.start}"
+        ) from None
+    return value
+
+
 Flag = Annotated[bool, Strict(), WrapValidator(Expect("true or false"))]
-Text = Annotated[str, Strict(), WrapValidator(Expect("a string"))]
+Text = Annotated[str, Strict(), WrapValidator(Expect("a string")), AfterValidator(unicode)]
 
 
 def _model_name(value: object, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -122,7 +143,7 @@ def _model_name(value: object, handler: ValidatorFunctionWrapHandler) -> Any:
         raise invalid("is required")
     if not isinstance(value, str) or not value.strip():
         raise invalid(f"must be a non-empty string, got {describe_value(value)}")
-    return handler(value.strip())
+    return handler(unicode(value.strip()))
 
 
 ModelName = Annotated[
@@ -143,6 +164,7 @@ def _stop(value: object, handler: ValidatorFunctionWrapHandler) -> Any:
     for i, item in enumerate(items):
         if not isinstance(item, str) or not item:
             raise invalid(f"item {i} must be a non-empty string, got {describe_value(item)}")
+        unicode(item)
     return handler(value)
 
 
