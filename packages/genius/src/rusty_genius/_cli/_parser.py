@@ -28,7 +28,8 @@ otherwise with the Pinky stub engine, after a one-line note on stderr.
 
 environment: GENIUS_HOME (registry, manifest.toml), GENIUS_CACHE (model files),
 HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, GENIUS_ASYNC_BACKEND=asyncio|trio, NO_COLOR,
-GENIUS_API_KEY and GENIUS_REMOTE_API_KEY (serve).
+GENIUS_STALL_TIMEOUT, GENIUS_MIN_RATE, GENIUS_ATTEMPT_DEADLINE (downloads);
+GENIUS_API_KEY, GENIUS_REMOTE_API_KEY, GENIUS_HOSTS, GENIUS_ORIGINS, GENIUS_BACKLOG (serve).
 exit codes: 0 ok, 1 failure, 2 bad input, 130 interrupted."""
 
 
