@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import email.utils
 import math
 from typing import TYPE_CHECKING, Any, Final
 
@@ -162,6 +161,8 @@ def retry_after_seconds(value: str | None, *, now: dt.datetime | None = None) ->
     text = value.strip()
     if text.isdigit():
         return float(text)
+    import email.utils  # only for an HTTP date: the email package costs a cold start 5 ms
+
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError):
