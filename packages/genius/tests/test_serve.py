@@ -7,8 +7,10 @@ test runs on asyncio and on trio (the server picks hypercorn's matching worker).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import time
+import tracemalloc
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -637,6 +639,45 @@ class NeedsWeights(PinkyEngine):
     @property
     def needs_weights(self) -> bool:
         return True
+
+
+NAME_BYTES = 1 << 20
+
+
+def _big_blocks(snapshot: tracemalloc.Snapshot) -> int:
+    """Bytes in live allocations of at least ``NAME_BYTES``: where a kept name would be."""
+    return sum(trace.size for trace in snapshot.traces if trace.size >= NAME_BYTES)
+
+
+async def test_distinct_unknown_model_names_leave_nothing_behind(
+    serve: Callable[..., Any],
+) -> None:
+    """Issue 18, defect 2, over HTTP: 200 load-only requests, each for a distinct 1 MB model
+    name that does not exist, leave at most one name's worth of memory behind."""
+    async with serve(engine_factory=NeedsWeights) as served:
+
+        async def load_only(i: int) -> None:  # Ollama's load-only request: no prompt
+            name = f"{i:03d}-" + "x" * (NAME_BYTES - 4)
+            body = {"model": name, "keep_alive": -1, "options": {"num_ctx": 256}}
+            answer = await served.http.post("/api/generate", json=body)
+            # No model has such a name (a name this long is not even a valid alias): a 4xx.
+            assert answer.status_code in (400, 404), answer.text[:200]
+
+        await load_only(0)  # first-use caches (hooks, pools) are not what this measures
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = _big_blocks(tracemalloc.take_snapshot())
+            for i in range(1, 201):
+                await load_only(i)
+            gc.collect()
+            after = _big_blocks(tracemalloc.take_snapshot())
+        finally:
+            tracemalloc.stop()
+        assert after - before <= NAME_BYTES + 1024  # the last name may still be in a frame
+        ps = await served.http.get("/api/ps")
+        assert ps.status_code == 200
+        assert ps.json()["models"] == []
 
 
 async def test_an_unknown_model_is_404(serve: Callable[..., Any]) -> None:
