@@ -5,7 +5,12 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from rusty_genius_core import background_tasks, exception_leaves, unwrap_exception_groups
+from rusty_genius_core import (
+    background_tasks,
+    exception_leaves,
+    running_on_trio,
+    unwrap_exception_groups,
+)
 
 
 class Boom(Exception):
@@ -96,3 +101,11 @@ async def test_an_outer_cancellation_still_propagates() -> None:
             scope.cancel()
             await anyio.sleep_forever()
     assert scope.cancelled_caught
+
+
+async def test_running_on_trio_names_the_loop(anyio_backend: tuple[str, object]) -> None:
+    assert running_on_trio() is (anyio_backend[0] == "trio")
+
+
+def test_outside_any_loop_is_not_trio() -> None:
+    assert running_on_trio() is False

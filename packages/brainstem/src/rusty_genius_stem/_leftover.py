@@ -26,6 +26,8 @@ import anyio
 import anyio.lowlevel
 import attrs
 
+from rusty_genius_core import running_on_trio
+
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
@@ -47,25 +49,13 @@ class _Loop(Protocol):
 _kept: set[_Task] = set()  # asyncio keeps only weak references to its tasks
 
 
-def _on_trio() -> bool:
-    """Whether this task runs under trio (then trio is imported; no sniffio needed)."""
-    trio: Any = sys.modules.get("trio")
-    if trio is None:
-        return False
-    try:
-        trio.lowlevel.current_trio_token()
-    except RuntimeError:
-        return False
-    return True
-
-
 def _start_detached(func: Callable[[], Awaitable[None]], name: str) -> None:
     """Run ``func`` in a task that no task group waits for, on the running loop."""
 
     async def main() -> None:
         await func()
 
-    if _on_trio():
+    if running_on_trio():
         trio: Any = sys.modules["trio"]
         # A copy of this task's context, as asyncio's create_task takes (trio's default
         # would be the run's own).

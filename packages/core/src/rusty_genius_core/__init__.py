@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._concurrency import background_tasks as background_tasks
 from ._concurrency import exception_leaves as exception_leaves
+from ._concurrency import running_on_trio as running_on_trio
 from ._concurrency import unwrap_exception_groups as unwrap_exception_groups
 from ._config import InferenceConfig as InferenceConfig
 from ._config import LoadOptions as LoadOptions
@@ -130,6 +131,7 @@ __all__ = [
     "is_final",
     "merge_manifests",
     "message_types",
+    "running_on_trio",
     "to_dict",
     "to_json",
     "unwrap_exception_groups",

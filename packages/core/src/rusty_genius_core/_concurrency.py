@@ -6,12 +6,14 @@
   exception group.
 - :func:`unwrap_exception_groups`: around a task group of our own, re-raise a group whose
   leaves are all one exception as that exception, with its own cause and context.
+- :func:`running_on_trio`: for the few places that must reach past anyio to the loop.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup
 
-__all__ = ["background_tasks", "exception_leaves", "unwrap_exception_groups"]
+__all__ = ["background_tasks", "exception_leaves", "running_on_trio", "unwrap_exception_groups"]
 
 
 def exception_leaves(exc: BaseException) -> list[BaseException]:
@@ -69,3 +71,15 @@ async def background_tasks() -> AsyncIterator[TaskGroup]:
                 yield tg
             finally:
                 tg.cancel_scope.cancel()
+
+
+def running_on_trio() -> bool:
+    """Whether the calling task runs under trio (trio is then imported: no sniffio needed)."""
+    trio: Any = sys.modules.get("trio")
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_trio_token()
+    except RuntimeError:
+        return False
+    return True

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -43,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import attrs
 
-from rusty_genius_core import ConfigError
+from rusty_genius_core import ConfigError, running_on_trio
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -137,23 +136,11 @@ def _config(graceful_timeout: float, backlog: int) -> Config:
     return config
 
 
-def _on_trio() -> bool:
-    """Whether this task runs under trio (then trio is imported; no sniffio needed)."""
-    trio: Any = sys.modules.get("trio")
-    if trio is None:
-        return False
-    try:
-        trio.lowlevel.current_trio_token()
-    except RuntimeError:
-        return False
-    return True
-
-
 async def _run(app: ASGIApp, config: Config, sockets: Sockets, stop: anyio.Event) -> None:
     from hypercorn.utils import wrap_app
 
     wrapped: Any = wrap_app(app, config.wsgi_max_body_size, "asgi")  # type: ignore[arg-type]
-    if _on_trio():
+    if running_on_trio():
         from hypercorn.trio.run import worker_serve as trio_serve
 
         await trio_serve(wrapped, config, sockets=sockets, shutdown_trigger=stop.wait)
