@@ -10,7 +10,6 @@ The deadline is a timer: these tests run on trio's ``MockClock``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -32,57 +31,16 @@ from rusty_genius_core import (
     Shutdown,
     is_final,
 )
-from rusty_genius_cortex import PinkyEngine
 from rusty_genius_stem import BrainstemClient, Orchestrator, open_brainstem
+from rusty_genius_testhub.engines import HungFirst
 from rusty_genius_testhub.requests import finish, infer
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
-
     from conftest import FakeAssets, Lab
-    from rusty_genius_core import InferenceEvent
-    from rusty_genius_cortex import StopSignal
 
 pytestmark = pytest.mark.virtual_time
 
 STOP_TIMEOUT = 10.0
-
-
-class HungEngine(PinkyEngine):
-    """Pinky that, after its first token, ignores stop and cancellation until released."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = anyio.Event()
-        self.hanging = anyio.Event()
-        self.unloaded = anyio.Event()
-
-    async def _generate(
-        self, request: Any, meter: Any, stop: StopSignal | None
-    ) -> AsyncGenerator[InferenceEvent, None]:
-        yield Content(text="stuck")
-        self.hanging.set()
-        with anyio.CancelScope(shield=True):
-            await self.release.wait()
-        async with contextlib.aclosing(super()._generate(request, meter, stop)) as events:
-            async for event in events:
-                yield event
-
-    async def _unload_model(self) -> None:
-        self.unloaded.set()
-
-
-class Engines:
-    """A factory whose first engine hangs; the others are plain Pinky."""
-
-    def __init__(self) -> None:
-        self.hung = HungEngine()
-        self.made: list[PinkyEngine] = []
-
-    def __call__(self) -> PinkyEngine:
-        engine = PinkyEngine() if self.made else self.hung
-        self.made.append(engine)
-        return engine
 
 
 async def collect(client: BrainstemClient, request_id: str, into: list[OutputBody]) -> None:
@@ -106,7 +64,7 @@ async def test_a_hung_engine_is_abandoned_and_a_new_instance_serves_the_next_req
     assets: FakeAssets, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="rusty_genius_stem")
-    engines = Engines()
+    engines = HungFirst()
     stuck: list[OutputBody] = []
     async with (
         open_brainstem(assets, engine_factory=engines, stop_timeout=STOP_TIMEOUT) as client,
@@ -128,7 +86,7 @@ async def test_a_hung_engine_is_abandoned_and_a_new_instance_serves_the_next_req
 
 
 async def test_shutdown_finishes_while_an_engine_hangs(assets: FakeAssets) -> None:
-    engines = Engines()
+    engines = HungFirst()
     stuck: list[OutputBody] = []
     async with (
         open_brainstem(assets, engine_factory=engines, stop_timeout=STOP_TIMEOUT) as client,
@@ -145,7 +103,7 @@ async def test_shutdown_finishes_while_an_engine_hangs(assets: FakeAssets) -> No
 async def test_leaving_the_brainstem_block_finishes_while_an_engine_hangs(
     assets: FakeAssets,
 ) -> None:
-    engines = Engines()
+    engines = HungFirst()
     started = anyio.Event()
     with anyio.CancelScope() as outer:
         async with (
@@ -165,7 +123,7 @@ async def test_leaving_the_brainstem_block_finishes_while_an_engine_hangs(
 async def test_every_request_on_the_abandoned_instance_ends_with_the_error(
     assets: FakeAssets, run_stem: Any
 ) -> None:
-    engines = Engines()
+    engines = HungFirst()
     stem = Orchestrator(assets, engine_factory=engines, parallelism=2, stop_timeout=STOP_TIMEOUT)
     async with run_stem(stem) as h:
         await h.send("a", infer("hangs"))

@@ -486,8 +486,20 @@ def test_serve_max_memory_names_a_bad_size(bad: str, capsys: pytest.CaptureFixtu
     )
 
 
-async def test_serve_hands_max_memory_to_genius(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+@pytest.mark.parametrize(
+    ("flag", "given", "option", "expected"),
+    [
+        ("--max-memory", "2GiB", "max_memory", 2 * 2**30),
+        ("--stop-timeout", "3", "stop_timeout", 3.0),
+    ],
+)
+async def test_serve_hands_its_brainstem_settings_to_genius(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    flag: str,
+    given: str,
+    option: str,
+    expected: object,
 ) -> None:
     from rusty_genius._cli import build_parser
     from rusty_genius._serve import _command
@@ -503,7 +515,7 @@ async def test_serve_hands_max_memory_to_genius(
 
     monkeypatch.setattr(_command, "Genius", genius)
     dirs = ["--home", str(tmp_path / "h"), "--cache", str(tmp_path / "c")]
-    args = build_parser().parse_args(["serve", *dirs, "--max-memory", "2GiB", "--port", "0"])
+    args = build_parser().parse_args(["serve", *dirs, flag, given, "--port", "0"])
     with pytest.raises(Seen):
         await _command.serve_command(args, info=lambda _: None, note=lambda _: None)
-    assert seen["max_memory"] == 2 * 2**30
+    assert seen[option] == expected

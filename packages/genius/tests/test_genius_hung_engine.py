@@ -7,64 +7,29 @@ stop deadline is a timer: these tests run on trio's ``MockClock``.
 
 from __future__ import annotations
 
-import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import pytest
 
 from rusty_genius import Content, EngineError, FinishReason, Genius
 from rusty_genius.brainstem import DEFAULT_STOP_TIMEOUT
-from rusty_genius.engines import PinkyEngine
+from rusty_genius_testhub.engines import HungFirst
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Callable
+    from collections.abc import Callable
 
-    from rusty_genius import InferenceEvent
 
 pytestmark = pytest.mark.virtual_time
 
 MODEL = "smollm2-135m-instruct"
 
 
-class HungEngine(PinkyEngine):
-    """Pinky that, after its first token, ignores stop and cancellation until released."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = anyio.Event()
-        self.hanging = anyio.Event()
-        self.unloaded = anyio.Event()
-
-    async def _generate(
-        self, request: Any, meter: Any, stop: Any
-    ) -> AsyncGenerator[InferenceEvent, None]:
-        yield Content(text="stuck")
-        self.hanging.set()
-        with anyio.CancelScope(shield=True):
-            await self.release.wait()
-        async with contextlib.aclosing(super()._generate(request, meter, stop)) as events:
-            async for event in events:
-                yield event
-
-    async def _unload_model(self) -> None:
-        self.unloaded.set()
-
-
-def engines(hung: HungEngine) -> Callable[[], PinkyEngine]:
-    made: list[PinkyEngine] = []
-
-    def make() -> PinkyEngine:
-        made.append(PinkyEngine() if made else hung)
-        return made[-1]
-
-    return make
-
-
 async def test_leaving_genius_finishes_while_its_engine_hangs(
     make_genius: Callable[..., Genius],
 ) -> None:
-    hung = HungEngine()
+    engines = HungFirst()
+    hung = engines.hung
     errors: list[BaseException] = []
 
     async def consume(genius: Genius) -> None:
@@ -77,7 +42,7 @@ async def test_leaving_genius_finishes_while_its_engine_hangs(
 
     async with (
         anyio.create_task_group() as tg,
-        make_genius(engine_factory=engines(hung)) as genius,
+        make_genius(engine_factory=engines) as genius,
     ):
         tg.start_soon(consume, genius)
         await hung.hanging.wait()
@@ -91,8 +56,9 @@ async def test_leaving_genius_finishes_while_its_engine_hangs(
 async def test_a_cancelled_request_on_a_hung_engine_frees_the_model_for_the_next(
     make_genius: Callable[..., Genius],
 ) -> None:
-    hung = HungEngine()
-    async with make_genius(engine_factory=engines(hung), stop_timeout=2.5) as genius:
+    engines = HungFirst()
+    hung = engines.hung
+    async with make_genius(engine_factory=engines, stop_timeout=2.5) as genius:
         async with genius.infer(MODEL, "hangs") as stream:
             async for event in stream:
                 if isinstance(event, Content):

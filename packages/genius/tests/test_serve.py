@@ -21,9 +21,10 @@ import pytest
 
 from rusty_genius import FinishReason, InferenceConfig
 from rusty_genius._serve._models_ollama import PullStatus
-from rusty_genius.engines import PINKY_THOUGHT, PinkyEngine
+from rusty_genius.engines import PINKY_THOUGHT
 from rusty_genius.server import GeniusApp, ServerAddress, create_app, open_server, parse_keep_alive
 from rusty_genius_testhub import SMOLLM2_FAKE_QUANTS, TEST_MODELS
+from rusty_genius_testhub.engines import NeedsWeights
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -631,14 +632,6 @@ async def test_bad_input_through_the_openai_client_and_ollama(serve: Callable[..
     assert "error" in wrong.json()
     assert nowhere.status_code == 404
     assert nowhere.json()["error"]["message"] == "no such endpoint: GET /v1/engines"
-
-
-class NeedsWeights(PinkyEngine):
-    """Pinky that asks for a download first, as llama.cpp does (no llama_cpp needed)."""
-
-    @property
-    def needs_weights(self) -> bool:
-        return True
 
 
 NAME_BYTES = 1 << 20

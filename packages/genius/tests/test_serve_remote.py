@@ -32,6 +32,7 @@ from rusty_genius import (
 )
 from rusty_genius.engines import PinkyEngine, RemoteEngine
 from rusty_genius.server import create_app, open_server
+from rusty_genius_testhub.engines import NeedsWeights
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
@@ -176,14 +177,6 @@ async def test_a_brainstem_with_a_remote_engine_cancels_upstream(
         await pacer.grant()
         await pacer.wait(lambda: len(pacer.finished) == 3)
         assert pacer.finished[-1] is FinishReason.CANCELLED
-
-
-class NeedsWeights(PinkyEngine):
-    """Pinky that asks for a download first, as llama.cpp does (no llama_cpp needed)."""
-
-    @property
-    def needs_weights(self) -> bool:
-        return True
 
 
 async def test_upstream_refusals_come_back_as_core_errors(
