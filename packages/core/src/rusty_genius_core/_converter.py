@@ -107,11 +107,12 @@ def omit_defaults(cls: type, *names: str) -> None:
     """Leave the fields ``names`` (all when none are given) out of ``cls``'s plain data
     while they hold their default, as TOML files do with unset keys."""
     chosen = set(names) or {f.name for f in attrs.fields(cls)}
-    overrides = {n: override(omit_if_default=n in chosen) for n in attrs.fields_dict(cls)}
-    converter.register_unstructure_hook(
-        cls,
-        make_dict_unstructure_fn(cls, converter, **overrides),  # type: ignore[arg-type]
-    )
+
+    def build(_: type) -> Callable[[Any], dict[str, Any]]:  # on first use, not at import
+        overrides = {n: override(omit_if_default=n in chosen) for n in attrs.fields_dict(cls)}
+        return make_dict_unstructure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+
+    converter.register_unstructure_hook_factory(lambda wanted: wanted is cls, build)
 
 
 def allow_extra_keys(cls: type) -> None:

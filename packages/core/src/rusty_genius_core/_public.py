@@ -16,7 +16,6 @@ from __future__ import annotations
 import inspect
 import sys
 import types
-import typing
 from typing import TYPE_CHECKING
 
 import attrs
@@ -60,15 +59,40 @@ def _is_private_module_of(name: str, root: str) -> bool:
 
 
 def _resolve_annotations(cls: type) -> bool:
-    """Store ``cls``'s own annotations evaluated, where it was defined; False if impossible."""
-    try:
-        if attrs.has(cls):
-            attrs.resolve_types(cls)
-        hints = typing.get_type_hints(cls, include_extras=True)
-    except (NameError, TypeError):
-        return False
+    """Store ``cls``'s own annotations evaluated, where it was defined; False if impossible.
+
+    Only the class's own annotations need it: a base class is either published itself
+    (resolved then) or keeps its private module, where its strings still evaluate. Each
+    string is evaluated once per module (``"int | None"`` recurs on dozens of classes), which
+    keeps this off the cold start: ``typing.get_type_hints`` recompiles every string of the
+    whole MRO on each call.
+    """
     own = inspect.get_annotations(cls)  # this class's own, as written
-    if own:
-        resolved = {name: hints.get(name, hint) for name, hint in own.items()}
+    if any(isinstance(hint, str) for hint in own.values()):
+        namespace = vars(sys.modules[cls.__module__])
+        try:
+            resolved = {
+                name: _evaluate(hint, cls.__module__, namespace) if isinstance(hint, str) else hint
+                for name, hint in own.items()
+            }
+        except (NameError, TypeError, SyntaxError, AttributeError):
+            return False
         type.__setattr__(cls, "__annotations__", resolved)
+    if attrs.has(cls):
+        try:
+            attrs.resolve_types(cls)  # cheap now: its own strings are gone
+        except (NameError, TypeError):
+            return False
     return True
+
+
+_EVALUATED: dict[tuple[str, str], object] = {}
+
+
+def _evaluate(hint: str, module: str, namespace: dict[str, object]) -> object:
+    key = (module, hint)
+    try:
+        return _EVALUATED[key]
+    except KeyError:
+        value = _EVALUATED[key] = eval(hint, namespace)  # what get_type_hints does, once
+        return value
