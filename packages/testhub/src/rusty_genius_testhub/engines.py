@@ -3,6 +3,7 @@
 - :class:`NeedsWeights`: Pinky that asks for a download first, as llama.cpp does.
 - :class:`HungEngine` and :class:`HungFirst`: an engine that ignores its stop signal, and a
   factory whose first engine is one (issue 18: the stop deadline).
+- :func:`collect`, :func:`text_of` and :func:`final`: read what an engine's ``infer`` yields.
 """
 
 from __future__ import annotations
@@ -12,16 +13,34 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from rusty_genius_core import Content
+from rusty_genius_core import Complete, Content
 from rusty_genius_cortex import PinkyEngine
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
-    from rusty_genius_core import InferenceEvent
+    from rusty_genius_core import InferenceEvent, Usage
     from rusty_genius_cortex import StopSignal
 
-__all__ = ["HungEngine", "HungFirst", "NeedsWeights"]
+__all__ = ["HungEngine", "HungFirst", "NeedsWeights", "collect", "final", "text_of"]
+
+
+async def collect(stream: AsyncIterator[InferenceEvent]) -> list[InferenceEvent]:
+    """Every event of one ``infer`` stream, in order."""
+    return [event async for event in stream]
+
+
+def text_of(events: Sequence[InferenceEvent]) -> str:
+    """The answer's text: its :class:`Content` events joined."""
+    return "".join(e.text for e in events if isinstance(e, Content))
+
+
+def final(events: Sequence[InferenceEvent]) -> Usage:
+    """The usage of the stream's one :class:`Complete`, which must be its last event."""
+    last = events[-1]
+    assert isinstance(last, Complete)
+    assert sum(isinstance(e, Complete) for e in events) == 1
+    return last.usage
 
 
 class NeedsWeights(PinkyEngine):
