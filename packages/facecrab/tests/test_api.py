@@ -3,6 +3,7 @@ the token, the streaming pull, resolve and remove."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -32,7 +33,7 @@ from rusty_genius_core import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
     from pathlib import Path
 
     from rusty_genius_testhub import HubRepo, LoopbackHub
@@ -332,31 +333,36 @@ async def test_downloads_need_the_context_manager(
         await assets.ensure_model(REF)
 
 
+@contextlib.asynccontextmanager
+async def _a_stalled_owner(
+    hub: LoopbackHub, assets: AssetAuthority
+) -> AsyncIterator[tuple[anyio.abc.TaskGroup, anyio.Event]]:
+    """A first caller (the owner) downloading REF, stalled mid-body until the event is set.
+
+    Yields the task group it runs in and that event; the block ends once the owner is done.
+    """
+    release = anyio.Event()
+    stall = hub.stall(Q4, 500_000, release)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(assets.ensure_model, REF)
+        await stall.wait_reached()
+        yield tg, release
+
+
 async def test_cancelling_a_waiter_leaves_the_owner_alone(
     hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
 ) -> None:
-    release = anyio.Event()
-    stall = hub.stall(Q4, 500_000, release)
     got: list[AssetEvent] = []
 
     async def progress(event: AssetEvent) -> None:
         got.append(event)
 
     async with make_authority(progress_bytes=1, progress_interval=0) as assets:
-        async with anyio.create_task_group() as tg:
-            owner_done = anyio.Event()
-
-            async def owner() -> None:
-                await assets.ensure_model(REF)
-                owner_done.set()
-
-            tg.start_soon(owner)
-            await stall.wait_reached()
+        async with _a_stalled_owner(hub, assets) as (_, release):
             with anyio.move_on_after(0.2) as waiter_scope:  # the waiter gives up
                 await assets.ensure_model(REF, progress=progress)
             assert waiter_scope.cancelled_caught
             release.set()
-            await owner_done.wait()
         model = await assets.ensure_model(REF)
     assert model.cached
     assert len(hub.body_requests(Q4)) == 1
@@ -376,8 +382,6 @@ async def _joined_the_owner(assets: AssetAuthority) -> None:
 async def test_a_waiter_whose_callback_fails_gets_its_own_error_and_the_owner_goes_on(
     hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
 ) -> None:
-    release = anyio.Event()
-    stall = hub.stall(Q4, 500_000, release)
     got: list[AssetEvent] = []
 
     async def refuse(event: AssetEvent) -> None:
@@ -385,15 +389,7 @@ async def test_a_waiter_whose_callback_fails_gets_its_own_error_and_the_owner_go
         raise _Refused
 
     async with make_authority(progress_bytes=1, progress_interval=0) as assets:
-        async with anyio.create_task_group() as tg:
-            owner_done = anyio.Event()
-
-            async def owner() -> None:
-                await assets.ensure_model(REF)
-                owner_done.set()
-
-            tg.start_soon(owner)
-            await stall.wait_reached()
+        async with _a_stalled_owner(hub, assets) as (tg, release):
 
             async def release_once_joined() -> None:
                 await _joined_the_owner(assets)
@@ -402,7 +398,6 @@ async def test_a_waiter_whose_callback_fails_gets_its_own_error_and_the_owner_go
             tg.start_soon(release_once_joined)
             with pytest.raises(_Refused):  # itself, not in an exception group
                 await assets.ensure_model(REF, progress=refuse)
-            await owner_done.wait()
         model = await assets.ensure_model(REF)
     assert model.cached
     assert len(hub.body_requests(Q4)) == 1
