@@ -10,27 +10,25 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import attrs
 import httpx
 import openai
 import pytest
 from anyio.streams.text import TextReceiveStream
 
-from rusty_genius import ChatMessage, Complete, InferenceConfig, LoadOptions, Role, Usage
+from rusty_genius import ChatMessage, InferenceConfig, LoadOptions, Role
 from rusty_genius.engines import LlamaEngine, RemoteEngine
 from rusty_genius.server import create_app, open_server
 from rusty_genius_testhub import TEST_MODELS
+from rusty_genius_testhub.engines import comparable, events_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
     from pathlib import Path
 
-    from rusty_genius import Genius, InferenceEvent
-    from rusty_genius.engines import Engine
+    from rusty_genius import Genius
     from rusty_genius_testhub import LoopbackHub
 
 pytestmark = pytest.mark.real
@@ -99,22 +97,6 @@ async def test_smollm2_answers_paris_over_openai_and_ollama(
     assert data["prompt_eval_count"] == whole.usage.prompt_tokens
     assert data["eval_duration"] > 0
     assert data["prompt_eval_duration"] > 0
-
-
-def comparable(events: Sequence[InferenceEvent]) -> list[object]:
-    def strip(usage: Usage) -> Usage:
-        return Usage(
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            finish_reason=usage.finish_reason,
-        )
-
-    return [attrs.evolve(e, usage=strip(e.usage)) if isinstance(e, Complete) else e for e in events]
-
-
-async def events_of(engine: Engine, **request: Any) -> list[InferenceEvent]:
-    async with aclosing(engine.infer(**request)) as stream:  # type: ignore[type-var]
-        return [event async for event in stream]
 
 
 @pytest.mark.usefixtures("llama_cpp_module")

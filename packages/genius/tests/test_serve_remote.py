@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from contextlib import aclosing, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import attrs
 import pytest
 from anyio.streams.text import TextReceiveStream
 
@@ -28,17 +27,15 @@ from rusty_genius import (
     InferenceConfig,
     LoadOptions,
     Role,
-    Usage,
 )
 from rusty_genius.engines import PinkyEngine, RemoteEngine
 from rusty_genius.server import create_app, open_server
-from rusty_genius_testhub.engines import NeedsWeights
+from rusty_genius_testhub.engines import NeedsWeights, comparable, events_of
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Sequence
+    from collections.abc import AsyncIterator, Callable
 
-    from rusty_genius import Genius, InferenceEvent
-    from rusty_genius.engines import Engine
+    from rusty_genius import Genius
     from rusty_genius.server import GeniusApp
 
 MODEL = "pinky-test"
@@ -46,24 +43,6 @@ MESSAGES = [
     ChatMessage(role=Role.SYSTEM, content="You are terse."),
     ChatMessage(role=Role.USER, content="Tell me about <b>bold</b> moves, please."),
 ]
-
-
-def comparable(events: Sequence[InferenceEvent]) -> list[object]:
-    """Events with the timings of ``Complete`` left out (they differ run to run)."""
-
-    def strip(usage: Usage) -> Usage:
-        return Usage(
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            finish_reason=usage.finish_reason,
-        )
-
-    return [attrs.evolve(e, usage=strip(e.usage)) if isinstance(e, Complete) else e for e in events]
-
-
-async def events_of(engine: Engine, **request: Any) -> list[InferenceEvent]:
-    async with aclosing(engine.infer(**request)) as stream:  # type: ignore[type-var]
-        return [event async for event in stream]
 
 
 REQUESTS: list[dict[str, Any]] = [
