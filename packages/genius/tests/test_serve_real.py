@@ -8,15 +8,12 @@ events as a local llama.cpp engine for the same greedy request (scripts/metal.sh
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 import openai
 import pytest
-from anyio.streams.text import TextReceiveStream
 
 from rusty_genius import ChatMessage, InferenceConfig, LoadOptions, Role
 from rusty_genius.engines import LlamaEngine, RemoteEngine
@@ -119,33 +116,17 @@ async def test_remote_engine_on_a_genius_serve_process_equals_local_llama(
         want = [await events_of(local, **request) for request in requests]
     finally:
         await local.unload()
-    command = cli.command("serve", "--backend", "llama", "--port", "0")
-    async with await anyio.open_process(
-        command, env=cli.environment(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
-    ) as process:
-        assert process.stderr is not None
-        lines = TextReceiveStream(process.stderr)
-        seen = ""
-        with anyio.fail_after(120):
-            async for text in lines:
-                seen += text
-                if "\n" in seen:
-                    break
-        url = seen.splitlines()[0].split()[3]
-        async with httpx.AsyncClient(base_url=url, timeout=600) as http:
+    async with cli.serving("--backend", "llama", "--port", "0", startup=120) as served:
+        async with httpx.AsyncClient(base_url=served.url, timeout=600) as http:
             pulled = await http.post("/api/pull", json={"model": REF, "stream": False})
             assert pulled.json() == {"status": "success"}, pulled.text
-        remote = RemoteEngine(url)
+        remote = RemoteEngine(served.url)
         await remote.load(REF, None, LoadOptions())
         try:
             got = [await events_of(remote, **request) for request in requests]
         finally:
             await remote.unload()
-        process.send_signal(signal.SIGINT)
-        with anyio.fail_after(60):
-            async for text in lines:
-                seen += text
-            assert await process.wait() == 0, seen
+    assert served.returncode == 0, served.log
     for mine, theirs in zip(got, want, strict=True):
         assert comparable(mine) == comparable(theirs)
     assert "Paris" in json.dumps([str(e) for e in got[0]])

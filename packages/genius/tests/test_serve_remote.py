@@ -8,14 +8,11 @@ own request is cancelled.
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
-from anyio.streams.text import TextReceiveStream
 
 from rusty_genius import (
     BusyError,
@@ -84,30 +81,13 @@ async def test_remote_engine_against_a_genius_serve_process(
 ) -> None:
     # the server process runs on the other event loop than this test's
     server_loop = "trio" if anyio_backend[0] == "asyncio" else "asyncio"
-    command = offline_cli.command("serve", "--backend", "pinky", "--port", "0", "--api-key", "k")
-    env = offline_cli.environment(GENIUS_ASYNC_BACKEND=server_loop)
-    async with await anyio.open_process(
-        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
-    ) as process:
-        assert process.stderr is not None
-        lines = TextReceiveStream(process.stderr)
-        seen = ""
-        with anyio.fail_after(60):
-            async for text in lines:
-                seen += text
-                if "\n" in seen:
-                    break
-        first = seen.splitlines()[0]
-        assert first.startswith("genius: serving on http://127.0.0.1:"), seen
-        url = first.split()[3]
-        await assert_same_events(url, api_key="k")
-        process.send_signal(signal.SIGINT)
-        with anyio.fail_after(60):
-            async for text in lines:
-                seen += text
-            code = await process.wait()
-    assert code == 0, seen
-    assert seen.splitlines()[-2:] == ["genius: stopping (SIGINT)", "genius: stopped"]
+    args = ("--backend", "pinky", "--port", "0", "--api-key", "k")
+    async with offline_cli.serving(*args, startup=60, GENIUS_ASYNC_BACKEND=server_loop) as served:
+        first = served.log.splitlines()[0]
+        assert first.startswith("genius: serving on http://127.0.0.1:"), served.log
+        await assert_same_events(served.url, api_key="k")
+    assert served.returncode == 0, served.log
+    assert served.log.splitlines()[-2:] == ["genius: stopping (SIGINT)", "genius: stopped"]
 
 
 async def test_a_brainstem_with_a_remote_engine_cancels_upstream(
