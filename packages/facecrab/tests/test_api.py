@@ -31,6 +31,7 @@ from rusty_genius_core import (
     AssetStarted,
     ManifestError,
 )
+from rusty_genius_testhub import EventLog
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -48,14 +49,10 @@ SECRET = "hf_SeCrEt0123456789abcdefTOKEN"
 async def test_unknown_repo_lists_the_known_models(
     hub: LoopbackHub, make_authority: Callable[..., AssetAuthority]
 ) -> None:
-    failures: list[AssetEvent] = []
-
-    async def progress(event: AssetEvent) -> None:
-        failures.append(event)
-
+    failures = EventLog[AssetEvent]()
     async with make_authority() as assets:
         with pytest.raises(RepoNotFoundError) as err:
-            await assets.ensure_model("Qwen/Qwen2.5-1.5B-Instruct-GUFF:Q4_K_M", progress=progress)
+            await assets.ensure_model("Qwen/Qwen2.5-1.5B-Instruct-GUFF:Q4_K_M", progress=failures)
     message = str(err.value)
     assert "Qwen/Qwen2.5-1.5B-Instruct-GUFF" in message
     assert "Did you mean Qwen/Qwen2.5-1.5B-Instruct-GGUF" in message
@@ -104,14 +101,10 @@ async def test_unknown_alias_lists_aliases(make_authority: Callable[..., AssetAu
 async def test_malformed_reference_is_a_manifest_error(
     make_authority: Callable[..., AssetAuthority],
 ) -> None:
-    events: list[AssetEvent] = []
-
-    async def progress(event: AssetEvent) -> None:
-        events.append(event)
-
+    events = EventLog[AssetEvent]()
     async with make_authority() as assets:
         with pytest.raises(ManifestError):
-            await assets.ensure_model("org/repo:", progress=progress)
+            await assets.ensure_model("org/repo:", progress=events)
     assert [type(e) for e in events] == [AssetFailed]
 
 
@@ -352,15 +345,11 @@ async def _a_stalled_owner(
 async def test_cancelling_a_waiter_leaves_the_owner_alone(
     hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
 ) -> None:
-    got: list[AssetEvent] = []
-
-    async def progress(event: AssetEvent) -> None:
-        got.append(event)
-
+    got = EventLog[AssetEvent]()
     async with make_authority(progress_bytes=1, progress_interval=0) as assets:
         async with _a_stalled_owner(hub, assets) as (_, release):
             with anyio.move_on_after(0.2) as waiter_scope:  # the waiter gives up
-                await assets.ensure_model(REF, progress=progress)
+                await assets.ensure_model(REF, progress=got)
             assert waiter_scope.cancelled_caught
             release.set()
         model = await assets.ensure_model(REF)

@@ -12,7 +12,7 @@ import anyio
 
 from facecrab import AssetAuthority, LocalModel
 from rusty_genius_core import AssetComplete, AssetEvent, AssetProgress, AssetStarted
-from rusty_genius_testhub import TEST_MODELS
+from rusty_genius_testhub import TEST_MODELS, EventLog
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,13 +36,9 @@ def sha256_of(path: Path) -> str:
 async def test_pull_by_repo_and_quant_then_serve_offline(
     hub: LoopbackHub, smollm2_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
 ) -> None:
-    events: list[AssetEvent] = []
-
-    async def progress(event: AssetEvent) -> None:
-        events.append(event)
-
+    events = EventLog[AssetEvent]()
     async with make_authority() as assets:
-        model = await assets.ensure_model(REF, progress=progress)
+        model = await assets.ensure_model(REF, progress=events)
         entries = await assets.list_models()
 
     served = smollm2_repo.files[MODEL.filename]

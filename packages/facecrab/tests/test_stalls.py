@@ -16,6 +16,7 @@ import pytest
 from facecrab import AssetAuthority, DownloadError, RetryPolicy
 from facecrab._stall import TransferLimits, retry_after_seconds
 from rusty_genius_core import AssetEvent, AssetFailed, ConfigError, GeniusError
+from rusty_genius_testhub import EventLog
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,14 +61,10 @@ async def test_a_silent_hub_is_given_up_on_with_what_it_sent(
     hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
 ) -> None:
     hub.stall(Q4, 0, anyio.Event(), times=None)  # headers, then nothing at all
-    events: list[AssetEvent] = []
-
-    async def progress(event: AssetEvent) -> None:
-        events.append(event)
-
+    events = EventLog[AssetEvent]()
     async with make_authority(stall_timeout=5, retry=RetryPolicy(attempts=1)) as assets:
         with pytest.raises(DownloadError) as err:
-            await assets.ensure_model(REF, progress=progress)
+            await assets.ensure_model(REF, progress=events)
     message = (
         f"{Q4}: giving up after 2 failed attempts in a row at byte 0 of {SIZE}: the hub sent "
         "nothing for 5 s (stall_timeout). Nothing was received, so nothing was kept; if the "
