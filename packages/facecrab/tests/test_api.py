@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -411,19 +410,14 @@ async def test_a_registry_hit_needs_neither_httpx_nor_huggingface_hub(
     hub: LoopbackHub,
     tiny_repo: HubRepo,
     make_authority: Callable[..., AssetAuthority],
-    tmp_path: Path,
+    child_environment: dict[str, str],
 ) -> None:
     """The cold path of ``genius run``: no HTTP client, no token store, not even their imports."""
     async with make_authority() as assets:
         await assets.ensure_model(REF)
     before = len(hub.requests)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env |= {
-        "GENIUS_HOME": str(tmp_path / "home"),
-        "GENIUS_CACHE": str(tmp_path / "cache"),
-        "HF_ENDPOINT": hub.url,
-        "HF_HOME": str(tmp_path / "hf"),
-    }
-    done = await anyio.run_process([sys.executable, "-c", REGISTRY_HIT_SCRIPT, REF], env=env)
+    done = await anyio.run_process(
+        [sys.executable, "-c", REGISTRY_HIT_SCRIPT, REF], env=child_environment
+    )
     assert done.stdout.decode().split() == ["True", "False", "False"]
     assert len(hub.requests) == before

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 import tomllib
 from typing import TYPE_CHECKING
@@ -164,23 +163,18 @@ anyio.run(main)
 
 
 async def test_two_processes_pull_at_once(
-    hub: LoopbackHub, smollm2_gguf: Path, tmp_path: Path
+    hub: LoopbackHub, smollm2_gguf: Path, tmp_path: Path, child_environment: dict[str, str]
 ) -> None:
     hub.add_repo(MIRROR, {MODEL.filename: smollm2_gguf})
     release = anyio.Event()
     stall = hub.stall(MODEL.filename, 4 << 20, release)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env |= {
-        "GENIUS_HOME": str(tmp_path / "home"),
-        "GENIUS_CACHE": str(tmp_path / "cache"),
-        "HF_ENDPOINT": hub.url,
-        "HF_HOME": str(tmp_path / "hf"),
-    }
     outputs: list[str] = []
 
     async def run() -> None:
         done = await anyio.run_process(
-            [sys.executable, "-c", PULL_SCRIPT, f"{MIRROR}:Q4_1"], env=env, check=False
+            [sys.executable, "-c", PULL_SCRIPT, f"{MIRROR}:Q4_1"],
+            env=child_environment,
+            check=False,
         )
         assert done.returncode == 0, done.stderr.decode()
         outputs.append(done.stdout.decode().strip())
