@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import tomllib
 from typing import TYPE_CHECKING
@@ -11,7 +10,7 @@ import anyio
 
 from facecrab import AssetAuthority, LocalModel
 from rusty_genius_core import AssetComplete, AssetEvent, AssetProgress, AssetStarted
-from rusty_genius_testhub import TEST_MODELS, EventLog
+from rusty_genius_testhub import TEST_MODELS, EventLog, sha256_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,14 +21,6 @@ if TYPE_CHECKING:
 MODEL = TEST_MODELS["smollm2"]
 REF = f"{MODEL.repo}:Q4_1"
 MIRROR = "mirror/SmolLM2-135M-Instruct-GGUF"  # no manifest entry: resolved from the tree
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 async def test_pull_by_repo_and_quant_then_serve_offline(

@@ -18,6 +18,7 @@ from ._models import TEST_MODELS as TEST_MODELS
 from ._models import TestModel as TestModel
 from ._models import default_models_dir as default_models_dir
 from ._models import ensure_test_models as ensure_test_models
+from ._models import sha256_of as sha256_of
 from ._recorder import EventLog as EventLog
 from ._repos import SMOLLM2_FAKE_QUANTS as SMOLLM2_FAKE_QUANTS
 from ._repos import add_smollm2_repo as add_smollm2_repo
@@ -40,4 +41,5 @@ __all__ = [
     "fake_gguf",
     "open_hub",
     "run_hub_in_thread",
+    "sha256_of",
 ]
