@@ -5,7 +5,7 @@ Pinky runs with no delays here; nothing waits on time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
@@ -33,9 +33,11 @@ from rusty_genius_core import (
 from rusty_genius_cortex import PinkyEngine
 from rusty_genius_stem import BrainstemClient, KeepAlive, open_brainstem
 from rusty_genius_stem._client import _Answers
+from rusty_genius_testhub.engines import collect, text_of
 
 if TYPE_CHECKING:
     from conftest import FakeAssets, Lab
+    from rusty_genius_core import InferenceEvent
 
 
 def chat(text: str, model: str = "alpha") -> Infer:
@@ -46,17 +48,18 @@ def chat(text: str, model: str = "alpha") -> Infer:
     )
 
 
-async def expected_text(text: str) -> str:
+async def pinky_events(text: str) -> list[InferenceEvent]:
+    """What Pinky itself answers to ``text``, greedily: what the brainstem must relay."""
     engine = PinkyEngine()
     await engine.load("alpha", None, LoadOptions())
-    events = [
-        e
-        async for e in engine.infer(
-            messages=[ChatMessage(role=Role.USER, content=text)], config=InferenceConfig.greedy()
-        )
-    ]
+    messages = [ChatMessage(role=Role.USER, content=text)]
+    events = await collect(engine.infer(messages=messages, config=InferenceConfig.greedy()))
     await engine.unload()
-    return "".join(e.text for e in events if isinstance(e, Content))
+    return events
+
+
+async def expected_text(text: str) -> str:
+    return text_of(await pinky_events(text))
 
 
 async def test_hundred_clients_at_once_each_read_their_own_answer(
@@ -175,19 +178,6 @@ async def test_an_unbuffered_brainstem_still_answers(lab: Lab, assets: FakeAsset
             received = [body async for body in bodies]
         assert received[:-1] == (await pinky_events(text))[:-1]
         assert isinstance(await client.call(ListModels()), ModelList)
-
-
-async def pinky_events(text: str) -> list[Any]:
-    engine = PinkyEngine()
-    await engine.load("alpha", None, LoadOptions())
-    events = [
-        e
-        async for e in engine.infer(
-            messages=[ChatMessage(role=Role.USER, content=text)], config=InferenceConfig.greedy()
-        )
-    ]
-    await engine.unload()
-    return events
 
 
 # -- one request's stream -------------------------------------------------------------------

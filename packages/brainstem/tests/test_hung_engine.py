@@ -10,6 +10,7 @@ The deadline is a timer: these tests run on trio's ``MockClock``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,8 @@ from rusty_genius_testhub.engines import HungFirst
 from rusty_genius_testhub.requests import finish, infer
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from conftest import FakeAssets, Lab
 
 pytestmark = pytest.mark.virtual_time
@@ -43,10 +46,30 @@ pytestmark = pytest.mark.virtual_time
 STOP_TIMEOUT = 10.0
 
 
-async def collect(client: BrainstemClient, request_id: str, into: list[OutputBody]) -> None:
-    async with client.stream(infer("hangs"), request_id=request_id) as bodies:
-        async for body in bodies:
-            into.append(body)
+@contextlib.asynccontextmanager
+async def a_hung_request(
+    assets: FakeAssets,
+) -> AsyncIterator[tuple[BrainstemClient, HungFirst, list[OutputBody]]]:
+    """A brainstem whose request ``"stuck"`` hangs in its engine (``HungFirst``'s first).
+
+    Yields the client, the engine factory and the list the request's bodies go to; the
+    bodies after the hang arrive by the time the block has ended.
+    """
+    engines = HungFirst()
+    stuck: list[OutputBody] = []
+
+    async def collect() -> None:
+        async with client.stream(infer("hangs"), request_id="stuck") as bodies:
+            async for body in bodies:
+                stuck.append(body)
+
+    async with (
+        open_brainstem(assets, engine_factory=engines, stop_timeout=STOP_TIMEOUT) as client,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(collect)
+        await engines.hung.hanging.wait()
+        yield client, engines, stuck
 
 
 def assert_abandoned(body: OutputBody | None) -> None:
@@ -64,14 +87,7 @@ async def test_a_hung_engine_is_abandoned_and_a_new_instance_serves_the_next_req
     assets: FakeAssets, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="rusty_genius_stem")
-    engines = HungFirst()
-    stuck: list[OutputBody] = []
-    async with (
-        open_brainstem(assets, engine_factory=engines, stop_timeout=STOP_TIMEOUT) as client,
-        anyio.create_task_group() as tg,
-    ):
-        tg.start_soon(collect, client, "stuck", stuck)
-        await engines.hung.hanging.wait()
+    async with a_hung_request(assets) as (client, engines, stuck):
         assert await client.call(Cancel(target="stuck")) == Ack(detail="cancelled 'stuck'")
         assert finish(await client.call(infer("next"))) is FinishReason.STOP
         assert len(engines.made) == 2  # the next request got a new instance
@@ -86,14 +102,7 @@ async def test_a_hung_engine_is_abandoned_and_a_new_instance_serves_the_next_req
 
 
 async def test_shutdown_finishes_while_an_engine_hangs(assets: FakeAssets) -> None:
-    engines = HungFirst()
-    stuck: list[OutputBody] = []
-    async with (
-        open_brainstem(assets, engine_factory=engines, stop_timeout=STOP_TIMEOUT) as client,
-        anyio.create_task_group() as tg,
-    ):
-        tg.start_soon(collect, client, "stuck", stuck)
-        await engines.hung.hanging.wait()
+    async with a_hung_request(assets) as (client, engines, stuck):
         await client.shutdown()  # drain=False: the request is asked to stop, and abandoned
     assert_abandoned(stuck[-1])
     engines.hung.release.set()

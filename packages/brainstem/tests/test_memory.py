@@ -35,6 +35,13 @@ if TYPE_CHECKING:
     from conftest import FakeAssets, Harness, Lab
 
 
+def within_budget(assets: FakeAssets, lab: Lab, max_memory: int) -> Orchestrator:
+    """Room for three models by count, and ``max_memory`` bytes of them."""
+    return Orchestrator(
+        assets, engine_factory=lab.factory(), fetch_assets=True, max_loaded=3, max_memory=max_memory
+    )
+
+
 def events(lab: Lab) -> list[tuple[str, str]]:
     return [(what, name) for _, what, name in lab.log.events]
 
@@ -42,9 +49,7 @@ def events(lab: Lab) -> list[tuple[str, str]]:
 async def test_a_budget_that_fits_two_models_keeps_both_loaded(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
-    stem = Orchestrator(
-        assets, engine_factory=lab.factory(), fetch_assets=True, max_loaded=3, max_memory=6000
-    )
+    stem = within_budget(assets, lab, 6000)
     async with run_stem(stem) as h:
         assert finish(await h.request("a", infer("x", "alpha"))) is FinishReason.STOP
         assert finish(await h.request("b", infer("x", "beta"))) is FinishReason.STOP  # 6000 bytes
@@ -55,9 +60,7 @@ async def test_a_budget_that_fits_two_models_keeps_both_loaded(
 async def test_a_budget_that_fits_one_model_unloads_it_before_the_switch(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
-    stem = Orchestrator(
-        assets, engine_factory=lab.factory(), fetch_assets=True, max_loaded=3, max_memory=5999
-    )
+    stem = within_budget(assets, lab, 5999)
     async with run_stem(stem) as h:
         await h.request("a", infer("x", "alpha"))
         await h.request("b", infer("x", "beta"))
@@ -70,9 +73,7 @@ async def test_a_switch_unloads_least_recently_used_idle_models_until_it_fits(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
     assets.sizes = {"alpha": 3000, "beta": 3000, "gamma": 4000}
-    stem = Orchestrator(
-        assets, engine_factory=lab.factory(), fetch_assets=True, max_loaded=3, max_memory=7000
-    )
+    stem = within_budget(assets, lab, 7000)
     async with run_stem(stem) as h:
         await h.request("a", infer("x", "alpha"))
         await h.request("b", infer("x", "beta"))
@@ -92,9 +93,7 @@ async def test_a_model_larger_than_the_budget_fails_and_the_stem_serves_on(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
     assets.sizes = {"gamma": 10_000}
-    stem = Orchestrator(
-        assets, engine_factory=lab.factory(), fetch_assets=True, max_loaded=3, max_memory=6000
-    )
+    stem = within_budget(assets, lab, 6000)
     async with run_stem(stem) as h:
         await h.request("a", infer("x", "alpha"))
         for rid, command in (("c", infer("x", "gamma")), ("lc", LoadModel(model="gamma"))):

@@ -40,9 +40,10 @@ from rusty_genius_cortex import (
     UsageMeter,
     create_engine,
 )
+from rusty_genius_testhub.engines import collect
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator
+    from collections.abc import AsyncGenerator
     from pathlib import Path
 
 HELLO = [ChatMessage(role=Role.USER, content="hello")]
@@ -92,10 +93,6 @@ class Words(EngineBase[list[str]]):
                 yield Complete(usage=meter.usage(FinishReason.STOP))
         finally:
             self.log.append("closed")
-
-
-async def collect(stream: AsyncIterator[InferenceEvent]) -> list[InferenceEvent]:
-    return [event async for event in stream]
 
 
 def test_backend_names_are_the_factorys_and_the_engines() -> None:

@@ -34,9 +34,10 @@ from rusty_genius_core import (
     Usage,
 )
 from rusty_genius_cortex import Engine, LlamaEngine, StopSignal
+from rusty_genius_testhub.engines import collect, final, text_of
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator, Sequence
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.real
 
@@ -54,21 +55,6 @@ GREEDY_LLAMA: dict[str, Any] = {
 
 def ask(content: str = QUESTION) -> list[ChatMessage]:
     return [ChatMessage(role="user", content=content)]
-
-
-async def collect(stream: AsyncIterator[InferenceEvent]) -> list[InferenceEvent]:
-    return [event async for event in stream]
-
-
-def text_of(events: Sequence[InferenceEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, Content))
-
-
-def final(events: Sequence[InferenceEvent]) -> Usage:
-    last = events[-1]
-    assert isinstance(last, Complete)
-    assert sum(isinstance(e, Complete) for e in events) == 1
-    return last.usage
 
 
 def worker_threads() -> list[threading.Thread]:

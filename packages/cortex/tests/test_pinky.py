@@ -6,7 +6,7 @@ Every async test here runs on asyncio and on trio (root conftest).
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import pytest
@@ -27,7 +27,6 @@ from rusty_genius_core import (
     ThoughtDelta,
     ThoughtStart,
     ThoughtStop,
-    Usage,
 )
 from rusty_genius_cortex import (
     PINKY_THOUGHT,
@@ -36,9 +35,7 @@ from rusty_genius_cortex import (
     StopSignal,
     pinky_tokens,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+from rusty_genius_testhub.engines import collect, final, text_of
 
 PROMPT = "Hello there, <b>brain</b>! What are we doing tonight?"
 
@@ -47,21 +44,6 @@ async def loaded(**kwargs: float) -> PinkyEngine:
     engine = PinkyEngine(**kwargs)
     await engine.load("pinky-test", None, LoadOptions())
     return engine
-
-
-async def collect(stream: AsyncIterator[InferenceEvent]) -> list[InferenceEvent]:
-    return [event async for event in stream]
-
-
-def content(events: Sequence[InferenceEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, Content))
-
-
-def final(events: Sequence[InferenceEvent]) -> Usage:
-    last = events[-1]
-    assert isinstance(last, Complete)
-    assert sum(isinstance(e, Complete) for e in events) == 1
-    return last.usage
 
 
 def test_pinky_is_an_engine() -> None:
@@ -98,7 +80,7 @@ async def test_prompt_is_echoed_after_a_thought() -> None:
         Thought(event=ThoughtDelta(text="Narf!")),
         Thought(event=ThoughtStop()),
     ]
-    assert content(events) == PROMPT
+    assert text_of(events) == PROMPT
     assert all(isinstance(e, Content) for e in events[4:-1])
     usage = final(events)
     assert usage.finish_reason is FinishReason.STOP
@@ -116,7 +98,7 @@ async def test_chat_echoes_the_last_user_message() -> None:
         ChatMessage(role="user", content="Are you pondering what I'm pondering?"),
     ]
     events = await collect(engine.infer(messages=messages, config=InferenceConfig()))
-    assert content(events) == "Are you pondering what I'm pondering?"
+    assert text_of(events) == "Are you pondering what I'm pondering?"
     assert final(events).prompt_tokens == sum(len(pinky_tokens(m.content)) for m in messages)
 
 
@@ -136,7 +118,7 @@ async def test_max_tokens_ends_with_length() -> None:
     assert usage.finish_reason is FinishReason.LENGTH
     assert usage.completion_tokens == 12
     echoed = "".join(pinky_tokens(PINKY_THOUGHT + PROMPT)[:12])
-    assert content(events) == echoed[len(PINKY_THOUGHT) :]
+    assert text_of(events) == echoed[len(PINKY_THOUGHT) :]
 
 
 async def test_max_tokens_inside_the_thought_closes_it() -> None:
@@ -154,7 +136,7 @@ async def test_stop_strings() -> None:
     engine = await loaded()
     config = InferenceConfig(stop=("brain",))
     events = await collect(engine.infer(prompt=PROMPT, config=config))
-    assert content(events) == "Hello there, <b>"
+    assert text_of(events) == "Hello there, <b>"
     assert final(events).finish_reason is FinishReason.STOP
 
 
@@ -162,7 +144,7 @@ async def test_show_thinking_false_hides_the_thought() -> None:
     engine = await loaded()
     events = await collect(engine.infer(prompt=PROMPT, config=InferenceConfig(show_thinking=False)))
     assert not any(isinstance(e, Thought) for e in events)
-    assert content(events) == PROMPT
+    assert text_of(events) == PROMPT
 
 
 async def test_stop_signal_cancels_between_tokens() -> None:
@@ -175,7 +157,7 @@ async def test_stop_signal_cancels_between_tokens() -> None:
             stop.set()
     usage = final(events)
     assert usage.finish_reason is FinishReason.CANCELLED
-    assert content(events) == "Hello"  # the token after the signal is never produced
+    assert text_of(events) == "Hello"  # the token after the signal is never produced
     assert usage.completion_tokens == len(pinky_tokens(PINKY_THOUGHT + "Hello"))
 
 
@@ -190,7 +172,7 @@ async def test_cancelling_the_consumer_frees_the_engine() -> None:
     assert scope.cancelled_caught
     assert not any(isinstance(e, Complete) for e in seen)
     events = await collect(engine.infer(prompt="next", config=InferenceConfig()))
-    assert content(events) == "next"
+    assert text_of(events) == "next"
 
 
 async def test_requests_run_one_after_another() -> None:
@@ -282,4 +264,4 @@ async def test_breaking_out_early_releases_the_engine() -> None:
             if isinstance(event, Content):
                 break
     events = await collect(engine.infer(prompt="again", config=InferenceConfig()))
-    assert content(events) == "again"
+    assert text_of(events) == "again"

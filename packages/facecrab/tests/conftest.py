@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from typing import TYPE_CHECKING, Any
 
 import anyio.lowlevel
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "child_environment",
     "hub",
     "hub_thread",
     "make_authority",
@@ -90,3 +92,16 @@ def make_authority(
         return AssetAuthority(**options)
 
     return make
+
+
+@pytest.fixture
+def child_environment(hub: LoopbackHub, tmp_path: Path) -> dict[str, str]:
+    """For a child process: the same home, cache and hub as ``make_authority``'s, no other HF_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env |= {
+        "GENIUS_HOME": str(tmp_path / "home"),
+        "GENIUS_CACHE": str(tmp_path / "cache"),
+        "HF_ENDPOINT": hub.url,
+        "HF_HOME": str(tmp_path / "hf"),
+    }
+    return env

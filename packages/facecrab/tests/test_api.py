@@ -3,8 +3,8 @@ the token, the streaming pull, resolve and remove."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -30,9 +30,10 @@ from rusty_genius_core import (
     AssetStarted,
     ManifestError,
 )
+from rusty_genius_testhub import EventLog
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
     from pathlib import Path
 
     from rusty_genius_testhub import HubRepo, LoopbackHub
@@ -47,14 +48,10 @@ SECRET = "hf_SeCrEt0123456789abcdefTOKEN"
 async def test_unknown_repo_lists_the_known_models(
     hub: LoopbackHub, make_authority: Callable[..., AssetAuthority]
 ) -> None:
-    failures: list[AssetEvent] = []
-
-    async def progress(event: AssetEvent) -> None:
-        failures.append(event)
-
+    failures = EventLog[AssetEvent]()
     async with make_authority() as assets:
         with pytest.raises(RepoNotFoundError) as err:
-            await assets.ensure_model("Qwen/Qwen2.5-1.5B-Instruct-GUFF:Q4_K_M", progress=progress)
+            await assets.ensure_model("Qwen/Qwen2.5-1.5B-Instruct-GUFF:Q4_K_M", progress=failures)
     message = str(err.value)
     assert "Qwen/Qwen2.5-1.5B-Instruct-GUFF" in message
     assert "Did you mean Qwen/Qwen2.5-1.5B-Instruct-GGUF" in message
@@ -103,14 +100,10 @@ async def test_unknown_alias_lists_aliases(make_authority: Callable[..., AssetAu
 async def test_malformed_reference_is_a_manifest_error(
     make_authority: Callable[..., AssetAuthority],
 ) -> None:
-    events: list[AssetEvent] = []
-
-    async def progress(event: AssetEvent) -> None:
-        events.append(event)
-
+    events = EventLog[AssetEvent]()
     async with make_authority() as assets:
         with pytest.raises(ManifestError):
-            await assets.ensure_model("org/repo:", progress=progress)
+            await assets.ensure_model("org/repo:", progress=events)
     assert [type(e) for e in events] == [AssetFailed]
 
 
@@ -332,31 +325,32 @@ async def test_downloads_need_the_context_manager(
         await assets.ensure_model(REF)
 
 
+@contextlib.asynccontextmanager
+async def _a_stalled_owner(
+    hub: LoopbackHub, assets: AssetAuthority
+) -> AsyncIterator[tuple[anyio.abc.TaskGroup, anyio.Event]]:
+    """A first caller (the owner) downloading REF, stalled mid-body until the event is set.
+
+    Yields the task group it runs in and that event; the block ends once the owner is done.
+    """
+    release = anyio.Event()
+    stall = hub.stall(Q4, 500_000, release)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(assets.ensure_model, REF)
+        await stall.wait_reached()
+        yield tg, release
+
+
 async def test_cancelling_a_waiter_leaves_the_owner_alone(
     hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
 ) -> None:
-    release = anyio.Event()
-    stall = hub.stall(Q4, 500_000, release)
-    got: list[AssetEvent] = []
-
-    async def progress(event: AssetEvent) -> None:
-        got.append(event)
-
+    got = EventLog[AssetEvent]()
     async with make_authority(progress_bytes=1, progress_interval=0) as assets:
-        async with anyio.create_task_group() as tg:
-            owner_done = anyio.Event()
-
-            async def owner() -> None:
-                await assets.ensure_model(REF)
-                owner_done.set()
-
-            tg.start_soon(owner)
-            await stall.wait_reached()
+        async with _a_stalled_owner(hub, assets) as (_, release):
             with anyio.move_on_after(0.2) as waiter_scope:  # the waiter gives up
-                await assets.ensure_model(REF, progress=progress)
+                await assets.ensure_model(REF, progress=got)
             assert waiter_scope.cancelled_caught
             release.set()
-            await owner_done.wait()
         model = await assets.ensure_model(REF)
     assert model.cached
     assert len(hub.body_requests(Q4)) == 1
@@ -376,8 +370,6 @@ async def _joined_the_owner(assets: AssetAuthority) -> None:
 async def test_a_waiter_whose_callback_fails_gets_its_own_error_and_the_owner_goes_on(
     hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
 ) -> None:
-    release = anyio.Event()
-    stall = hub.stall(Q4, 500_000, release)
     got: list[AssetEvent] = []
 
     async def refuse(event: AssetEvent) -> None:
@@ -385,15 +377,7 @@ async def test_a_waiter_whose_callback_fails_gets_its_own_error_and_the_owner_go
         raise _Refused
 
     async with make_authority(progress_bytes=1, progress_interval=0) as assets:
-        async with anyio.create_task_group() as tg:
-            owner_done = anyio.Event()
-
-            async def owner() -> None:
-                await assets.ensure_model(REF)
-                owner_done.set()
-
-            tg.start_soon(owner)
-            await stall.wait_reached()
+        async with _a_stalled_owner(hub, assets) as (tg, release):
 
             async def release_once_joined() -> None:
                 await _joined_the_owner(assets)
@@ -402,7 +386,6 @@ async def test_a_waiter_whose_callback_fails_gets_its_own_error_and_the_owner_go
             tg.start_soon(release_once_joined)
             with pytest.raises(_Refused):  # itself, not in an exception group
                 await assets.ensure_model(REF, progress=refuse)
-            await owner_done.wait()
         model = await assets.ensure_model(REF)
     assert model.cached
     assert len(hub.body_requests(Q4)) == 1
@@ -427,19 +410,14 @@ async def test_a_registry_hit_needs_neither_httpx_nor_huggingface_hub(
     hub: LoopbackHub,
     tiny_repo: HubRepo,
     make_authority: Callable[..., AssetAuthority],
-    tmp_path: Path,
+    child_environment: dict[str, str],
 ) -> None:
     """The cold path of ``genius run``: no HTTP client, no token store, not even their imports."""
     async with make_authority() as assets:
         await assets.ensure_model(REF)
     before = len(hub.requests)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env |= {
-        "GENIUS_HOME": str(tmp_path / "home"),
-        "GENIUS_CACHE": str(tmp_path / "cache"),
-        "HF_ENDPOINT": hub.url,
-        "HF_HOME": str(tmp_path / "hf"),
-    }
-    done = await anyio.run_process([sys.executable, "-c", REGISTRY_HIT_SCRIPT, REF], env=env)
+    done = await anyio.run_process(
+        [sys.executable, "-c", REGISTRY_HIT_SCRIPT, REF], env=child_environment
+    )
     assert done.stdout.decode().split() == ["True", "False", "False"]
     assert len(hub.requests) == before

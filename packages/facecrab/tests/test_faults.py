@@ -11,6 +11,7 @@ import pytest
 
 from facecrab import DownloadError, IntegrityError, RetryPolicy
 from rusty_genius_core import AssetError, AssetEvent, AssetFailed, AssetProgress, AssetStarted
+from rusty_genius_testhub import EventLog
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,16 +42,12 @@ async def test_corrupt_bytes_leave_no_file_no_partial_no_entry(
     tmp_path: Path,
 ) -> None:
     hub.corrupt(Q4)
-    events: list[AssetEvent] = []
-
-    async def progress(event: AssetEvent) -> None:
-        events.append(event)
-
+    events = EventLog[AssetEvent]()
     async with make_authority() as assets:
         with pytest.raises(
             IntegrityError, match=r"tiny\.Q4_K_M\.gguf: downloaded sha256 \w+, expected"
         ) as err:
-            await assets.ensure_model(REF, progress=progress)
+            await assets.ensure_model(REF, progress=events)
         assert await assets.list_models() == []
     assert isinstance(err.value, AssetError)
     path = tmp_path / "cache" / TINY / Q4
@@ -151,13 +148,9 @@ async def test_a_cancelled_pull_resumes_on_restart(
     assert partial_of(path).stat().st_size == stop_at
     assert not path.exists()
 
-    events: list[AssetEvent] = []
-
-    async def record(event: AssetEvent) -> None:
-        events.append(event)
-
+    events = EventLog[AssetEvent]()
     async with make_authority() as assets:
-        model = await assets.ensure_model(REF, progress=record)
+        model = await assets.ensure_model(REF, progress=events)
     assert model.path.read_bytes() == content(tiny_repo)
     assert hub.ranges_seen(Q4) == [None, f"bytes={stop_at}-"]
     assert hub.bytes_served(Q4) == len(content(tiny_repo))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import sys
 import tomllib
 from typing import TYPE_CHECKING
@@ -12,7 +10,7 @@ import anyio
 
 from facecrab import AssetAuthority, LocalModel
 from rusty_genius_core import AssetComplete, AssetEvent, AssetProgress, AssetStarted
-from rusty_genius_testhub import TEST_MODELS
+from rusty_genius_testhub import TEST_MODELS, EventLog, sha256_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,24 +23,12 @@ REF = f"{MODEL.repo}:Q4_1"
 MIRROR = "mirror/SmolLM2-135M-Instruct-GGUF"  # no manifest entry: resolved from the tree
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 async def test_pull_by_repo_and_quant_then_serve_offline(
     hub: LoopbackHub, smollm2_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
 ) -> None:
-    events: list[AssetEvent] = []
-
-    async def progress(event: AssetEvent) -> None:
-        events.append(event)
-
+    events = EventLog[AssetEvent]()
     async with make_authority() as assets:
-        model = await assets.ensure_model(REF, progress=progress)
+        model = await assets.ensure_model(REF, progress=events)
         entries = await assets.list_models()
 
     served = smollm2_repo.files[MODEL.filename]
@@ -168,23 +154,18 @@ anyio.run(main)
 
 
 async def test_two_processes_pull_at_once(
-    hub: LoopbackHub, smollm2_gguf: Path, tmp_path: Path
+    hub: LoopbackHub, smollm2_gguf: Path, tmp_path: Path, child_environment: dict[str, str]
 ) -> None:
     hub.add_repo(MIRROR, {MODEL.filename: smollm2_gguf})
     release = anyio.Event()
     stall = hub.stall(MODEL.filename, 4 << 20, release)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env |= {
-        "GENIUS_HOME": str(tmp_path / "home"),
-        "GENIUS_CACHE": str(tmp_path / "cache"),
-        "HF_ENDPOINT": hub.url,
-        "HF_HOME": str(tmp_path / "hf"),
-    }
     outputs: list[str] = []
 
     async def run() -> None:
         done = await anyio.run_process(
-            [sys.executable, "-c", PULL_SCRIPT, f"{MIRROR}:Q4_1"], env=env, check=False
+            [sys.executable, "-c", PULL_SCRIPT, f"{MIRROR}:Q4_1"],
+            env=child_environment,
+            check=False,
         )
         assert done.returncode == 0, done.stderr.decode()
         outputs.append(done.stdout.decode().strip())

@@ -16,6 +16,7 @@ import pytest
 from facecrab import AssetAuthority, DownloadError, RetryPolicy
 from facecrab._stall import TransferLimits, retry_after_seconds
 from rusty_genius_core import AssetEvent, AssetFailed, ConfigError, GeniusError
+from rusty_genius_testhub import EventLog
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,6 +34,14 @@ def partial_of(path: Path) -> Path:
     return path.with_name(path.name + ".partial")
 
 
+async def _download_error(make_authority: Callable[..., AssetAuthority], **options: Any) -> str:
+    """The message of the DownloadError that ends pulling REF with these authority options."""
+    async with make_authority(**options) as assets:
+        with pytest.raises(DownloadError) as err:
+            await assets.ensure_model(REF)
+    return str(err.value)
+
+
 @pytest.mark.virtual_time
 async def test_a_hub_that_stalls_mid_body_ends_in_the_stall_error(
     hub: LoopbackHub,
@@ -41,11 +50,8 @@ async def test_a_hub_that_stalls_mid_body_ends_in_the_stall_error(
     tmp_path: Path,
 ) -> None:
     hub.stall(Q4, 1000, anyio.Event(), times=None)  # every answer: 1000 bytes, then silence
-    options = {"stall_timeout": 30, "retry": RetryPolicy(attempts=2)}
-    async with make_authority(**options) as assets:
-        with pytest.raises(DownloadError) as err:
-            await assets.ensure_model(REF)
-    assert str(err.value) == (
+    message = await _download_error(make_authority, stall_timeout=30, retry=RetryPolicy(attempts=2))
+    assert message == (
         f"{Q4}: giving up after 3 failed attempts in a row at byte 3000 of {SIZE}: the hub "
         "sent 1000 bytes in 30 s, under the minimum of 1024 bytes/s (min_rate). The partial "
         "file is kept: pulling again resumes from byte 3000; if the link is this slow, raise "
@@ -60,14 +66,10 @@ async def test_a_silent_hub_is_given_up_on_with_what_it_sent(
     hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
 ) -> None:
     hub.stall(Q4, 0, anyio.Event(), times=None)  # headers, then nothing at all
-    events: list[AssetEvent] = []
-
-    async def progress(event: AssetEvent) -> None:
-        events.append(event)
-
+    events = EventLog[AssetEvent]()
     async with make_authority(stall_timeout=5, retry=RetryPolicy(attempts=1)) as assets:
         with pytest.raises(DownloadError) as err:
-            await assets.ensure_model(REF, progress=progress)
+            await assets.ensure_model(REF, progress=events)
     message = (
         f"{Q4}: giving up after 2 failed attempts in a row at byte 0 of {SIZE}: the hub sent "
         "nothing for 5 s (stall_timeout). Nothing was received, so nothing was kept; if the "
@@ -83,17 +85,16 @@ async def test_a_dripping_hub_ends_in_the_stall_error(
 ) -> None:
     """One byte every 20 s: a read timeout never fires; the minimum rate does."""
     hub.drip(Q4, 1000, 20.0, times=None)
-    options = {"stall_timeout": 60, "min_rate": 100, "retry": RetryPolicy(attempts=1)}
-    async with make_authority(**options) as assets:
-        with pytest.raises(DownloadError) as err:
-            await assets.ensure_model(REF)
+    message = await _download_error(
+        make_authority, stall_timeout=60, min_rate=100, retry=RetryPolicy(attempts=1)
+    )
     assert re.fullmatch(
         rf"{re.escape(Q4)}: giving up after 2 failed attempts in a row at byte \d+ of {SIZE}: "
         r"the hub sent 100\d bytes in 60 s, under the minimum of 100 bytes/s \(min_rate\)\. "
         r"The partial file is kept: pulling again resumes from byte \d+; if the link is this "
         r"slow, raise GENIUS_STALL_TIMEOUT or lower GENIUS_MIN_RATE",
-        str(err.value),
-    ), str(err.value)
+        message,
+    ), message
 
 
 @pytest.mark.virtual_time
@@ -102,16 +103,15 @@ async def test_the_attempt_deadline_ends_a_download_that_keeps_crawling(
 ) -> None:
     """With ``min_rate=0`` every byte is progress: only the overall deadline ends the drip."""
     hub.drip(Q4, 1000, 20.0, times=None)
-    options = {"stall_timeout": 60, "min_rate": 0, "attempt_deadline": 300}
-    async with make_authority(**options) as assets:
-        with pytest.raises(DownloadError) as err:
-            await assets.ensure_model(REF)
+    message = await _download_error(
+        make_authority, stall_timeout=60, min_rate=0, attempt_deadline=300
+    )
     assert re.fullmatch(
         rf"{re.escape(Q4)}: the download did not finish within 300 s \(attempt_deadline\) and "
         rf"was stopped at byte 10\d\d of {SIZE}\. The partial file is kept: pulling again "
         r"resumes from byte 10\d\d; for a slow link raise GENIUS_ATTEMPT_DEADLINE",
-        str(err.value),
-    ), str(err.value)
+        message,
+    ), message
 
 
 async def test_retry_after_is_honoured_and_bounded(
@@ -143,14 +143,12 @@ async def test_failures_are_told_in_words_not_internal_names(
     hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
 ) -> None:
     hub.status(Q4, 500, times=None)
-    async with make_authority(retry=RetryPolicy(attempts=1)) as assets:
-        with pytest.raises(DownloadError) as err:
-            await assets.ensure_model(REF)
-    assert str(err.value) == (
+    message = await _download_error(make_authority, retry=RetryPolicy(attempts=1))
+    assert message == (
         f"{Q4}: giving up after 2 failed attempts in a row at byte 0 of {SIZE}: the hub "
         "answered HTTP 500 Internal Server Error. Nothing was received, so nothing was kept"
     )
-    assert "_Retry" not in str(err.value)
+    assert "_Retry" not in message
 
 
 async def test_a_redirect_loop_is_a_download_error_naming_the_url(

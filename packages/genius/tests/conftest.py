@@ -4,12 +4,15 @@ on ``tmp_path``, and the ``genius`` command line run as a real subprocess."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
+from anyio.streams.text import TextReceiveStream
 
 from rusty_genius import (
     Complete,
@@ -25,7 +28,7 @@ from rusty_genius_testhub import TEST_MODELS, add_smollm2_repo
 from rusty_genius_testhub.pytest_plugin import hub, hub_thread, smollm2_gguf, smollm2_repo
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Callable, Iterator
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
     from pathlib import Path
 
     from rusty_genius.assets import ModelSpec
@@ -207,6 +210,46 @@ class Cli:
 
     def model_path(self) -> Path:
         return self.cache / SMOLLM2.repo / SMOLLM2.filename
+
+    @asynccontextmanager
+    async def serving(self, *args: str, startup: float, **env: str) -> AsyncIterator[Served]:
+        """``genius serve ARGS`` in a process, from its first line on stderr to its exit.
+
+        The block gets the URL the first line names; leaving it sends SIGINT and reads
+        stderr to the end (within 60 s), after which :attr:`Served.returncode` is set.
+        """
+        command = self.command("serve", *args)
+        async with await anyio.open_process(
+            command,
+            env=self.environment(**env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        ) as process:
+            assert process.stderr is not None
+            lines = TextReceiveStream(process.stderr)
+            served = Served()
+            with anyio.fail_after(startup):
+                async for text in lines:
+                    served.log += text
+                    if "\n" in served.log:
+                        break
+            served.url = served.log.splitlines()[0].split()[3]
+            yield served
+            process.send_signal(signal.SIGINT)
+            with anyio.fail_after(60):
+                async for text in lines:
+                    served.log += text
+                served.returncode = await process.wait()
+
+
+class Served:
+    """A ``genius serve`` process seen from :meth:`Cli.serving`."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.log = ""
+        """Its stderr so far; all of it once the block has ended."""
+        self.returncode: int | None = None
 
 
 @pytest.fixture

@@ -8,29 +8,24 @@ events as a local llama.cpp engine for the same greedy request (scripts/metal.sh
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import attrs
 import httpx
 import openai
 import pytest
-from anyio.streams.text import TextReceiveStream
 
-from rusty_genius import ChatMessage, Complete, InferenceConfig, LoadOptions, Role, Usage
+from rusty_genius import ChatMessage, InferenceConfig, LoadOptions, Role
 from rusty_genius.engines import LlamaEngine, RemoteEngine
 from rusty_genius.server import create_app, open_server
 from rusty_genius_testhub import TEST_MODELS
+from rusty_genius_testhub.engines import comparable, events_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
     from pathlib import Path
 
-    from rusty_genius import Genius, InferenceEvent
-    from rusty_genius.engines import Engine
+    from rusty_genius import Genius
     from rusty_genius_testhub import LoopbackHub
 
 pytestmark = pytest.mark.real
@@ -101,22 +96,6 @@ async def test_smollm2_answers_paris_over_openai_and_ollama(
     assert data["prompt_eval_duration"] > 0
 
 
-def comparable(events: Sequence[InferenceEvent]) -> list[object]:
-    def strip(usage: Usage) -> Usage:
-        return Usage(
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            finish_reason=usage.finish_reason,
-        )
-
-    return [attrs.evolve(e, usage=strip(e.usage)) if isinstance(e, Complete) else e for e in events]
-
-
-async def events_of(engine: Engine, **request: Any) -> list[InferenceEvent]:
-    async with aclosing(engine.infer(**request)) as stream:  # type: ignore[type-var]
-        return [event async for event in stream]
-
-
 @pytest.mark.usefixtures("llama_cpp_module")
 async def test_remote_engine_on_a_genius_serve_process_equals_local_llama(
     cli: Any, test_models: dict[str, Path]
@@ -137,33 +116,17 @@ async def test_remote_engine_on_a_genius_serve_process_equals_local_llama(
         want = [await events_of(local, **request) for request in requests]
     finally:
         await local.unload()
-    command = cli.command("serve", "--backend", "llama", "--port", "0")
-    async with await anyio.open_process(
-        command, env=cli.environment(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
-    ) as process:
-        assert process.stderr is not None
-        lines = TextReceiveStream(process.stderr)
-        seen = ""
-        with anyio.fail_after(120):
-            async for text in lines:
-                seen += text
-                if "\n" in seen:
-                    break
-        url = seen.splitlines()[0].split()[3]
-        async with httpx.AsyncClient(base_url=url, timeout=600) as http:
+    async with cli.serving("--backend", "llama", "--port", "0", startup=120) as served:
+        async with httpx.AsyncClient(base_url=served.url, timeout=600) as http:
             pulled = await http.post("/api/pull", json={"model": REF, "stream": False})
             assert pulled.json() == {"status": "success"}, pulled.text
-        remote = RemoteEngine(url)
+        remote = RemoteEngine(served.url)
         await remote.load(REF, None, LoadOptions())
         try:
             got = [await events_of(remote, **request) for request in requests]
         finally:
             await remote.unload()
-        process.send_signal(signal.SIGINT)
-        with anyio.fail_after(60):
-            async for text in lines:
-                seen += text
-            assert await process.wait() == 0, seen
+    assert served.returncode == 0, served.log
     for mine, theirs in zip(got, want, strict=True):
         assert comparable(mine) == comparable(theirs)
     assert "Paris" in json.dumps([str(e) for e in got[0]])

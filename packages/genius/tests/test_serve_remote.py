@@ -8,15 +8,11 @@ own request is cancelled.
 
 from __future__ import annotations
 
-import signal
-import subprocess
-from contextlib import aclosing, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import attrs
 import pytest
-from anyio.streams.text import TextReceiveStream
 
 from rusty_genius import (
     BusyError,
@@ -28,17 +24,15 @@ from rusty_genius import (
     InferenceConfig,
     LoadOptions,
     Role,
-    Usage,
 )
 from rusty_genius.engines import PinkyEngine, RemoteEngine
 from rusty_genius.server import create_app, open_server
-from rusty_genius_testhub.engines import NeedsWeights
+from rusty_genius_testhub.engines import NeedsWeights, comparable, events_of
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Sequence
+    from collections.abc import AsyncIterator, Callable
 
-    from rusty_genius import Genius, InferenceEvent
-    from rusty_genius.engines import Engine
+    from rusty_genius import Genius
     from rusty_genius.server import GeniusApp
 
 MODEL = "pinky-test"
@@ -46,24 +40,6 @@ MESSAGES = [
     ChatMessage(role=Role.SYSTEM, content="You are terse."),
     ChatMessage(role=Role.USER, content="Tell me about <b>bold</b> moves, please."),
 ]
-
-
-def comparable(events: Sequence[InferenceEvent]) -> list[object]:
-    """Events with the timings of ``Complete`` left out (they differ run to run)."""
-
-    def strip(usage: Usage) -> Usage:
-        return Usage(
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            finish_reason=usage.finish_reason,
-        )
-
-    return [attrs.evolve(e, usage=strip(e.usage)) if isinstance(e, Complete) else e for e in events]
-
-
-async def events_of(engine: Engine, **request: Any) -> list[InferenceEvent]:
-    async with aclosing(engine.infer(**request)) as stream:  # type: ignore[type-var]
-        return [event async for event in stream]
 
 
 REQUESTS: list[dict[str, Any]] = [
@@ -105,30 +81,13 @@ async def test_remote_engine_against_a_genius_serve_process(
 ) -> None:
     # the server process runs on the other event loop than this test's
     server_loop = "trio" if anyio_backend[0] == "asyncio" else "asyncio"
-    command = offline_cli.command("serve", "--backend", "pinky", "--port", "0", "--api-key", "k")
-    env = offline_cli.environment(GENIUS_ASYNC_BACKEND=server_loop)
-    async with await anyio.open_process(
-        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
-    ) as process:
-        assert process.stderr is not None
-        lines = TextReceiveStream(process.stderr)
-        seen = ""
-        with anyio.fail_after(60):
-            async for text in lines:
-                seen += text
-                if "\n" in seen:
-                    break
-        first = seen.splitlines()[0]
-        assert first.startswith("genius: serving on http://127.0.0.1:"), seen
-        url = first.split()[3]
-        await assert_same_events(url, api_key="k")
-        process.send_signal(signal.SIGINT)
-        with anyio.fail_after(60):
-            async for text in lines:
-                seen += text
-            code = await process.wait()
-    assert code == 0, seen
-    assert seen.splitlines()[-2:] == ["genius: stopping (SIGINT)", "genius: stopped"]
+    args = ("--backend", "pinky", "--port", "0", "--api-key", "k")
+    async with offline_cli.serving(*args, startup=60, GENIUS_ASYNC_BACKEND=server_loop) as served:
+        first = served.log.splitlines()[0]
+        assert first.startswith("genius: serving on http://127.0.0.1:"), served.log
+        await assert_same_events(served.url, api_key="k")
+    assert served.returncode == 0, served.log
+    assert served.log.splitlines()[-2:] == ["genius: stopping (SIGINT)", "genius: stopped"]
 
 
 async def test_a_brainstem_with_a_remote_engine_cancels_upstream(

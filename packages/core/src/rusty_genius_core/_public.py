@@ -14,6 +14,7 @@ and the packages' export tests name it. Private: the rusty-genius packages share
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 import types
 from typing import TYPE_CHECKING
@@ -23,7 +24,21 @@ import attrs
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["publish", "publish_object"]
+__all__ = ["export_order", "publish", "publish_object"]
+
+
+def export_order(names: Iterable[str]) -> list[str]:
+    """``names`` in ruff's RUF022 order (CONSTANTS, CamelCase, the rest; digits as numbers).
+
+    For a topic module whose ``__all__`` is its source package's plus a few names of its own,
+    so that the list is declared once, in the source package, and stays sorted here.
+    """
+
+    def key(name: str) -> tuple[int, list[int | str]]:
+        group = 0 if name.isupper() else 1 if name[:1].isupper() else 2
+        return group, [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+    return sorted(names, key=key)
 
 
 def publish(module: str, names: Iterable[str] | None = None) -> None:

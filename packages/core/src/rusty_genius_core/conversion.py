@@ -10,6 +10,7 @@ from ._converter import TAG_KEY as TAG_KEY
 from ._converter import Describe as Describe
 from ._converter import Refusal as Refusal
 from ._converter import WrongType as WrongType
+from ._converter import __all__ as __all__  # the same names, declared once there
 from ._converter import allow_extra_keys as allow_extra_keys
 from ._converter import check_after as check_after
 from ._converter import converter as converter
@@ -20,21 +21,5 @@ from ._converter import structure as structure
 from ._converter import tag as tag
 from ._converter import tag_union as tag_union
 from ._public import publish as _publish
-
-__all__ = [
-    "TAG_KEY",
-    "Describe",
-    "Refusal",
-    "WrongType",
-    "allow_extra_keys",
-    "check_after",
-    "converter",
-    "describe",
-    "enums",
-    "omit_defaults",
-    "structure",
-    "tag",
-    "tag_union",
-]
 
 _publish(__name__)

@@ -24,27 +24,7 @@ from ._limits import TOKEN_COUNT as TOKEN_COUNT
 from ._limits import TOP_K as TOP_K
 from ._limits import TOP_P as TOP_P
 from ._limits import Limit as Limit
+from ._limits import __all__ as __all__  # the same names, declared once there
 from ._public import publish as _publish
-
-__all__ = [
-    "BYTE_SIZE",
-    "CONTEXT_SIZE",
-    "DURATION",
-    "GPU_LAYERS",
-    "KEEP_ALIVE",
-    "MAX_CONTEXT",
-    "MAX_STOP_STRINGS",
-    "MAX_TOKENS",
-    "MIN_P",
-    "REPEAT_PENALTY",
-    "REQUEST_ID_MAX_LENGTH",
-    "SEED",
-    "TEMPERATURE",
-    "THREADS",
-    "TOKEN_COUNT",
-    "TOP_K",
-    "TOP_P",
-    "Limit",
-]
 
 _publish(__name__)

@@ -202,7 +202,7 @@ class AssetAuthority:
         raised. A task that waits for another task's download of the same file receives
         that download's progress, then its own ``AssetComplete``.
         """
-        emit = progress or no_progress
+        emit = progress if progress is not None else no_progress
         try:
             return await self._ensure(reference, emit)
         except GeniusError as exc:

@@ -33,7 +33,9 @@ __all__ = [
 
 
 class _WithAlternatives(AssetError):
-    """An error that lists what the caller could have asked for instead."""
+    """A lookup that failed (404 unless a subclass says otherwise), listing what exists instead."""
+
+    http_status = 404
 
     def __init__(self, message: str, alternatives: tuple[str, ...] = ()) -> None:
         super().__init__(message)
@@ -46,13 +48,9 @@ class _WithAlternatives(AssetError):
 class ModelNotFoundError(_WithAlternatives):
     """The reference is an alias no manifest defines; ``alternatives`` are the known aliases."""
 
-    http_status = 404
-
 
 class RepoNotFoundError(_WithAlternatives):
     """The hub answered 404 for the repo; ``alternatives`` are known models' repos."""
-
-    http_status = 404
 
 
 class RevisionNotFoundError(AssetError):
@@ -63,8 +61,6 @@ class RevisionNotFoundError(AssetError):
 
 class QuantizationNotFoundError(_WithAlternatives):
     """No GGUF matches; ``alternatives`` are the quantizations (or files) that exist."""
-
-    http_status = 404
 
 
 class AmbiguousQuantizationError(_WithAlternatives):

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     import threading
     from collections.abc import Iterable, Mapping, Sequence
 
+    from rusty_genius_core import ModelEntry
+
     from ._registry import RegistryEntry
 
 __all__ = [
@@ -81,6 +83,20 @@ class Wanted:
     sha256: str | None = None
     size: int | None = None
     purpose: Purpose = Purpose.CHAT
+
+    @classmethod
+    def of_entry(cls, name: str, repo: str, entry: ModelEntry) -> Wanted:
+        """What a manifest entry (its defaults filled in) asks for from ``repo``, as ``name``."""
+        return cls(
+            name=name,
+            repo=repo,
+            quantization=entry.quantization or "Q4_K_M",
+            revision=entry.revision or DEFAULT_REVISION,
+            filename=entry.filename,
+            sha256=entry.sha256,
+            size=entry.size,
+            purpose=entry.purpose or Purpose.CHAT,
+        )
 
     @property
     def complete(self) -> bool:
@@ -150,31 +166,13 @@ def wanted(text: str, manifest: UserManifest) -> Wanted:
             )
         if entry.repo is None:
             raise ManifestError(f"manifest entry {ref.alias!r} names no repo")
-        return Wanted(
-            name=ref.alias,
-            repo=entry.repo,
-            quantization=entry.quantization or "Q4_K_M",
-            revision=entry.revision or DEFAULT_REVISION,
-            filename=entry.filename,
-            sha256=entry.sha256,
-            size=entry.size,
-            purpose=entry.purpose or Purpose.CHAT,
-        )
+        return Wanted.of_entry(ref.alias, entry.repo, entry)
     assert ref.repo is not None
     for _alias, raw in manifest.models.items():
         entry = raw.over(defaults)
         same_repo = entry.repo is not None and entry.repo.lower() == ref.repo.lower()
         if same_repo and (ref.quantization is None or ref.quantization == entry.quantization):
-            return Wanted(
-                name=str(ref),
-                repo=ref.repo,
-                quantization=entry.quantization or "Q4_K_M",
-                revision=entry.revision or DEFAULT_REVISION,
-                filename=entry.filename,
-                sha256=entry.sha256,
-                size=entry.size,
-                purpose=entry.purpose or Purpose.CHAT,
-            )
+            return Wanted.of_entry(str(ref), ref.repo, entry)
     return Wanted(
         name=str(ref),
         repo=ref.repo,

@@ -66,6 +66,9 @@ from rusty_genius_core import ThoughtEvent as ThoughtEvent
 from rusty_genius_core import ThoughtStart as ThoughtStart
 from rusty_genius_core import ThoughtStop as ThoughtStop
 from rusty_genius_core import Usage as Usage
+from rusty_genius_core._errors import __all__ as _error_names
+from rusty_genius_core._events import __all__ as _event_names
+from rusty_genius_core._public import export_order as _export_order
 from rusty_genius_core._public import publish as _publish
 
 # The topic modules, so that ``rusty_genius.engines.PinkyEngine`` works after ``import
@@ -83,44 +86,27 @@ from ._genius import InferenceStream as InferenceStream
 from ._genius import MessageLike as MessageLike
 from ._genius import RequestEvent as RequestEvent
 
-__all__ = [
-    "Answer",
-    "AssetComplete",
-    "AssetError",
-    "AssetEvent",
-    "AssetFailed",
-    "AssetProgress",
-    "AssetStarted",
-    "BusyError",
-    "ChatMessage",
-    "Complete",
-    "ConfigError",
-    "Content",
-    "EngineError",
-    "EventStream",
-    "FinishReason",
-    "Genius",
-    "GeniusError",
-    "InferenceConfig",
-    "InferenceEvent",
-    "InferenceStream",
-    "LoadOptions",
-    "ManifestError",
-    "MessageLike",
-    "ModelNotFoundError",
-    "OfflineError",
-    "ProcessStart",
-    "ProtocolError",
-    "RequestCancelledError",
-    "RequestEvent",
-    "Role",
-    "Sampling",
-    "Thought",
-    "ThoughtDelta",
-    "ThoughtEvent",
-    "ThoughtStart",
-    "ThoughtStop",
-    "Usage",
-]
+# Every inference and asset event (core's events module), and what a user of Genius needs.
+__all__ = _export_order(
+    [
+        *_event_names,
+        "Answer",
+        "ChatMessage",
+        "EventStream",
+        "Genius",
+        "InferenceConfig",
+        "InferenceStream",
+        "LoadOptions",
+        "MessageLike",
+        "RequestEvent",
+        "Role",
+        "Sampling",
+        # the errors one usually catches (all of them are in rusty_genius.errors): core's
+        # classes and facecrab's two "no such model here"
+        *(name for name in _error_names if name.endswith("Error")),
+        "ModelNotFoundError",
+        "OfflineError",
+    ]
+)
 
 _publish(__name__)

@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeAlias, TypeVar
 
 import anyio
+from anyio.abc import AsyncResource
 
 from facecrab import AssetAuthority
 from rusty_genius_core import (
@@ -81,12 +82,13 @@ T = TypeVar("T")
 E = TypeVar("E")
 
 
-class EventStream(Generic[E]):
+class EventStream(AsyncResource, Generic[E]):
     """An async iterator over one operation's events that can be closed early.
 
     Iterate it with ``async for``; leave early with :meth:`aclose` or by using it as
-    ``async with`` (closing it stops the operation). A stream that is dropped
-    without being closed is closed by the event loop's async-generator finalizer.
+    ``async with``, as any :class:`anyio.abc.AsyncResource` (closing it stops the
+    operation). A stream that is dropped without being closed is closed by the event
+    loop's async-generator finalizer.
     """
 
     def __init__(self, events: AsyncGenerator[E, None]) -> None:
@@ -101,17 +103,6 @@ class EventStream(Generic[E]):
     async def aclose(self) -> None:
         """Stop the operation if it still runs; idempotent."""
         await self._events.aclose()
-
-    async def __aenter__(self) -> EventStream[E]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class InferenceStream(EventStream[RequestEvent]):

@@ -21,22 +21,9 @@ from rusty_genius_stem import KeepAlive as KeepAlive
 from rusty_genius_stem import LocalModelInfo as LocalModelInfo
 from rusty_genius_stem import Orchestrator as Orchestrator
 from rusty_genius_stem import RegistryRecord as RegistryRecord
+from rusty_genius_stem import __all__ as _stem_names
 from rusty_genius_stem import default_engine_factory as default_engine_factory
 from rusty_genius_stem import open_brainstem as open_brainstem
 
-__all__ = [
-    "DEFAULT_HIBERNATE_AFTER",
-    "DEFAULT_MAX_QUEUE",
-    "DEFAULT_STOP_TIMEOUT",
-    "AssetSource",
-    "BrainstemClient",
-    "CortexStrategy",
-    "HibernateAfter",
-    "Immediate",
-    "KeepAlive",
-    "LocalModelInfo",
-    "Orchestrator",
-    "RegistryRecord",
-    "default_engine_factory",
-    "open_brainstem",
-]
+# The package's names but one: ``ProgressCallback`` is facecrab's, in rusty_genius.assets.
+__all__ = [name for name in _stem_names if name != "ProgressCallback"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rusty_genius_core._lazy import lazy_exports as _lazy_exports
+from rusty_genius_core._public import export_order as _export_order
 from rusty_genius_core._public import publish as _publish
 from rusty_genius_cortex import BACKEND_AUTO as BACKEND_AUTO
 from rusty_genius_cortex import BACKEND_LLAMA as BACKEND_LLAMA
@@ -38,6 +39,7 @@ from rusty_genius_cortex import StopSignal as StopSignal
 from rusty_genius_cortex import ThinkParser as ThinkParser
 from rusty_genius_cortex import TokenPipeline as TokenPipeline
 from rusty_genius_cortex import UsageMeter as UsageMeter
+from rusty_genius_cortex import __all__ as _cortex_names
 from rusty_genius_cortex import available_backends as available_backends
 from rusty_genius_cortex import create_engine as create_engine
 from rusty_genius_cortex import pinky_tokens as pinky_tokens
@@ -55,41 +57,15 @@ if TYPE_CHECKING:
 else:  # PEP 562; hidden from type checkers, which would otherwise accept any name here
     __getattr__, __dir__ = _lazy_exports(__name__, {"RemoteEngine": "rusty_genius_cortex"})
 
-__all__ = [
-    "BACKEND_AUTO",
-    "BACKEND_LLAMA",
-    "BACKEND_PINKY",
-    "BACKEND_REMOTE",
-    "DEFAULT_PROBE_TIMEOUT",
-    "GGUF_FILE_TYPES",
-    "PINKY_THOUGHT",
-    "THINK_CLOSE",
-    "THINK_OPEN",
-    "Backend",
-    "BackendChoice",
-    "BackendName",
-    "Engine",
-    "EngineBase",
-    "EngineRequest",
-    "GgufArray",
-    "GgufInfo",
-    "GgufValue",
-    "GgufValueType",
-    "LlamaEngine",
-    "PinkyEngine",
-    "RemoteEngine",
-    "StopMatcher",
-    "StopSignal",
-    "ThinkParser",
-    "TokenPipeline",
-    "UsageMeter",
-    "available_backends",
-    "choose_backend",
-    "create_engine",
-    "hub_reachable",
-    "pinky_tokens",
-    "prompt_opens_thinking",
-    "read_gguf_info",
-]
+__all__ = _export_order(
+    [
+        *_cortex_names,
+        "DEFAULT_PROBE_TIMEOUT",
+        "BackendChoice",
+        "BackendName",
+        "choose_backend",
+        "hub_reachable",
+    ]
+)
 
 _publish(__name__)

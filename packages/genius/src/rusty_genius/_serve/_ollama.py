@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from contextlib import aclosing
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, Final
 
@@ -51,9 +50,9 @@ from rusty_genius_core import (
     ThoughtDelta,
 )
 
-from .._answer import AnswerBuilder
+from ._answering import started_events, whole_answer
 from ._errors import Api, dumps
-from ._infer import Job, build_config, inference_events, open_job
+from ._infer import Job, build_config
 from ._replies import Reply, Watched, error_response, json_response
 from ._wire import stop_strings
 
@@ -228,17 +227,10 @@ def _event_line(job: Job, event: InferenceEvent, *, chat: bool) -> bytes | None:
 
 
 async def _stream(context: Context, job: Job, chat: bool, reply: Reply) -> None:
-    try:
-        stream = await open_job(context, job)
-    except GeniusError as exc:
-        await reply.respond(error_response(Api.OLLAMA, exc, retry_after=context.retry_after))
-        return
-    async with stream, aclosing(inference_events(context.stats, stream)) as events:
-        try:
-            event = await anext(events)
-        except GeniusError as exc:
-            await reply.respond(error_response(Api.OLLAMA, exc, retry_after=context.retry_after))
+    async with started_events(context, job, Api.OLLAMA, reply) as started:
+        if started is None:
             return
+        event, events = started
         await reply.start(200, _NDJSON)
         try:
             while True:
@@ -254,16 +246,9 @@ async def _stream(context: Context, job: Job, chat: bool, reply: Reply) -> None:
 
 
 async def _whole(context: Context, job: Job, chat: bool, reply: Reply) -> None:
-    builder = AnswerBuilder(job.model)
-    try:
-        stream = await open_job(context, job)
-        async with stream, aclosing(inference_events(context.stats, stream)) as events:
-            async for event in events:
-                builder.feed(event)
-    except GeniusError as exc:
-        await reply.respond(error_response(Api.OLLAMA, exc, retry_after=context.retry_after))
+    answer = await whole_answer(context, job, Api.OLLAMA, reply)
+    if answer is None:
         return
-    answer = builder.build()
     piece = _piece(job, chat=chat, content=answer.content, thinking=answer.thought or None)
     await reply.json(200, {**piece, **_final(job, answer.usage)})
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Final
 
 from rusty_genius_core import (
@@ -46,10 +45,10 @@ from rusty_genius_core import (
     ThoughtDelta,
 )
 
-from .._answer import AnswerBuilder
+from ._answering import started_events, whole_answer
 from ._errors import Api, dumps, error_payload, status_of
-from ._infer import Job, build_config, inference_events, open_job
-from ._replies import Reply, Watched, error_response, json_response
+from ._infer import Job, build_config
+from ._replies import Reply, Watched, json_response
 from ._wire import stop_strings
 
 if TYPE_CHECKING:
@@ -209,17 +208,10 @@ async def _stream(
     context: Context, job: Job, include_usage: bool, chat: bool, reply: Reply
 ) -> None:
     chunks = _Chunks(job, chat=chat, include_usage=include_usage)
-    try:
-        stream = await open_job(context, job)
-    except GeniusError as exc:
-        await reply.respond(error_response(Api.OPENAI, exc, retry_after=context.retry_after))
-        return
-    async with stream, aclosing(inference_events(context.stats, stream)) as events:
-        try:
-            event = await anext(events)
-        except GeniusError as exc:
-            await reply.respond(error_response(Api.OPENAI, exc, retry_after=context.retry_after))
+    async with started_events(context, job, Api.OPENAI, reply) as started:
+        if started is None:
             return
+        event, events = started
         await reply.start(200, "text/event-stream; charset=utf-8")
         if chat:
             await reply.write(chunks.role())
@@ -236,16 +228,9 @@ async def _stream(
 
 
 async def _whole(context: Context, job: Job, chat: bool, reply: Reply) -> None:
-    builder = AnswerBuilder(job.model)
-    try:
-        stream = await open_job(context, job)
-        async with stream, aclosing(inference_events(context.stats, stream)) as events:
-            async for event in events:
-                builder.feed(event)
-    except GeniusError as exc:
-        await reply.respond(error_response(Api.OPENAI, exc, retry_after=context.retry_after))
+    answer = await whole_answer(context, job, Api.OPENAI, reply)
+    if answer is None:
         return
-    answer = builder.build()
     finish = answer.usage.finish_reason.value
     thought = answer.thought if answer.thought else None
     if chat:

@@ -13,7 +13,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, Final, cast
+from typing import Annotated, Any, Final, TypeVar, cast
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -67,7 +67,8 @@ _DESCRIBED: Final = {
     502: "the model hub failed",
     503: "overloaded; retry after Retry-After seconds",
 }
-_INFERENCE_ERRORS: Final = (400, 401, 404, 413, 502, 503)
+_INFER: Final = (400, 401, 404, 413, 502, 503)
+"""What an inference path may answer besides 200."""
 _WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -189,22 +190,50 @@ async def health(context: Ctx) -> Response:
     )
 
 
-@router.get(
-    "/v1/models",
-    response_model=ModelList,
-    responses=_responses(_OPENAI, (401,)),
-    summary="OpenAI: downloaded and loaded models",
-)
+_Handler = TypeVar("_Handler", bound=Callable[..., Coroutine[Any, Any, Response]])
+
+
+def _endpoint(
+    method: str,
+    path: str,
+    model: type | None,
+    errors: tuple[int, ...],
+    summary: str,
+    streams: type | None = None,
+) -> Callable[[_Handler], _Handler]:
+    """Route ``method path`` to the handler, documenting its errors in its API's shape.
+
+    ``model`` is the JSON answer (``None``: an empty body, for a deletion); ``streams``
+    the shape of each streamed item, as SSE for OpenAI's paths and NDJSON for Ollama's.
+    """
+    api = api_of(path)
+    stream = None if streams is None else (_SSE if api is Api.OPENAI else _NDJSON, streams)
+    responses = _responses(api, errors, stream=stream, deleted=model is None)
+    answer: dict[str, Any] = (
+        {"response_class": Response} if model is None else {"response_model": model}
+    )
+    return router.api_route(path, methods=[method], responses=responses, summary=summary, **answer)
+
+
+_MODELS: Final = "OpenAI: downloaded and loaded models"
+_MODEL: Final = "OpenAI: one model, if this server can serve it"
+_CHAT_COMPLETIONS: Final = "OpenAI: chat completion, streamed as SSE with stream=true"
+_COMPLETIONS: Final = "OpenAI: raw text completion (no chat template)"
+_CHAT: Final = "Ollama: chat, NDJSON-streamed unless stream=false"
+_GENERATE: Final = "Ollama: generate from a prompt, NDJSON-streamed unless stream=false"
+_TAGS: Final = "Ollama: downloaded models"
+_PS: Final = "Ollama: loaded models"
+_PULL: Final = "Ollama: download a model, progress streamed as NDJSON"
+_DELETE: Final = "Ollama: delete a downloaded model"
+_VERSION: Final = "Ollama: server version"
+
+
+@_endpoint("GET", "/v1/models", ModelList, (401,), _MODELS)
 async def list_models(context: Ctx) -> Response:
     return await _openai.list_models(context)
 
 
-@router.get(
-    "/v1/models/{model:path}",
-    response_model=ModelCard,
-    responses=_responses(_OPENAI, (401, 404)),
-    summary="OpenAI: one model, if this server can serve it",
-)
+@_endpoint("GET", "/v1/models/{model:path}", ModelCard, (401, 404), _MODEL)
 async def retrieve_model(model: str, context: Ctx) -> Response:
     row = await _openai.retrieve_model(context, model)
     if row is None:
@@ -213,92 +242,49 @@ async def retrieve_model(model: str, context: Ctx) -> Response:
     return json_response(row)
 
 
-@router.post(
-    "/v1/chat/completions",
-    response_model=ChatCompletion,
-    responses=_responses(_OPENAI, _INFERENCE_ERRORS, stream=(_SSE, ChatCompletionChunk)),
-    summary="OpenAI: chat completion, streamed as SSE with stream=true",
+@_endpoint(
+    "POST", "/v1/chat/completions", ChatCompletion, _INFER, _CHAT_COMPLETIONS, ChatCompletionChunk
 )
 async def chat_completions(body: ChatCompletionRequest, context: Ctx) -> Response:
     return _openai.chat_completions(context, body)
 
 
-@router.post(
-    "/v1/completions",
-    response_model=Completion,
-    responses=_responses(_OPENAI, _INFERENCE_ERRORS, stream=(_SSE, CompletionChunk)),
-    summary="OpenAI: raw text completion (no chat template)",
-)
+@_endpoint("POST", "/v1/completions", Completion, _INFER, _COMPLETIONS, CompletionChunk)
 async def completions(body: CompletionRequest, context: Ctx) -> Response:
     return _openai.completions(context, body)
 
 
-@router.post(
-    "/api/chat",
-    response_model=OllamaChatResponse,
-    responses=_responses(_OLLAMA, _INFERENCE_ERRORS, stream=(_NDJSON, OllamaChatResponse)),
-    summary="Ollama: chat, NDJSON-streamed unless stream=false",
-)
+@_endpoint("POST", "/api/chat", OllamaChatResponse, _INFER, _CHAT, OllamaChatResponse)
 async def chat(body: OllamaChatRequest, context: Ctx) -> Response:
     return _ollama.chat(context, body)
 
 
-@router.post(
-    "/api/generate",
-    response_model=GenerateResponse,
-    responses=_responses(_OLLAMA, _INFERENCE_ERRORS, stream=(_NDJSON, GenerateResponse)),
-    summary="Ollama: generate from a prompt, NDJSON-streamed unless stream=false",
-)
+@_endpoint("POST", "/api/generate", GenerateResponse, _INFER, _GENERATE, GenerateResponse)
 async def generate(body: GenerateRequest, context: Ctx) -> Response:
     return _ollama.generate(context, body)
 
 
-@router.get(
-    "/api/tags",
-    response_model=Tags,
-    responses=_responses(_OLLAMA, (401,)),
-    summary="Ollama: downloaded models",
-)
+@_endpoint("GET", "/api/tags", Tags, (401,), _TAGS)
 async def tags(context: Ctx) -> Response:
     return await _ollama.tags(context)
 
 
-@router.get(
-    "/api/ps",
-    response_model=RunningModels,
-    responses=_responses(_OLLAMA, (401,)),
-    summary="Ollama: loaded models",
-)
+@_endpoint("GET", "/api/ps", RunningModels, (401,), _PS)
 async def ps(context: Ctx) -> Response:
     return await _ollama.ps(context)
 
 
-@router.post(
-    "/api/pull",
-    response_model=PullStatus,
-    responses=_responses(_OLLAMA, (400, 401, 404, 502), stream=(_NDJSON, PullStatus)),
-    summary="Ollama: download a model, progress streamed as NDJSON",
-)
+@_endpoint("POST", "/api/pull", PullStatus, (400, 401, 404, 502), _PULL, PullStatus)
 async def pull(body: PullRequest, context: Ctx) -> Response:
     return _ollama.pull(context, body)
 
 
-@router.delete(
-    "/api/delete",
-    response_class=Response,
-    responses=_responses(_OLLAMA, (400, 401, 404), deleted=True),
-    summary="Ollama: delete a downloaded model",
-)
+@_endpoint("DELETE", "/api/delete", None, (400, 401, 404), _DELETE)
 async def delete(body: DeleteRequest, context: Ctx) -> Response:
     return await _ollama.delete(context, body)
 
 
-@router.get(
-    "/api/version",
-    response_model=Version,
-    responses=_responses(_OLLAMA, (401,)),
-    summary="Ollama: server version",
-)
+@_endpoint("GET", "/api/version", Version, (401,), _VERSION)
 async def server_version() -> Response:
     return json_response({"version": _ollama.server_version()})
 
