@@ -11,6 +11,7 @@ the page loads nothing from outside the server. Screenshots (light and dark) lan
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -21,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 import pytest
-from anyio.abc import BlockingPortal
-from anyio.from_thread import start_blocking_portal
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from rusty_genius import Complete, Content, FinishReason, Genius, InferenceEvent, Usage
@@ -56,6 +56,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[3] / ".tmp" / "screenshots"
 TIMEOUT_MS = 30_000
 CLOSED_ENDPOINT = "http://127.0.0.1:9"
 SMOLLM2 = TEST_MODELS["smollm2"]
+expect.set_options(timeout=TIMEOUT_MS)  # the machine is shared: Playwright's 5 s is short
 
 
 # -- a gated engine: one token per grant, until told to stop -------------------------------
@@ -369,6 +370,56 @@ def test_escape_stops_and_keyboard_alone_drives_the_page(
         expect(page.locator("#prompt")).to_be_focused()
 
 
+def test_conversations_keep_their_own_settings_and_can_be_renamed_and_deleted(
+    serve: Callable[..., Any], open_tab: Callable[..., Tab]
+) -> None:
+    with serve() as served:
+        page = open_tab(served.url).page
+        bodies: list[Any] = []
+        page.on(
+            "request",
+            lambda r: bodies.append(r.post_data_json) if r.url.endswith("/completions") else None,
+        )
+        page.fill("#system", "You are terse.")
+        page.fill("#temperature", "0.3")
+        page.fill("#max-tokens", "64")
+        ask(page, "pinky-test", "first question")
+        expect(last_answer(page).locator(".usage")).to_contain_text("tokens")
+        page.click("#new-conversation")
+        expect(page.locator("#system")).to_have_value("")
+        expect(page.locator("#temperature")).to_have_value("")
+        expect(page.locator(".message")).to_have_count(0)
+        page.fill("#prompt", "second question")
+        page.press("#prompt", "Enter")
+        expect(last_answer(page).locator(".usage")).to_contain_text("tokens")
+
+        assert bodies[0]["messages"] == [
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "first question"},
+        ]
+        assert (bodies[0]["temperature"], bodies[0]["max_completion_tokens"]) == (0.3, 64)
+        assert bodies[1]["messages"] == [{"role": "user", "content": "second question"}]
+        assert "temperature" not in bodies[1]
+        assert bodies[1]["model"] == "pinky-test"
+
+        page.click("button[aria-label='Rename second question']")
+        page.fill("#rename-input", "Renamed")
+        page.press("#rename-input", "Enter")
+        titles = page.locator("#conversation-list .open")
+        expect(titles).to_have_text(["Renamed", "first question"])
+        page.click("#conversation-list .open >> text=first question")
+        expect(page.locator("#system")).to_have_value("You are terse.")
+        expect(page.locator("#max-tokens")).to_have_value("64")
+        expect(page.locator(".message.user .content")).to_have_text("first question")
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("button[aria-label='Delete Renamed']")
+        expect(titles).to_have_text(["first question"])
+        page.reload()
+        expect(page.locator("body[data-ready=true]")).to_be_attached()
+        expect(titles).to_have_text(["first question"])
+
+
 def test_pulling_a_model_fills_the_progress_bar(
     serve: Callable[..., Any], hub_thread: LoopbackHub, open_tab: Callable[..., Tab]
 ) -> None:
@@ -459,11 +510,15 @@ def test_markdown_thinking_and_screenshots_in_light_and_dark(
             expect(answer.locator(".code-block button.copy")).to_have_text("Copy")
             expect(answer.locator(".thinking-text")).to_have_text("Narf!")
             expect(answer.locator(".thinking")).not_to_have_attribute("open", "")
-            expect(page.locator("#ps-body tr")).to_have_count(1)
-            expect(page.locator("#ps-body")).to_contain_text("pinky-test")
+            expect(page.locator("#ps-list li")).to_have_count(1)
+            expect(page.locator("#ps-list")).to_contain_text("pinky-test")
+            expect(page.locator("#ps-list")).to_contain_text(
+                re.compile(r"unloads in (5 min|4 min \d+ s)")  # the default keep_alive
+            )
             screenshot(page, f"chat-{'dark' if dark else 'light'}.png")
-            page.click("#ps-body button")
-            expect(page.locator("#ps-body tr")).to_have_count(0)
+            page.click("#ps-list button")
+            expect(page.locator("#ps-list li")).to_have_count(0)
+            expect(page.locator("#ps-empty")).to_be_visible()
             assert tab.outside() == []
             assert tab.errors == []
 
@@ -483,3 +538,28 @@ def test_smollm2_answers_paris_in_the_page(
         answer = last_answer(page)
         expect(answer.locator(".usage")).to_contain_text("tokens", timeout=600_000)
         expect(answer.locator(".content")).to_contain_text("Paris")
+        updates = page.evaluate("window.__updates")
+        assert len(updates) >= 3, updates  # "The capital of France is Paris.", token by token
+        assert all(a != b and b.startswith(a) for a, b in itertools.pairwise(updates)), updates
+        screenshot(page, "chat-smollm2-light.png")
+
+
+@pytest.mark.real
+@pytest.mark.usefixtures("llama_cpp_module")
+def test_stop_cancels_smollm2_mid_answer(
+    serve: Callable[..., Any],
+    smollm2_hub: LoopbackHub,
+    open_tab: Callable[..., Tab],
+    finish_log: FinishLog,
+) -> None:
+    reference = f"{SMOLLM2.repo}:{SMOLLM2.quantization}"
+    with serve(backend="llama", endpoint=smollm2_hub.url) as served:
+        page = open_tab(served.url).page
+        page.fill("#temperature", "0")
+        ask(page, reference, "Count from 1 to 1000, one number per line.")
+        answer = last_answer(page)
+        expect(answer.locator(".content")).not_to_be_empty(timeout=600_000)
+        page.click("#stop")
+        expect(answer.locator(".usage")).to_contain_text("stopped")
+        assert finish_log.wait_for("cancelled") == ["cancelled"]
+        assert served.app.statistics().disconnected == 1

@@ -17,7 +17,7 @@ export function seconds(s) {
   const whole = Math.ceil(s);
   if (whole < 60) return `${whole} s`;
   const m = Math.floor(whole / 60);
-  if (m < 60) return `${m} min ${whole % 60} s`;
+  if (m < 60) return whole % 60 ? `${m} min ${whole % 60} s` : `${m} min`;
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
@@ -25,12 +25,12 @@ export function millis(ms) {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
-/** "in 4 min", "expired", or "never" (Ollama's far-future expiry of keep_alive -1). */
+/** "unloads in 4 min", "unloading now", or "stays loaded" (keep_alive -1: far future). */
 export function expiry(iso, now = Date.now()) {
   const at = Date.parse(iso);
-  if (Number.isNaN(at)) return iso;
+  if (Number.isNaN(at)) return `unloads at ${iso}`;
   const left = (at - now) / 1000;
-  if (left > 10 * 365 * 24 * 3600) return "never";
-  if (left <= 0) return "now";
-  return `in ${seconds(left)}`;
+  if (left > 10 * 365 * 24 * 3600) return "stays loaded";
+  if (left <= 0) return "unloading now";
+  return `unloads in ${seconds(left)}`;
 }

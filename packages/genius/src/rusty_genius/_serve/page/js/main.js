@@ -55,12 +55,14 @@ function renderConversationList() {
     });
     const rename = document.createElement("button");
     rename.type = "button";
-    rename.textContent = "Rename";
+    rename.textContent = "✎";
+    rename.title = "Rename";
     rename.setAttribute("aria-label", `Rename ${c.title}`);
     rename.addEventListener("click", () => askRename(c));
     const remove = document.createElement("button");
     remove.type = "button";
-    remove.textContent = "Delete";
+    remove.textContent = "✕";
+    remove.title = "Delete";
     remove.setAttribute("aria-label", `Delete ${c.title}`);
     remove.addEventListener("click", () => {
       if (window.confirm(`Delete the conversation "${c.title}"?`)) {

@@ -76,31 +76,28 @@ export async function pull(reference) {
 
 export async function refreshLoaded(onUnload) {
   const running = await apiJson("/api/ps");
-  const rows = running.models.map((m) => {
-    const row = document.createElement("tr");
-    const name = document.createElement("td");
+  const items = running.models.map((m) => {
+    const item = document.createElement("li");
+    const name = document.createElement("span");
+    name.className = "ps-name";
     name.textContent = m.name;
-    const size = document.createElement("td");
-    size.textContent = m.size ? bytes(m.size) : "–";
-    const expires = document.createElement("td");
+    const facts = document.createElement("span");
+    facts.className = "ps-facts";
     const time = document.createElement("time");
     time.dateTime = m.expires_at;
-    time.title = m.expires_at;
+    time.title = `expires at ${m.expires_at}`;
     time.textContent = expiry(m.expires_at);
-    expires.append(time);
-    const action = document.createElement("td");
+    facts.append(`${m.size ? bytes(m.size) : "size unknown"} · `, time);
     const unload = document.createElement("button");
     unload.type = "button";
     unload.textContent = "Unload";
     unload.setAttribute("aria-label", `Unload ${m.name}`);
     unload.addEventListener("click", () => onUnload(m.name));
-    action.append(unload);
-    row.append(name, size, expires, action);
-    return row;
+    item.append(name, facts, unload);
+    return item;
   });
-  $("ps-body").replaceChildren(...rows);
-  $("ps-empty").hidden = rows.length > 0;
-  $("ps-table").hidden = rows.length === 0;
+  $("ps-list").replaceChildren(...items);
+  $("ps-empty").hidden = items.length > 0;
 }
 
 /** Unload a model now, as `ollama stop` does: keep_alive 0. */
@@ -111,7 +108,7 @@ export async function unload(model) {
 
 /** Update the "in N min" texts of the loaded models without asking the server. */
 export function tickExpiry() {
-  for (const time of document.querySelectorAll("#ps-body time")) {
+  for (const time of document.querySelectorAll("#ps-list time")) {
     time.textContent = expiry(time.dateTime);
   }
 }
