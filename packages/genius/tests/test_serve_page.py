@@ -507,7 +507,12 @@ def test_markdown_thinking_and_screenshots_in_light_and_dark(
             expect(answer.locator(".usage")).to_contain_text("tok/s")
             expect(answer.locator(".content strong")).to_have_text("bold")
             expect(answer.locator(".content pre code")).to_have_text("print('hi')\n")
-            expect(answer.locator(".code-block button.copy")).to_have_text("Copy")
+            copy = answer.locator(".code-block button.copy")
+            expect(copy).to_have_accessible_name("Copy the python code")
+            page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+            copy.click()
+            expect(copy).to_have_text("Copied")
+            assert page.evaluate("navigator.clipboard.readText()") == "print('hi')\n"
             expect(answer.locator(".thinking-text")).to_have_text("Narf!")
             expect(answer.locator(".thinking")).not_to_have_attribute("open", "")
             expect(page.locator("#ps-list li")).to_have_count(1)
