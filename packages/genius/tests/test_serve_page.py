@@ -276,6 +276,16 @@ COUNT_UPDATES = """
 """
 
 
+WATCH_PULL = """
+() => {
+  window.__pull = [];
+  const label = document.getElementById("pull-label");
+  new MutationObserver(() => window.__pull.push(label.textContent))
+    .observe(label, { childList: true, characterData: true, subtree: true });
+}
+"""
+
+
 def ask(page: Page, model: str, question: str) -> None:
     page.fill("#model", model)
     page.dispatch_event("#model", "change")
@@ -430,10 +440,15 @@ def test_pulling_a_model_fills_the_progress_bar(
     with serve(endpoint=hub_thread.url) as served:
         tab = open_tab(served.url)
         page = tab.page
+        page.evaluate(WATCH_PULL)
         page.fill("#pull-ref", reference)
         page.click("#pull-button")
         label = page.locator("#pull-label")
         expect(label).to_have_text(f"Pulled {reference}: 100 % (3.0 MiB / 3.0 MiB)")
+        shown = page.evaluate("window.__pull")
+        moving = [t for t in shown if re.fullmatch(r".+\.gguf: \d+ %, .+ / 3\.0 MiB, .+", t)]
+        assert moving, shown  # per-file progress: percent, bytes, then speed and ETA
+        assert any(re.search(r"/s, ETA \d", t) for t in moving), moving
         assert page.eval_on_selector("#pull-progress", "p => p.value / p.max") == 1
         expect(page.locator(f"#model-list option[value='{reference}']")).to_be_attached()
         expect(page.locator("#model")).to_have_value(reference)
