@@ -15,6 +15,7 @@ from rusty_genius_stem import open_brainstem
 
 if TYPE_CHECKING:
     import pytest
+
     from conftest import FakeAssets, Lab
 
 
