@@ -11,7 +11,8 @@ Guarantees:
   nothing of one request ever carries another's id.
 - ``Infer`` ends with ``Complete``: ``finish_reason`` is the engine's, or
   ``cancelled`` after ``Cancel``/``Shutdown(drain=False)``, also when it was
-  still queued (then no ``ProcessStart`` precedes it).
+  still queued (then no ``ProcessStart`` precedes it). Each is logged at INFO as
+  ``request ID finished: REASON`` (also when its reader has already left).
 - An engine asked to stop (``Cancel``, ``Shutdown(drain=False)``, cancellation) that
   has not within ``stop_timeout`` seconds is abandoned: its requests end with
   ``ErrorReport`` (``EngineError``), the next request for its model gets a new
@@ -773,6 +774,8 @@ class _Session:
             to_close = self._release(job)
         if to_close is not None:
             await self._close(to_close)
+        if isinstance(final, Complete):
+            log.info("request %s finished: %s", job.request_id, final.usage.finish_reason.value)
         await self._send(job.request_id, final)
 
     async def _run_job(self, job: _Job) -> OutputBody:
