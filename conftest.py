@@ -98,7 +98,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             handle.close()
 
 
-
 _SKIPPED: list[str] = []
 """Tests skipped in this session under ``GENIUS_REQUIRE_REAL=1``."""
 

