@@ -47,6 +47,6 @@ install_engine() {
         return 0  # this very wheel is installed
     fi
     echo "== installing the real engine ($backend): $(basename "$wheel")" >&2
-    uv pip install --quiet --no-deps --reinstall "$wheel" >&2
+    uv pip install --quiet --python "$ROOT/.venv" --no-deps --reinstall "$wheel" >&2
     echo "$digest" >"$marker"
 }

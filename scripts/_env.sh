@@ -12,11 +12,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export TMPDIR="$ROOT/.tmp" TEMP="$ROOT/.tmp" TMP="$ROOT/.tmp"
 mkdir -p "$TMPDIR"
-GENIUS_CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/rusty-genius"
-UV_VENV="$GENIUS_CACHE_ROOT/uv-venv"
-export PATH="$HOME/.local/bin:$PATH"
-[ -x "$UV_VENV/bin/uv" ] && export PATH="$UV_VENV/bin:$PATH"
-
 _find_python() {
     local candidate
     for candidate in ${PYTHON:-} python3 python; do
@@ -60,9 +55,16 @@ _bootstrap_uv() {
     exit 1
 }
 
+GENIUS_CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/rusty-genius"
+UV_VENV="$GENIUS_CACHE_ROOT/uv-venv"
+# A new workspace environment uses the Python that runs this script (found before uv's own
+# venv is on PATH), unless UV_PYTHON says otherwise; an existing .venv is kept as it is.
+if [ -z "${UV_PYTHON:-}" ] && [ ! -d "$ROOT/.venv" ] && BOOT_PYTHON="$(_find_python)"; then
+    export UV_PYTHON="$BOOT_PYTHON"
+fi
+export PATH="$HOME/.local/bin:$PATH"
+[ -x "$UV_VENV/bin/uv" ] && export PATH="$UV_VENV/bin:$PATH"
 if ! command -v uv >/dev/null 2>&1; then
     _bootstrap_uv
 fi
 command -v uv >/dev/null 2>&1 || { echo "error: uv was installed but is not on PATH" >&2; exit 1; }
-# The workspace's environment uses the Python that runs this script, unless told otherwise.
-if [ -z "${UV_PYTHON:-}" ] && py="$(_find_python)"; then export UV_PYTHON="$py"; fi
