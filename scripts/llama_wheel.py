@@ -88,7 +88,8 @@ def main() -> None:
     print(sorted(cache.glob("llama_cpp_python-*.whl"))[-1])
 
 
-_PROGRESS = re.compile(r"^\s*\[\s*(\d{1,3})%\]\s*(.*)$")
+# make prints "[ 42%] Building ...", ninja (scikit-build-core's default) "[57/135] Building ...".
+_PROGRESS = re.compile(r"^\s*\[\s*(?:(\d{1,3})%|(\d+)/(\d+))\]\s*(.*)$")
 _STAGES = ("Collecting", "Downloading", "Building wheel", "Created wheel", "Installing build")
 
 
@@ -106,12 +107,13 @@ def _build(command: list[str], env: dict[str, str]) -> None:
             tail.append(line)
             found = _PROGRESS.match(line)
             if found:
-                percent = int(found[1])
+                done, total = found[2], found[3]
+                percent = int(found[1]) if found[1] else 100 * int(done) // max(int(total), 1)
                 if live:
-                    text = f"  [{percent:3d}%] {found[2]}"[:100]
+                    text = f"  [{percent:3d}%] {found[4]}"[:100]
                     print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
                 elif percent >= last + 10 or percent == 100:  # a log: one line per 10%
-                    print(f"  [{percent:3d}%] {found[2]}", file=sys.stderr, flush=True)
+                    print(f"  [{percent:3d}%] {found[4]}", file=sys.stderr, flush=True)
                 last = max(last, percent)
             elif line.lstrip().startswith(_STAGES):
                 print(("\r\033[K" if live else "") + "  " + line.strip()[:100], file=sys.stderr)
