@@ -103,3 +103,28 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         handle = getattr(utils, name, None)
         if handle is not None and not handle.closed:
             handle.close()
+
+
+_SKIPPED: list[str] = []
+"""Tests skipped in this session under ``GENIUS_REQUIRE_REAL=1``."""
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Under ``GENIUS_REQUIRE_REAL=1`` every skip is remembered, and fails the run at its end."""
+    if report.skipped and real_required() and not hasattr(report, "wasxfail"):
+        _SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not (_SKIPPED and real_required()):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        shown = ", ".join(_SKIPPED[:5]) + (" ..." if len(_SKIPPED) > 5 else "")
+        reporter.write_line(
+            f"GENIUS_REQUIRE_REAL=1: {len(_SKIPPED)} test(s) skipped, and a real run never "
+            f"skips: {shown}",
+            red=True,
+        )
+    if session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

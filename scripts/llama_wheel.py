@@ -6,13 +6,19 @@ This keeps one wheel per (version, backend, CMAKE_ARGS) under
 ``$GENIUS_WHEEL_CACHE`` (default ``~/.cache/rusty-genius/wheels``), built by pip from
 the sdist whose sha256 the lock records (``--require-hashes``), and prints its path.
 
-Usage: python scripts/llama_wheel.py BACKEND_ARGS   (the CMAKE_ARGS for the build; may be "")
+The first build takes a few minutes (llama.cpp is compiled); it says so up front and
+shows the compiler's progress (``[ 42%] Building ...``) on one line of stderr.
+
+Usage: python scripts/llama_wheel.py [--backend NAME] BACKEND_ARGS
+(BACKEND_ARGS: the CMAKE_ARGS for the build, may be ""; NAME only labels the messages)
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +41,11 @@ def locked_sdist() -> tuple[str, str]:
 
 
 def main() -> None:
-    cmake_args = sys.argv[1] if len(sys.argv) > 1 else ""
+    args = sys.argv[1:]
+    label = "llama.cpp"
+    if args[:1] == ["--backend"] and len(args) >= 2:
+        label, args = f"llama.cpp for {args[1]}", args[2:]
+    cmake_args = args[0] if args else ""
     version, sdist_hash = locked_sdist()
     key = hashlib.sha256(f"{version}\0{sdist_hash}\0{cmake_args}".encode()).hexdigest()[:16]
     default_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rusty-genius"
@@ -45,25 +55,27 @@ def main() -> None:
         print(wheels[-1])
         return
     cache.parent.mkdir(parents=True, exist_ok=True)
+    print(
+        f"== building the real engine, {label} (llama-cpp-python {version}): this first build "
+        f"takes a few minutes; later runs reuse {cache.parent}",
+        file=sys.stderr,
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(dir=cache.parent) as tmp:
         requirements = Path(tmp) / "requirements.txt"
         requirements.write_text(f"llama-cpp-python=={version} --hash={sdist_hash}\n")
         build = Path(tmp) / "out"
         env = {**os.environ, "CMAKE_ARGS": cmake_args}
-        print(
-            f"building llama-cpp-python {version} (CMAKE_ARGS={cmake_args!r}), once",
-            file=sys.stderr,
-        )
         pip = (
             [sys.executable, "-m", "pip"] if shutil.which("pip") and _has_pip() else ["uvx", "pip"]
         )
-        subprocess.run(
+        _build(
             # --no-cache-dir: pip's wheel cache keys on the sdist, not on CMAKE_ARGS, and
-            # would hand back a build for another backend.
-            [*pip, "wheel", "--no-deps", "--no-cache-dir", "--no-binary=llama-cpp-python",
-             "--require-hashes",
+            # would hand back a build for another backend. -v: the compiler's progress.
+            [*pip, "wheel", "-v", "--no-deps", "--no-cache-dir",
+             "--no-binary=llama-cpp-python", "--require-hashes",
              "-r", str(requirements), "-w", str(build)],
-            check=True, env=env, stdout=sys.stderr,
+            env,
         )  # fmt: skip
         built = sorted(build.glob("llama_cpp_python-*.whl"))
         if not built:
@@ -72,7 +84,45 @@ def main() -> None:
         staged.mkdir()
         shutil.move(str(built[-1]), staged / built[-1].name)
         os.replace(staged, cache)  # atomic: a half-built cache entry is never visible
+    print(f"== built {label}, cached in {cache}", file=sys.stderr, flush=True)
     print(sorted(cache.glob("llama_cpp_python-*.whl"))[-1])
+
+
+# make prints "[ 42%] Building ...", ninja (scikit-build-core's default) "[57/135] Building ...".
+_PROGRESS = re.compile(r"^\s*\[\s*(?:(\d{1,3})%|(\d+)/(\d+))\]\s*(.*)$")
+_STAGES = ("Collecting", "Downloading", "Building wheel", "Created wheel", "Installing build")
+
+
+def _build(command: list[str], env: dict[str, str]) -> None:
+    """Run the build, showing its progress on one stderr line; its tail if it fails."""
+    tail: collections.deque[str] = collections.deque(maxlen=60)
+    live = sys.stderr.isatty()
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as process:
+        assert process.stdout is not None
+        last = -10
+        for raw in process.stdout:
+            line = raw.rstrip()
+            tail.append(line)
+            found = _PROGRESS.match(line)
+            if found:
+                done, total = found[2], found[3]
+                percent = int(found[1]) if found[1] else 100 * int(done) // max(int(total), 1)
+                if live:
+                    text = f"  [{percent:3d}%] {found[4]}"[:100]
+                    print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
+                elif percent >= last + 10 or percent == 100:  # a log: one line per 10%
+                    print(f"  [{percent:3d}%] {found[4]}", file=sys.stderr, flush=True)
+                last = max(last, percent)
+            elif line.lstrip().startswith(_STAGES):
+                print(("\r\033[K" if live else "") + "  " + line.strip()[:100], file=sys.stderr)
+        code = process.wait()
+    if live:
+        print(file=sys.stderr)
+    if code != 0:
+        print("\n".join(tail), file=sys.stderr)
+        sys.exit(f"error: building llama-cpp-python failed (exit {code}); its last lines are above")
 
 
 def _has_pip() -> bool:

@@ -2,7 +2,8 @@
 # Fast run of every check and every test on the Pinky stub: no native build, no model.
 # Real-engine tests are marked `real` and run from scripts/metal.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
-uv sync --locked --group dev
+# --inexact: the real engine metal.sh or genius.sh installed stays installed.
+uv sync --locked --inexact --group dev
 # The browser tests (marker `browser`) drive Debian's chromium; they fail without it.
 if ! [ -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

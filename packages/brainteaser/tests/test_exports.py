@@ -10,7 +10,15 @@ from rusty_genius_testhub.exports import (
     unsorted_all,
 )
 
-INTERNAL = {"BACKENDS", "run_on_genius"}
+INTERNAL = {
+    "BACKENDS",
+    "run_on_genius",
+    "ONLINE_ENV",
+    "ONLINE_MARK",
+    "hub_answers",
+    "hub_endpoint",
+    "split_online",
+}
 """Names private modules share with each other (and the plugin), not exported."""
 
 

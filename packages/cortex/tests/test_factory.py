@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from rusty_genius_core import ConfigError, EngineError
 from rusty_genius_cortex import (
+    REAL_ENGINE_HINT,
     Engine,
     LlamaEngine,
     PinkyEngine,
@@ -41,7 +43,7 @@ def test_pinky_on_request() -> None:
 def test_auto_falls_back_to_pinky_without_llama_cpp() -> None:
     assert available_backends() == ("pinky",)
     assert isinstance(create_engine(), PinkyEngine)
-    with pytest.raises(EngineError, match=r"rusty-genius-cortex\[llama\]"):
+    with pytest.raises(EngineError, match=re.escape(REAL_ENGINE_HINT)):
         create_engine("llama")
 
 

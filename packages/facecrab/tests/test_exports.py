@@ -33,6 +33,18 @@ INTERNAL = {
     "split_parts",
     "toml_error_location",
     "wanted",
+    "pinned",
+    "delete_files",
+    "files_present",
+    "same_key",
+    "stored_token",
+    "MirrorSource",
+    "fetch_from_mirrors",
+    "pip_command",
+    "CONNECT_TIMEOUT",
+    "probe_hub",
+    "quiet_hub_retries",
+    "unreachable",
 }
 """Names private modules share with each other, not exported."""
 

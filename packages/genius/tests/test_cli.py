@@ -128,7 +128,7 @@ def test_a_redirect_loop_or_a_stuck_hub_ends_the_pull_with_a_clear_error(
 ) -> None:
     """Issue 18: not ``unexpected TooManyRedirects``, and a stalled hub is given up on."""
     smollm2_hub.redirect_loop(SMOLLM2.filename)
-    looped = cli("pull", REF)
+    looped = cli("pull", REF, GENIUS_MIRRORS="0")  # the hub's own error, not PyPI's copy
     assert looped.returncode == 1, looped.stderr
     last = looped.stderr.splitlines()[-1]
     url = f"{smollm2_hub.url}/{SMOLLM2.repo}/resolve/main/{SMOLLM2.filename}"
@@ -138,7 +138,9 @@ def test_a_redirect_loop_or_a_stuck_hub_ends_the_pull_with_a_clear_error(
     )
     smollm2_hub.clear_faults()
     smollm2_hub.stall(SMOLLM2.filename, 1000, times=None)
-    stuck = cli("pull", REF, GENIUS_STALL_TIMEOUT="60", GENIUS_ATTEMPT_DEADLINE="1")
+    stuck = cli(
+        "pull", REF, GENIUS_STALL_TIMEOUT="60", GENIUS_ATTEMPT_DEADLINE="1", GENIUS_MIRRORS="0"
+    )
     assert stuck.returncode == 1, stuck.stderr
     assert stuck.stderr.splitlines()[-1] == (
         f"genius: error: {SMOLLM2.filename}: the download did not finish within 1 s "
@@ -311,7 +313,10 @@ def test_run_json_prints_one_event_per_line(offline_cli) -> None:
 
 
 def test_run_auto_without_the_model_or_the_hub_answers_with_pinky(offline_cli) -> None:
-    done = offline_cli("run", "What is the capital of France? Answer in one word.")
+    # No mirror either: the default model's PyPI mirror would serve it to llama.cpp.
+    done = offline_cli(
+        "run", "What is the capital of France? Answer in one word.", GENIUS_MIRRORS="0"
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.endswith("What is the capital of France? Answer in one word.\n")
     note, usage = done.stderr.splitlines()
@@ -333,7 +338,7 @@ def test_chat_keeps_the_history_with_piped_stdin(offline_cli, async_backend: str
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert "".join(r["text"] for r in rows if r["type"] == "content") == "first questionsecond one"
     statuses = [r for r in rows if r["type"] == "model_status"]
-    assert [s["name"] for s in statuses] == ["qwen-2.5-1.5b-instruct"]
+    assert [s["name"] for s in statuses] == ["smollm2-135m-instruct"]  # the default model
     completes = [r["usage"] for r in rows if r["type"] == "complete"]
     assert len(completes) == 2
     # the second turn's prompt holds the first question and answer too

@@ -24,8 +24,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import _hooks
-from ._fixture import Fixture, FixtureBackend, FixtureError, check_expectations, load_fixture
+from ._fixture import (
+    Fixture,
+    FixtureBackend,
+    FixtureError,
+    HubRequirement,
+    check_expectations,
+    load_fixture,
+)
 from ._harness import FixtureResult, run_fixture
+from ._online import ONLINE_MARK, split_online
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -35,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["FixtureFailed", "FixtureFile", "FixtureItem"]
 
 _RESULTS = pytest.StashKey[list[tuple[str, FixtureResult]]]()
+_OFFLINE_LINE = pytest.StashKey[str]()
 _INI = "teaser_fixtures"
 
 
@@ -66,7 +75,26 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not any(str(line).split(":")[0].strip() == "real" for line in config.getini("markers")):
         config.addinivalue_line("markers", "real: needs the real llama.cpp engine")
+    config.addinivalue_line(
+        "markers",
+        f"{ONLINE_MARK}: needs the real Hugging Face hub (deselected when it is unreachable, "
+        "unless GENIUS_ONLINE=1)",
+    )
     config.stash[_RESULTS] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, deselected, line = split_online(items)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+    if line is not None:
+        config.stash[_OFFLINE_LINE] = line
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    line = config.stash.get(_OFFLINE_LINE, None)
+    return [] if line is None else [line]
 
 
 def fixtures_root(config: pytest.Config) -> Path:
@@ -99,6 +127,8 @@ class FixtureFile(pytest.File):
                 self, name=f"{fixture.name}[{backend}]", fixture=fixture, backend=backend
             )
             item.add_marker("teaser")
+            if fixture.expectations.requires_hub is HubRequirement.INTERNET:
+                item.add_marker(ONLINE_MARK)
             if backend == FixtureBackend.LLAMA:
                 item.add_marker("real")
             yield item

@@ -46,6 +46,7 @@ from ._manifest import Purpose as Purpose
 from ._manifest import UserManifest as UserManifest
 from ._manifest import filename_matches_quant as filename_matches_quant
 from ._manifest import merge_manifests as merge_manifests
+from ._mirror import Mirror as Mirror
 from ._protocol import Ack as Ack
 from ._protocol import BrainstemInput as BrainstemInput
 from ._protocol import BrainstemOutput as BrainstemOutput
@@ -100,6 +101,7 @@ __all__ = [
     "LoadModel",
     "LoadOptions",
     "ManifestError",
+    "Mirror",
     "ModelEntry",
     "ModelList",
     "ModelLoaded",

@@ -18,8 +18,10 @@ import attrs
 from ._converter import converter, enums, omit_defaults, structure
 from ._errors import ManifestError
 from ._limits import BYTE_SIZE
+from ._mirror import Mirror
 from ._validators import (
     Refusal,
+    as_tuple,
     as_validator,
     check_repo_id,
     decoded,
@@ -206,6 +208,14 @@ class ModelSpec:
         return f"{self.repo}:{self.quantization}"
 
 
+def _mirrors(value: Any) -> Any:
+    if not isinstance(value, tuple) or not all(isinstance(m, Mirror) for m in value):
+        raise Refusal(f"must be a list of mirrors, got {value!r}")
+    if len(value) > 16:
+        raise Refusal(f"lists {len(value)} mirrors; at most 16")
+    return value
+
+
 def _checked(check: Any) -> Any:
     """A validator running ``check`` on a field that may be unset (``None``)."""
     return as_validator(optional(check), ManifestError)
@@ -213,7 +223,7 @@ def _checked(check: Any) -> Any:
 
 _DEFAULT_KEYS: Final = frozenset({"quantization", "revision", "purpose"})
 # Fields that describe one repo's file: they must not survive a change of repo.
-_REPO_BOUND: Final = ("filename", "sha256", "size")
+_REPO_BOUND: Final = ("filename", "sha256", "size", "mirrors")
 
 
 @attrs.frozen(kw_only=True)
@@ -235,6 +245,10 @@ class ModelEntry:
     purpose: Purpose | None = attrs.field(
         default=None, validator=typed((Purpose, type(None)), ManifestError)
     )
+    mirrors: tuple[Mirror, ...] | None = attrs.field(
+        default=None, converter=as_tuple, validator=_checked(_mirrors)
+    )
+    """Other places serving this entry's file, tried in order after the hub (see ``Mirror``)."""
 
     def check_consistent(self, where: str) -> None:
         if (

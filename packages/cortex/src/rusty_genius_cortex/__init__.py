@@ -23,6 +23,7 @@ from ._engine import BACKEND_AUTO as BACKEND_AUTO
 from ._engine import BACKEND_LLAMA as BACKEND_LLAMA
 from ._engine import BACKEND_PINKY as BACKEND_PINKY
 from ._engine import BACKEND_REMOTE as BACKEND_REMOTE
+from ._engine import REAL_ENGINE_HINT as REAL_ENGINE_HINT
 from ._engine import Backend as Backend
 from ._engine import Engine as Engine
 from ._engine import StopSignal as StopSignal
@@ -58,6 +59,7 @@ __all__ = [
     "BACKEND_REMOTE",
     "GGUF_FILE_TYPES",
     "PINKY_THOUGHT",
+    "REAL_ENGINE_HINT",
     "THINK_CLOSE",
     "THINK_OPEN",
     "Backend",

@@ -37,6 +37,7 @@ __all__ = [
     "BACKEND_LLAMA",
     "BACKEND_PINKY",
     "BACKEND_REMOTE",
+    "REAL_ENGINE_HINT",
     "Backend",
     "Engine",
     "StopSignal",
@@ -51,6 +52,11 @@ BACKEND_REMOTE: Final = "remote"
 """An OpenAI-compatible server (:class:`~rusty_genius_cortex.RemoteEngine`)."""
 BACKEND_AUTO: Final = "auto"
 """Not an engine: ``create_engine``'s choice of llama when installed, else Pinky."""
+
+REAL_ENGINE_HINT: Final = (
+    'pip install "rusty-genius[real-engine]" (from a checkout, ./scripts/genius.sh installs it)'
+)
+"""How to install the real engine (llama-cpp-python): the one hint every message gives."""
 
 Backend: TypeAlias = Literal["auto", "pinky", "llama", "remote"]
 """What :func:`~rusty_genius_cortex.create_engine` accepts."""

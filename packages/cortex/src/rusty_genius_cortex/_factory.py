@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from rusty_genius_core import ConfigError, EngineError
 
-from ._engine import BACKEND_AUTO, BACKEND_LLAMA, BACKEND_PINKY, BACKEND_REMOTE, Backend
+from ._engine import (
+    BACKEND_AUTO,
+    BACKEND_LLAMA,
+    BACKEND_PINKY,
+    BACKEND_REMOTE,
+    REAL_ENGINE_HINT,
+    Backend,
+)
 from ._llama import LlamaEngine
 from ._pinky import PinkyEngine
 
@@ -55,9 +62,7 @@ def create_engine(backend: Backend = "auto", **options: Any) -> Engine:
 
             return RemoteEngine(**options)
         if not _llama_installed():
-            raise EngineError(
-                "backend 'llama' needs llama-cpp-python: install rusty-genius-cortex[llama]"
-            )
+            raise EngineError(f"backend 'llama' needs llama-cpp-python: {REAL_ENGINE_HINT}")
         return LlamaEngine(**options)
     except TypeError as exc:  # an option the engine does not take
         raise ConfigError(f"invalid option for the {backend} engine: {exc}") from exc

@@ -54,7 +54,7 @@ from rusty_genius_core import (
 
 from ._base import EngineBase, EngineRequest
 from ._diagnose import tensor_data_problem
-from ._engine import BACKEND_LLAMA, StopSignal
+from ._engine import BACKEND_LLAMA, REAL_ENGINE_HINT, StopSignal
 from ._gguf import read_gguf_info
 from ._llama_decode import Job, LoadedModel, merge_batch, run_decode
 from ._pipeline import TokenPipeline
@@ -80,8 +80,7 @@ def import_llama_cpp() -> ModuleType:
         return importlib.import_module("llama_cpp")
     except ImportError as exc:
         raise EngineError(
-            "the llama backend needs llama-cpp-python: install rusty-genius-cortex[llama] "
-            f"(import failed: {exc})"
+            f"the llama backend needs llama-cpp-python: {REAL_ENGINE_HINT} (import failed: {exc})"
         ) from exc
 
 

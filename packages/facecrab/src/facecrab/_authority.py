@@ -34,6 +34,7 @@ from rusty_genius_core import (
     AssetFailed,
     AssetStarted,
     GeniusError,
+    Mirror,
     ModelSpec,
     UserManifest,
     background_tasks,
@@ -41,17 +42,20 @@ from rusty_genius_core import (
 
 from ._download import RetryPolicy, Sleep, fetch_file
 from ._errors import OfflineError, RepoNotFoundError
+from ._files import delete_files, files_present, same_key, stored_token
 from ._flights import Flight, Flights, no_progress
 from ._locks import file_lock
 from ._manifest import load_manifest
+from ._mirrors import MirrorSource, fetch_from_mirrors
 from ._paths import GeniusPaths
 from ._progress import ProgressThrottle
+from ._reach import CONNECT_TIMEOUT
 from ._registry import Registry, RegistryEntry, RegistryPart
 from ._resolve import (
-    RemoteFile,
     Resolution,
     Wanted,
     list_repo_files,
+    pinned,
     registry_hits,
     repo_not_found,
     select_gguf,
@@ -95,7 +99,8 @@ class AssetAuthority:
     huggingface_hub). ``retry`` and ``sleep`` shape the backoff between failed attempts.
     ``stall_timeout``, ``min_rate`` and ``attempt_deadline`` (else ``GENIUS_STALL_TIMEOUT``,
     ``GENIUS_MIN_RATE``, ``GENIUS_ATTEMPT_DEADLINE``) say when a slow download is given
-    up on: see :class:`~facecrab._stall.TransferLimits`.
+    up on: see :class:`~facecrab._stall.TransferLimits`. ``mirrors=False`` (else
+    ``GENIUS_MIRRORS=0``) never tries the mirrors a manifest lists.
     """
 
     def __init__(
@@ -117,8 +122,12 @@ class AssetAuthority:
         stall_timeout: float | None = None,
         min_rate: float | None = None,
         attempt_deadline: float | None = None,
+        mirrors: bool | None = None,
     ) -> None:
         env: Mapping[str, str] = os.environ if environ is None else environ
+        self._environ = env
+        off = env.get("GENIUS_MIRRORS", "1").lower() in {"0", "false", "no", "off"}
+        self.use_mirrors = not off if mirrors is None else mirrors
         self.limits = TransferLimits.from_env(
             env, stall_timeout=stall_timeout, min_rate=min_rate, attempt_deadline=attempt_deadline
         )
@@ -158,7 +167,7 @@ class AssetAuthority:
     def _token(self) -> str | None:
         if self.__token_pending:
             self.__token_pending = False
-            self.__token = _stored_token()
+            self.__token = stored_token()
         return self.__token
 
     async def __aenter__(self) -> AssetAuthority:
@@ -184,7 +193,7 @@ class AssetAuthority:
                 follow_redirects=True,
                 # The stall rule, not a read timeout, decides when a slow body is given up on.
                 timeout=httpx.Timeout(
-                    max(self._timeout, 2 * self.limits.stall_timeout), connect=10.0
+                    max(self._timeout, 2 * self.limits.stall_timeout), connect=CONNECT_TIMEOUT
                 ),
                 transport=WideReadTransport(),
             )
@@ -270,6 +279,10 @@ class AssetAuthority:
             )
         return (await self._resolution(want)).spec
 
+    async def mirrors(self, reference: str) -> tuple[Mirror, ...]:
+        """The mirrors the manifests list for ``reference`` (tried after the hub)."""
+        return want.mirrors if (want := await self._wanted(reference)).sha256 else ()
+
     async def list_models(self) -> list[RegistryEntry]:
         """Every model in the registry, by repo and filename."""
         return sorted(await self.registry.entries(), key=lambda e: e.key)
@@ -281,7 +294,7 @@ class AssetAuthority:
         for entry in found:
             with self._flights.using(str(entry.path)) as flight:
                 async with flight.lock, file_lock(self.paths, entry.path, self._lock_poll):
-                    await self.registry.remove(_same_key(entry), _delete_files)
+                    await self.registry.remove(same_key(entry), delete_files)
         return bool(found)
 
     # -- resolution ---------------------------------------------------------------------------
@@ -293,13 +306,12 @@ class AssetAuthority:
         return self._manifest
 
     async def _wanted(self, reference: str) -> Wanted:
-        return wanted(reference, await self.manifest())
+        want = wanted(reference, await self.manifest())
+        return want if self.use_mirrors else attrs.evolve(want, mirrors=())
 
     async def _resolution(self, want: Wanted) -> Resolution:
         if want.complete:
-            assert want.filename is not None
-            head = RemoteFile(filename=want.filename, size=want.size, sha256=want.sha256)
-            return Resolution(spec=want.spec(want.filename, want.sha256, want.size), files=(head,))
+            return pinned(want)
         try:
             listing = await list_repo_files(
                 endpoint=self.endpoint,
@@ -308,13 +320,17 @@ class AssetAuthority:
                 revision=want.revision,
                 offline=self.offline,
             )
-        except RepoNotFoundError as exc:
-            raise repo_not_found(want, exc, await self.manifest()) from exc
+        except AssetError as exc:
+            if want.mirrors and want.filename is not None and want.sha256 is not None:
+                return pinned(want)  # the hub failed or lacks it: the mirrors come next
+            if isinstance(exc, RepoNotFoundError):
+                raise repo_not_found(want, exc, await self.manifest()) from exc
+            raise
         return select_gguf(want, listing)
 
     async def _local(self, want: Wanted) -> LocalModel | None:
         for entry in registry_hits(want, await self.registry.entries()):
-            if await anyio.to_thread.run_sync(_files_present, entry):
+            if await anyio.to_thread.run_sync(files_present, entry):
                 return LocalModel(
                     spec=entry.spec(want.name), path=entry.path, cached=True, parts=entry.files
                 )
@@ -369,7 +385,7 @@ class AssetAuthority:
             async with file_lock(self.paths, first, self._lock_poll):
                 found = await self._local(want)  # another process finished it
                 if found is None:
-                    entry = await self._download(reference, resolution, flight, emit)
+                    entry = await self._download(reference, resolution, flight, emit, want.mirrors)
                     await self.registry.record(entry)
                     found = LocalModel(
                         spec=entry.spec(want.name), path=entry.path, cached=False, parts=entry.files
@@ -378,7 +394,12 @@ class AssetAuthority:
         return found
 
     async def _download(
-        self, reference: str, resolution: Resolution, flight: Flight, emit: ProgressCallback
+        self,
+        reference: str,
+        resolution: Resolution,
+        flight: Flight,
+        emit: ProgressCallback,
+        mirrors: tuple[Mirror, ...] = (),
     ) -> RegistryEntry:
         client = self._http()
         spec = resolution.spec
@@ -405,19 +426,32 @@ class AssetAuthority:
                 min_interval=self._progress_interval,
             )
             async with throttle.trailing():
-                result = await fetch_file(
-                    client,
-                    url_for=self._url_for(spec.repo, commit or spec.revision, remote.filename),
-                    dest=self._dest(spec.repo, remote.filename),
-                    size=remote.size,
-                    sha256=remote.sha256,
-                    headers=headers,
-                    retry=self.retry,
-                    sleep=self._sleep,
-                    progress=throttle,
-                    limits=self.limits,
-                    deadline=deadline,
-                )
+                try:
+                    result = await fetch_file(
+                        client,
+                        url_for=self._url_for(spec.repo, commit or spec.revision, remote.filename),
+                        dest=self._dest(spec.repo, remote.filename),
+                        size=remote.size,
+                        sha256=remote.sha256,
+                        headers=headers,
+                        retry=self.retry,
+                        sleep=self._sleep,
+                        progress=throttle,
+                        limits=self.limits,
+                        deadline=deadline,
+                    )
+                except AssetError as exc:
+                    if not mirrors or len(resolution.files) != 1:
+                        raise
+                    result = await fetch_from_mirrors(
+                        mirrors,
+                        source=self._mirror_source(),
+                        dest=self._dest(spec.repo, remote.filename),
+                        sha256=remote.sha256,
+                        size=remote.size,
+                        progress=throttle,
+                        hub_error=exc,
+                    )
             await throttle.finish(result.size)
             commit = commit or result.commit
             parts.append(
@@ -444,6 +478,11 @@ class AssetAuthority:
             parts=tuple(parts) if len(parts) > 1 else (),
         )
 
+    def _mirror_source(self) -> MirrorSource:
+        work = self.paths.cache / ".mirrors"
+        return MirrorSource(client=self._http, work_dir=work, environ=self._environ,
+                            retry=self.retry, sleep=self._sleep, limits=self.limits)  # fmt: skip
+
     def _url_for(self, repo: str, revision: str, filename: str) -> Callable[[str | None], str]:
         def url(commit: str | None) -> str:
             rev = quote(commit or revision, safe="")
@@ -457,30 +496,3 @@ class AssetAuthority:
 
 def _message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
-
-
-def _stored_token() -> str | None:
-    """huggingface_hub's token (``HF_TOKEN`` or its token file), if any."""
-    from huggingface_hub import get_token
-
-    return get_token()
-
-
-def _files_present(entry: RegistryEntry) -> bool:
-    expected: list[tuple[Path, int]] = (
-        [(p.path, p.size) for p in entry.parts] if entry.parts else [(entry.path, entry.size)]
-    )
-    try:
-        return all(path.stat().st_size == size for path, size in expected)
-    except OSError:
-        return False
-
-
-def _same_key(entry: RegistryEntry) -> Callable[[RegistryEntry], bool]:
-    return lambda other: other.key == entry.key
-
-
-def _delete_files(entry: RegistryEntry) -> None:
-    for path in entry.files:
-        for victim in (path, path.with_name(path.name + ".partial")):
-            victim.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
@@ -28,6 +29,7 @@ import attrs
 
 from ._errors import DownloadError, IntegrityError
 from ._partial import PartialFile, sha256_if_size
+from ._reach import unreachable
 from ._stall import StallWatch, TransferLimits, retry_after_seconds
 from ._threads import run_stoppable
 
@@ -319,6 +321,11 @@ class _Download:
                     break
                 raise _Retry(f"the response ended at byte {partial.size}")
             except (httpx.TransportError, _Retry) as exc:
+                if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) and (
+                    self.transferred == 0 and self.failures == 0
+                ):
+                    # A name that does not resolve or a refused connection: no retry.
+                    raise _unreachable(self.url_for(None), exc) from exc
                 if partial.size - before >= self.limits.window_bytes:
                     self.failures = 0
                 self.failures += 1
@@ -410,3 +417,8 @@ class _Download:
                             )
                         await progress(partial.size)
         return size is None or partial.size >= size
+
+
+def _unreachable(url: str, exc: Exception) -> DownloadError:
+    parts = urlsplit(url)
+    return unreachable(f"{parts.scheme}://{parts.netloc}", f"{type(exc).__name__}: {exc}")

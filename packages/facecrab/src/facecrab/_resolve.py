@@ -17,6 +17,7 @@ import attrs
 from rusty_genius_core import (
     DEFAULT_REVISION,
     ManifestError,
+    Mirror,
     ModelReference,
     ModelSpec,
     Purpose,
@@ -34,6 +35,7 @@ from ._errors import (
     RepoNotFoundError,
     RevisionNotFoundError,
 )
+from ._reach import probe_hub, quiet_hub_retries
 from ._threads import Stopped, run_stoppable
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ __all__ = [
     "Resolution",
     "Wanted",
     "list_repo_files",
+    "pinned",
     "quantization_of",
     "select_gguf",
     "split_parts",
@@ -83,6 +86,7 @@ class Wanted:
     sha256: str | None = None
     size: int | None = None
     purpose: Purpose = Purpose.CHAT
+    mirrors: tuple[Mirror, ...] = ()
 
     @classmethod
     def of_entry(cls, name: str, repo: str, entry: ModelEntry) -> Wanted:
@@ -96,6 +100,7 @@ class Wanted:
             sha256=entry.sha256,
             size=entry.size,
             purpose=entry.purpose or Purpose.CHAT,
+            mirrors=entry.mirrors or (),
         )
 
     @property
@@ -284,6 +289,7 @@ def _list_sync(
     )
     from huggingface_hub.errors import RevisionNotFoundError as HfRevisionNotFoundError
 
+    quiet_hub_retries()
     api = HfApi(endpoint=endpoint, token=token or False, library_name="facecrab")
     out: list[RemoteFile] = []
     try:
@@ -326,7 +332,13 @@ def _list_sync(
 async def list_repo_files(
     *, endpoint: str, token: str | None, repo: str, revision: str, offline: bool = False
 ) -> list[RemoteFile]:
-    """The repo's files at ``revision`` (recursively), through huggingface_hub in a thread."""
+    """The repo's files at ``revision`` (recursively), through huggingface_hub in a thread.
+
+    The hub is probed first (:func:`~facecrab._reach.probe_hub`): an unreachable hub is
+    reported at once instead of after huggingface_hub's retries.
+    """
+    if not offline:
+        await probe_hub(endpoint)
     return await run_stoppable(
         lambda stop: _list_sync(stop, endpoint, token, repo, revision, offline)
     )
@@ -344,6 +356,13 @@ def repo_not_found(
         f"model {want.name!r}: {exc.message}.{hint} Known models: {', '.join(known)}",
         tuple(close) + tuple(k for k in known if k not in close),
     )
+
+
+def pinned(want: Wanted) -> Resolution:
+    """The one file the manifest pins, without asking the hub to list the repo."""
+    assert want.filename is not None
+    head = RemoteFile(filename=want.filename, size=want.size, sha256=want.sha256)
+    return Resolution(spec=want.spec(want.filename, want.sha256, want.size), files=(head,))
 
 
 def registry_hits(want: Wanted, entries: Iterable[RegistryEntry]) -> list[RegistryEntry]:

@@ -9,9 +9,11 @@ downloaded and no hub in reach:
 1. llama-cpp-python is not installed → Pinky;
 2. the model is in the registry with its files on disk → llama;
 3. the hub is offline (``HF_HUB_OFFLINE``) → Pinky;
-4. a TCP connection to the hub's endpoint opens within ``probe_timeout`` → llama
+4. the manifest lists mirrors for the model → llama (which downloads it from the hub,
+   or else from a mirror);
+5. a TCP connection to the hub's endpoint opens within ``probe_timeout`` → llama
    (which downloads the model first);
-5. otherwise → Pinky.
+6. otherwise → Pinky.
 
 Every fallback to Pinky carries a one-line ``notice`` saying why; the CLI prints it
 on stderr. A bad reference is not a reason to fall back: it raises
@@ -27,7 +29,13 @@ import anyio
 import attrs
 
 from rusty_genius_core import ConfigError
-from rusty_genius_cortex import BACKEND_AUTO, BACKEND_LLAMA, BACKEND_PINKY, available_backends
+from rusty_genius_cortex import (
+    BACKEND_AUTO,
+    BACKEND_LLAMA,
+    BACKEND_PINKY,
+    REAL_ENGINE_HINT,
+    available_backends,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -114,7 +122,7 @@ async def choose_backend(
         return BackendChoice(
             backend=BACKEND_PINKY,
             notice=f"llama-cpp-python is not installed; {pinky} "
-            "(install rusty-genius[real-engine] for real models)",
+            f"(for real models: {REAL_ENGINE_HINT})",
         )
     if await assets.find_local(reference) is not None:
         return BackendChoice(backend=BACKEND_LLAMA)
@@ -123,6 +131,8 @@ async def choose_backend(
             backend=BACKEND_PINKY,
             notice=f"{reference} is not downloaded and the hub is offline (HF_HUB_OFFLINE); {pinky}",
         )
+    if await assets.mirrors(reference):
+        return BackendChoice(backend=BACKEND_LLAMA)  # the hub first, then the mirrors
     if await hub_reachable(assets.endpoint, seconds=probe_timeout):
         return BackendChoice(backend=BACKEND_LLAMA)
     return BackendChoice(

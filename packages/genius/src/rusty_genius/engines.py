@@ -22,6 +22,7 @@ from rusty_genius_cortex import BACKEND_PINKY as BACKEND_PINKY
 from rusty_genius_cortex import BACKEND_REMOTE as BACKEND_REMOTE
 from rusty_genius_cortex import GGUF_FILE_TYPES as GGUF_FILE_TYPES
 from rusty_genius_cortex import PINKY_THOUGHT as PINKY_THOUGHT
+from rusty_genius_cortex import REAL_ENGINE_HINT as REAL_ENGINE_HINT
 from rusty_genius_cortex import THINK_CLOSE as THINK_CLOSE
 from rusty_genius_cortex import THINK_OPEN as THINK_OPEN
 from rusty_genius_cortex import Backend as Backend
