@@ -48,7 +48,7 @@ __all__ = [
 _DIM: Final = "\x1b[2m"
 _RESET: Final = "\x1b[0m"
 
-CHAT_HELP: Final = "commands: /exit (or /bye, Ctrl-D) ends, /clear forgets the conversation, /ps shows loaded models"
+CHAT_HELP: Final = "/bye (or exit, Ctrl-D) ends, /? lists the commands"
 
 
 class Output:
@@ -173,13 +173,13 @@ class ChatView:
         self.out = out
         self.interactive = interactive
 
-    def greet(self, model: str, backend: str) -> None:
+    def greet(self, model: str, where: str) -> None:
         if self.interactive and not self.out.json:
-            self.out.info(f"chatting with {model} ({backend}); {CHAT_HELP}")
+            self.out.info(f"chatting with {model} ({where}); {CHAT_HELP}")
 
-    def prompt(self) -> None:
+    def prompt(self, text: str = ">>> ") -> None:
         if self.interactive:
-            self.out.stderr.write(">>> ")
+            self.out.stderr.write(text)
             self.out.stderr.flush()
 
     def end(self) -> None:
@@ -187,9 +187,6 @@ class ChatView:
         if self.interactive:
             self.out.stderr.write("\n")
             self.out.stderr.flush()
-
-    def help(self) -> None:
-        self.out.info(CHAT_HELP)
 
 
 def show_models(models: Sequence[ModelStatus], out: Output) -> None:
@@ -203,14 +200,16 @@ def show_models(models: Sequence[ModelStatus], out: Output) -> None:
     )
 
 
-def show_ps(models: Sequence[ModelStatus], out: Output) -> None:
+def show_ps(
+    models: Sequence[ModelStatus], out: Output, *, empty: str = "no model is loaded in this process"
+) -> None:
     """``genius ps`` and the chat's ``/ps``: the loaded models and when they unload."""
     _show_statuses(
         models,
         out,
         ["NAME", "SIZE", "UNTIL"],
         lambda m: [m.name, _size(m.size or None, "-"), _until(m)],
-        empty="no model is loaded in this process",
+        empty=empty,
     )
 
 
