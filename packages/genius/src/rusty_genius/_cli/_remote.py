@@ -22,6 +22,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any, Final
 
+import anyio
 import httpx
 
 from rusty_genius_core import AssetEvent, ModelStatus
@@ -174,10 +175,16 @@ class Remote:
         """The NDJSON objects of a streamed reply; an ``{"error": …}`` line raises."""
         try:
             async with self._client.stream(method, path, json=body) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    self._raise_for(response)
-                yield self._objects(response)
+                try:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        self._raise_for(response)
+                    yield self._objects(response)
+                finally:
+                    # Shielded: a cancelled answer (Ctrl-C) must still close its connection,
+                    # which is how the server learns to cancel the request.
+                    with anyio.CancelScope(shield=True):
+                        await response.aclose()
         except httpx.HTTPError as exc:
             raise self._broken(exc) from exc
 
