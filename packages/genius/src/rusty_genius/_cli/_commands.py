@@ -20,7 +20,6 @@ from rusty_genius_cortex import read_gguf_info
 from .._genius import Genius
 from .._progress import ProgressBar
 from .._serve._command import serve_command
-from ._chat import run_chat
 from ._exit import _UsageError
 from ._parsed import (
     ChatCommand,
@@ -64,6 +63,8 @@ async def execute(command: Command, out: Output) -> None:
         case RunCommand():
             await _run(command, out)
         case ChatCommand():
+            from ._chat import run_chat  # here: only a chat pays for its modules
+
             await run_chat(command, out)
         case StopCommand():
             await _stop(command, out)
@@ -195,6 +196,8 @@ async def _run(command: RunCommand, out: Output) -> None:
     if prompt is None:
         terminal = sys.stdin.isatty()
         if terminal and not command.stdin:  # `genius run [MODEL]` on a terminal: a conversation
+            from ._chat import run_chat
+
             await run_chat(command, out)
             return
         if terminal:

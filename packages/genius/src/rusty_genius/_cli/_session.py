@@ -8,7 +8,7 @@ way, ``ps`` the loaded models, ``where`` says what answers (for the greeting and
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from facecrab import AssetAuthority, OfflineError
 from rusty_genius_core import AssetComplete, AssetFailed, AssetProgress, AssetStarted
@@ -21,6 +21,7 @@ from ._where import open_remote
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
     from contextlib import AbstractAsyncContextManager
+    from typing import Protocol
 
     from rusty_genius_core import ChatMessage, InferenceConfig, ModelStatus
 
@@ -28,25 +29,27 @@ if TYPE_CHECKING:
     from ._parsed import ChatCommand, Options, RunCommand
     from ._render import EventRenderer, Output
 
-__all__ = ["Session", "authority", "open_session", "stream_answer"]
+    class Session(Protocol):
+        """The running server (``_remote.Remote``) or this process's own ``Genius``."""
+
+        @property
+        def where(self) -> str: ...
+
+        def infer(
+            self,
+            model: str,
+            messages: str | Sequence[ChatMessage],
+            *,
+            config: InferenceConfig,
+            keep_alive: float | None,
+        ) -> AbstractAsyncContextManager[AsyncIterator[RequestEvent]]: ...
+
+        async def ps(self) -> tuple[ModelStatus, ...]: ...
+
+
+__all__ = ["authority", "open_session", "stream_answer"]  # and, for type checks, Session
 
 _ASSET_EVENTS = (AssetStarted, AssetProgress, AssetComplete, AssetFailed)
-
-
-class Session(Protocol):
-    @property
-    def where(self) -> str: ...
-
-    def infer(
-        self,
-        model: str,
-        messages: str | Sequence[ChatMessage],
-        *,
-        config: InferenceConfig,
-        keep_alive: float | None,
-    ) -> AbstractAsyncContextManager[AsyncIterator[RequestEvent]]: ...
-
-    async def ps(self) -> tuple[ModelStatus, ...]: ...
 
 
 def authority(options: Options) -> AssetAuthority:
