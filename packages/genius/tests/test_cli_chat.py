@@ -222,3 +222,21 @@ def test_the_other_ways_out(offline_cli, keys: str) -> None:
         term.expect(">>>")
         term.send(keys)
         assert term.close() == 0, term.text
+
+
+def test_run_with_a_model_and_no_prompt_on_a_terminal_opens_a_chat(offline_cli) -> None:
+    with terminal(offline_cli, "run", "--backend", "pinky", "--hide-thinking", ALIAS) as term:
+        term.expect(r"chatting with smollm2-135m-instruct \(pinky, in-process\)")
+        term.expect(">>>")
+        term.send("hi there\r")
+        term.expect(r"\nhi there\n" + USAGE)
+        term.send("/bye\r")
+        assert term.close() == 0, term.text
+
+
+def test_run_dash_on_a_terminal_says_it_reads_stdin(offline_cli) -> None:
+    with terminal(offline_cli, "run", "--backend", "pinky", "--hide-thinking", ALIAS, "-") as term:
+        term.expect("genius: reading the prompt from stdin; end it with Ctrl-D\n")
+        term.send("typed words\n\x04")
+        term.expect(r"\ntyped words\n" + USAGE)
+        assert term.close() == 0, term.text
