@@ -94,13 +94,19 @@ class AnswerLines:
     """Reads one streamed answer's NDJSON objects into inference events."""
 
     def __init__(
-        self, model: str, *, chat: bool, clock: Callable[[], float] = time.perf_counter
+        self,
+        model: str,
+        *,
+        chat: bool,
+        clock: Callable[[], float] = time.perf_counter,
+        began: float | None = None,
     ) -> None:
+        """``began``: when the request was sent, on ``clock`` (default: now), for the ttft."""
         self.model = model
         self.chat = chat
         self.done = False
         self._clock = clock
-        self._began = clock()
+        self._began = clock() if began is None else began
         self._first: float | None = None
         self._started = False
         self._thinking = False

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -38,7 +39,7 @@ from ._ollama_events import AnswerLines, PullLines, request_body, status_of_runn
 from ._where import ServerFailedError, ServerRefusedError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
     from rusty_genius_core import ChatMessage, InferenceConfig, InferenceEvent
 
@@ -115,8 +116,12 @@ class Remote:
     ) -> AsyncIterator[AsyncIterator[RequestEvent]]:
         """The answer's events; leaving early closes the connection, which cancels it."""
         path, body = request_body(model, messages, config=config, keep_alive=keep_alive)
-        async with self._lines("POST", path, body) as lines:
-            yield _answer(model, lines, chat=path == "/api/chat")
+        reader = AnswerLines(model, chat=path == "/api/chat")  # its clock starts now
+        async with (
+            self._lines("POST", path, body) as lines,
+            aclosing(_answer(reader, lines)) as events,
+        ):
+            yield events
 
     async def ps(self) -> tuple[ModelStatus, ...]:
         reply = RunningModels.model_validate_json(await self._get("/api/ps"))
@@ -149,8 +154,11 @@ class Remote:
 
     @contextlib.asynccontextmanager
     async def pull(self, model: str) -> AsyncIterator[AsyncIterator[AssetEvent]]:
-        async with self._lines("POST", "/api/pull", {"model": model}) as lines:
-            yield _pulled(model, lines, where=self.url)
+        async with (
+            self._lines("POST", "/api/pull", {"model": model}) as lines,
+            aclosing(_pulled(model, lines, where=self.url)) as events,
+        ):
+            yield events
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -179,7 +187,8 @@ class Remote:
                     if response.status_code >= 400:
                         await response.aread()
                         self._raise_for(response)
-                    yield self._objects(response)
+                    async with aclosing(self._objects(response)) as objects:
+                        yield objects
                 finally:
                     # Shielded: a cancelled answer (Ctrl-C) must still close its connection,
                     # which is how the server learns to cancel the request.
@@ -188,7 +197,7 @@ class Remote:
         except httpx.HTTPError as exc:
             raise self._broken(exc) from exc
 
-    async def _objects(self, response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    async def _objects(self, response: httpx.Response) -> AsyncGenerator[dict[str, Any], None]:
         async for line in response.aiter_lines():
             if not line.strip():
                 continue
@@ -223,20 +232,21 @@ class Remote:
 
 
 async def _answer(
-    model: str, lines: AsyncIterator[dict[str, Any]], *, chat: bool
-) -> AsyncIterator[InferenceEvent]:
-    reader = AnswerLines(model, chat=chat)
+    reader: AnswerLines, lines: AsyncIterator[dict[str, Any]]
+) -> AsyncGenerator[InferenceEvent, None]:
     async for data in lines:
         for event in reader.feed(data):
             yield event
         if reader.done:
             return
-    raise ServerFailedError(f"the answer from the server for {model!r} ended before it was done")
+    raise ServerFailedError(
+        f"the answer from the server for {reader.model!r} ended before it was done"
+    )
 
 
 async def _pulled(
     model: str, lines: AsyncIterator[dict[str, Any]], *, where: str
-) -> AsyncIterator[AssetEvent]:
+) -> AsyncGenerator[AssetEvent, None]:
     reader = PullLines(model, where=where)
     async for data in lines:
         for event in reader.feed(PullStatus.model_validate(data)):
