@@ -8,8 +8,12 @@ import json
 import socket
 import subprocess
 import sys
+from typing import Any
 
+import anyio
 import pytest
+import trio
+import trio.testing
 
 from rusty_genius._cli._chat_settings import set_parameter
 from rusty_genius._cli._ollama_events import (
@@ -77,6 +81,25 @@ async def test_a_closed_loopback_port_is_not_a_server() -> None:
         assert not await is_listening(ServerUrl(scheme="http", host="127.0.0.1", port=port))
         closed.listen()
         assert await is_listening(ServerUrl(scheme="http", host="127.0.0.1", port=port))
+
+
+@pytest.mark.parametrize(
+    "anyio_backend",
+    [pytest.param(("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)}), id="trio")],
+)
+async def test_a_host_that_never_answers_is_given_up_on(
+    anyio_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connect that hangs (a firewall dropping packets) ends after ``within`` seconds."""
+    began = trio.current_time()
+
+    async def hang(host: str, port: int) -> None:
+        await trio.sleep_forever()
+
+    monkeypatch.setattr(anyio, "connect_tcp", hang)
+    server = ServerUrl(scheme="http", host="192.0.2.1", port=8080)
+    assert not await is_listening(server, within=0.5)
+    assert trio.current_time() - began == pytest.approx(0.5)
 
 
 def test_a_request_carries_every_setting() -> None:
@@ -265,6 +288,7 @@ def test_did_you_mean() -> None:
 
 COLD = """
 import sys
+from typing import Any
 import rusty_genius._cli
 print(*[m for m in ("httpx", "pydantic", "prompt_toolkit", "difflib") if m in sys.modules])
 """
