@@ -104,7 +104,7 @@ async def run_chat(command: ChatCommand | RunCommand, out: Output) -> None:
             if said in _LEAVE:
                 return
             if said.startswith("/") and "\n" not in said:
-                await _command(said, chat, session, view, out)
+                await _command(said, chat, session, out)
                 continue
             await _turn(chat, session, text, out, stoppable=interactive)
 
@@ -182,7 +182,7 @@ async def _stop_on_ctrl_c(
             signal.signal(signal.SIGINT, previous)
 
 
-async def _command(said: str, chat: _Chat, session: Session, view: ChatView, out: Output) -> None:
+async def _command(said: str, chat: _Chat, session: Session, out: Output) -> None:
     name, _, rest = said.partition(" ")
     words = rest.split()
     if name in ("/?", "/help"):
@@ -192,7 +192,7 @@ async def _command(said: str, chat: _Chat, session: Session, view: ChatView, out
         chat.history.clear()
         out.info("cleared the conversation")
     elif name == "/ps":
-        show_ps(await session.ps(), out)
+        show_ps(await session.ps(), out, empty=f"no model is loaded ({session.where})")
     elif name == "/set":
         _set(words, rest, chat, out)
     elif name == "/show":
