@@ -147,12 +147,24 @@ def test_the_server_lists_pulls_and_removes_models(cli) -> None:
         [listed] = json_rows(cli("list", "--json", **host))
         assert (listed["name"], listed["quantization"]) == (REF, SMOLLM2.quantization)
         assert cli.model_path().is_file()  # the server's files: the same GENIUS_CACHE here
+        for form in (
+            ("info", "--json", REF),
+            ("info", REF),
+        ):  # /api/show; in-process reads the file
+            remote, local = cli(*form, **host), cli(*form)
+            assert (remote.returncode, local.returncode) == (0, 0), remote.stderr + local.stderr
+            assert remote.stdout == local.stdout
+        [shown] = json_rows(cli("info", "--json", REF, **host))
+        assert (shown["architecture"], shown["path"]) == ("llama", str(cli.model_path()))
         removed = cli("rm", REF, **host)
         assert (removed.returncode, removed.stderr) == (0, f"genius: removed {REF}\n")
         assert not cli.model_path().exists()
         missing = cli("rm", REF, **host)
         assert missing.returncode == 1
         assert f"model {REF!r} is not downloaded; nothing to remove" in missing.stderr
+        gone = cli("info", REF, **host)
+        assert gone.returncode == 1
+        assert f"model {REF!r} is not downloaded on the server at {url}" in gone.stderr
 
 
 def test_a_server_that_wants_a_key_gets_genius_api_key(offline_cli) -> None:

@@ -34,7 +34,7 @@ from ._parsed import (
     ServeCommand,
     StopCommand,
 )
-from ._render import EventRenderer, Output, show_info, show_models, show_ps
+from ._render import EventRenderer, Output, info_record, show_info, show_models, show_ps
 from ._session import authority, open_session, stream_answer
 from ._stdin import read_stdin
 from ._where import ServerRefusedError, open_remote
@@ -176,6 +176,16 @@ async def _stop(command: StopCommand, out: Output) -> None:
 
 async def _info(command: InfoCommand, out: Output) -> None:
     options, ref = command.options, command.model
+    async with open_remote(options, out) as remote:
+        if remote is not None:
+            record = await remote.show(ref)
+            if record is None:
+                raise GeniusError(
+                    f"model {ref!r} is not downloaded on {remote.where}; "
+                    f"run `genius pull {ref}` first"
+                )
+            show_info(record, out)
+            return
     # TODO(find_local): ask AssetAuthority.find_local(ref) instead of a second, offline authority.
     offline = AssetAuthority(
         home=options.home, cache=options.cache, endpoint=options.endpoint, offline=True
@@ -188,7 +198,7 @@ async def _info(command: InfoCommand, out: Output) -> None:
                 f"model {ref!r} is not downloaded; run `genius pull {ref}` first"
             ) from None
     info = await anyio.to_thread.run_sync(read_gguf_info, local.path)
-    show_info(local, info, out)
+    show_info(info_record(local, info), out)
 
 
 async def _run(command: RunCommand, out: Output) -> None:

@@ -4,7 +4,8 @@
 prompt) from an ``InferenceConfig``; :class:`AnswerLines` reads its NDJSON replies back
 into the events an in-process ``Genius.infer`` yields (``ProcessStart``, ``Thought``,
 ``Content``, ``Complete`` with its ``Usage``); :class:`PullLines` reads ``/api/pull``'s
-lines into asset events; :func:`status_of_running` reads one ``/api/ps`` row.
+lines into asset events; :func:`status_of_running` reads one ``/api/ps`` row and
+:func:`info_record_of` an ``/api/show`` answer.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from rusty_genius_core import (
     Usage,
 )
 
+from .._serve._models_ollama import OWN_INFO as OWN
 from .._serve._models_ollama import GenerateResponse, OllamaChatResponse
 
 if TYPE_CHECKING:
@@ -38,9 +40,9 @@ if TYPE_CHECKING:
 
     from rusty_genius_core import AssetEvent, InferenceConfig, InferenceEvent
 
-    from .._serve._models_ollama import PullStatus, RunningModel
+    from .._serve._models_ollama import PullStatus, RunningModel, ShowResponse
 
-__all__ = ["AnswerLines", "PullLines", "request_body", "status_of_running"]
+__all__ = ["AnswerLines", "PullLines", "info_record_of", "request_body", "status_of_running"]
 
 _FOREVER_AFTER: Final = 100 * 365 * 24 * 3600.0
 """An ``expires_at`` this far ahead is the server's "never" (Go's longest duration)."""
@@ -197,3 +199,27 @@ def status_of_running(model: RunningModel) -> ModelStatus:
         loaded=True,
         expires_at=None if expires - time.time() > _FOREVER_AFTER else expires,
     )
+
+
+def info_record_of(show: ShowResponse) -> dict[str, Any]:
+    """``genius info``'s record (as :func:`~._render.info_record` builds it) from ``/api/show``."""
+    info = show.model_info
+    arch = info.get("general.architecture")
+    prefix = arch if isinstance(arch, str) and arch else "general"
+    return {
+        "type": "gguf_info",
+        "model": info.get(f"{OWN}reference"),
+        "path": info.get(f"{OWN}path"),
+        "size": info.get(f"{OWN}size"),
+        "architecture": arch,
+        "name": info.get("general.name"),
+        "size_label": info.get("general.size_label"),
+        "parameter_count": info.get("general.parameter_count"),
+        "context_length": info.get(f"{prefix}.context_length"),
+        "block_count": info.get(f"{prefix}.block_count"),
+        "quantization": info.get(f"{OWN}quantization"),
+        "file_type": info.get("general.file_type"),
+        "chat_template": bool(show.template),
+        "gguf_version": info.get(f"{OWN}gguf_version"),
+        "tensor_count": info.get(f"{OWN}tensor_count"),
+    }

@@ -32,10 +32,17 @@ from .._serve._models_ollama import (
     OllamaErrorResponse,
     PullStatus,
     RunningModels,
+    ShowResponse,
     Tags,
     Version,
 )
-from ._ollama_events import AnswerLines, PullLines, request_body, status_of_running
+from ._ollama_events import (
+    AnswerLines,
+    PullLines,
+    info_record_of,
+    request_body,
+    status_of_running,
+)
 from ._where import ServerFailedError, ServerRefusedError
 
 if TYPE_CHECKING:
@@ -138,6 +145,14 @@ class Remote:
             )
             for tag in reply.models
         )
+
+    async def show(self, model: str) -> dict[str, Any] | None:
+        """``genius info``'s record from ``/api/show``; ``None`` when it is not downloaded."""
+        response = await self._send("POST", "/api/show", {"model": model})
+        if response.status_code == 404:
+            return None
+        self._raise_for(response)
+        return info_record_of(ShowResponse.model_validate_json(response.content))
 
     async def remove_model(self, model: str) -> bool:
         """``False`` when the server has no such model downloaded."""

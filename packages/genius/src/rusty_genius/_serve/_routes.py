@@ -24,7 +24,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from rusty_genius_core import GeniusError
 
-from . import _ollama, _openai
+from . import _ollama, _ollama_show, _openai
 from ._errors import Api
 from ._infer import Context
 from ._models_ollama import (
@@ -38,6 +38,8 @@ from ._models_ollama import (
     PullRequest,
     PullStatus,
     RunningModels,
+    ShowRequest,
+    ShowResponse,
     Tags,
     Version,
 )
@@ -281,6 +283,16 @@ async def ps(context: Ctx) -> Response:
 )
 async def pull(body: PullRequest, context: Ctx) -> Response:
     return _ollama.pull(context, body)
+
+
+@router.post(
+    "/api/show",
+    response_model=ShowResponse,
+    responses=_responses(_OLLAMA, (400, 401, 404)),
+    summary="Ollama: a downloaded model's details and GGUF metadata",
+)
+async def show(body: ShowRequest, context: Ctx) -> Response:
+    return await _ollama_show.show(context, body)
 
 
 @router.delete(
