@@ -185,6 +185,7 @@ class Cli:
             GENIUS_CACHE=str(self.cache),
             HF_ENDPOINT=endpoint,
             HF_TOKEN="",
+            GENIUS_HOST=CLOSED_ENDPOINT,  # no server: a `genius serve` on this machine is not ours
             PYTHONUNBUFFERED="1",
             PYTHONUTF8="1",
         )

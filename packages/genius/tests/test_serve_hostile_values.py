@@ -24,6 +24,7 @@ from rusty_genius._serve._models_ollama import (
     GenerateRequest,
     OllamaChatRequest,
     PullRequest,
+    ShowRequest,
 )
 from rusty_genius._serve._models_openai import ChatCompletionRequest, CompletionRequest
 from rusty_genius.server import create_app, open_server
@@ -45,6 +46,7 @@ ENDPOINTS: list[tuple[str, str, type[BaseModel], dict[str, Any]]] = [
     ("POST", "/api/generate", GenerateRequest, {"model": MODEL, "prompt": "x"}),
     ("POST", "/api/pull", PullRequest, {"model": MODEL}),
     ("DELETE", "/api/delete", DeleteRequest, {"model": MODEL}),
+    ("POST", "/api/show", ShowRequest, {"model": MODEL}),
 ]
 
 HUGE = 10**400

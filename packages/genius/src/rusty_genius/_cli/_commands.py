@@ -1,7 +1,8 @@
 """What each ``genius`` command does, given its typed command (:mod:`._parsed`).
 
-Each runs inside one event loop, opens its own asset authority and ``Genius`` (so its own
-brainstem), and prints through :mod:`._render`.
+Each runs inside one event loop. When ``genius serve`` answers at ``GENIUS_HOST`` a
+command is its client (:mod:`._where`, :mod:`._remote`); otherwise it opens its own asset
+authority and ``Genius`` (so its own brainstem). It prints through :mod:`._render`.
 """
 
 from __future__ import annotations
@@ -13,20 +14,9 @@ from typing import TYPE_CHECKING, assert_never
 import anyio.to_thread
 
 from facecrab import AssetAuthority, OfflineError
-from rusty_genius_core import (
-    AssetComplete,
-    AssetFailed,
-    AssetProgress,
-    AssetStarted,
-    ChatMessage,
-    GeniusError,
-    Role,
-    to_dict,
-)
+from rusty_genius_core import AssetComplete, ChatMessage, GeniusError, Role, to_dict
 from rusty_genius_cortex import read_gguf_info
 
-from .._answer import AnswerBuilder
-from .._backend import DEFAULT_PROBE_TIMEOUT, BackendName, choose_backend
 from .._genius import Genius
 from .._progress import ProgressBar
 from .._serve._command import serve_command
@@ -42,14 +32,17 @@ from ._parsed import (
     RemoveCommand,
     RunCommand,
     ServeCommand,
+    StopCommand,
 )
-from ._render import ChatView, EventRenderer, Output, show_info, show_models, show_ps
+from ._render import EventRenderer, Output, info_record, show_info, show_models, show_ps
+from ._session import authority, open_session, stream_answer
 from ._stdin import read_stdin
+from ._where import ServerRefusedError, open_remote
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from .._genius import InferenceStream, MessageLike
+    from rusty_genius_core import AssetEvent
 
 __all__ = ["execute"]
 
@@ -70,7 +63,11 @@ async def execute(command: Command, out: Output) -> None:
         case RunCommand():
             await _run(command, out)
         case ChatCommand():
-            await _chat(command, out)
+            from ._chat import run_chat  # here: only a chat pays for its modules
+
+            await run_chat(command, out)
+        case StopCommand():
+            await _stop(command, out)
         case ServeCommand():
             emit = out.emit if out.json else None
             await serve_command(command.arguments, info=out.info, note=out.note, emit=emit)
@@ -78,15 +75,11 @@ async def execute(command: Command, out: Output) -> None:
             assert_never(command)
 
 
-def _authority(options: Options) -> AssetAuthority:
-    return AssetAuthority(home=options.home, cache=options.cache, endpoint=options.endpoint)
-
-
 @contextlib.asynccontextmanager
 async def _genius(options: Options) -> AsyncIterator[Genius]:
     """``Genius`` on the asset directories and with the engine ``options`` name."""
     async with (
-        _authority(options) as assets,
+        authority(options) as assets,
         Genius(backend=options.backend, assets=assets) as genius,
     ):
         yield genius
@@ -94,30 +87,52 @@ async def _genius(options: Options) -> AsyncIterator[Genius]:
 
 async def _pull(command: PullCommand, out: Output) -> None:
     progress = ProgressBar(out.stderr, tty=out.err_tty)
-    async with _genius(command.options) as genius:
-        try:
-            async with genius.pull(command.model) as events:
-                async for event in events:
-                    if out.json:
-                        out.emit(to_dict(event))
-                    else:
-                        progress.event(event)
-                    if isinstance(event, AssetComplete) and not out.json:
-                        out.line(event.path)
-        finally:
-            progress.close()
+    try:
+        async with open_remote(command.options, out) as remote:
+            if remote is not None:
+                async with remote.pull(command.model) as events:
+                    await _show_pull(events, out, progress, remote=True)
+                return
+        async with _genius(command.options) as genius, genius.pull(command.model) as events:
+            await _show_pull(events, out, progress, remote=False)
+    finally:
+        progress.close()
+
+
+async def _show_pull(
+    events: AsyncIterator[AssetEvent], out: Output, progress: ProgressBar, *, remote: bool
+) -> None:
+    async for event in events:
+        if out.json:
+            out.emit(to_dict(event))
+        else:
+            progress.event(event)
+        if isinstance(event, AssetComplete) and not out.json:
+            if remote:  # the file is on the server's machine
+                progress.close()
+                out.info(f"pulled {event.reference} on the server at {event.path}")
+            else:
+                out.line(event.path)
 
 
 async def _list(command: ListCommand, out: Output) -> None:
-    async with _genius(command.options) as genius:
-        models = [m for m in await genius.list_models() if m.downloaded]
+    async with open_remote(command.options, out) as remote:
+        if remote is not None:
+            models = await remote.list_models()
+        else:
+            async with _genius(command.options) as genius:
+                models = tuple(m for m in await genius.list_models() if m.downloaded)
     show_models(models, out)
 
 
 async def _rm(command: RemoveCommand, out: Output) -> None:
     ref = command.model
-    async with _genius(command.options) as genius:
-        removed = await genius.remove_model(ref)
+    async with open_remote(command.options, out) as remote:
+        if remote is not None:
+            removed = await remote.remove_model(ref)
+        else:
+            async with _genius(command.options) as genius:
+                removed = await genius.remove_model(ref)
     if not removed:
         raise GeniusError(f"model {ref!r} is not downloaded; nothing to remove")
     if out.json:
@@ -127,15 +142,50 @@ async def _rm(command: RemoveCommand, out: Output) -> None:
 
 
 async def _ps(command: PsCommand, out: Output) -> None:
+    async with open_remote(command.options, out) as remote:
+        if remote is not None:
+            show_ps(await remote.ps(), out, empty=f"no model is loaded on {remote.where}")
+            return
     async with _genius(command.options) as genius:
         models = await genius.ps()
     show_ps(models, out)
     if not models and not out.json:
-        out.info("(each genius command runs its own brainstem; use /ps inside `genius chat`)")
+        out.info(
+            "(no server is running, and each genius command runs its own brainstem: "
+            "start `genius serve` to keep models loaded between commands)"
+        )
+
+
+async def _stop(command: StopCommand, out: Output) -> None:
+    ref = command.model
+    async with open_remote(command.options, out) as remote:
+        if remote is not None:
+            if ref not in {m.name for m in await remote.ps()}:
+                raise ServerRefusedError(f"model {ref!r} is not loaded on {remote.where}")
+            await remote.unload(ref)
+            where = remote.where
+        else:
+            where = None
+    if out.json:
+        out.emit({"type": "unloaded", "model": ref, "server": where is not None})
+    elif where is not None:
+        out.info(f"unloaded {ref} on {where}")
+    else:
+        out.info(f"no server is running, so {ref} is not loaded anywhere; nothing to stop")
 
 
 async def _info(command: InfoCommand, out: Output) -> None:
     options, ref = command.options, command.model
+    async with open_remote(options, out) as remote:
+        if remote is not None:
+            record = await remote.show(ref)
+            if record is None:
+                raise GeniusError(
+                    f"model {ref!r} is not downloaded on {remote.where}; "
+                    f"run `genius pull {ref}` first"
+                )
+            show_info(record, out)
+            return
     # TODO(find_local): ask AssetAuthority.find_local(ref) instead of a second, offline authority.
     offline = AssetAuthority(
         home=options.home, cache=options.cache, endpoint=options.endpoint, offline=True
@@ -148,96 +198,32 @@ async def _info(command: InfoCommand, out: Output) -> None:
                 f"model {ref!r} is not downloaded; run `genius pull {ref}` first"
             ) from None
     info = await anyio.to_thread.run_sync(read_gguf_info, local.path)
-    show_info(local, info, out)
-
-
-async def _prepare(options: Options, out: Output, assets: AssetAuthority, ref: str) -> BackendName:
-    """Check ``ref`` offline (an unknown alias is bad input) and pick the engine."""
-    with contextlib.suppress(OfflineError):  # a repo the hub must list first: the load fetches it
-        await assets.resolve(ref, network=False)
-    choice = await choose_backend(options.backend, ref, assets, probe_timeout=DEFAULT_PROBE_TIMEOUT)
-    if choice.notice:  # on stderr, also with --json: stdout stays events only
-        out.note(choice.notice)
-    return choice.backend
-
-
-async def _stream(stream: InferenceStream, renderer: EventRenderer) -> AnswerBuilder:
-    builder = AnswerBuilder(stream.command.model)
-    try:
-        async with stream:
-            async for event in stream:
-                renderer.event(event)
-                if not isinstance(
-                    event, AssetStarted | AssetProgress | AssetComplete | AssetFailed
-                ):
-                    builder.feed(event)
-    finally:
-        renderer.close()
-    return builder
+    show_info(info_record(local, info), out)
 
 
 async def _run(command: RunCommand, out: Output) -> None:
     options, ref, prompt = command.options, command.model, command.prompt
     if prompt is None:
-        if sys.stdin.isatty():
-            raise _UsageError("run needs a PROMPT (or '-' with the prompt on stdin)")
-        if options.debug:
+        terminal = sys.stdin.isatty()
+        if terminal and not command.stdin:  # `genius run [MODEL]` on a terminal: a conversation
+            from ._chat import run_chat
+
+            await run_chat(command, out)
+            return
+        if terminal:
+            out.info("reading the prompt from stdin; end it with Ctrl-D")
+        elif options.verbose or options.debug:
             out.info("reading the prompt from stdin")
         prompt = await read_stdin(sys.stdin.read)
     if not prompt.strip():
         raise _UsageError("the prompt is empty")
-    async with _authority(options) as assets:
-        backend = await _prepare(options, out, assets, ref)
-        async with Genius(backend=backend, assets=assets) as genius:
-            renderer = EventRenderer(out, hide_thinking=not command.config.show_thinking)
-            messages: str | list[MessageLike] = prompt
-            if command.system is not None:
-                messages = [
-                    ChatMessage(role=Role.SYSTEM, content=command.system),
-                    ChatMessage(role=Role.USER, content=prompt),
-                ]
-            stream = genius.infer(
-                ref, messages, config=command.config, keep_alive=command.keep_alive
-            )
-            await _stream(stream, renderer)
-            renderer.usage_line()
-
-
-async def _chat(command: ChatCommand, out: Output) -> None:
-    options, ref = command.options, command.model
-    view = ChatView(out, interactive=sys.stdin.isatty())
-    system = [ChatMessage(role=Role.SYSTEM, content=command.system)] if command.system else []
-    history: list[ChatMessage] = list(system)
-    async with _authority(options) as assets:
-        backend = await _prepare(options, out, assets, ref)
-        async with Genius(backend=backend, assets=assets) as genius:
-            view.greet(ref, backend)
-            while True:
-                view.prompt()
-                line = await read_stdin(sys.stdin.readline)
-                if not line:
-                    view.end()
-                    break
-                text = line.rstrip("\r\n")
-                said = text.strip()
-                if not said:
-                    continue
-                if said in ("/exit", "/bye", "/quit"):
-                    break
-                if said == "/clear":
-                    history = list(system)
-                    continue
-                if said == "/ps":
-                    show_ps(await genius.ps(), out)
-                    continue
-                if said in ("/help", "/?"):
-                    view.help()
-                    continue
-                history.append(ChatMessage(role=Role.USER, content=text))
-                renderer = EventRenderer(out, hide_thinking=not command.config.show_thinking)
-                stream = genius.infer(
-                    ref, history, config=command.config, keep_alive=command.keep_alive
-                )
-                answer = (await _stream(stream, renderer)).build()
-                renderer.usage_line()
-                history.append(ChatMessage(role=Role.ASSISTANT, content=answer.content))
+    messages: str | list[ChatMessage] = prompt
+    if command.system is not None:
+        messages = [
+            ChatMessage(role=Role.SYSTEM, content=command.system),
+            ChatMessage(role=Role.USER, content=prompt),
+        ]
+    async with open_session(options, out, ref) as session:
+        renderer = EventRenderer(out, hide_thinking=not command.config.show_thinking)
+        await stream_answer(session, command, messages, renderer)
+        renderer.usage_line()

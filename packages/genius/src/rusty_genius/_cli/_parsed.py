@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
-from facecrab import DEFAULT_MODEL
-from rusty_genius_core import ConfigError, InferenceConfig, ModelReference
+from facecrab import DEFAULT_MODEL, GeniusPaths, load_manifest
+from rusty_genius_core import ConfigError, GeniusError, InferenceConfig, ModelReference
 from rusty_genius_core.limits import (
     CONTEXT_SIZE,
     MAX_STOP_STRINGS,
@@ -44,6 +44,7 @@ __all__ = [
     "RemoveCommand",
     "RunCommand",
     "ServeCommand",
+    "StopCommand",
     "parse_command",
     "parse_options",
 ]
@@ -56,6 +57,7 @@ class Options:
     backend: BackendName = "auto"
     json: bool = False
     debug: bool = False
+    verbose: bool = False
     home: str | None = None
     cache: str | None = None
     endpoint: str | None = None
@@ -100,15 +102,23 @@ class PsCommand(_Command):
 
 
 @attrs.frozen(kw_only=True)
+class StopCommand(_ModelCommand):
+    """``genius stop``: unload ``model`` on the running server."""
+
+
+@attrs.frozen(kw_only=True)
 class InfoCommand(_ModelCommand):
     """``genius info``: a downloaded model's GGUF metadata."""
 
 
 @attrs.frozen(kw_only=True)
 class RunCommand(_GenerateCommand):
-    """``genius run``: one prompt, answered; ``prompt`` ``None`` reads it from stdin."""
+    """``genius run``: one prompt, answered; ``prompt`` ``None`` reads it from stdin
+    (``-``, or no prompt from a pipe) or, with no prompt on a terminal, opens a chat."""
 
     prompt: str | None
+    stdin: bool = False
+    """The prompt was given as ``-``: read stdin even from a terminal."""
 
 
 @attrs.frozen(kw_only=True)
@@ -132,6 +142,7 @@ Command: TypeAlias = (
     | RunCommand
     | ChatCommand
     | ServeCommand
+    | StopCommand
 )
 
 
@@ -141,6 +152,7 @@ def parse_options(args: argparse.Namespace) -> Options:
         backend=args.backend,
         json=args.json,
         debug=args.debug,
+        verbose=args.verbose,
         home=args.home,
         cache=args.cache,
         endpoint=args.endpoint,
@@ -162,6 +174,8 @@ def parse_command(args: argparse.Namespace, options: Options) -> Command:
         return RemoveCommand(options=options, model=_model(args.ref))
     if name == "ps":
         return PsCommand(options=options)
+    if name == "stop":
+        return StopCommand(options=options, model=_model(args.ref))
     if name == "info":
         return InfoCommand(options=options, model=_model(args.ref))
     if name == "run":
@@ -183,16 +197,37 @@ def _run(args: argparse.Namespace, options: Options) -> RunCommand:
     words: list[str] = list(args.words)
     if len(words) > 2:
         raise _UsageError(f"run takes [REF] [PROMPT], got {len(words)} arguments; quote the prompt")
+    if len(words) == 1 and _names_a_model(words[0], options):
+        words.append("")  # `genius run MODEL`: a chat on a terminal, else the prompt from stdin
     model = _model(words[0] if len(words) == 2 else DEFAULT_MODEL)
-    prompt = words[-1] if len(words) in (1, 2) else "-"
+    prompt = words[-1] if words else ""
     return RunCommand(
         options=options,
         model=model,
-        prompt=None if prompt == "-" else prompt,
+        prompt=prompt if prompt not in ("", "-") else None,
+        stdin=prompt == "-",
         config=_config(args),
         system=args.system,
         keep_alive=args.keep_alive,
     )
+
+
+def _names_a_model(word: str, options: Options) -> bool:
+    """Whether ``genius run WORD``'s one word is a model (a repo, or a manifest's alias)."""
+    word = word.strip()
+    if not word or word == "-" or any(c.isspace() for c in word):
+        return False
+    try:
+        reference = ModelReference.parse(word)
+    except GeniusError:
+        return False
+    if reference.repo is not None:
+        return True
+    paths = GeniusPaths.from_env(home=options.home, cache=options.cache)
+    try:
+        return reference.alias in load_manifest(paths.manifest_file).models
+    except (GeniusError, OSError):  # a broken manifest.toml: said when the model is used
+        return False
 
 
 def _model(text: str) -> str:

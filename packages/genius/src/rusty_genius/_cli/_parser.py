@@ -13,6 +13,7 @@ from facecrab import DEFAULT_MODEL
 
 from .._serve._command import add_serve_options
 from ._exit import EXIT_USAGE
+from ._suggest import usage_hint
 
 __all__ = ["build_parser"]
 
@@ -27,9 +28,12 @@ installed and the model is downloaded or the hub (HF_ENDPOINT) is reachable;
 otherwise with the Pinky stub engine, after a one-line note on stderr.
 
 environment: GENIUS_HOME (registry, manifest.toml), GENIUS_CACHE (model files),
+GENIUS_HOST (where `genius serve` runs, host:port or a URL; default 127.0.0.1:8080: when
+one answers there, the commands are its clients, so models stay loaded between them),
 HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, GENIUS_ASYNC_BACKEND=asyncio|trio, NO_COLOR,
 GENIUS_STALL_TIMEOUT, GENIUS_MIN_RATE, GENIUS_ATTEMPT_DEADLINE (downloads);
-GENIUS_API_KEY, GENIUS_REMOTE_API_KEY, GENIUS_HOSTS, GENIUS_ORIGINS, GENIUS_BACKLOG (serve).
+GENIUS_API_KEY (serve requires it as a bearer token; the other commands send it),
+GENIUS_REMOTE_API_KEY, GENIUS_HOSTS, GENIUS_ORIGINS, GENIUS_BACKLOG (serve).
 exit codes: 0 ok, 1 failure, 2 bad input, 130 interrupted."""
 
 
@@ -37,8 +41,18 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one line, ``genius: error: …``, and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"genius: error: {message} (see '{self.prog} --help')\n")
+        hint = usage_hint(message, self._every_option())
+        sys.stderr.write(f"genius: error: {message}{hint} (see '{self.prog} --help')\n")
         raise SystemExit(EXIT_USAGE)
+
+    def _every_option(self) -> list[str]:
+        """The long options of this parser and of its commands' parsers."""
+        found = [o for o in self._option_string_actions if o.startswith("--")]
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    found += [o for o in sub._option_string_actions if o.startswith("--")]
+        return sorted(set(found))
 
 
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -61,6 +75,13 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
     parser.add_argument(
         "--debug", action="store_true", default=default(False), help="show tracebacks"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default(False),
+        help="say where each command runs (a server, or in-process)",
     )
     parser.add_argument(
         "--home", metavar="DIR", default=default(None), help="registry directory (GENIUS_HOME)"
@@ -120,15 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("ref", metavar="REF")
     run = command(
         "run",
-        "answer one prompt, streamed (PROMPT '-' or none reads stdin)",
+        "answer one prompt, streamed (PROMPT '-' reads stdin; none on a terminal: chat)",
         usage="genius run [options] [REF] [PROMPT]",
     )
     run.add_argument("words", nargs="*", metavar="[REF] [PROMPT]", help=argparse.SUPPRESS)
     _inference_options(run)
-    chat = command("chat", "chat interactively; reads stdin, /exit ends, /help lists commands")
+    chat = command("chat", "chat interactively; /bye or exit ends, /? lists commands")
     chat.add_argument("ref", nargs="?", metavar="REF")
     _inference_options(chat)
-    command("ps", "show the models this process has loaded and when they unload")
+    command("ps", "show the loaded models and when they unload")
+    stop = command("stop", "unload a model on the running server")
+    stop.add_argument("ref", metavar="REF")
     info = command("info", "show a downloaded model's GGUF metadata")
     info.add_argument("ref", metavar="REF")
     serve = command(

@@ -40,6 +40,7 @@ __all__ = [
     "ChatView",
     "EventRenderer",
     "Output",
+    "info_record",
     "show_info",
     "show_models",
     "show_ps",
@@ -48,7 +49,7 @@ __all__ = [
 _DIM: Final = "\x1b[2m"
 _RESET: Final = "\x1b[0m"
 
-CHAT_HELP: Final = "commands: /exit (or /bye, Ctrl-D) ends, /clear forgets the conversation, /ps shows loaded models"
+CHAT_HELP: Final = "/bye (or exit, Ctrl-D) ends, /? lists the commands"
 
 
 class Output:
@@ -173,13 +174,13 @@ class ChatView:
         self.out = out
         self.interactive = interactive
 
-    def greet(self, model: str, backend: str) -> None:
+    def greet(self, model: str, where: str) -> None:
         if self.interactive and not self.out.json:
-            self.out.info(f"chatting with {model} ({backend}); {CHAT_HELP}")
+            self.out.info(f"chatting with {model} ({where}); {CHAT_HELP}")
 
-    def prompt(self) -> None:
+    def prompt(self, text: str = ">>> ") -> None:
         if self.interactive:
-            self.out.stderr.write(">>> ")
+            self.out.stderr.write(text)
             self.out.stderr.flush()
 
     def end(self) -> None:
@@ -187,9 +188,6 @@ class ChatView:
         if self.interactive:
             self.out.stderr.write("\n")
             self.out.stderr.flush()
-
-    def help(self) -> None:
-        self.out.info(CHAT_HELP)
 
 
 def show_models(models: Sequence[ModelStatus], out: Output) -> None:
@@ -203,14 +201,16 @@ def show_models(models: Sequence[ModelStatus], out: Output) -> None:
     )
 
 
-def show_ps(models: Sequence[ModelStatus], out: Output) -> None:
+def show_ps(
+    models: Sequence[ModelStatus], out: Output, *, empty: str = "no model is loaded in this process"
+) -> None:
     """``genius ps`` and the chat's ``/ps``: the loaded models and when they unload."""
     _show_statuses(
         models,
         out,
         ["NAME", "SIZE", "UNTIL"],
         lambda m: [m.name, _size(m.size or None, "-"), _until(m)],
-        empty="no model is loaded in this process",
+        empty=empty,
     )
 
 
@@ -245,41 +245,45 @@ def _until(status: ModelStatus) -> str:
     return f"in {round(left / 60)} minutes"
 
 
-def show_info(local: LocalModel, info: GgufInfo, out: Output) -> None:
-    """``genius info``: a downloaded model's file and GGUF metadata."""
+def info_record(local: LocalModel, info: GgufInfo) -> dict[str, Any]:
+    """``genius info``'s one record (its ``--json`` row) from the file and its GGUF metadata."""
+    return {
+        "type": "gguf_info",
+        "model": local.spec.reference,
+        "path": str(local.path),
+        "size": local.spec.size,
+        "architecture": info.architecture,
+        "name": info.name,
+        "size_label": info.size_label,
+        "parameter_count": info.parameter_count,
+        "context_length": info.context_length,
+        "block_count": info.block_count,
+        "quantization": info.quantization,
+        "file_type": info.file_type,
+        "chat_template": info.has_chat_template,
+        "gguf_version": info.version,
+        "tensor_count": info.tensor_count,
+    }
+
+
+def show_info(record: dict[str, Any], out: Output) -> None:
+    """``genius info``: a downloaded model's file and GGUF metadata (:func:`info_record`)."""
     if out.json:
-        out.emit(
-            {
-                "type": "gguf_info",
-                "model": local.spec.reference,
-                "path": str(local.path),
-                "size": local.spec.size,
-                "architecture": info.architecture,
-                "name": info.name,
-                "size_label": info.size_label,
-                "parameter_count": info.parameter_count,
-                "context_length": info.context_length,
-                "block_count": info.block_count,
-                "quantization": info.quantization,
-                "file_type": info.file_type,
-                "chat_template": info.has_chat_template,
-                "gguf_version": info.version,
-                "tensor_count": info.tensor_count,
-            }
-        )
+        out.emit(record)
         return
+    size = record["size"]
     rows = [
-        ["model", local.spec.reference],
-        ["path", str(local.path)],
-        ["size", _size(local.spec.size, "?")],
-        ["architecture", info.architecture or "?"],
-        ["name", info.name or "?"],
-        ["parameters", info.size_label or (str(info.parameter_count or "") or "?")],
-        ["context length", str(info.context_length or "?")],
-        ["layers", str(info.block_count or "?")],
-        ["quantization", info.quantization or f"file type {info.file_type}"],
-        ["chat template", "yes" if info.has_chat_template else "no"],
-        ["gguf", f"v{info.version}, {info.tensor_count} tensors"],
+        ["model", record["model"]],
+        ["path", record["path"]],
+        ["size", _size(size if isinstance(size, int) else None, "?")],
+        ["architecture", record["architecture"] or "?"],
+        ["name", record["name"] or "?"],
+        ["parameters", record["size_label"] or (str(record["parameter_count"] or "") or "?")],
+        ["context length", str(record["context_length"] or "?")],
+        ["layers", str(record["block_count"] or "?")],
+        ["quantization", record["quantization"] or f"file type {record['file_type']}"],
+        ["chat template", "yes" if record["chat_template"] else "no"],
+        ["gguf", f"v{record['gguf_version']}, {record['tensor_count']} tensors"],
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:

@@ -39,6 +39,7 @@ from ._wire import (
 __all__ = [
     "NUM_PREDICT",
     "OLLAMA_SEED",
+    "OWN_INFO",
     "GenerateRequest",
     "GenerateResponse",
     "OllamaChatRequest",
@@ -49,6 +50,8 @@ __all__ = [
     "PullRequest",
     "PullStatus",
     "RunningModels",
+    "ShowRequest",
+    "ShowResponse",
     "Tags",
     "Version",
 ]
@@ -144,6 +147,16 @@ class PullRequest(BaseModel):
     """Accepted; the hub's TLS settings come from the environment."""
 
 
+class ShowRequest(BaseModel):
+    """``POST /api/show``: a downloaded model's details and GGUF metadata."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: _Model
+    verbose: Flag | None = None
+    """Accepted; the metadata shown is always the same summary."""
+
+
 class DeleteRequest(BaseModel):
     """``DELETE /api/delete``: remove a downloaded model."""
 
@@ -236,6 +249,26 @@ class RunningModel(BaseModel):
 
 class RunningModels(BaseModel):
     models: list[RunningModel]
+
+
+ModelInfoValue = str | int | bool | None
+OWN_INFO: Final = "rusty_genius."
+"""The prefix of this server's own ``model_info`` keys in ``/api/show``: ``reference``,
+``path``, ``size``, ``quantization``, ``gguf_version``, ``tensor_count``."""
+
+
+class ShowResponse(BaseModel):
+    """``/api/show``'s answer. ``model_info`` holds GGUF keys (``general.architecture``,
+    ``ARCH.context_length``, …) and this server's own, under ``rusty_genius.`` (the file's
+    path and size, GGUF version, tensor count, quantization)."""
+
+    modelfile: str
+    parameters: str
+    template: str
+    details: ModelDetails
+    model_info: dict[str, ModelInfoValue]
+    capabilities: list[str]
+    modified_at: str
 
 
 class Version(BaseModel):
