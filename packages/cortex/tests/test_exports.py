@@ -11,6 +11,11 @@ from rusty_genius_testhub.exports import misplaced_names, private_module_names, 
 
 INTERNAL = {
     "GGML_TYPES",
+    "PINKY_DIMENSIONS",
+    "PinkyReply",
+    "pinky_reply",
+    "pinky_vector",
+    "schema_instance",
     "MAX_EVENT_BYTES",
     "GgmlType",
     "Job",

@@ -76,12 +76,12 @@ from . import engines as engines
 from . import errors as errors
 from . import protocol as protocol
 from . import server as server
+from ._agent_args import MessageLike as MessageLike
 from ._answer import Answer as Answer
-from ._genius import EventStream as EventStream
 from ._genius import Genius as Genius
-from ._genius import InferenceStream as InferenceStream
-from ._genius import MessageLike as MessageLike
-from ._genius import RequestEvent as RequestEvent
+from ._streams import EventStream as EventStream
+from ._streams import InferenceStream as InferenceStream
+from ._streams import RequestEvent as RequestEvent
 
 __all__ = [
     "Answer",
