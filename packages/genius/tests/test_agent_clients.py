@@ -25,6 +25,7 @@ import openai
 import pytest
 from pydantic import BaseModel, Field
 
+from rusty_genius import ChatMessage, Content, FinishReason, ResponseFormat, Tool
 from rusty_genius.server import create_app, open_server
 
 if TYPE_CHECKING:
@@ -508,3 +509,59 @@ async def test_pydantic_ai_agent_calls_a_python_tool_and_uses_its_result(
         output = await in_thread(work)
     assert calls == ["How many people live in Lisbon?"]
     assert output == "How many people live in Lisbon? has 545923 inhabitants"
+
+
+# -- the remote engine passes it all through ----------------------------------------------------
+
+
+async def test_remote_engine_passes_tools_formats_and_embeddings_through(
+    make_genius: Callable[..., Genius],
+) -> None:
+    from rusty_genius import InferenceConfig, LoadOptions
+    from rusty_genius.protocol import ToolCallCollector, ToolCallDelta
+    from rusty_genius.engines import PinkyEngine, RemoteEngine
+
+    tools = [Tool(name="get_weather", parameters=WEATHER_SCHEMA)]
+    messages = [ChatMessage(role="user", content=QUESTION)]
+    local = PinkyEngine()
+    await local.load(MODEL, None, LoadOptions())
+    async with (
+        make_genius() as genius,
+        open_server(create_app(genius), port=0) as address,
+    ):
+        remote = RemoteEngine(address.url)
+        await remote.load(MODEL, None, LoadOptions())
+        try:
+            calls = []
+            for engine in (local, remote):
+                collector = ToolCallCollector()
+                async for event in engine.infer(
+                    messages=messages, config=InferenceConfig(), tools=tools
+                ):
+                    if isinstance(event, ToolCallDelta):
+                        collector.add(event)
+                calls.append(collector.calls())
+            texts = []
+            for engine in (local, remote):
+                form = ResponseFormat.json(PERSON_SCHEMA)
+                events = [
+                    e
+                    async for e in engine.infer(
+                        prompt="x", config=InferenceConfig(), response_format=form
+                    )
+                ]
+                texts.append("".join(e.text for e in events if isinstance(e, Content)))
+                assert events[-1].usage.finish_reason is FinishReason.STOP
+            embedded = [await e.embed(["one two", "three"], dimensions=16) for e in (local, remote)]
+        finally:
+            await remote.unload()
+    (mine,), (theirs,) = calls
+    assert (theirs.id, theirs.name, theirs.parsed_arguments()) == (
+        mine.id,
+        mine.name,
+        mine.parsed_arguments(),
+    )
+    assert json.loads(texts[1]) == json.loads(texts[0])
+    for got, wanted in zip(embedded[1].vectors, embedded[0].vectors, strict=True):
+        assert got == pytest.approx(wanted)
+    assert embedded[1].token_counts == embedded[0].token_counts == (2, 1)

@@ -25,16 +25,7 @@ from rusty_genius_core import (
     ToolChoiceMode,
 )
 
-__all__ = [
-    "FormatLike",
-    "MessageLike",
-    "ToolChoiceLike",
-    "ToolLike",
-    "as_messages",
-    "as_response_format",
-    "as_tool_choice",
-    "as_tools",
-]
+__all__ = ["FormatLike", "MessageLike", "ToolChoiceLike", "ToolLike"]
 
 MessageLike: TypeAlias = "ChatMessage | Mapping[str, Any]"
 """A chat message, or a plain ``{"role": ..., "content": ...}`` dict."""
