@@ -518,8 +518,8 @@ async def test_remote_engine_passes_tools_formats_and_embeddings_through(
     make_genius: Callable[..., Genius],
 ) -> None:
     from rusty_genius import InferenceConfig, LoadOptions
-    from rusty_genius.protocol import ToolCallCollector, ToolCallDelta
     from rusty_genius.engines import PinkyEngine, RemoteEngine
+    from rusty_genius.protocol import ToolCallCollector, ToolCallDelta
 
     tools = [Tool(name="get_weather", parameters=WEATHER_SCHEMA)]
     messages = [ChatMessage(role="user", content=QUESTION)]
