@@ -155,9 +155,7 @@ def parse_chat(body: OllamaChatRequest) -> Job | LoadOnly:
                 lambda m=m, i=i: ChatMessage(
                     role=_ROLES[m.role],
                     content=m.content or "",
-                    tool_calls=_agent_wire.ollama_calls(m.tool_calls, f"messages[{i}].tool_calls")
-                    if m.role == "assistant"
-                    else (),
+                    tool_calls=_agent_wire.ollama_calls(m.tool_calls, f"messages[{i}].tool_calls"),
                     name=m.tool_name if m.role == "tool" else None,
                 ),
                 f"messages[{i}]",
