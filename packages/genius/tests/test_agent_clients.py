@@ -371,6 +371,25 @@ async def test_a_prompt_longer_than_the_context_is_context_length_exceeded(
         refused = await http.post(
             "/api/embed", json={"model": MODEL, "input": long, "truncate": False}
         )
+        history = [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": long},
+            {"role": "assistant", "content": long},
+            {"role": "user", "content": "and now?"},
+        ]
+        chat_cut = await http.post(
+            "/api/chat", json={"model": MODEL, "messages": history, "stream": False}
+        )
+        chat_refused = await http.post(
+            "/api/chat",
+            json={"model": MODEL, "messages": history, "stream": False, "truncate": False},
+        )
+        generated = [
+            line
+            async for line in (
+                await http.post("/api/generate", json={"model": MODEL, "prompt": long})
+            ).aiter_lines()
+        ]
     assert chat.status_code == 400
     assert chat.json()["error"]["code"] == "context_length_exceeded"
     assert embedded.status_code == 400
@@ -379,6 +398,15 @@ async def test_a_prompt_longer_than_the_context_is_context_length_exceeded(
     assert cut.json()["prompt_eval_count"] == 64  # Ollama truncates to the context
     assert refused.status_code == 400
     assert "context" in refused.json()["error"]
+    # Ollama drops the oldest messages (the system message stays) until the chat fits.
+    assert chat_cut.status_code == 200
+    assert chat_cut.json()["message"]["content"] == "and now?"  # Pinky echoes the last
+    assert chat_cut.json()["prompt_eval_count"] == 4  # "Be", " brief.", "\\nand", " now?"
+    assert chat_refused.status_code == 400
+    assert "context" in chat_refused.json()["error"]
+    last = json.loads(generated[-1])
+    assert last["done"]
+    assert 32 <= last["prompt_eval_count"] < 64  # the prompt's end, halved until it fit
 
 
 # -- Ollama ---------------------------------------------------------------------------------------

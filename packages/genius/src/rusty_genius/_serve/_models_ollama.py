@@ -123,6 +123,8 @@ class OllamaRequestBase(BaseModel):
     think: Think | None = None
     keep_alive: KeepAlive | None = None
     stream: Flag | None = None
+    truncate: Flag | None = None
+    """Cut a chat or prompt longer than the context to fit (the default), or refuse it."""
 
     @property
     def show_thinking(self) -> bool:
