@@ -46,6 +46,7 @@ import anyio.to_thread
 
 from rusty_genius_core import (
     ConfigError,
+    ContextLengthError,
     EngineError,
     InferenceEvent,
     LoadOptions,
@@ -318,7 +319,7 @@ class LlamaEngine(EngineBase[Job]):
                 )
             n_ctx = config.context_size
         if len(tokens) >= n_ctx:
-            raise EngineError(
+            raise ContextLengthError(
                 f"the prompt is {len(tokens)} tokens but the context of {model.name!r} holds "
                 f"{n_ctx}: shorten it or load the model with a larger LoadOptions.context_size"
             )

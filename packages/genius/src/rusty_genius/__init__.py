@@ -58,6 +58,7 @@ from rusty_genius_core import ManifestError as ManifestError
 from rusty_genius_core import ProcessStart as ProcessStart
 from rusty_genius_core import ProtocolError as ProtocolError
 from rusty_genius_core import RequestCancelledError as RequestCancelledError
+from rusty_genius_core import ResponseFormat as ResponseFormat
 from rusty_genius_core import Role as Role
 from rusty_genius_core import Sampling as Sampling
 from rusty_genius_core import Thought as Thought
@@ -65,10 +66,9 @@ from rusty_genius_core import ThoughtDelta as ThoughtDelta
 from rusty_genius_core import ThoughtEvent as ThoughtEvent
 from rusty_genius_core import ThoughtStart as ThoughtStart
 from rusty_genius_core import ThoughtStop as ThoughtStop
+from rusty_genius_core import Tool as Tool
+from rusty_genius_core import ToolCall as ToolCall
 from rusty_genius_core import Usage as Usage
-from rusty_genius_core._errors import __all__ as _error_names
-from rusty_genius_core._events import __all__ as _event_names
-from rusty_genius_core._public import export_order as _export_order
 from rusty_genius_core._public import publish as _publish
 
 # The topic modules, so that ``rusty_genius.engines.PinkyEngine`` works after ``import
@@ -79,34 +79,54 @@ from . import engines as engines
 from . import errors as errors
 from . import protocol as protocol
 from . import server as server
+from ._agent_args import MessageLike as MessageLike
 from ._answer import Answer as Answer
-from ._genius import EventStream as EventStream
 from ._genius import Genius as Genius
-from ._genius import InferenceStream as InferenceStream
-from ._genius import MessageLike as MessageLike
-from ._genius import RequestEvent as RequestEvent
+from ._streams import EventStream as EventStream
+from ._streams import InferenceStream as InferenceStream
+from ._streams import RequestEvent as RequestEvent
 
-# Every inference and asset event (core's events module), and what a user of Genius needs.
-__all__ = _export_order(
-    [
-        *_event_names,
-        "Answer",
-        "ChatMessage",
-        "EventStream",
-        "Genius",
-        "InferenceConfig",
-        "InferenceStream",
-        "LoadOptions",
-        "MessageLike",
-        "RequestEvent",
-        "Role",
-        "Sampling",
-        # the errors one usually catches (all of them are in rusty_genius.errors): core's
-        # classes and facecrab's two "no such model here"
-        *(name for name in _error_names if name.endswith("Error")),
-        "ModelNotFoundError",
-        "OfflineError",
-    ]
-)
+__all__ = [
+    "Answer",
+    "AssetComplete",
+    "AssetError",
+    "AssetEvent",
+    "AssetFailed",
+    "AssetProgress",
+    "AssetStarted",
+    "BusyError",
+    "ChatMessage",
+    "Complete",
+    "ConfigError",
+    "Content",
+    "EngineError",
+    "EventStream",
+    "FinishReason",
+    "Genius",
+    "GeniusError",
+    "InferenceConfig",
+    "InferenceEvent",
+    "InferenceStream",
+    "LoadOptions",
+    "ManifestError",
+    "MessageLike",
+    "ModelNotFoundError",
+    "OfflineError",
+    "ProcessStart",
+    "ProtocolError",
+    "RequestCancelledError",
+    "RequestEvent",
+    "ResponseFormat",
+    "Role",
+    "Sampling",
+    "Thought",
+    "ThoughtDelta",
+    "ThoughtEvent",
+    "ThoughtStart",
+    "ThoughtStop",
+    "Tool",
+    "ToolCall",
+    "Usage",
+]
 
 _publish(__name__)

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from rusty_genius_core import AssetEvent
 
+
 __all__ = ["execute"]
 
 

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from rusty_genius_core import ChatMessage, InferenceConfig, InferenceEvent
 
-    from .._genius import RequestEvent
+    from .._streams import RequestEvent
     from ._where import ServerUrl
 
 __all__ = ["API_KEY_ENV", "Remote"]

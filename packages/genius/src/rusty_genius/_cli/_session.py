@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from rusty_genius_core import ChatMessage, InferenceConfig, ModelStatus
 
-    from .._genius import RequestEvent
+    from .._streams import RequestEvent
     from ._parsed import ChatCommand, Options, RunCommand
     from ._render import EventRenderer, Output
 

@@ -2,7 +2,8 @@
 
 Until the first event nothing has been sent, so a failure there is answered with its
 status in the API's own error shape; once the status line is out, each API reports an
-error inside its stream, its own way.
+error inside its stream, its own way. ``truncate`` (Ollama's default) cuts a prompt too
+long for the context until it fits (:mod:`._fit`) instead of refusing it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 from rusty_genius_core import GeniusError
 
 from .._answer import AnswerBuilder
-from ._infer import inference_events, open_job
+from ._fit import open_fitted
 from ._replies import error_response
 
 if TYPE_CHECKING:
@@ -29,12 +30,15 @@ if TYPE_CHECKING:
 __all__ = ["started_events", "whole_answer"]
 
 
-async def whole_answer(context: Context, job: Job, api: Api, reply: Reply) -> Answer | None:
+async def whole_answer(
+    context: Context, job: Job, api: Api, reply: Reply, *, truncate: bool = False
+) -> Answer | None:
     """The job's whole answer; ``None`` when it failed, which is answered with its status."""
     builder = AnswerBuilder(job.model)
     try:
-        stream = await open_job(context, job)
-        async with stream, aclosing(inference_events(context.stats, stream)) as events:
+        stream, events, event = await open_fitted(context, job, truncate=truncate)
+        async with stream, aclosing(events):
+            builder.feed(event)
             async for event in events:
                 builder.feed(event)
     except GeniusError as exc:
@@ -45,7 +49,7 @@ async def whole_answer(context: Context, job: Job, api: Api, reply: Reply) -> An
 
 @asynccontextmanager
 async def started_events(
-    context: Context, job: Job, api: Api, reply: Reply
+    context: Context, job: Job, api: Api, reply: Reply, *, truncate: bool = False
 ) -> AsyncIterator[tuple[InferenceEvent, AsyncIterator[InferenceEvent]] | None]:
     """The job's first event and the rest of its events, open for the block.
 
@@ -53,16 +57,10 @@ async def started_events(
     its status already, and the block sends nothing more.
     """
     try:
-        stream = await open_job(context, job)
+        stream, events, event = await open_fitted(context, job, truncate=truncate)
     except GeniusError as exc:
         await reply.respond(error_response(api, exc, retry_after=context.retry_after))
         yield None
         return
-    async with stream, aclosing(inference_events(context.stats, stream)) as events:
-        try:
-            event = await anext(events)
-        except GeniusError as exc:
-            await reply.respond(error_response(api, exc, retry_after=context.retry_after))
-            yield None
-            return
+    async with stream, aclosing(events):
         yield event, events

@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from rusty_genius_core import GeniusError
 
-from . import _ollama, _ollama_show, _openai
+from . import _ollama, _openai
 from ._errors import Api
 from ._infer import Context
 from ._models_ollama import (
@@ -38,8 +38,6 @@ from ._models_ollama import (
     PullRequest,
     PullStatus,
     RunningModels,
-    ShowRequest,
-    ShowResponse,
     Tags,
     Version,
 )
@@ -56,6 +54,7 @@ from ._models_openai import (
 )
 from ._page import page_router
 from ._replies import error_response, json_response
+from ._routes_agent import add_agent_routes
 
 __all__ = ["api_of", "build_api", "openapi_document"]
 
@@ -222,7 +221,6 @@ _GENERATE: Final = "Ollama: generate from a prompt, NDJSON-streamed unless strea
 _TAGS: Final = "Ollama: downloaded models"
 _PS: Final = "Ollama: loaded models"
 _PULL: Final = "Ollama: download a model, progress streamed as NDJSON"
-_SHOW: Final = "Ollama: a downloaded model's details and GGUF metadata"
 _DELETE: Final = "Ollama: delete a downloaded model"
 _VERSION: Final = "Ollama: server version"
 
@@ -278,14 +276,12 @@ async def pull(body: PullRequest, context: Ctx) -> Response:
     return _ollama.pull(context, body)
 
 
-@_endpoint("POST", "/api/show", ShowResponse, (400, 401, 404), _SHOW)
-async def show(body: ShowRequest, context: Ctx) -> Response:
-    return await _ollama_show.show(context, body)
-
-
 @_endpoint("DELETE", "/api/delete", None, (400, 401, 404), _DELETE)
 async def delete(body: DeleteRequest, context: Ctx) -> Response:
     return await _ollama.delete(context, body)
+
+
+add_agent_routes(router, Ctx, _responses)
 
 
 @_endpoint("GET", "/api/version", Version, (401,), _VERSION)
