@@ -86,6 +86,7 @@ class DecodeLoop:
         self._waiting: collections.deque[Request] = collections.deque()
         self._active: dict[int, Request] = {}
         self._thread: threading.Thread | None = None
+        self._exiting: threading.Thread | None = None  # the last thread, once it found no work
         self._closed = False
         self._batch = self._lib.llama_batch_init(model.n_batch, 0, 1)
         self.steps = 0  # llama_decode calls so far (for tests and statistics)
@@ -119,10 +120,14 @@ class DecodeLoop:
         """Wait for an idle thread to exit (it does at once); return while others run."""
         while True:
             with self._cond:
-                thread = self._thread
-                if thread is None or self._waiting or self._active:
+                if self._waiting or self._active:
+                    return
+                thread = self._thread or self._exiting
+                if thread is None:
                     return
             thread.join(_SETTLE_POLL)
+            if not thread.is_alive():
+                return
 
     def close(self) -> None:
         """End every request (cancelled), stop the thread and free the batch (idempotent)."""
@@ -154,7 +159,7 @@ class DecodeLoop:
                     while self._waiting and len(arrived) < free:
                         arrived.append(self._waiting.popleft())
                     if not arrived and not self._active:
-                        self._thread = None
+                        self._thread, self._exiting = None, self._thread
                         return
                 for request in arrived:
                     self._place(request)
@@ -169,14 +174,15 @@ class DecodeLoop:
         for request in list(self._active.values()):
             self._end(request, FinishReason.CANCELLED)
         with self._cond:
-            self._thread = None
+            self._thread, self._exiting = None, self._thread
 
     def _place(self, request: Request) -> None:
         lib, model, job = self._lib, self._model, request.job
         try:
             placed = self._planner.place(job.tokens, reuse=job.reuse)
             request.slot = placed.slot
-            self._active[placed.slot] = request
+            with self._cond:
+                self._active[placed.slot] = request
             memory = model.ctx.memory
             if not lib.llama_memory_seq_rm(memory, placed.slot, placed.keep, -1):
                 lib.llama_memory_seq_rm(memory, placed.slot, -1, -1)
@@ -266,12 +272,12 @@ class DecodeLoop:
         except Exception:
             log.exception("ending a request on %r failed", self._model.name)
         finally:
-            request.relay.finish()
             if request.sampler is not None:
                 free_sampler(lib, request.sampler)
                 request.sampler = None
             if request.slot >= 0 and self._active.get(request.slot) is request:
-                del self._active[request.slot]
+                with self._cond:  # settle() reads it: gone before the consumer hears of the end
+                    del self._active[request.slot]
                 # Cells a request evaluated stay as that slot's cache (a stopped prompt's
                 # chunks too): they are exactly its tokens. After an error, nothing stays.
                 keep = self._planner.release(
@@ -279,3 +285,4 @@ class DecodeLoop:
                 )
                 if keep == 0:
                     lib.llama_memory_seq_rm(self._model.ctx.memory, request.slot, -1, -1)
+            request.relay.finish()  # last: the consumer may settle() from here on

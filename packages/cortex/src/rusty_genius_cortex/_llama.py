@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import anyio.to_thread
+import attrs
 
 from rusty_genius_core import (
     ConfigError,
@@ -93,7 +94,8 @@ class LlamaEngine(EngineBase[Job]):
 
     ``default_context_size`` applies when :class:`LoadOptions` leaves the context
     size open (capped by the model's training context): it is each sequence's;
-    ``default_parallel`` when it leaves ``parallel`` open; ``n_batch`` is the
+    ``default_parallel`` when it leaves ``parallel`` open, ``default_threads`` when it
+    leaves ``threads`` open (``None``: llama-cpp-python's choice); ``n_batch`` is the
     tokens of one decoding step (generated tokens and prompt chunks together);
     ``relay_capacity`` is kept for compatibility (the decoding loop never waits
     for one consumer); ``verbose`` lets llama.cpp log to stderr.
@@ -106,6 +108,7 @@ class LlamaEngine(EngineBase[Job]):
         *,
         default_context_size: int = DEFAULT_CONTEXT_SIZE,
         default_parallel: int = DEFAULT_PARALLEL,
+        default_threads: int | None = None,
         n_batch: int = 512,
         relay_capacity: int = 256,
         verbose: bool = False,
@@ -119,6 +122,7 @@ class LlamaEngine(EngineBase[Job]):
         super().__init__()
         self._default_context_size = default_context_size
         self._default_parallel = default_parallel
+        self._default_threads = default_threads
         self._n_batch = n_batch
         self._relay_capacity = relay_capacity
         self._verbose = verbose
@@ -197,6 +201,8 @@ class LlamaEngine(EngineBase[Job]):
             self._default_context_size, info.context_length or self._default_context_size
         )
         n_slots = options.parallel or self._default_parallel
+        if options.threads is None and self._default_threads is not None:
+            options = attrs.evolve(options, threads=self._default_threads)
         gpu_layers = options.gpu_layers
         if gpu_layers is None:
             gpu_layers = -1 if lib.llama_supports_gpu_offload() else 0
@@ -391,10 +397,12 @@ def _open_native(
         params.n_ctx = n_ctx * n_slots
         params.n_seq_max = n_slots
         params.kv_unified = False  # each sequence its own cells: n_ctx apiece, no crosstalk
-        params.n_batch = params.n_ubatch = min(n_batch, n_ctx * n_slots)
+        params.n_batch = params.n_ubatch = max(n_slots, min(n_batch, n_ctx * n_slots))
         params.n_threads = options.threads or max(cpus // 2, 1)
         params.n_threads_batch = options.threads_batch or options.threads or cpus
         params.no_perf = False
+        # As Llama's default: llama.cpp's own default (auto) changes the numerics on CPU.
+        params.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_DISABLED
         with suppress_stdout_stderr(disable=verbose):
             ctx = _internals.LlamaContext(model=model, params=params, verbose=verbose)
     except BaseException:

@@ -10,9 +10,11 @@ The rules, as llama.cpp's ``tools/server`` slot loop has them:
 
 * **Placement.** A request that allows prefix reuse goes to the free slot whose
   cached tokens share the longest prefix with its prompt (a returning
-  conversation finds its earlier turns), ties and misses going to the least
-  recently used slot; one that does not goes to the least recently used slot and
-  keeps nothing. A slot's cells past the kept prefix are dropped before the
+  conversation finds its earlier turns) when that prefix is at least
+  ``similarity`` (0.5, llama-server's ``--slot-prompt-similarity``) of the prompt,
+  else to the least recently used slot (keeping whatever prefix it shares), so
+  an unrelated prompt does not evict a conversation's cache; one that does not
+  allow reuse goes to the least recently used slot and keeps nothing. A slot's cells past the kept prefix are dropped before the
   request's first batch, so a request never sees another request's cells.
 * **At least one token is evaluated**, so the last prompt token's logits are fresh.
 * **One batch per step**: first the next token of every generating sequence, then
@@ -82,13 +84,15 @@ class _Slot:
 class SlotPlanner:
     """The state of ``n_slots`` sequences of one context; see the module docstring."""
 
-    def __init__(self, n_slots: int, n_batch: int) -> None:
-        if n_slots < 1 or n_batch < 1:
+    def __init__(self, n_slots: int, n_batch: int, *, similarity: float = 0.5) -> None:
+        if n_slots < 1 or n_batch < n_slots:
             raise ValueError(
-                f"SlotPlanner needs n_slots >= 1 and n_batch >= 1, got {n_slots}, {n_batch}"
+                f"SlotPlanner needs n_slots >= 1 and n_batch >= n_slots (every generating "
+                f"sequence's token fits one batch), got {n_slots}, {n_batch}"
             )
         self.n_slots: Final = n_slots
         self.n_batch: Final = n_batch
+        self.similarity: Final = similarity
         self._slots = [_Slot() for _ in range(n_slots)]
         self._ticks = itertools.count(1)
 
@@ -123,16 +127,15 @@ class SlotPlanner:
         free = [i for i, s in enumerate(self._slots) if not s.busy]
         if not free:
             raise ValueError("no free slot")
-        lru = min(free, key=lambda i: self._slots[i].used)
-        chosen, keep = lru, _NO_REUSE
+        chosen = min(free, key=lambda i: self._slots[i].used)  # least recently used
         if reuse:
             best = max(
                 free,
                 key=lambda i: (common_prefix(self._slots[i].cached, prompt), -self._slots[i].used),
             )
-            shared = common_prefix(self._slots[best].cached, prompt)
-            if shared > 0:
-                chosen, keep = best, shared
+            if common_prefix(self._slots[best].cached, prompt) >= self.similarity * len(prompt):
+                chosen = best
+        keep = common_prefix(self._slots[chosen].cached, prompt) if reuse else _NO_REUSE
         keep = min(keep, len(prompt) - 1)  # the last prompt token is evaluated for its logits
         s = self._slots[chosen]
         tick = next(self._ticks)

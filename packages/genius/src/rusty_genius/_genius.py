@@ -216,7 +216,7 @@ class Genius:
         offline: bool | None = None,
         strategy: CortexStrategy | None = None,
         fetch_assets: bool | None = None,
-        parallelism: int = 1,
+        parallelism: int | None = None,
         max_queue: int = DEFAULT_MAX_QUEUE,
         max_loaded: int = 1,
         max_memory: int | None = None,
