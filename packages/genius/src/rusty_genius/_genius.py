@@ -203,7 +203,9 @@ class Genius:
     authority the caller opened and closes itself. ``strategy``, ``parallelism``,
     ``max_queue``, ``max_loaded``, ``max_memory`` (bytes), ``fetch_assets`` and
     ``stop_timeout`` (seconds an engine has to stop a request before it is abandoned)
-    go to the brainstem.
+    go to the brainstem; ``parallelism`` of ``None`` lets each loaded engine serve as
+    many requests at once as it can (four sequences for llama.cpp), a number sets it
+    for every engine.
     """
 
     def __init__(
