@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 from rusty_genius.server import create_app, open_server
-from rusty_genius_core import LoadOptions
-from rusty_genius_cortex import PinkyEngine
+from rusty_genius_core import InferenceConfig, LoadOptions
+from rusty_genius_cortex import EngineRequest, PinkyEngine
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -27,9 +27,15 @@ MODEL = "pinky-test"
 
 
 class RecordingPinky(PinkyEngine):
-    """Pinky that records the options of every load (class-wide: engines come and go)."""
+    """Pinky that records the options of every load and the config of every request
+    (class-wide: engines come and go)."""
 
     loads: ClassVar[list[LoadOptions]] = []
+    configs: ClassVar[list[InferenceConfig]] = []
+
+    async def _prepare(self, model: str, request: EngineRequest) -> EngineRequest:
+        RecordingPinky.configs.append(request.config)
+        return await super()._prepare(model, request)
 
     async def _load_model(
         self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
@@ -40,7 +46,7 @@ class RecordingPinky(PinkyEngine):
 
 @asynccontextmanager
 async def served(make_genius: Callable[..., Genius]) -> AsyncIterator[httpx.AsyncClient]:
-    RecordingPinky.loads = []
+    RecordingPinky.loads, RecordingPinky.configs = [], []
     async with (
         make_genius(engine_factory=RecordingPinky) as genius,
         open_server(create_app(genius), port=0) as address,
@@ -82,3 +88,17 @@ async def test_a_load_only_request_without_options_restores_the_default(
         await http.post("/api/generate", json={"model": MODEL})
         await http.post("/api/generate", json={"model": MODEL, "prompt": "hi", "stream": False})
     assert RecordingPinky.loads == [LoadOptions(context_size=512), LoadOptions()]
+
+
+async def test_cache_prompt_reaches_the_engine_and_is_checked(
+    make_genius: Callable[..., Genius],
+) -> None:
+    async with served(make_genius) as http:
+        url = "/v1/chat/completions"
+        body: dict[str, Any] = {"model": MODEL, "messages": [{"role": "user", "content": "x"}]}
+        assert (await http.post(url, json={**body, "cache_prompt": False})).status_code == 200
+        assert (await http.post(url, json=body)).status_code == 200
+        bad = await http.post(url, json={**body, "cache_prompt": "sometimes"})
+    assert bad.status_code == 400
+    assert "cache_prompt" in bad.text
+    assert [c.cache_prompt for c in RecordingPinky.configs] == [False, None]

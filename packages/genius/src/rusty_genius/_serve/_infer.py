@@ -52,6 +52,7 @@ def build_config(
     stop: tuple[str, ...] = (),
     raw: bool = False,
     show_thinking: bool = True,
+    cache_prompt: bool | None = None,
 ) -> InferenceConfig:
     """The :class:`InferenceConfig` of a request; unset sampling fields keep their defaults.
 
@@ -66,6 +67,7 @@ def build_config(
         stop=stop,
         seed=seed,
         raw=raw,
+        cache_prompt=cache_prompt,
         sampling=Sampling(
             temperature=base.temperature if temperature is None else temperature,
             top_p=base.top_p if top_p is None else top_p,
