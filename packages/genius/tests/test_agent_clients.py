@@ -358,18 +358,20 @@ def _cosine(a: list[float], b: list[float]) -> float:
 async def test_a_prompt_longer_than_the_context_is_context_length_exceeded(
     served: Callable[[], Any],
 ) -> None:
-    long = "word " * 200
+    long = "word " * 200  # over a 64-token context
+    huge = "word " * 5000  # over Pinky's default context of 4096 tokens
+    small = {"num_ctx": 64}
     async with served() as url, httpx.AsyncClient(base_url=url) as http:
-        loaded = await http.post("/api/generate", json={"model": MODEL, "options": {"num_ctx": 64}})
-        assert loaded.json()["done_reason"] == "load"
+        # OpenAI's requests name no context size: they get the model's default.
         chat = await http.post(
             "/v1/chat/completions",
-            json={"model": MODEL, "messages": [{"role": "user", "content": long}]},
+            json={"model": MODEL, "messages": [{"role": "user", "content": huge}]},
         )
-        embedded = await http.post("/v1/embeddings", json={"model": MODEL, "input": long})
-        cut = await http.post("/api/embed", json={"model": MODEL, "input": long})
+        embedded = await http.post("/v1/embeddings", json={"model": MODEL, "input": huge})
+        cut = await http.post("/api/embed", json={"model": MODEL, "input": long, "options": small})
         refused = await http.post(
-            "/api/embed", json={"model": MODEL, "input": long, "truncate": False}
+            "/api/embed",
+            json={"model": MODEL, "input": long, "truncate": False, "options": small},
         )
         history = [
             {"role": "system", "content": "Be brief."},
@@ -378,16 +380,25 @@ async def test_a_prompt_longer_than_the_context_is_context_length_exceeded(
             {"role": "user", "content": "and now?"},
         ]
         chat_cut = await http.post(
-            "/api/chat", json={"model": MODEL, "messages": history, "stream": False}
+            "/api/chat",
+            json={"model": MODEL, "messages": history, "stream": False, "options": small},
         )
         chat_refused = await http.post(
             "/api/chat",
-            json={"model": MODEL, "messages": history, "stream": False, "truncate": False},
+            json={
+                "model": MODEL,
+                "messages": history,
+                "stream": False,
+                "truncate": False,
+                "options": small,
+            },
         )
         generated = [
             line
             async for line in (
-                await http.post("/api/generate", json={"model": MODEL, "prompt": long})
+                await http.post(
+                    "/api/generate", json={"model": MODEL, "prompt": long, "options": small}
+                )
             ).aiter_lines()
         ]
     assert chat.status_code == 400

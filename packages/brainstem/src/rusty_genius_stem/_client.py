@@ -281,7 +281,7 @@ async def open_brainstem(
     *,
     engine_factory: Callable[[], Engine] = default_engine_factory,
     strategy: CortexStrategy | None = None,
-    parallelism: int = 1,
+    parallelism: int | None = None,
     max_queue: int = DEFAULT_MAX_QUEUE,
     max_loaded: int = 1,
     max_memory: int | None = None,

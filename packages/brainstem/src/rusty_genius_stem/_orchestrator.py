@@ -177,7 +177,11 @@ class Orchestrator:
     """The brainstem: configuration plus :meth:`run`, the actor loop.
 
     ``engine_factory`` makes one engine per loaded model (default: cortex's
-    ``create_engine("auto")``). ``parallelism`` requests run at once per engine;
+    ``create_engine("auto")``). ``parallelism`` requests run at once per engine
+    (``None``: as many as the loaded engine serves at once, its ``parallel``: four
+    sequences for llama.cpp, the upstream's slots for a remote server, one before
+    it has loaded or for engines without the attribute; a number is also passed
+    to the engine as ``LoadOptions.parallel`` where a load leaves it open);
     others wait FIFO, at most ``max_queue`` of them (then ``BusyError``).
     ``max_loaded`` engines stay loaded at once; switching to another model (or
     other load options) unloads the least recently used idle one first.
@@ -208,7 +212,7 @@ class Orchestrator:
         *,
         engine_factory: Callable[[], Engine] = default_engine_factory,
         strategy: CortexStrategy | None = None,
-        parallelism: int = 1,
+        parallelism: int | None = None,
         max_queue: int = DEFAULT_MAX_QUEUE,
         max_loaded: int = 1,
         max_memory: int | None = None,
@@ -224,7 +228,9 @@ class Orchestrator:
         self.assets: Final = assets
         self.engine_factory: Final = engine_factory
         self.strategy: Final[CortexStrategy] = strategy
-        self.parallelism: Final = _check_count("parallelism", parallelism, 1)
+        self.parallelism: Final = (
+            None if parallelism is None else _check_count("parallelism", parallelism, 1)
+        )
         self.max_queue: Final = _check_count("max_queue", max_queue, 1)
         self.max_loaded: Final = _check_count("max_loaded", max_loaded, 1)
         self.max_memory: Final = _check_bytes("max_memory", max_memory)
@@ -544,7 +550,7 @@ class _Session:
             if slot is not None and (job.options is None or job.options == slot.options):
                 if job.is_load:
                     self._start(job, slot)
-                elif job.model in blocked or slot.running >= self._cfg.parallelism:
+                elif job.model in blocked or slot.running >= self._parallel(slot):
                     blocked.add(job.model)
                 else:
                     self._start(job, slot)
@@ -577,6 +583,15 @@ class _Session:
                 if self._retire(victim):
                     self._spawn_close(victim)
             break
+
+    def _parallel(self, slot: _Slot) -> int:
+        """How many requests run at once on ``slot``: the setting, else its engine's."""
+        if self._cfg.parallelism is not None:
+            return self._cfg.parallelism
+        if not slot.loaded:
+            return 1
+        parallel = getattr(slot.engine, "parallel", 1)
+        return parallel if isinstance(parallel, int) and parallel >= 1 else 1
 
     def _fits(self, job: _Job) -> bool:
         """Whether ``job``'s model fits ``max_memory`` beside what is loaded or still closing."""
@@ -829,8 +844,12 @@ class _Session:
             else:
                 spec, path = await self._fetch_checked(slot.engine, slot.name, job.request_id)
             started = anyio.current_time()
-            await slot.engine.load(slot.name, path, slot.options, spec)
+            options = slot.options
+            if options.parallel is None and self._cfg.parallelism is not None:
+                options = attrs.evolve(options, parallel=self._cfg.parallelism)
+            await slot.engine.load(slot.name, path, options, spec)
             slot.spec, slot.path, slot.served = spec, path, False
+            self._schedule()  # the engine's own parallelism is known now
             # Measured on the loop's clock: what this request waited for, virtual clocks included.
             return max(0.0, anyio.current_time() - started)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._limits import BYTE_SIZE as BYTE_SIZE
 from ._limits import CONTEXT_SIZE as CONTEXT_SIZE
+from ._limits import DEFAULT_PARALLEL as DEFAULT_PARALLEL
 from ._limits import DURATION as DURATION
 from ._limits import EMBED_DIMENSIONS as EMBED_DIMENSIONS
 from ._limits import GPU_LAYERS as GPU_LAYERS
@@ -18,6 +19,7 @@ from ._limits import MAX_STOP_STRINGS as MAX_STOP_STRINGS
 from ._limits import MAX_TOKENS as MAX_TOKENS
 from ._limits import MAX_TOOLS as MAX_TOOLS
 from ._limits import MIN_P as MIN_P
+from ._limits import PARALLEL as PARALLEL
 from ._limits import REPEAT_PENALTY as REPEAT_PENALTY
 from ._limits import REQUEST_ID_MAX_LENGTH as REQUEST_ID_MAX_LENGTH
 from ._limits import SEED as SEED

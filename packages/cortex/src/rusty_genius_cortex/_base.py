@@ -15,9 +15,10 @@ The base class owns the rest of the :class:`~rusty_genius_cortex.Engine` contrac
   (``_supports_json``) and embeddings (an ``_embed`` override) the engine cannot
   serve are :class:`~rusty_genius_core.UnsupportedError` (400);
 * embeddings' last step: vectors cut to ``dimensions`` and L2-normalised;
-* the turn: requests, loads and unloads on one engine run one after another
-  (a :class:`RequestQueue`), unless the engine passes ``serialize=False``
-  (the remote engine: its server queues);
+* the turn: up to :attr:`~EngineBase.parallel` requests run at once on one engine
+  (one unless the engine's load sets ``_parallel``: the llama engine's sequences),
+  and loads and unloads wait for them and run alone (a :class:`RequestQueue`),
+  unless the engine passes ``serialize=False`` (the remote engine: its server queues);
 * the cold-load bookkeeping: the first request after a load gets
   ``ProcessStart(cold=True)`` and is charged the load's duration;
 * ``ProcessStart`` first, and the rule "release the turn before yielding
@@ -145,6 +146,7 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
         self._loaded: str | None = None
         self._unpaid_load = 0.0  # the last load's duration, reported by the next request
         self._cold = False
+        self._parallel = 1  # requests at once on the loaded model; _load_model may change it
 
     # -- the Engine protocol ------------------------------------------------------------------
 
@@ -165,6 +167,11 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
         """The name given to :meth:`load`, or ``None`` when nothing is loaded."""
         return self._loaded
 
+    @property
+    def parallel(self) -> int:
+        """How many requests the loaded model serves at once (others wait their turn)."""
+        return self._parallel
+
     async def load(
         self,
         name: str,
@@ -176,17 +183,19 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
         if not isinstance(name, str) or not name.strip():
             raise EngineError(f"{type(self).__name__}.load() needs a model name")
         self._check_load(name, path)
-        async with self._turn():
+        async with self._exclusive():
             self._forget()
             started = self._now()
             await self._load_model(name, path, options, spec)
             elapsed = max(0.0, self._now() - started)
+            if self._queue is not None:
+                self._queue.capacity = self._parallel
             self._loaded, self._unpaid_load, self._cold = name, elapsed, True
             return elapsed
 
     async def unload(self) -> None:
         """Free the model (idempotent)."""
-        async with self._turn():
+        async with self._exclusive():
             self._forget()
             await self._unload_model()
 
@@ -286,6 +295,9 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
 
     def _turn(self) -> AbstractAsyncContextManager[None]:
         return contextlib.nullcontext() if self._queue is None else self._queue
+
+    def _exclusive(self) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext() if self._queue is None else self._queue.exclusive()
 
     def _forget(self) -> None:
         self._loaded, self._unpaid_load, self._cold = None, 0.0, False

@@ -13,9 +13,10 @@ fast tests). Its durations are read from the event loop's clock.
 For agents it follows a script (``_pinky_agent``): with tools it calls one (the
 arguments stream as :class:`~rusty_genius_core.ToolCallDelta` fragments, one per
 Pinky token, after the thought), under a JSON response format it writes the schema's
-smallest valid instance, and it embeds texts by feature hashing. A context size,
-when the load or the request gives one, bounds the prompt (in Pinky's tokens):
-longer is :class:`~rusty_genius_core.ContextLengthError`.
+smallest valid instance, and it embeds texts by feature hashing. Its context holds
+4096 of Pinky's tokens unless the load or the request sets another
+size (as a model has its own default: Ollama's is 4096); a longer prompt is
+:class:`~rusty_genius_core.ContextLengthError`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ __all__ = ["PINKY_THOUGHT", "PinkyEngine", "pinky_tokens"]
 #: The raw text Pinky generates before its echo; the think parser turns it into a thought.
 PINKY_THOUGHT: Final = "<think>\nNarf!\n</think>\n\n"
 
+_CONTEXT_SIZE: Final = 4096
+"""Pinky's context when neither the load nor the request sets one (Ollama's default)."""
 _CHECKPOINT_EVERY: Final = 16
 """At zero ``token_delay``, tokens between checkpoints (cancellation and other tasks get in)."""
 
@@ -86,7 +89,7 @@ class PinkyEngine(EngineBase[EngineRequest]):
         super().__init__()
         self._load_delay = load_delay
         self._token_delay = token_delay
-        self._context_size: int | None = None
+        self._context_size = _CONTEXT_SIZE
 
     # The loop's clock (EngineBase's default), not perf_counter: Pinky's time is all simulated
     # sleeps, and under trio's MockClock its usage figures come out exact.
@@ -96,19 +99,18 @@ class PinkyEngine(EngineBase[EngineRequest]):
     ) -> None:
         """Pretend to load ``name`` (``path`` is ignored); take ``load_delay`` seconds."""
         await anyio.sleep(self._load_delay)
-        self._context_size = options.context_size
+        self._context_size = options.context_size or _CONTEXT_SIZE
 
     async def _unload_model(self) -> None:
         pass
 
     async def _prepare(self, model: str, request: EngineRequest) -> EngineRequest:
         limit = request.config.context_size or self._context_size
-        if limit is not None:
-            used = len(pinky_tokens(_prompt_text(request)))
-            if used >= limit:
-                raise ContextLengthError(
-                    f"the prompt is {used} tokens but the context of {model!r} holds {limit}"
-                )
+        used = len(pinky_tokens(_prompt_text(request)))
+        if used >= limit:
+            raise ContextLengthError(
+                f"the prompt is {used} tokens but the context of {model!r} holds {limit}"
+            )
         return request
 
     async def _embed(self, model: str, request: EmbedRequest) -> RawEmbeddings:
@@ -116,7 +118,7 @@ class PinkyEngine(EngineBase[EngineRequest]):
         for i, text in enumerate(request.inputs):
             tokens = pinky_tokens(text)
             limit = self._context_size
-            if limit is not None and len(tokens) > limit:
+            if len(tokens) > limit:
                 if not request.truncate:
                     raise ContextLengthError(
                         f"input {i} is {len(tokens)} tokens but the context of {model!r} "

@@ -99,7 +99,8 @@ async def open_session(options: Options, out: Output, model: str) -> AsyncIterat
         )
         if choice.notice:  # on stderr, also with --json: stdout stays events only
             out.note(choice.notice)
-        async with Genius(backend=choice.backend, assets=assets) as genius:
+        # One user, one request at a time: one sequence (no N-fold context to allocate).
+        async with Genius(backend=choice.backend, assets=assets, parallelism=1) as genius:
             yield _Local(genius)
 
 
