@@ -29,6 +29,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from rusty_genius import Complete, Content, FinishReason, Genius, InferenceEvent, Usage
 from rusty_genius.server import GeniusApp, create_app, open_server
+from rusty_genius_core import ToolCallDelta
 from rusty_genius_cortex import EngineBase, EngineRequest
 from rusty_genius_testhub import TEST_MODELS, fake_gguf
 
@@ -121,6 +122,42 @@ class GatedEngine(EngineBase[str]):
             produced += 1
         reason = FinishReason.CANCELLED if stop.is_set() else FinishReason.STOP
         yield Complete(usage=Usage(completion_tokens=produced, finish_reason=reason))
+
+
+class GatedToolEngine(EngineBase[EngineRequest]):
+    """Calls the request's first tool, its arguments one fragment per grant, then
+    completes with ``tool_calls`` at one more grant."""
+
+    _backend = "gated-tools"
+    _needs_weights = False
+    _supports_tools = True
+    FRAGMENTS = ('{"city": ', '"Lisbon", ', '"days": ', "3}")
+
+    def __init__(self, gate: Gate) -> None:
+        super().__init__()
+        self.gate = gate
+
+    async def _load_model(
+        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
+    ) -> None:
+        pass
+
+    async def _unload_model(self) -> None:
+        pass
+
+    async def _prepare(self, model: str, request: EngineRequest) -> EngineRequest:
+        return request
+
+    async def _generate(
+        self, request: EngineRequest, meter: UsageMeter, stop: StopSignal | None
+    ) -> AsyncGenerator[InferenceEvent, None]:
+        yield ToolCallDelta(index=0, id="call_gated", name=request.tools[0].name)
+        for fragment in self.FRAGMENTS:
+            await self.gate.permit()
+            yield ToolCallDelta(index=0, arguments=fragment)
+        await self.gate.permit()
+        reason = FinishReason.TOOL_CALLS
+        yield Complete(usage=Usage(completion_tokens=len(self.FRAGMENTS), finish_reason=reason))
 
 
 # -- the server on its own thread ---------------------------------------------------------
@@ -666,6 +703,32 @@ def test_a_tool_call_is_shown_as_a_card_with_its_arguments(
         expect(last_answer(page).locator(".tool-call .tool-name")).to_have_text("get_weather")
         assert tab.outside() == []
         assert tab.errors == []
+
+
+def test_a_tool_call_card_fills_as_its_arguments_stream(
+    serve: Callable[..., Any], gate: Gate, open_tab: Callable[..., Tab]
+) -> None:
+    tools = [{"type": "function", "function": {"name": "get_weather"}}]
+    with serve(engine_factory=lambda: GatedToolEngine(gate)) as served:
+        page = open_tab(served.url).page
+        page.fill("#tools", json.dumps(tools))
+        ask(page, "gated", "the weather")
+        card = last_answer(page).locator(".tool-call")
+        expect(card.locator(".tool-name")).to_have_text("get_weather")
+        fragments = GatedToolEngine.FRAGMENTS
+        for n in range(1, len(fragments)):
+            served.portal.call(gate.grant, 1)
+            expect(card.locator(".tool-arguments")).to_have_text("".join(fragments[:n]))
+            expect(card.locator(".badge")).to_have_text("receiving…")
+        served.portal.call(gate.grant, 1)  # the last fragment: the arguments parse
+        expect(card.locator(".tool-arguments")).to_have_text(
+            json.dumps({"city": "Lisbon", "days": 3}, indent=2)
+        )
+        expect(last_answer(page).locator(".usage")).to_have_text("")  # not complete yet
+        served.portal.call(gate.grant, 1)
+        expect(last_answer(page).locator(".usage")).to_contain_text("finish reason: tool_calls")
+        expect(card.locator(".badge")).to_have_text("valid JSON")
+        expect(card.locator(".tool-id")).to_have_text("id call_gated")
 
 
 def test_an_invalid_schema_or_tool_shows_an_inline_error_and_sends_nothing(
