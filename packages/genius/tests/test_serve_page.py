@@ -5,7 +5,9 @@ browser through Playwright's sync API: an answer streams in token by token (a ga
 engine hands out each token only when the test says so), Stop ends the request as
 ``cancelled`` in the brainstem (its log), a pull from the loopback hub fills the
 progress bar, the conversation survives a reload, a wrong API key shows an error, and
-the page loads nothing from outside the server. Screenshots (light and dark) land in
+the page loads nothing from outside the server. Structured output shows as a JSON block,
+tool calls as cards filled as their arguments stream, and an invalid schema or tool shows
+an inline error and sends nothing. Screenshots (light, dark, a tool call) land in
 ``.tmp/screenshots``. On the real SmolLM2 (``real``) the page shows "Paris".
 """
 
