@@ -5,13 +5,16 @@ browser through Playwright's sync API: an answer streams in token by token (a ga
 engine hands out each token only when the test says so), Stop ends the request as
 ``cancelled`` in the brainstem (its log), a pull from the loopback hub fills the
 progress bar, the conversation survives a reload, a wrong API key shows an error, and
-the page loads nothing from outside the server. Screenshots (light and dark) land in
+the page loads nothing from outside the server. Structured output shows as a JSON block,
+tool calls as cards filled as their arguments stream, and an invalid schema or tool shows
+an inline error and sends nothing. Screenshots (light, dark, a tool call) land in
 ``.tmp/screenshots``. On the real SmolLM2 (``real``) the page shows "Paris".
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import re
 import threading
@@ -21,12 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
+import jsonschema
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from rusty_genius import Complete, Content, FinishReason, Genius, InferenceEvent, Usage
 from rusty_genius.server import GeniusApp, create_app, open_server
+from rusty_genius_core import ToolCallDelta
 from rusty_genius_cortex import EngineBase, EngineRequest
 from rusty_genius_testhub import TEST_MODELS, fake_gguf
 
@@ -119,6 +124,42 @@ class GatedEngine(EngineBase[str]):
             produced += 1
         reason = FinishReason.CANCELLED if stop.is_set() else FinishReason.STOP
         yield Complete(usage=Usage(completion_tokens=produced, finish_reason=reason))
+
+
+class GatedToolEngine(EngineBase[EngineRequest]):
+    """Calls the request's first tool, its arguments one fragment per grant, then
+    completes with ``tool_calls`` at one more grant."""
+
+    _backend = "gated-tools"
+    _needs_weights = False
+    _supports_tools = True
+    FRAGMENTS = ('{"city": ', '"Lisbon", ', '"days": ', "3}")
+
+    def __init__(self, gate: Gate) -> None:
+        super().__init__()
+        self.gate = gate
+
+    async def _load_model(
+        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
+    ) -> None:
+        pass
+
+    async def _unload_model(self) -> None:
+        pass
+
+    async def _prepare(self, model: str, request: EngineRequest) -> EngineRequest:
+        return request
+
+    async def _generate(
+        self, request: EngineRequest, meter: UsageMeter, stop: StopSignal | None
+    ) -> AsyncGenerator[InferenceEvent, None]:
+        yield ToolCallDelta(index=0, id="call_gated", name=request.tools[0].name)
+        for fragment in self.FRAGMENTS:
+            await self.gate.permit()
+            yield ToolCallDelta(index=0, arguments=fragment)
+        await self.gate.permit()
+        reason = FinishReason.TOOL_CALLS
+        yield Complete(usage=Usage(completion_tokens=len(self.FRAGMENTS), finish_reason=reason))
 
 
 # -- the server on its own thread ---------------------------------------------------------
@@ -541,6 +582,197 @@ def test_markdown_thinking_and_screenshots_in_light_and_dark(
             expect(page.locator("#ps-empty")).to_be_visible()
             assert tab.outside() == []
             assert tab.errors == []
+
+
+WEATHER_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "minLength": 2},
+        "days": {"type": "integer", "minimum": 3},
+        "metric": {"type": "boolean"},
+    },
+    "required": ["city", "days"],
+}
+
+
+def completion_bodies(page: Page) -> list[Any]:
+    """The bodies the page posts to ``/v1/chat/completions``, as it sends them."""
+    bodies: list[Any] = []
+    page.on(
+        "request",
+        lambda r: bodies.append(r.post_data_json) if r.url.endswith("/completions") else None,
+    )
+    return bodies
+
+
+def test_a_json_schema_answer_is_shown_as_a_json_block(
+    serve: Callable[..., Any], open_tab: Callable[..., Tab]
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 3},
+            "year": {"type": "integer", "minimum": 1900},
+            "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+        },
+        "required": ["name", "year", "tags"],
+    }
+    with serve() as served:
+        tab = open_tab(served.url)
+        page = tab.page
+        bodies = completion_bodies(page)
+        expect(page.locator("#schema")).to_be_hidden()
+        page.select_option("#format-mode", "schema")
+        expect(page.locator("#schema")).to_be_visible()
+        page.fill("#schema", json.dumps(schema))
+        expect(page.locator("#schema-error")).to_be_hidden()
+        ask(page, "pinky-test", "a film, as JSON")
+        answer = last_answer(page)
+        expect(answer.locator(".usage")).to_contain_text("finish reason: stop")
+        expect(answer.locator(".json-block .badge")).to_have_text("valid JSON")
+        shown = answer.locator(".json-block code").text_content()
+        assert shown is not None
+        value = json.loads(shown)
+        jsonschema.validate(value, schema)
+        assert set(schema["required"]) <= set(value), value
+        assert shown == json.dumps(value, indent=2)  # pretty-printed, not the wire's text
+        assert bodies[0]["response_format"] == {
+            "type": "json_schema",
+            "json_schema": {"name": "response", "schema": schema, "strict": True},
+        }
+        assert "tools" not in bodies[0]
+
+        page.select_option("#format-mode", "json")  # any JSON object: json_object
+        page.fill("#prompt", "anything, as JSON")
+        page.press("#prompt", "Enter")
+        expect(page.locator(".message.assistant")).to_have_count(2)
+        expect(last_answer(page).locator(".json-block .badge")).to_have_text("valid JSON")
+        assert bodies[1]["response_format"] == {"type": "json_object"}
+
+        page.reload()  # kept with the conversation
+        expect(page.locator("body[data-ready=true]")).to_be_attached()
+        expect(page.locator("#format-mode")).to_have_value("json")
+        page.select_option("#format-mode", "schema")
+        expect(page.locator("#schema")).to_have_value(json.dumps(schema))
+        expect(page.locator(".message.assistant .json-block")).to_have_count(2)
+        assert tab.outside() == []
+        assert tab.errors == []
+
+
+def test_a_tool_call_is_shown_as_a_card_with_its_arguments(
+    serve: Callable[..., Any], open_tab: Callable[..., Tab]
+) -> None:
+    tools = [
+        {"name": "get_time", "description": "The time", "parameters": {"type": "object"}},
+        {"name": "get_weather", "description": "The forecast", "parameters": WEATHER_PARAMETERS},
+    ]
+    with serve() as served:
+        tab = open_tab(served.url)
+        page = tab.page
+        bodies = completion_bodies(page)
+        page.fill("#tools", json.dumps(tools))
+        expect(page.locator("#tools-error")).to_be_hidden()
+        expect(page.locator("#tool-choice option")).to_have_text(
+            [
+                "auto (the model decides)",
+                "required (call a tool)",
+                "none (answer in text)",
+                "only get_time",
+                "only get_weather",
+            ]
+        )
+        page.select_option("#tool-choice", "get_weather")
+        ask(page, "pinky-test", "the weather in Lisbon")
+        answer = last_answer(page)
+        expect(answer.locator(".usage")).to_contain_text("finish reason: tool_calls")
+        card = answer.locator(".tool-call")
+        expect(card).to_have_count(1)
+        expect(card.locator(".tool-name")).to_have_text("get_weather")
+        expect(card.locator(".badge")).to_have_text("valid JSON")
+        shown = card.locator(".tool-arguments").text_content()
+        assert shown is not None
+        arguments = json.loads(shown)
+        jsonschema.validate(arguments, WEATHER_PARAMETERS)
+        assert {"city", "days"} <= set(arguments), arguments
+        expect(card.locator(".tool-id")).to_contain_text("id call_")
+        screenshot(page, "chat-tool-call-light.png")
+
+        assert bodies[0]["tools"] == [{"type": "function", "function": t} for t in tools]
+        assert bodies[0]["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+        page.reload()
+        expect(page.locator("body[data-ready=true]")).to_be_attached()
+        expect(page.locator("#tool-choice")).to_have_value("get_weather")
+        expect(last_answer(page).locator(".tool-call .tool-name")).to_have_text("get_weather")
+        assert tab.outside() == []
+        assert tab.errors == []
+
+
+def test_a_tool_call_card_fills_as_its_arguments_stream(
+    serve: Callable[..., Any], gate: Gate, open_tab: Callable[..., Tab]
+) -> None:
+    tools = [{"type": "function", "function": {"name": "get_weather"}}]
+    with serve(engine_factory=lambda: GatedToolEngine(gate)) as served:
+        page = open_tab(served.url).page
+        page.fill("#tools", json.dumps(tools))
+        ask(page, "gated", "the weather")
+        card = last_answer(page).locator(".tool-call")
+        expect(card.locator(".tool-name")).to_have_text("get_weather")
+        fragments = GatedToolEngine.FRAGMENTS
+        for n in range(1, len(fragments)):
+            served.portal.call(gate.grant, 1)
+            expect(card.locator(".tool-arguments")).to_have_text("".join(fragments[:n]))
+            expect(card.locator(".badge")).to_have_text("receiving…")
+        served.portal.call(gate.grant, 1)  # the last fragment: the arguments parse
+        expect(card.locator(".tool-arguments")).to_have_text(
+            json.dumps({"city": "Lisbon", "days": 3}, indent=2)
+        )
+        expect(last_answer(page).locator(".usage")).to_have_text("")  # not complete yet
+        served.portal.call(gate.grant, 1)
+        expect(last_answer(page).locator(".usage")).to_contain_text("finish reason: tool_calls")
+        expect(card.locator(".badge")).to_have_text("valid JSON")
+        expect(card.locator(".tool-id")).to_have_text("id call_gated")
+
+
+def test_an_invalid_schema_or_tool_shows_an_inline_error_and_sends_nothing(
+    serve: Callable[..., Any], open_tab: Callable[..., Tab]
+) -> None:
+    with serve() as served:
+        tab = open_tab(served.url)
+        page = tab.page
+        bodies = completion_bodies(page)
+        page.select_option("#format-mode", "schema")
+        page.fill("#schema", '{"type": "object",')
+        error = page.locator("#schema-error")
+        expect(error).to_contain_text("the JSON Schema is not valid JSON")
+        expect(page.locator("#schema")).to_have_attribute("aria-invalid", "true")
+        ask(page, "pinky-test", "never sent")
+        expect(page.locator("#schema")).to_be_focused()
+        expect(page.locator("#prompt")).to_have_value("never sent")  # kept to send once fixed
+        expect(page.locator(".message")).to_have_count(0)
+
+        page.fill("#schema", "[1, 2]")
+        expect(error).to_have_text("the JSON Schema must be a JSON object ({...})")
+        page.select_option("#format-mode", "off")
+        expect(error).to_be_hidden()
+        page.fill("#tools", '[{"description": "no name"}]')
+        expect(page.locator("#tools-error")).to_have_text(
+            'tool 1: "name" must be 1 to 64 letters, digits, "_", "." or "-" (got null)'
+        )
+        page.press("#prompt", "Enter")
+        expect(page.locator("#tools")).to_be_focused()
+        expect(page.locator(".message")).to_have_count(0)
+        assert bodies == []
+        assert not [url for url in tab.requests if url.endswith("/chat/completions")]
+        statistics = served.app.statistics()
+        assert (statistics.served, statistics.waiting, statistics.streaming) == (0, 0, 0)
+        assert (statistics.refused, statistics.disconnected) == (0, 0)
+
+        page.fill("#tools", "")  # fixed: the same message goes
+        expect(page.locator("#tools-error")).to_be_hidden()
+        page.press("#prompt", "Enter")
+        expect(last_answer(page).locator(".content")).to_have_text("never sent")
+        assert len(bodies) == 1
+        assert tab.errors == []
 
 
 @pytest.mark.real

@@ -1,8 +1,9 @@
 // One streamed answer from /v1/chat/completions, with its thinking apart and its usage.
 
+import { agentFields, mergeToolCalls } from "./agent.js";
 import { ApiError, errorMessage, post, sse } from "./api.js";
 
-/** The request body for a conversation (its system prompt and sampling settings). */
+/** The request body for a conversation (its system prompt, sampling and agent settings). */
 export function chatRequest(conversation) {
   const messages = [];
   if (conversation.system.trim()) {
@@ -20,13 +21,13 @@ export function chatRequest(conversation) {
   };
   if (conversation.temperature !== null) body.temperature = conversation.temperature;
   if (conversation.maxTokens !== null) body.max_completion_tokens = conversation.maxTokens;
-  return body;
+  return { ...body, ...agentFields(conversation) };
 }
 
 /**
- * Stream an answer into `answer` ({content, thinking, usage, stopped, error}), calling
- * `changed()` after each piece. Aborting `signal` (Stop) closes the request, which
- * makes the server cancel it.
+ * Stream an answer into `answer` ({content, thinking, toolCalls, finish, usage, stopped,
+ * error}), calling `changed()` after each piece. Aborting `signal` (Stop) closes the
+ * request, which makes the server cancel it.
  */
 export async function streamAnswer(conversation, answer, signal, changed) {
   const started = performance.now();
@@ -39,10 +40,12 @@ export async function streamAnswer(conversation, answer, signal, changed) {
         throw new ApiError(chunk.error.message ?? String(chunk.error), chunk.error.code);
       }
       const delta = chunk.choices?.[0]?.delta ?? {};
-      const piece = (delta.content ?? "") + (delta.reasoning_content ?? "");
+      const calls = delta.tool_calls ?? [];
+      const piece = Boolean(delta.content || delta.reasoning_content || calls.length);
       if (piece && first === null) first = performance.now();
       if (delta.reasoning_content) answer.thinking += delta.reasoning_content;
       if (delta.content) answer.content += delta.content;
+      if (calls.length) mergeToolCalls((answer.toolCalls ??= []), calls);
       const finish = chunk.choices?.[0]?.finish_reason;
       if (finish) answer.finish = finish;
       if (chunk.usage) {

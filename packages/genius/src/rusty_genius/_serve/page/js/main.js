@@ -1,5 +1,12 @@
 // The chat page: conversations, the composer, streaming answers, models and the API key.
 
+import {
+  agentProblems,
+  agentSettings,
+  parseTools,
+  renderStructured,
+  renderToolCalls,
+} from "./agent.js";
 import { setKeyPrompt } from "./api.js";
 import { streamAnswer } from "./chat.js";
 import { millis } from "./format.js";
@@ -101,6 +108,56 @@ function renderSettings() {
   $("system").value = c.system;
   $("temperature").value = c.temperature ?? "";
   $("max-tokens").value = c.maxTokens ?? "";
+  const agent = agentSettings(c);
+  $("format-mode").value = agent.format;
+  $("schema").value = agent.schema;
+  $("tools").value = agent.tools;
+  renderAgent();
+}
+
+// -- structured output and tools ------------------------------------------------------------
+
+function showProblem(field, problem) {
+  const input = $(field);
+  const message = $(`${field}-error`);
+  message.textContent = problem ?? "";
+  message.hidden = !problem;
+  if (problem) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+}
+
+/** The schema box, the tool choices and the inline errors, from the current conversation. */
+function renderAgent() {
+  const c = store.current;
+  const agent = agentSettings(c);
+  $("schema-box").hidden = agent.format !== "schema";
+  let names = [];
+  try {
+    names = parseTools(agent.tools).map((t) => t.function.name);
+  } catch {
+    names = []; // shown as the tools' error below
+  }
+  const select = $("tool-choice");
+  const fixed = [...select.options].filter((o) => ["auto", "required", "none"].includes(o.value));
+  const named = names.map((name) => {
+    const option = document.createElement("option");
+    option.value = name;
+    option.textContent = `only ${name}`;
+    return option;
+  });
+  const kept = agent.toolChoice;
+  if (![...fixed.map((o) => o.value), ...names].includes(kept)) {
+    const missing = document.createElement("option");
+    missing.value = kept;
+    missing.textContent = `${kept} (not defined)`;
+    named.push(missing);
+  }
+  select.replaceChildren(...fixed, ...named);
+  select.value = kept;
+  const problems = agentProblems(c);
+  showProblem("schema", problems.schema);
+  showProblem("tools", problems.tools);
+  return problems;
 }
 
 function numberOrNull(input) {
@@ -124,6 +181,19 @@ function bindSettings() {
     store.current.maxTokens = numberOrNull($("max-tokens"));
     store.save();
   });
+  const agentFields = {
+    "format-mode": ["change", "format"],
+    schema: ["input", "schema"],
+    tools: ["input", "tools"],
+    "tool-choice": ["change", "toolChoice"],
+  };
+  for (const [id, [event, key]] of Object.entries(agentFields)) {
+    $(id).addEventListener(event, () => {
+      store.current[key] = $(id).value;
+      store.save();
+      renderAgent();
+    });
+  }
 }
 
 // -- messages -------------------------------------------------------------------------------
@@ -132,6 +202,7 @@ function usageText(m) {
   const u = m.usage ?? {};
   const parts = [];
   if (m.stopped) parts.push("stopped");
+  if (m.finish) parts.push(`finish reason: ${m.finish}`);
   if (u.completion !== undefined) parts.push(`${u.prompt} prompt + ${u.completion} tokens`);
   if (u.ttft !== null && u.ttft !== undefined) parts.push(`first token after ${millis(u.ttft)}`);
   if (u.tps !== null && u.tps !== undefined) parts.push(`${u.tps.toFixed(1)} tok/s`);
@@ -158,6 +229,12 @@ function messageElement(m) {
   const content = document.createElement("div");
   content.className = "content";
   box.append(content);
+  if (m.role === "assistant") {
+    const calls = document.createElement("div");
+    calls.className = "tool-calls";
+    calls.hidden = true;
+    box.append(calls);
+  }
   const footer = document.createElement("p");
   footer.className = "usage";
   box.append(footer);
@@ -172,9 +249,14 @@ function updateMessage(box, m) {
     thinking.hidden = !m.thinking;
     const text = thinking.querySelector(".thinking-text");
     if (text.textContent !== m.thinking) text.textContent = m.thinking;
-    if (m.content !== box.dataset.rendered) {
-      renderMarkdown(content, m.content);
-      box.dataset.rendered = m.content;
+    const finished = Boolean(m.usage || m.finish || m.error || m.stopped);
+    const structured = m.format && m.format !== "off" && m.content;
+    const key = JSON.stringify([m.content, m.toolCalls ?? [], structured ? finished : null]);
+    if (key !== box.dataset.rendered) {
+      if (structured) renderStructured(content, m.content, finished);
+      else renderMarkdown(content, m.content);
+      renderToolCalls(box.querySelector(".tool-calls"), m.toolCalls ?? [], finished);
+      box.dataset.rendered = key;
     }
   } else if (content.textContent !== m.content) {
     content.textContent = m.content;
@@ -212,13 +294,19 @@ async function send() {
     $("model").focus();
     return;
   }
+  const problems = renderAgent();
+  if (problems.schema || problems.tools) {
+    $(problems.schema ? "schema" : "tools").focus();
+    return; // the inline error says what to fix; nothing is sent
+  }
   showError(null);
   $("prompt").value = "";
   if (!conversation.messages.length || conversation.title === "New conversation") {
     conversation.title = text.trim().split("\n")[0].slice(0, 60);
   }
   conversation.messages.push({ role: "user", content: text });
-  const answer = { role: "assistant", content: "", thinking: "", usage: null };
+  const format = agentSettings(conversation).format;
+  const answer = { role: "assistant", content: "", thinking: "", usage: null, format };
   conversation.messages.push(answer);
   store.touch(conversation);
   renderConversationList();
@@ -243,7 +331,7 @@ async function send() {
   await streamAnswer(conversation, answer, running.signal, changed);
   if (frame !== null) cancelAnimationFrame(frame);
   running = null;
-  if (answer.content) box.querySelector(".thinking").open = false;
+  if (answer.content || answer.toolCalls?.length) box.querySelector(".thinking").open = false;
   updateMessage(box, answer);
   store.touch(conversation);
   setStreaming(false);
