@@ -29,20 +29,18 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from rusty_genius_core import GeniusError
+from rusty_genius_core import UnsupportedError
 
 from ._gbnf import decimal_range, format_literal, int_range, json_literal, repetition
 
-__all__ = ["ANY_JSON_OBJECT", "SchemaError", "schema_to_grammar"]
+__all__ = ["ANY_JSON_OBJECT", "GrammarBuilder", "SchemaError", "schema_to_grammar"]
 
 ANY_JSON_OBJECT: Final[dict[str, Any]] = {"type": "object", "additionalProperties": True}
 """The schema of ``response_format: json_object`` / ``format: "json"``: any JSON object."""
 
 
-class SchemaError(GeniusError, ValueError):
-    """A JSON Schema uses a keyword the grammar cannot enforce, or is malformed."""
-
-    http_status = 400
+class SchemaError(UnsupportedError):
+    """A JSON Schema uses a keyword the grammar cannot enforce, or is malformed (400)."""
 
 
 _SPACE: Final = 'space ::= " "?'
@@ -129,24 +127,36 @@ def schema_to_grammar(schema: object) -> str:
 
     :class:`SchemaError` names the first keyword that cannot be enforced.
     """
-    return _Converter(schema).grammar()
+    builder = GrammarBuilder()
+    return builder.grammar(builder.schema(schema, "root"))
 
 
 def _pointer(path: str, *parts: object) -> str:
     return "/".join([path, *(str(p).replace("~", "~0").replace("/", "~1") for p in parts)])
 
 
-class _Converter:
-    def __init__(self, schema: object) -> None:
-        self._doc = schema
+class GrammarBuilder:
+    """Rules for one or more schemas in one grammar (the generic tool mode needs several)."""
+
+    def __init__(self) -> None:
+        self._doc: object = None
         self._rules: dict[str, str] = {"space": _SPACE.split(" ::= ", 1)[1]}
         self._refs: dict[str, str] = {}
-        self._root = self._visit(schema, "root", "#")
 
-    def grammar(self) -> str:
+    def schema(self, schema: object, name: str, path: str = "#") -> str:
+        """Add the rules of ``schema`` (its ``$ref`` resolve inside it); its rule's name."""
+        self._doc, self._refs = schema, {}
+        return self._visit(schema, name, path)
+
+    def rule(self, name: str, body: str) -> str:
+        """Add a rule of GBNF text; its (possibly suffixed) name."""
+        return self._add(name, body)
+
+    def grammar(self, root: str) -> str:
+        """The grammar text, starting at rule ``root``."""
         rules = dict(self._rules)
-        if self._root != "root":
-            rules["root"] = self._root
+        if root != "root":
+            rules["root"] = root
         ordered = ["root", *sorted(k for k in rules if k != "root")]
         return "\n".join(f"{name} ::= {rules[name]}" for name in ordered) + "\n"
 
