@@ -49,8 +49,12 @@ def repetition(item: str, min_items: int, max_items: int | None, separator: str 
         return f"{item}?"
     if not separator:
         if max_items is None:
-            return f"{item}+" if min_items == 1 else f"{item}*" if min_items == 0 else (
-                f"{item}{{{min_items},}}"
+            return (
+                f"{item}+"
+                if min_items == 1
+                else f"{item}*"
+                if min_items == 0
+                else (f"{item}{{{min_items},}}")
             )
         if min_items == max_items:
             return f"{item}{{{min_items}}}"
@@ -239,9 +243,7 @@ def _fraction(eps: bool, expr: str | None) -> str | None:
     return f'("." ({expr}))?' if eps else f'"." ({expr})'
 
 
-def _magnitude(
-    lo: Decimal, lo_strict: bool, hi: Decimal | None, hi_strict: bool
-) -> str | None:
+def _magnitude(lo: Decimal, lo_strict: bool, hi: Decimal | None, hi_strict: bool) -> str | None:
     """Unsigned decimals ``m`` with ``lo <(=) m <(=) hi``; None when there are none."""
     lo_i, lo_f = _split(lo)
     lo_op = "gt" if lo_strict else "ge"
@@ -267,9 +269,7 @@ def _magnitude(
     return " | ".join(f"({a})" for a in alts) if alts else None
 
 
-def decimal_range(
-    lo: Decimal | None, lo_strict: bool, hi: Decimal | None, hi_strict: bool
-) -> str:
+def decimal_range(lo: Decimal | None, lo_strict: bool, hi: Decimal | None, hi_strict: bool) -> str:
     """A JSON number (no exponent) within the bounds (``None``: unbounded on that side).
 
     ``ValueError`` when no number qualifies.

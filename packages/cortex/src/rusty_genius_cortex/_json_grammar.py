@@ -205,8 +205,11 @@ class GrammarBuilder:
                     raise SchemaError(f"{key} at {path} must be a non-empty list")
                 rest = {k: v for k, v in schema.items() if k not in (key, *_ANNOTATIONS)}
                 alts = [
-                    self._visit({**rest, **b} if isinstance(b, dict) else b, f"{name}-{i}",
-                                _pointer(path, key, i))
+                    self._visit(
+                        {**rest, **b} if isinstance(b, dict) else b,
+                        f"{name}-{i}",
+                        _pointer(path, key, i),
+                    )
                     for i, b in enumerate(branches)
                 ]
                 return self._add(name, " | ".join(alts))
@@ -241,7 +244,9 @@ class GrammarBuilder:
                 return kind
         return None
 
-    def _check_keys(self, schema: dict[str, Any], path: str, allowed: set[str] | frozenset[str]) -> None:
+    def _check_keys(
+        self, schema: dict[str, Any], path: str, allowed: set[str] | frozenset[str]
+    ) -> None:
         for key in schema:
             if key not in allowed and key not in _ANNOTATIONS:
                 known = key in _GENERAL or any(key in v for v in _BY_TYPE.values())
@@ -383,7 +388,7 @@ class GrammarBuilder:
     def _array(self, schema: dict[str, Any], name: str, path: str) -> str:
         lo, hi = self._count(schema, "minItems", "maxItems", path)
         prefix = schema.get("prefixItems")
-        items = schema.get("items", True if prefix is None else False)
+        items = schema.get("items", prefix is None)
         if prefix is not None:
             if not isinstance(prefix, list):
                 raise SchemaError(f"prefixItems at {path} must be a list")
@@ -414,21 +419,29 @@ class GrammarBuilder:
         chars = repetition(self._primitive("char"), lo, hi)
         return self._add(name, " ".join(p for p in ('"\\""', chars, '"\\""') if p))
 
-    def _count(self, schema: dict[str, Any], low: str, high: str, path: str) -> tuple[int, int | None]:
+    def _count(
+        self, schema: dict[str, Any], low: str, high: str, path: str
+    ) -> tuple[int, int | None]:
         lo, hi = schema.get(low, 0), schema.get(high)
         for key, value in ((low, lo), (high, hi)):
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
                 raise SchemaError(f"{key} at {path} must be a non-negative integer, got {value!r}")
         if hi is not None and lo > hi:
             raise SchemaError(f"{low} {lo} exceeds {high} {hi} at {path}: no value is valid")
         return lo, hi
 
-    def _bounds(self, schema: dict[str, Any], path: str) -> tuple[Decimal | None, bool, Decimal | None, bool]:
+    def _bounds(
+        self, schema: dict[str, Any], path: str
+    ) -> tuple[Decimal | None, bool, Decimal | None, bool]:
         def num(key: str) -> Decimal | None:
             value = schema.get(key)
             if value is None or isinstance(value, bool):
                 return None
-            if not isinstance(value, int | float) or (isinstance(value, float) and not math.isfinite(value)):
+            if not isinstance(value, int | float) or (
+                isinstance(value, float) and not math.isfinite(value)
+            ):
                 raise SchemaError(f"{key} at {path} must be a finite number, got {value!r}")
             try:
                 return Decimal(str(value))
@@ -452,8 +465,20 @@ class GrammarBuilder:
         lo, lo_strict, hi, hi_strict = self._bounds(schema, path)
         if lo is None and hi is None:
             return self._primitive("integer")
-        ilo = None if lo is None else math.floor(lo) + 1 if lo_strict or lo != math.floor(lo) else int(lo)
-        ihi = None if hi is None else math.ceil(hi) - 1 if hi_strict or hi != math.ceil(hi) else int(hi)
+        ilo = (
+            None
+            if lo is None
+            else math.floor(lo) + 1
+            if lo_strict or lo != math.floor(lo)
+            else int(lo)
+        )
+        ihi = (
+            None
+            if hi is None
+            else math.ceil(hi) - 1
+            if hi_strict or hi != math.ceil(hi)
+            else int(hi)
+        )
         if ilo is not None and ihi is not None and ilo > ihi:
             raise SchemaError(f"no integer lies within the bounds at {path}")
         return self._add(name, int_range(ilo, ihi))
@@ -475,4 +500,12 @@ class GrammarBuilder:
 
 
 def _class_escape(c: str) -> str:
-    return {"\\": "\\\\", "]": "\\]", "-": "\\-", "^": "\\^", '"': '\\"', "\n": "\\n", "\r": "\\r"}.get(c, c)
+    return {
+        "\\": "\\\\",
+        "]": "\\]",
+        "-": "\\-",
+        "^": "\\^",
+        '"': '\\"',
+        "\n": "\\n",
+        "\r": "\\r",
+    }.get(c, c)

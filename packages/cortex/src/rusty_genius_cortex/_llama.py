@@ -46,6 +46,7 @@ import anyio.to_thread
 
 from rusty_genius_core import (
     ConfigError,
+    ContextLengthError,
     EngineError,
     InferenceEvent,
     LoadOptions,
@@ -56,15 +57,21 @@ from ._base import EngineBase, EngineRequest
 from ._diagnose import tensor_data_problem
 from ._engine import BACKEND_LLAMA, StopSignal
 from ._gguf import read_gguf_info
+from ._llama_chat import render_prompt, tool_style_of
 from ._llama_decode import Job, LoadedModel, merge_batch, run_decode
+from ._llama_embed import EmbeddingContext
+from ._llama_grammar import check_grammar
 from ._pipeline import TokenPipeline
 from ._relay import ThreadRelay
 from ._think import prompt_opens_thinking
+from ._tool_mode import plan_output
+from ._tool_stream import ToolCallFilter
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
     from types import ModuleType
 
+    from ._embedding import EmbedRequest, RawEmbeddings
     from ._usage import UsageMeter
 
 __all__ = ["LlamaEngine", "import_llama_cpp"]
@@ -85,6 +92,10 @@ def import_llama_cpp() -> ModuleType:
         ) from exc
 
 
+class PromptTooLongError(ContextLengthError, EngineError):
+    """The prompt does not fit the context: the caller's error (400), raised by the engine."""
+
+
 class LlamaEngine(EngineBase[Job]):
     """llama.cpp through llama-cpp-python (``backend == "llama"``).
 
@@ -95,6 +106,8 @@ class LlamaEngine(EngineBase[Job]):
     """
 
     _backend = BACKEND_LLAMA
+    _supports_tools = True
+    _supports_json = True
 
     def __init__(
         self,
@@ -115,6 +128,7 @@ class LlamaEngine(EngineBase[Job]):
         self._relay_capacity = relay_capacity
         self._verbose = verbose
         self._model: LoadedModel | None = None
+        self._embedder: EmbeddingContext | None = None  # made on the first embed()
         self._lock = threading.Lock()  # guards the Llama object itself
 
     @property
@@ -159,6 +173,7 @@ class LlamaEngine(EngineBase[Job]):
             start_in_thinking=job.start_in_thinking,
             extra_stops=job.extra_stops,
         )
+        tools = ToolCallFilter(job.plan) if job.plan.style is not None else None
         relay: ThreadRelay[InferenceEvent] = ThreadRelay(self._relay_capacity)
         halt = StopSignal()  # set when the consumer goes away
         worker = threading.Thread(
@@ -170,13 +185,31 @@ class LlamaEngine(EngineBase[Job]):
         try:
             while batch := await relay.get():
                 for event in merge_batch(batch):
-                    yield event
+                    if tools is None:
+                        yield event
+                    else:
+                        for out in tools.events(event):
+                            yield out
         finally:
             halt.set()
             relay.close()
             with anyio.CancelScope(shield=True):
                 await relay.wait_finished()
             worker.join()  # it returned right after finish(): no wait to speak of
+
+    async def _embed(self, model: str, request: EmbedRequest) -> RawEmbeddings:
+        loaded = self._model
+        if loaded is None:
+            raise EngineError("LlamaEngine has no model loaded; call load() first")
+        return await anyio.to_thread.run_sync(self._embed_sync, loaded, request)
+
+    def _embed_sync(self, model: LoadedModel, request: EmbedRequest) -> RawEmbeddings:
+        with self._lock:
+            if model.llm is None:
+                raise EngineError(f"model {model.name!r} was unloaded")
+            if self._embedder is None:
+                self._embedder = EmbeddingContext(model.lib, model.llm, model.n_ctx)
+            return self._embedder.embed(request)
 
     # -- load / unload (worker threads) -------------------------------------------------------
 
@@ -247,6 +280,7 @@ class LlamaEngine(EngineBase[Job]):
                 bos_token=text_of(llm.token_bos()),
                 stop_token_ids=[llm.token_eos()],
             )
+        tool_style = None if formatter is None else tool_style_of(formatter, str(template))
         seed = options.seed if options.seed is not None else random.randrange(_SEED_SPACE)
         return LoadedModel(
             name=name,
@@ -257,11 +291,15 @@ class LlamaEngine(EngineBase[Job]):
             n_ctx=int(llm.n_ctx()),
             formatter=formatter,
             rng=random.Random(seed),
+            tool_style=tool_style,
         )
 
     def _unload_sync(self) -> None:
         with self._lock:
             model, self._model = self._model, None
+            embedder, self._embedder = self._embedder, None
+            if embedder is not None:
+                embedder.close()  # before the model it was made on
             if model is not None:
                 llm, model.llm = model.llm, None
                 model.pieces.clear()
@@ -272,41 +310,28 @@ class LlamaEngine(EngineBase[Job]):
 
     def _prepare_sync(self, model: LoadedModel, request: EngineRequest) -> Job:
         """Render and tokenize the prompt; check that it fits (worker thread)."""
-        prompt, messages, config = request.prompt, request.messages, request.config
-        extra_stops: tuple[str, ...] = ()
+        config = request.config
+        plan = plan_output(
+            request, model.tool_style
+        )  # SchemaError (400) for what cannot be enforced
         with self._lock:
             llm = model.llm
             if llm is None:
                 raise EngineError(f"model {model.name!r} was unloaded")
-            if messages is None and (config.raw or model.formatter is None):
-                # Raw completion; a model without a chat template has nothing to wrap it in.
-                assert prompt is not None
-                text, add_bos = prompt, True
-            else:
-                if model.formatter is None:
-                    raise EngineError(
-                        f"model {model.name!r} ({model.path.name}) has no chat template "
-                        "(no tokenizer.chat_template in its GGUF metadata), so chat messages "
-                        "cannot be formatted for it; send a plain prompt for raw completion "
-                        "instead: infer(prompt=..., config=InferenceConfig(raw=True))"
-                    )
-                chat = (
-                    [{"role": "user", "content": prompt}]
-                    if messages is None
-                    else [{"role": m.role.value, "content": m.content} for m in messages]
-                )
-                try:
-                    rendered = model.formatter(messages=chat)
-                except Exception as exc:  # jinja2 errors, raise_exception() in templates
-                    raise EngineError(
-                        f"the chat template of {model.name!r} refused the messages: {exc}"
-                    ) from exc
-                text, add_bos = rendered.prompt, not rendered.added_special
-                stops = rendered.stop
-                extra_stops = tuple(
-                    s for s in ([stops] if isinstance(stops, str) else stops or ()) if s
-                )
-            tokens: list[int] = llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+            rendered = render_prompt(
+                model.name,
+                model.path.name,
+                model.formatter,
+                request,
+                plan,
+                native_history=model.tool_style is not None,
+            )
+            text = rendered.text
+            tokens: list[int] = llm.tokenize(
+                text.encode("utf-8"), add_bos=rendered.add_bos, special=True
+            )
+            if plan.grammar is not None:
+                check_grammar(model.lib, model.vocab, plan.grammar)
         if not tokens:
             raise EngineError("the prompt is empty: there is nothing to continue")
         n_ctx = model.n_ctx
@@ -319,7 +344,7 @@ class LlamaEngine(EngineBase[Job]):
                 )
             n_ctx = config.context_size
         if len(tokens) >= n_ctx:
-            raise EngineError(
+            raise PromptTooLongError(
                 f"the prompt is {len(tokens)} tokens but the context of {model.name!r} holds "
                 f"{n_ctx}: shorten it or load the model with a larger LoadOptions.context_size"
             )
@@ -330,6 +355,8 @@ class LlamaEngine(EngineBase[Job]):
             tokens=tokens,
             limit=min(config.max_tokens, n_ctx - len(tokens)),
             start_in_thinking=prompt_opens_thinking(text),
-            extra_stops=extra_stops,
+            extra_stops=rendered.stops,
             seed=seed,
+            grammar=plan.grammar,
+            plan=plan,
         )

@@ -29,6 +29,10 @@ from rusty_genius_core import (
     ThoughtDelta,
 )
 
+from ._llama_grammar import llama_grammar
+from ._tool_mode import Grammar, OutputPlan
+from ._tool_parse import CallStyle
+
 if TYPE_CHECKING:
     import threading
 
@@ -53,6 +57,7 @@ class LoadedModel:
     n_ctx: int
     formatter: Any | None  # llama_chat_format.Jinja2ChatFormatter, or None: no chat template
     rng: random.Random
+    tool_style: CallStyle | None = None  # how its template writes tool calls; None: no tools
     # Per-token caches: each native call releases and retakes the GIL, which the event loop
     # may hold at that moment; a dict lookup does not.
     pieces: dict[int, bytes] = attrs.field(factory=dict)
@@ -70,6 +75,8 @@ class Job:
     start_in_thinking: bool
     extra_stops: tuple[str, ...]
     seed: int
+    grammar: Grammar | None = None  # constrains sampling (llama.cpp's grammar sampler)
+    plan: OutputPlan = attrs.field(factory=OutputPlan)  # how tools and formats are honoured
 
 
 def merge_batch(batch: list[InferenceEvent]) -> list[InferenceEvent]:
@@ -187,7 +194,9 @@ def _decode(
     meter.prompt_done()
     llm.set_seed(job.seed)
     # The prompt is in the KV cache now: generate() finds it there and samples at once.
-    generator = llm.generate(job.tokens, **_sampling_kwargs(job.config))
+    generator = llm.generate(
+        job.tokens, grammar=llama_grammar(job.grammar), **_sampling_kwargs(job.config)
+    )
     reason = FinishReason.LENGTH
     try:
         for token in generator:

@@ -100,7 +100,9 @@ def _call_of(value: Any, args_key: str = "arguments") -> ParsedCall | None:
                     args = json.loads(args)
                 except ValueError:
                     return None
-            return ParsedCall(name, args, value.get("id") if isinstance(value.get("id"), str) else None)
+            return ParsedCall(
+                name, args, value.get("id") if isinstance(value.get("id"), str) else None
+            )
     return ParsedCall(name, {})
 
 
@@ -215,7 +217,7 @@ def _parse_functiongemma(text: str) -> tuple[str, list[ParsedCall]]:
     last = 0
     for match in _GEMMA_CALL.finditer(text):
         try:
-            value, end = _GemmaValue(match.group(2)).object(0)
+            value, _end = _GemmaValue(match.group(2)).object(0)
         except ValueError:
             continue
         kept.append(text[last : match.start()])

@@ -15,7 +15,16 @@ from typing import Final
 
 __all__ = ["GbnfGrammar", "GbnfSyntaxError"]
 
-_ESCAPES: Final = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "[": "[", "]": "]", "-": "-"}
+_ESCAPES: Final = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "\\": "\\",
+    '"': '"',
+    "[": "[",
+    "]": "]",
+    "-": "-",
+}
 
 Node = tuple[object, ...]
 
@@ -113,7 +122,7 @@ class _Parser:
                 atom = ("cls", True, ())
             elif c.isalnum() or c in "-_":
                 save = self.i
-                name = self.name()
+                self.name()
                 self.ws(False)
                 if self.s.startswith("::=", self.i):  # the next rule starts here
                     self.i = save
@@ -232,7 +241,8 @@ class GbnfGrammar:
                     break
             return ends
         assert kind == "rep"
-        item, lo, hi = node[1], int(node[2]), node[3]  # type: ignore[call-overload]
+        item, lo = node[1], int(node[2])  # type: ignore[call-overload]
+        hi = node[3] if isinstance(node[3], int) else None
         result: set[int] = {pos} if lo == 0 else set()
         frontier = frozenset({pos})
         count = 0
