@@ -102,11 +102,20 @@ def _uniform(lo: str, hi: str) -> str:
     if rest == 0:
         return _join(prefix, _span(a, b))
     lo_rest, hi_rest = lo[i + 1 :], hi[i + 1 :]
-    alts = [_join(f"[{a}]", f"({_uniform(lo_rest, '9' * rest)})")]
-    if ord(b) - ord(a) > 1:
-        alts.append(_join(_span(chr(ord(a) + 1), chr(ord(b) - 1)), _digits(rest, rest)))
-    alts.append(_join(f"[{b}]", f"({_uniform('0' * rest, hi_rest)})"))
-    return _join(prefix, "(" + " | ".join(alts) + ")")
+    lo_full, hi_full = lo_rest == "0" * rest, hi_rest == "9" * rest
+    alts = []
+    start, end = ord(a), ord(b)
+    if not lo_full:  # a, then at least lo_rest
+        alts.append(_join(f"[{a}]", f"({_uniform(lo_rest, '9' * rest)})"))
+        start += 1
+    if not hi_full:
+        end -= 1
+    if start <= end:  # digits whose every continuation fits
+        alts.append(_join(_span(chr(start), chr(end)), _digits(rest, rest)))
+    if not hi_full:  # b, then at most hi_rest
+        alts.append(_join(f"[{b}]", f"({_uniform('0' * rest, hi_rest)})"))
+    body = " | ".join(alts)
+    return _join(prefix, f"({body})" if len(alts) > 1 else body)
 
 
 def _nonneg_range(lo: int, hi: int | None) -> str:

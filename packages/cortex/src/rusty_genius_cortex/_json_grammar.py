@@ -118,7 +118,7 @@ _BY_TYPE: Final[dict[str, frozenset[str]]] = {
     "boolean": frozenset(),
     "null": frozenset(),
 }
-_GENERAL: Final = frozenset({"type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref"})
+_OTHER_TYPES: Final = frozenset().union(*_BY_TYPE.values())
 _INVALID_NAME: Final = re.compile(r"[^a-zA-Z0-9-]+")
 
 
@@ -248,16 +248,15 @@ class GrammarBuilder:
         self, schema: dict[str, Any], path: str, allowed: set[str] | frozenset[str]
     ) -> None:
         for key in schema:
-            if key not in allowed and key not in _ANNOTATIONS:
-                known = key in _GENERAL or any(key in v for v in _BY_TYPE.values())
-                why = "does not apply here" if known else "cannot be enforced by the grammar"
-                raise SchemaError(
-                    f"JSON Schema keyword {key!r} at {_pointer(path, key)} {why}; "
-                    "structured output supports type, enum, const, properties, required, "
-                    "additionalProperties, items, prefixItems, minItems, maxItems, minLength, "
-                    "maxLength, format (date, time, date-time, uuid), minimum, maximum, "
-                    "exclusiveMinimum, exclusiveMaximum, anyOf, oneOf, allOf and $ref"
-                )
+            if key in allowed or key in _ANNOTATIONS or key in _OTHER_TYPES:
+                continue  # a keyword of another type does not constrain this one's values
+            raise SchemaError(
+                f"JSON Schema keyword {key!r} at {_pointer(path, key)} cannot be enforced by "
+                "the grammar; structured output supports type, enum, const, properties, "
+                "required, additionalProperties, items, prefixItems, minItems, maxItems, "
+                "minLength, maxLength, format (date, time, date-time, uuid), minimum, maximum, "
+                "exclusiveMinimum, exclusiveMaximum, anyOf, oneOf, allOf and $ref"
+            )
 
     def _ref(self, schema: dict[str, Any], name: str, path: str) -> str:
         ref = schema["$ref"]

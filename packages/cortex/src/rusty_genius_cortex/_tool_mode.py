@@ -127,7 +127,7 @@ def _generic_grammar(tools: tuple[Tool, ...], *, forced: bool, answer: Any) -> G
     if forced:
         return Grammar(builder.grammar(call))
     if answer is None:  # a plain answer: anything that does not open like a call
-        text = builder.rule("text", "[^{ \\t\\r\\n] [^\\x00]*")
+        text = builder.rule("text", "([^{ \\t\\r\\n] [^\\x00]*)?")
         return Grammar(builder.grammar(builder.rule("root", f"{call} | {text}")))
     shaped = builder.schema(answer, "answer", "response_format.schema")
     # The answer and a call may both be objects: a call is told apart by its "name" key
