@@ -278,8 +278,10 @@ def test_arrays_with_item_limits_and_tuples() -> None:
     compiled = grammar(
         {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 3}
     )
-    assert compiled.matches("[1, 2]") and compiled.matches("[1,2,3]")
-    assert not compiled.matches("[1]") and not compiled.matches("[1,2,3,4]")
+    assert compiled.matches("[1, 2]")
+    assert compiled.matches("[1,2,3]")
+    assert not compiled.matches("[1]")
+    assert not compiled.matches("[1,2,3,4]")
     pair = grammar(
         {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "items": False}
     )

@@ -70,7 +70,9 @@ def request(
 
 def test_auto_on_a_template_with_tools_is_native_and_unconstrained() -> None:
     plan = plan_output(request(), CallStyle.HERMES)
-    assert plan.native and plan.grammar is None and plan.style is CallStyle.HERMES
+    assert plan.native
+    assert plan.grammar is None
+    assert plan.style is CallStyle.HERMES
     assert plan.system == ""
 
 
@@ -82,7 +84,9 @@ def test_required_or_named_is_generic_on_any_model(
     choice: ToolChoice, native: CallStyle | None
 ) -> None:
     plan = plan_output(request(choice=choice), native)
-    assert not plan.native and plan.style is CallStyle.GENERIC and plan.grammar is not None
+    assert not plan.native
+    assert plan.style is CallStyle.GENERIC
+    assert plan.grammar is not None
     compiled = GbnfGrammar(
         plan.grammar.text,
     )
@@ -105,7 +109,8 @@ def test_required_or_named_is_generic_on_any_model(
 
 def test_auto_without_template_support_allows_a_call_or_plain_text() -> None:
     plan = plan_output(request(), None)
-    assert plan.grammar is not None and plan.style is CallStyle.GENERIC
+    assert plan.grammar is not None
+    assert plan.style is CallStyle.GENERIC
     compiled = GbnfGrammar(plan.grammar.text)
     assert compiled.matches('{"name": "add", "arguments": {"a": 1, "b": 2}}')
     assert compiled.matches("It is sunny in Paris.\nEnjoy!")
@@ -122,9 +127,11 @@ def test_a_response_format_alone_is_its_schema_grammar() -> None:
         "required": ["n"],
     }
     plan = plan_output(request(tools=(), fmt=ResponseFormat.json(schema)), CallStyle.HERMES)
-    assert plan.style is None and plan.grammar is not None
+    assert plan.style is None
+    assert plan.grammar is not None
     compiled = GbnfGrammar(plan.grammar.text)
-    assert compiled.matches('{"n": 9}') and not compiled.matches('{"n": 10}')
+    assert compiled.matches('{"n": 9}')
+    assert not compiled.matches('{"n": 10}')
     any_object = plan_output(request(tools=(), fmt=ResponseFormat.json()), None)
     assert any_object.grammar is not None
     assert GbnfGrammar(any_object.grammar.text).matches('{"x": [1, "y"]}')
@@ -186,10 +193,12 @@ def test_the_filter_turns_valid_calls_into_deltas_and_says_tool_calls() -> None:
     collector = ToolCallCollector()
     collector.extend(e for e in events if isinstance(e, ToolCallDelta))
     (call,) = collector.calls()
-    assert call.name == "add" and call.parsed_arguments() == {"a": 2, "b": 40}
+    assert call.name == "add"
+    assert call.parsed_arguments() == {"a": 2, "b": 40}
     assert call.id.startswith("call_")
     last = events[-1]
-    assert isinstance(last, Complete) and last.usage.finish_reason is FinishReason.TOOL_CALLS
+    assert isinstance(last, Complete)
+    assert last.usage.finish_reason is FinishReason.TOOL_CALLS
 
 
 @pytest.mark.parametrize(
@@ -213,4 +222,5 @@ def test_invalid_or_cut_calls_come_back_as_text(text: str, reason: FinishReason)
     assert not any(isinstance(e, ToolCallDelta) for e in events)
     assert "".join(e.text for e in events if isinstance(e, Content)) == text
     last = events[-1]
-    assert isinstance(last, Complete) and last.usage.finish_reason is reason
+    assert isinstance(last, Complete)
+    assert last.usage.finish_reason is reason
