@@ -208,7 +208,9 @@ class LlamaEngine(EngineBase[Job]):
             if model.llm is None:
                 raise EngineError(f"model {model.name!r} was unloaded")
             if self._embedder is None:
-                self._embedder = EmbeddingContext(model.lib, model.llm, model.n_ctx)
+                self._embedder = EmbeddingContext(
+                    model.lib, model.llm, model.n_ctx, verbose=self._verbose
+                )
             return self._embedder.embed(request)
 
     # -- load / unload (worker threads) -------------------------------------------------------

@@ -52,8 +52,9 @@ def pooling_of(metadata: dict[str, Any]) -> int:
 class EmbeddingContext:
     """A pooling context on ``llm``'s model, ``n_ctx`` tokens per batch (see module doc)."""
 
-    def __init__(self, lib: ModuleType, llm: Any, n_ctx: int) -> None:
+    def __init__(self, lib: ModuleType, llm: Any, n_ctx: int, *, verbose: bool = False) -> None:
         from llama_cpp import _internals
+        from llama_cpp._utils import suppress_stdout_stderr
 
         self.pooling = pooling_of(dict(llm.metadata))
         self.n_ctx = n_ctx
@@ -71,11 +72,12 @@ class EmbeddingContext:
         self._ctx: Any
         self._batch: Any
         try:
-            self._ctx = self._stack.enter_context(
-                contextlib.closing(
-                    _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+            with suppress_stdout_stderr(disable=verbose):  # llama.cpp logs, as Llama() hides them
+                self._ctx = self._stack.enter_context(
+                    contextlib.closing(
+                        _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+                    )
                 )
-            )
             self._batch = self._stack.enter_context(
                 contextlib.closing(
                     _internals.LlamaBatch(

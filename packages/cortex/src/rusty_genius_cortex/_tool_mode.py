@@ -26,7 +26,6 @@ import secrets
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-import jsonschema
 
 from rusty_genius_core import ChatMessage, Role, Tool, ToolCall, ToolChoiceMode
 
@@ -66,14 +65,14 @@ class OutputPlan:
     def call_of(self, parsed: ParsedCall) -> ToolCall | None:
         """The call as a :class:`ToolCall`, or None when its tool is unknown or its
         arguments are not a JSON object valid against the tool's parameters."""
+        import jsonschema  # only when a call is checked: it costs import time
+
         tool = next((t for t in self.tools if t.name == parsed.name), None)
         if tool is None or not isinstance(parsed.arguments, dict):
             return None
         try:
             jsonschema.validate(parsed.arguments, tool.parameters)
-        except jsonschema.ValidationError:
-            return None
-        except jsonschema.SchemaError:
+        except (jsonschema.ValidationError, jsonschema.SchemaError):
             return None
         call_id = parsed.id or f"call_{secrets.token_hex(12)}"
         arguments = json.dumps(parsed.arguments, ensure_ascii=False)
