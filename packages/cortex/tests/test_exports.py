@@ -10,8 +10,11 @@ import rusty_genius_cortex
 from rusty_genius_testhub.exports import misplaced_names, private_module_names, private_modules
 
 INTERNAL = {
+    "FORMATS",
+    "FORMATS_ALSO",
     "FRACTION_DIGITS",
     "INT_DIGITS",
+    "PRIMITIVES",
     "CallScanner",
     "EmbeddingContext",
     "Grammar",

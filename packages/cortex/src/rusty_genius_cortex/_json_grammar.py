@@ -32,6 +32,9 @@ from typing import Any, Final
 from rusty_genius_core import UnsupportedError
 
 from ._gbnf import decimal_range, format_literal, int_range, json_literal, repetition
+from ._json_primitives import FORMATS as _FORMATS
+from ._json_primitives import FORMATS_ALSO as _FORMATS_ALSO
+from ._json_primitives import PRIMITIVES as _PRIMITIVES
 
 __all__ = ["ANY_JSON_OBJECT", "GrammarBuilder", "SchemaError", "schema_to_grammar"]
 
@@ -44,49 +47,6 @@ class SchemaError(UnsupportedError):
 
 
 _SPACE: Final = 'space ::= " "?'
-_PRIMITIVES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
-    "boolean": ('"true" | "false"', ()),
-    "null": ('"null"', ()),
-    "decimal-part": ("[0-9]{1,16}", ()),
-    "integral-part": ("[0] | [1-9] [0-9]{0,15}", ()),
-    "number": (
-        '("-"? integral-part) ("." decimal-part)? ([eE] [-+]? integral-part)?',
-        ("integral-part", "decimal-part"),
-    ),
-    "integer": ('"-"? integral-part', ("integral-part",)),
-    "char": (r'[^"\\\x7F\x00-\x1F] | [\\] (["\\/bfnrt] | "u" [0-9a-fA-F]{4})', ()),
-    "string": ('"\\"" char* "\\""', ("char",)),
-    "value": (
-        "object | array | string | number | boolean | null",
-        ("object", "array", "string", "number", "boolean", "null"),
-    ),
-    "object": (
-        '"{" space ( string ":" space value ("," space string ":" space value)* )? space "}"',
-        ("string", "value"),
-    ),
-    "array": ('"[" space ( value ("," space value)* )? space "]"', ("value",)),
-    "uuid": (
-        '"\\"" [0-9a-fA-F]{8} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} '
-        '"-" [0-9a-fA-F]{12} "\\""',
-        (),
-    ),
-    "date": (
-        '[0-9]{4} "-" ( "0" [1-9] | "1" [0-2] ) "-" ( "0" [1-9] | [1-2] [0-9] | "3" [0-1] )',
-        (),
-    ),
-    "time": (
-        '([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9] ":" [0-5] [0-9] ( "." [0-9]{3} )? '
-        '( "Z" | ( "+" | "-" ) ( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] )',
-        (),
-    ),
-    "date-time": ('date "T" time', ("date", "time")),
-    "date-string": ('"\\"" date "\\""', ("date",)),
-    "time-string": ('"\\"" time "\\""', ("time",)),
-    "date-time-string": ('"\\"" date-time "\\""', ("date-time",)),
-}
-_FORMATS: Final = {"date": "date-string", "time": "time-string", "date-time": "date-time-string"}
-_FORMATS_ALSO: Final = {"uuid": "uuid"}
-
 _ANNOTATIONS: Final = frozenset(
     {
         "title",

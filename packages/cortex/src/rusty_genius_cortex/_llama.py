@@ -9,15 +9,26 @@ How a request runs:
    rendered by llama-cpp-python's ``Jinja2ChatFormatter`` exactly as its
    ``create_chat_completion`` does); ``raw=True`` sends a prompt as-is. The
    prompt is tokenized as llama-cpp-python tokenizes it, so token counts match
-   its ``usage``. Errors (no template, a prompt that does not fit the context)
-   are raised here, before any event.
+   its ``usage``. The request's tools and response format are planned here
+   (``_tool_mode.py``): a template that supports tools gets them; otherwise, and
+   whenever a call is required, the tools go in the system prompt and a grammar
+   (``_json_grammar.py``) admits only valid calls; a JSON response format is the
+   grammar of its schema. llama.cpp parses the grammar here too. Errors (no
+   template, a prompt that does not fit the context, a schema keyword the grammar
+   cannot enforce) are raised here, before any event.
 3. Generation, in one dedicated thread per request (``_llama_decode.py``): it drives
-   ``Llama.generate`` token by token (sampling by llama.cpp's sampler chain),
+   ``Llama.generate`` token by token (sampling by llama.cpp's sampler chain,
+   with the grammar sampler in it when the plan has a grammar),
    turns each token into text through a per-model piece cache and an
    incremental UTF-8 decoder, runs the shared :class:`TokenPipeline` and hands
    the events to the event loop through a :class:`ThreadRelay`. Stop strings,
    EOG tokens, ``max_tokens``, the context's end and the stop flags end it; the
    thread closes llama-cpp-python's generator itself, still holding the lock.
+   When tools are offered, :class:`ToolCallFilter` turns the calls in the text
+   into ``ToolCallDelta`` events on the way out (``_tool_stream.py``).
+
+Embeddings (``embed()``) run on a pooling context made on the loaded model at the
+first request (``_llama_embed.py``), under the same lock.
 
 Not ``create_completion(stream=True)``: it re-detokenizes the whole completion
 on every token (quadratic), which costs more than the decode of a small model
