@@ -25,6 +25,8 @@ Guarantees:
   seconds) non-zero, only for the request that waited for a load: the first one,
   or the first after a hibernation, switch or unload. Asset events (downloads)
   of that load come first, under the same request id.
+- ``Embed`` is queued and loads as ``Infer`` does and ends with ``Embeddings``
+  (:mod:`._embedding`), or ``ErrorReport``.
 - ``LoadModel`` ends with ``ModelLoaded``, or ``ErrorReport`` (``kind`` is
   ``"Cancelled"`` when it was cancelled); ``Unload``, ``Cancel`` and
   ``Shutdown`` end with ``Ack``; ``ListModels`` with ``ModelList``.
@@ -61,6 +63,7 @@ from rusty_genius_core import (
     Cancel,
     Complete,
     ConfigError,
+    Embed,
     EngineError,
     ErrorReport,
     FinishReason,
@@ -83,6 +86,7 @@ from rusty_genius_core import (
 )
 from rusty_genius_cortex import Engine, StopSignal
 
+from ._embedding import serve_embed
 from ._leftover import EngineRun
 from ._strategy import CortexStrategy, HibernateAfter, Immediate, KeepAlive
 
@@ -296,10 +300,10 @@ class _Slot:
 
 @attrs.define(eq=False)
 class _Job:
-    """An ``Infer`` or ``LoadModel`` from admission to its final body."""
+    """An ``Infer``, ``Embed`` or ``LoadModel`` from admission to its final body."""
 
     request_id: str
-    command: Infer | LoadModel
+    command: Infer | Embed | LoadModel
     started: anyio.Event
     stop: StopSignal = attrs.Factory(StopSignal)
     slot: _Slot | None = None
@@ -421,7 +425,7 @@ class _Session:
                 ),
             )
             return
-        if isinstance(command, Infer | LoadModel):
+        if isinstance(command, Infer | Embed | LoadModel):
             if len(self._queue) >= self._cfg.max_queue:
                 await self._send(
                     rid,
@@ -512,7 +516,7 @@ class _Session:
 
     # -- admission and scheduling ---------------------------------------------------------
 
-    def _admit(self, request_id: str, command: Infer | LoadModel) -> None:
+    def _admit(self, request_id: str, command: Infer | Embed | LoadModel) -> None:
         job = _Job(request_id=request_id, command=command, started=anyio.Event())
         self._ids[request_id] = job
         self._queue.append(job)
@@ -796,6 +800,10 @@ class _Session:
         if isinstance(job.command, LoadModel):
             self._remember_options(job.model, job.command.options)
             return ModelLoaded(model=job.model, load_duration=load_seconds or 0.0)
+        if isinstance(job.command, Embed):
+            assert job.slot is not None
+            assert job.slot.engine is not None
+            return await serve_embed(job.slot.engine, job.command, load_seconds)
         return await self._run_stream(job, job.command, load_seconds)
 
     async def _ensure_loaded(self, slot: _Slot, job: _Job) -> float | None:
@@ -962,6 +970,9 @@ class _Session:
             messages=command.messages,
             config=command.config,
             stop=job.stop,
+            tools=command.tools,
+            tool_choice=command.tool_choice,
+            response_format=command.response_format,
         )
         cold = load_seconds is not None
         final: Complete | None = None

@@ -103,10 +103,6 @@ def import_llama_cpp() -> ModuleType:
         ) from exc
 
 
-class PromptTooLongError(ContextLengthError, EngineError):
-    """The prompt does not fit the context: the caller's error (400), raised by the engine."""
-
-
 class LlamaEngine(EngineBase[Job]):
     """llama.cpp through llama-cpp-python (``backend == "llama"``).
 
@@ -357,7 +353,7 @@ class LlamaEngine(EngineBase[Job]):
                 )
             n_ctx = config.context_size
         if len(tokens) >= n_ctx:
-            raise PromptTooLongError(
+            raise ContextLengthError(
                 f"the prompt is {len(tokens)} tokens but the context of {model.name!r} holds "
                 f"{n_ctx}: shorten it or load the model with a larger LoadOptions.context_size"
             )

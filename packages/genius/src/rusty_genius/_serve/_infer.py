@@ -18,7 +18,10 @@ from rusty_genius_core import (
     InferenceConfig,
     InferenceEvent,
     LoadOptions,
+    ResponseFormat,
     Sampling,
+    Tool,
+    ToolChoice,
     limits,
 )
 
@@ -28,7 +31,7 @@ from ._statistics import Stats
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
-    from .._genius import InferenceStream
+    from .._streams import InferenceStream
 
 __all__ = ["NO_LIMIT", "Context", "Job", "build_config", "inference_events", "open_job"]
 
@@ -90,6 +93,9 @@ class Job:
     load_options: LoadOptions | None = None
     stream: bool = False
     received: float = attrs.field(factory=time.perf_counter)
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice = attrs.field(factory=ToolChoice)
+    response_format: ResponseFormat = attrs.field(factory=ResponseFormat)
 
 
 @attrs.frozen(kw_only=True)
@@ -107,10 +113,17 @@ async def open_job(context: Context, job: Job) -> InferenceStream:
     genius = context.genius
     if job.load_options is not None:
         await genius.load(job.model, job.load_options)
-    if job.messages is not None:
-        return genius.infer(job.model, job.messages, config=job.config, keep_alive=job.keep_alive)
-    assert job.prompt is not None
-    return genius.infer(job.model, job.prompt, config=job.config, keep_alive=job.keep_alive)
+    given = job.messages if job.messages is not None else job.prompt
+    assert given is not None
+    return genius.infer(
+        job.model,
+        given,
+        config=job.config,
+        keep_alive=job.keep_alive,
+        tools=job.tools,
+        tool_choice=job.tool_choice,
+        response_format=job.response_format,
+    )
 
 
 async def inference_events(
