@@ -133,7 +133,6 @@ def test_a_template_without_tools_gets_the_generic_mode(llama_cpp_module: Any) -
     prompt = render_prompt("smol", "smol.gguf", smol, request, plan, native_history=False).text
     assert prompt.startswith("<|im_start|>system\nYou can call these tools")
     assert '"name": "add"' in prompt
-    assert (
-        '<|im_start|>assistant\n{"name": "add", "arguments": {"a": 1, "b": 2}}<|im_end|>' in prompt
-    )
+    call = '{"tool_call": {"name": "add", "arguments": {"a": 1, "b": 2}}}'
+    assert f"<|im_start|>assistant\n{call}<|im_end|>" in prompt
     assert "<|im_start|>user\nResult of add: 3<|im_end|>" in prompt

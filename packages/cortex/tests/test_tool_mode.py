@@ -107,17 +107,28 @@ def test_required_or_named_is_generic_on_any_model(
         assert "must call the tool 'add'" in plan.system
 
 
-def test_auto_without_template_support_allows_a_call_or_plain_text() -> None:
+def test_auto_without_template_support_is_a_wrapped_call_or_a_reply() -> None:
     plan = plan_output(request(), None)
     assert plan.grammar is not None
     assert plan.style is CallStyle.GENERIC
     compiled = GbnfGrammar(plan.grammar.text)
-    assert compiled.matches('{"name": "add", "arguments": {"a": 1, "b": 2}}')
-    assert compiled.matches("It is sunny in Paris.\nEnjoy!")
-    assert compiled.matches("")
-    assert not compiled.matches('{"name": "add", "arguments": {"a": "x", "b": 2}}')
-    assert not compiled.matches(' {"looks": "like json"}')
-    assert "plain text" in plan.system
+    assert compiled.matches('{"tool_call": {"name": "add", "arguments": {"a": 1, "b": 2}}}')
+    assert compiled.matches('{"response": "It is sunny in Paris.\\nEnjoy!"}')
+    assert not compiled.matches('{"tool_call": {"name": "add", "arguments": {"a": "x", "b": 2}}}')
+    assert not compiled.matches('{"response": 7}')
+    assert not compiled.matches("It is sunny.")
+    assert '{"response": <your reply>}' in plan.system
+
+
+def test_auto_with_a_response_format_wraps_the_formatted_answer() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    plan = plan_output(request(fmt=ResponseFormat.json(schema)), CallStyle.HERMES)
+    assert plan.grammar is not None
+    assert not plan.native
+    compiled = GbnfGrammar(plan.grammar.text)
+    assert compiled.matches('{"response": {"n": 3}}')
+    assert not compiled.matches('{"response": {"m": 3}}')
+    assert compiled.matches('{"tool_call": {"name": "add", "arguments": {"a": 1, "b": 2}}}')
 
 
 def test_a_response_format_alone_is_its_schema_grammar() -> None:
@@ -171,7 +182,9 @@ def test_history_with_calls_and_results_for_both_kinds_of_template() -> None:
     assert native[3] == {"role": "tool", "content": "3", "tool_call_id": "call_1", "name": "add"}
     generic = chat_dicts(history, native=False, system="TOOLS")
     assert generic[0] == {"role": "system", "content": "TOOLS\n\nBe brief."}
-    assert json.loads(generic[2]["content"]) == {"name": "add", "arguments": {"a": 1, "b": 2}}
+    assert json.loads(generic[2]["content"]) == {
+        "tool_call": {"name": "add", "arguments": {"a": 1, "b": 2}}
+    }
     assert generic[3] == {"role": "user", "content": "Result of add: 3"}
 
 
@@ -224,3 +237,16 @@ def test_invalid_or_cut_calls_come_back_as_text(text: str, reason: FinishReason)
     last = events[-1]
     assert isinstance(last, Complete)
     assert last.usage.finish_reason is reason
+
+
+def test_a_generic_reply_streams_as_text() -> None:
+    plan = plan_output(request(), None)
+    text = '{"response": "Two \\"quoted\\" words\\u00e9"}'
+    events = run_filter(plan, [text[i : i + 3] for i in range(0, len(text), 3)], FinishReason.STOP)
+    contents = [e.text for e in events if isinstance(e, Content)]
+    assert len(contents) > 1  # it came piece by piece, not at the end
+    assert "".join(contents) == 'Two "quoted" wordsé'
+    assert not any(isinstance(e, ToolCallDelta) for e in events)
+    last = events[-1]
+    assert isinstance(last, Complete)
+    assert last.usage.finish_reason is FinishReason.STOP

@@ -85,6 +85,12 @@ CASES: list[tuple[CallStyle, str, str, list[ParsedCall]]] = [
         "",
         [ParsedCall("get_weather", PARIS)],
     ),
+    (
+        CallStyle.GENERIC,  # under auto, llama.cpp's generic shape
+        '{"tool_call": {"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}}',
+        "",
+        [ParsedCall("get_weather", PARIS)],
+    ),
 ]
 
 
@@ -146,3 +152,14 @@ def test_arguments_written_as_json_text_are_read() -> None:
 )
 def test_the_style_is_read_from_the_template(template: str, style: CallStyle) -> None:
     assert detect_style(template) is style
+
+
+@pytest.mark.parametrize("piece", [1, 2, 5])
+def test_a_generic_reply_is_its_text_streamed_as_it_comes(piece: int) -> None:
+    output = '{"response": "Hello \\"world\\" \\u00e9\\ud83d\\ude00 ok\\n"}'
+    assert parse_calls(output, CallStyle.GENERIC) == ('Hello "world" \u00e9\U0001f600 ok\n', [])
+    scanner = CallScanner(CallStyle.GENERIC)
+    shown = [scanner.feed(output[i : i + piece]) for i in range(0, len(output), piece)]
+    assert "".join(shown) == 'Hello "world" \u00e9\U0001f600 ok\n'
+    assert sum(bool(s) for s in shown) > 1
+    assert scanner.finish() == ("", [])

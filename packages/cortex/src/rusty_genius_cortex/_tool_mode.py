@@ -125,13 +125,16 @@ def _generic_grammar(tools: tuple[Tool, ...], *, forced: bool, answer: Any) -> G
     )
     if forced:
         return Grammar(builder.grammar(call))
-    if answer is None:  # a plain answer: anything that does not open like a call
-        text = builder.rule("text", "([^{ \\t\\r\\n] [^\\x00]*)?")
-        return Grammar(builder.grammar(builder.rule("root", f"{call} | {text}")))
-    shaped = builder.schema(answer, "answer", "response_format.schema")
-    # The answer and a call may both be objects: a call is told apart by its "name" key
-    # and shape when parsed, and an answer that happens to look like one is a call.
-    return Grammar(builder.grammar(builder.rule("root", f"{call} | {shaped}")))
+    # Under auto the answer is JSON either way, as llama.cpp's generic format has it:
+    # {"tool_call": {...}} or {"response": ...}; a small model picks between the two
+    # keys far more reliably than between a call and free text.
+    if answer is None:
+        reply = builder.schema({"type": "string"}, "reply")
+    else:
+        reply = builder.schema(answer, "reply", "response_format.schema")
+    wrapped_call = f'"{{" space "\\"tool_call\\"" space ":" space {call} space "}}"'
+    wrapped_reply = f'"{{" space "\\"response\\"" space ":" space {reply} space "}}"'
+    return Grammar(builder.grammar(builder.rule("root", f"{wrapped_call} | {wrapped_reply}")))
 
 
 def _generic_system(tools: tuple[Tool, ...], *, forced: bool, named: str | None) -> str:
@@ -140,18 +143,22 @@ def _generic_system(tools: tuple[Tool, ...], *, forced: bool, named: str | None)
         ensure_ascii=False,
         indent=1,
     )
-    lines = [
-        "You can call these tools (functions), described as JSON:",
-        listing,
-        f"To call a tool, answer with only this JSON object: {_GENERIC_CALL_SHAPE}. "
-        "The result will be given back to you in the next message.",
-    ]
-    if named is not None:
-        lines.append(f"You must call the tool {named!r} now.")
-    elif forced:
-        lines.append("You must call one of these tools now.")
+    lines = ["You can call these tools (functions), described as JSON:", listing]
+    if named is not None or forced:
+        lines.append(
+            f"To call a tool, answer with only this JSON object: {_GENERIC_CALL_SHAPE}. "
+            "The result will be given back to you in the next message."
+        )
+        must = f"the tool {named!r}" if named is not None else "one of these tools"
+        lines.append(f"You must call {must} now.")
     else:
-        lines.append("If no tool is needed, answer the user directly in plain text.")
+        lines.append(
+            "Respond in JSON, either with tool_call (a request to call a tool) or with "
+            'response (your reply to the user): {"tool_call": '
+            f'{_GENERIC_CALL_SHAPE}}} or {{"response": <your reply>}}. '
+            "Call a tool when it can help answer; its result will be given back to you "
+            "in the next message."
+        )
     return "\n\n".join(lines)
 
 
@@ -188,7 +195,10 @@ def chat_dicts(
             out.append({"role": "user", "content": f"Result of {who}: {m.content}"})
         elif m.tool_calls:
             calls = "\n".join(
-                json.dumps({"name": c.name, "arguments": c.parsed_arguments()}, ensure_ascii=False)
+                json.dumps(
+                    {"tool_call": {"name": c.name, "arguments": c.parsed_arguments()}},
+                    ensure_ascii=False,
+                )
                 for c in m.tool_calls
             )
             out.append({"role": "assistant", "content": (m.content + "\n" + calls).strip()})

@@ -11,8 +11,10 @@ llama.cpp's ``common/chat.cpp`` and Ollama's tool parsers recognise them):
   the newer ``[TOOL_CALLS]name[ARGS]{...}`` (also with ``[CALL_ID]id``);
 * ``functiongemma``: ``<start_function_call>call:name{key:<escape>text<escape>,n:1}
   <end_function_call>``;
-* ``generic`` (ours, for templates without tools): the answer is
-  ``{"name": ..., "arguments": {...}}``, constrained by a grammar.
+* ``generic`` (ours, for templates without tools, constrained by a grammar):
+  ``{"name": ..., "arguments": {...}}`` when a call is required; under ``auto``,
+  llama.cpp's generic shape ``{"tool_call": {...}}`` or ``{"response": ...}``
+  (the reply is the text).
 
 :func:`parse_calls` splits a whole answer into its text and its calls;
 :class:`CallScanner` does it while text streams, passing through text that
@@ -117,7 +119,9 @@ def parse_calls(text: str, style: CallStyle) -> tuple[str, list[ParsedCall]]:
         return _parse_mistral(text)
     if style is CallStyle.FUNCTIONGEMMA:
         return _parse_functiongemma(text)
-    return _parse_json_answer(text, "parameters" if style is CallStyle.LLAMA3 else "arguments")
+    if style is CallStyle.GENERIC:
+        return _parse_generic(text)
+    return _parse_json_answer(text, "parameters")
 
 
 _HERMES: Final = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
@@ -137,6 +141,24 @@ def _parse_hermes(text: str) -> tuple[str, list[ParsedCall]]:
         calls.append(call)
     kept.append(text[last:])
     return "".join(kept).strip() if calls else text, calls
+
+
+def _parse_generic(text: str) -> tuple[str, list[ParsedCall]]:
+    """``{"tool_call": call}``, ``{"tool_calls": [...]}``, ``{"response": ...}`` or a bare call."""
+    parsed = _json_prefix(text)
+    if parsed is None or text[parsed[1] :].strip() or not isinstance(parsed[0], dict):
+        return text, []
+    value = parsed[0]
+    if set(value) == {"response"}:
+        reply = value["response"]
+        return (reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)), []
+    if set(value) in ({"tool_call"}, {"tool_calls"}):
+        items = value.get("tool_calls", [value.get("tool_call")])
+        calls = [_call_of(item) for item in (items if isinstance(items, list) else [items])]
+        if not calls or None in calls:
+            return text, []
+        return "", [c for c in calls if c is not None]
+    return _parse_json_answer(text, "arguments")
 
 
 def _parse_json_answer(text: str, args_key: str) -> tuple[str, list[ParsedCall]]:
@@ -292,6 +314,59 @@ class _GemmaValue:
         return pos
 
 
+_REPLY_OPEN: Final = re.compile(r'\s*\{\s*"response"\s*:\s*"')
+_REPLY_KEY: Final = '{"response":"'  # _REPLY_OPEN without its whitespace
+_SIMPLE_ESCAPES: Final = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "b": "\b",
+    "f": "\f",
+    "/": "/",
+    "\\": "\\",
+    '"': '"',
+}
+
+
+@attrs.define
+class _Reply:
+    """A JSON string's text as it streams in: escapes decoded, stops at the closing quote."""
+
+    open: bool = False
+    failed: bool = False
+    done: bool = False
+    pending: str = ""  # an escape sequence cut between pieces
+
+    def feed(self, text: str) -> str:
+        buf, self.pending = self.pending + text, ""
+        out: list[str] = []
+        i = 0
+        while i < len(buf) and not self.done:
+            c = buf[i]
+            if c == '"':
+                self.done = True
+            elif c != "\\":
+                out.append(c)
+            else:
+                size = 2
+                if buf[i + 1 : i + 2] == "u":
+                    size = 6
+                    if buf[i + 2 : i + 4].lower() in ("d8", "d9", "da", "db"):
+                        size = 12  # a surrogate pair: both halves together
+                if i + size > len(buf):
+                    self.pending = buf[i:]
+                    break
+                chunk = buf[i : i + size]
+                try:
+                    out.append(json.loads(f'"{chunk}"'))
+                except ValueError:
+                    out.append(_SIMPLE_ESCAPES.get(chunk[1:2], chunk))
+                i += size
+                continue
+            i += 1
+        return "".join(out)
+
+
 class CallScanner:
     """Streams text through, holding back what may be a tool call (until :meth:`finish`).
 
@@ -307,12 +382,13 @@ class CallScanner:
         self._pending = ""  # passed text that might still begin a marker
         self._holding = False
         self._started = False  # seen a non-space character
+        self._reply = _Reply() if style is CallStyle.GENERIC else None
 
     def feed(self, text: str) -> str:
         """The part of ``text`` that can be shown now."""
         if self._holding:
             self._held.append(text)
-            return ""
+            return self._reply_text()
         buf = self._pending + text
         if not self._started and self.style in _STARTS_WITH_JSON:
             stripped = buf.lstrip()
@@ -324,7 +400,7 @@ class CallScanner:
                 self._holding = True
                 self._held.append(buf)
                 self._pending = ""
-                return ""
+                return self._reply_text()
         for marker in self._markers:
             at = buf.find(marker)
             if at >= 0:
@@ -341,8 +417,27 @@ class CallScanner:
         self._pending = buf[len(buf) - keep :] if keep else ""
         return buf[: len(buf) - keep]
 
+    def _reply_text(self) -> str:
+        """Under ``generic``, the text of ``{"response": "..."}`` as it streams."""
+        reply = self._reply
+        if reply is None or reply.failed:
+            return ""
+        if not reply.open:
+            held = "".join(self._held)
+            match = _REPLY_OPEN.match(held)
+            if match is None:
+                reply.failed = not _REPLY_KEY.startswith(re.sub(r"\s+", "", held))
+                return ""
+            reply.open = True
+            self._held = [held[match.end() :]]
+        text = "".join(self._held)
+        self._held = []
+        return reply.feed(text)
+
     def finish(self) -> tuple[str, list[ParsedCall]]:
         """The text still to show and the calls, once the answer is complete."""
+        if self._reply is not None and self._reply.open:
+            return "", []  # the reply has been shown as it came
         if not self._holding:
             tail, self._pending = self._pending, ""
             return tail, []
