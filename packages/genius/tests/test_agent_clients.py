@@ -10,6 +10,7 @@ asyncio and trio alike.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import math
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from rusty_genius import Genius
+    from rusty_genius_testhub import LoopbackHub
 
 MODEL = "pinky-agent"
 WEATHER_SCHEMA: dict[str, Any] = {
@@ -369,6 +371,25 @@ async def test_a_prompt_longer_than_the_context_is_context_length_exceeded(
         refused = await http.post(
             "/api/embed", json={"model": MODEL, "input": long, "truncate": False}
         )
+        history = [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": long},
+            {"role": "assistant", "content": long},
+            {"role": "user", "content": "and now?"},
+        ]
+        chat_cut = await http.post(
+            "/api/chat", json={"model": MODEL, "messages": history, "stream": False}
+        )
+        chat_refused = await http.post(
+            "/api/chat",
+            json={"model": MODEL, "messages": history, "stream": False, "truncate": False},
+        )
+        generated = [
+            line
+            async for line in (
+                await http.post("/api/generate", json={"model": MODEL, "prompt": long})
+            ).aiter_lines()
+        ]
     assert chat.status_code == 400
     assert chat.json()["error"]["code"] == "context_length_exceeded"
     assert embedded.status_code == 400
@@ -377,6 +398,15 @@ async def test_a_prompt_longer_than_the_context_is_context_length_exceeded(
     assert cut.json()["prompt_eval_count"] == 64  # Ollama truncates to the context
     assert refused.status_code == 400
     assert "context" in refused.json()["error"]
+    # Ollama drops the oldest messages (the system message stays) until the chat fits.
+    assert chat_cut.status_code == 200
+    assert chat_cut.json()["message"]["content"] == "and now?"  # Pinky echoes the last
+    assert chat_cut.json()["prompt_eval_count"] == 4  # "Be", " brief.", "\\nand", " now?"
+    assert chat_refused.status_code == 400
+    assert "context" in chat_refused.json()["error"]
+    last = json.loads(generated[-1])
+    assert last["done"]
+    assert 32 <= last["prompt_eval_count"] < 64  # the prompt's end, halved until it fit
 
 
 # -- Ollama ---------------------------------------------------------------------------------------
@@ -465,11 +495,23 @@ async def test_ollama_embed_and_show(served: Callable[[], Any]) -> None:
 # -- pydantic-ai ----------------------------------------------------------------------------------
 
 
-def _agent_model(url: str) -> Any:
+def run_agent(url: str, build: Callable[[Any], Any], prompt: str) -> Any:
+    """Run the agent ``build(model)`` on ``prompt`` in a loop of its own, in this thread.
+
+    The OpenAI client is ours and closed, and ``asyncio.run`` closes its loop: pydantic-ai's
+    ``run_sync`` would leave both open, and their sockets warn later, in another test.
+    """
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    return OpenAIChatModel(MODEL, provider=OpenAIProvider(base_url=f"{url}/v1", api_key="unused"))
+    async def run() -> Any:
+        async with openai.AsyncOpenAI(
+            base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=600
+        ) as client:
+            model = OpenAIChatModel(MODEL, provider=OpenAIProvider(openai_client=client))
+            return await build(model).run(prompt)
+
+    return asyncio.run(run())
 
 
 async def test_pydantic_ai_agent_returns_a_validated_model(served: Callable[[], Any]) -> None:
@@ -478,8 +520,10 @@ async def test_pydantic_ai_agent_returns_a_validated_model(served: Callable[[], 
     async with served() as url:
 
         def work() -> Any:
-            agent = Agent(_agent_model(url), output_type=City)
-            return agent.run_sync("Tell me about a city in Portugal").output
+            def build(model: Any) -> Agent[None, City]:
+                return Agent(model, output_type=City)
+
+            return run_agent(url, build, "Tell me about a city in Portugal").output
 
         city = await in_thread(work)
     assert isinstance(city, City)
@@ -496,15 +540,18 @@ async def test_pydantic_ai_agent_calls_a_python_tool_and_uses_its_result(
     async with served() as url:
 
         def work() -> Any:
-            agent = Agent(_agent_model(url), system_prompt="Use the tools.")
+            def build(model: Any) -> Agent[None, str]:
+                agent = Agent(model, system_prompt="Use the tools.")
 
-            @agent.tool_plain
-            def population_of(city: str) -> str:
-                """The population of a city."""
-                calls.append(city)
-                return f"{city} has 545923 inhabitants"
+                @agent.tool_plain
+                def population_of(city: str) -> str:
+                    """The population of a city."""
+                    calls.append(city)
+                    return f"{city} has 545923 inhabitants"
 
-            return agent.run_sync("How many people live in Lisbon?").output
+                return agent
+
+            return run_agent(url, build, "How many people live in Lisbon?").output
 
         output = await in_thread(work)
     assert calls == ["How many people live in Lisbon?"]
@@ -565,3 +612,33 @@ async def test_remote_engine_passes_tools_formats_and_embeddings_through(
     for got, wanted in zip(embedded[1].vectors, embedded[0].vectors, strict=True):
         assert got == pytest.approx(wanted)
     assert embedded[1].token_counts == embedded[0].token_counts == (2, 1)
+
+
+async def test_a_repo_the_hub_does_not_have_is_404_everywhere(
+    make_genius: Callable[..., Genius], hub: LoopbackHub
+) -> None:
+    from rusty_genius_testhub.engines import NeedsWeights
+
+    missing = "nobody/nothing-GGUF:Q4_0"
+    async with (
+        make_genius(engine_factory=NeedsWeights, endpoint=hub.url) as genius,
+        open_server(create_app(genius), port=0) as address,
+        httpx.AsyncClient(base_url=address.url, timeout=60) as http,
+    ):
+        replies = [
+            await http.post(
+                "/v1/chat/completions",
+                json={"model": missing, "messages": [{"role": "user", "content": "x"}]},
+            ),
+            await http.post("/v1/embeddings", json={"model": missing, "input": "x"}),
+            await http.post("/api/chat", json={"model": missing, "messages": [USER_X]}),
+            await http.post("/api/embed", json={"model": missing, "input": "x"}),
+            await http.post("/api/pull", json={"model": missing, "stream": False}),
+            await http.post("/api/show", json={"model": missing}),
+        ]
+    assert [r.status_code for r in replies] == [404] * len(replies), [r.text for r in replies]
+    assert replies[0].json()["error"]["code"] == "model_not_found"
+    assert all("nobody/nothing-GGUF" in r.text for r in replies[:5])
+
+
+USER_X = {"role": "user", "content": "x"}

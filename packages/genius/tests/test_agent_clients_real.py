@@ -10,6 +10,7 @@ tool-parser and embedding work; ``/api/show`` and the context-length errors run 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from contextlib import asynccontextmanager
@@ -281,12 +282,23 @@ async def test_a_prompt_longer_than_the_context_is_refused_as_the_apis_do(
     assert chat.json()["error"]["code"] == "context_length_exceeded"
 
 
-def _agent_model(url: str) -> Any:
+def run_agent(url: str, build: Callable[[Any], Any], prompt: str) -> Any:
+    """Run the agent ``build(model)`` on ``prompt`` in a loop of its own, in this thread.
+
+    The OpenAI client is ours and closed, and ``asyncio.run`` closes its loop: pydantic-ai's
+    ``run_sync`` would leave both open, and their sockets warn later, in another test.
+    """
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    provider = OpenAIProvider(base_url=f"{url}/v1", api_key="unused")
-    return OpenAIChatModel(REF, provider=provider)
+    async def run() -> Any:
+        async with openai.AsyncOpenAI(
+            base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=600
+        ) as client:
+            model = OpenAIChatModel(REF, provider=OpenAIProvider(openai_client=client))
+            return await build(model).run(prompt)
+
+    return asyncio.run(run())
 
 
 async def test_pydantic_ai_structured_output_and_a_tool(served: Callable[[], Any]) -> None:
@@ -298,18 +310,24 @@ async def test_pydantic_ai_structured_output_and_a_tool(served: Callable[[], Any
 
         def work() -> tuple[Any, Any]:
             settings = ModelSettings(temperature=0, max_tokens=128)
-            city = Agent(_agent_model(url), output_type=City, model_settings=settings)
-            tooled = Agent(_agent_model(url), model_settings=settings)
 
-            @tooled.tool_plain
-            def get_weather(city: str) -> str:
-                """Get the current weather in a city."""
-                calls.append(city)
-                return f"It is 31 degrees and sunny in {city}."
+            def tooled(model: Any) -> Agent[None, str]:
+                agent = Agent(model, model_settings=settings)
+
+                @agent.tool_plain
+                def get_weather(city: str) -> str:
+                    """Get the current weather in a city."""
+                    calls.append(city)
+                    return f"It is 31 degrees and sunny in {city}."
+
+                return agent
+
+            def typed(model: Any) -> Agent[None, City]:
+                return Agent(model, output_type=City, model_settings=settings)
 
             return (
-                city.run_sync("Tell me about Paris.").output,
-                tooled.run_sync(WEATHER_QUESTION),
+                run_agent(url, typed, "Tell me about Paris.").output,
+                run_agent(url, tooled, WEATHER_QUESTION),
             )
 
         city, run = await anyio.to_thread.run_sync(work)

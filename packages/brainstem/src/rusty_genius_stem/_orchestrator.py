@@ -803,7 +803,15 @@ class _Session:
         if isinstance(job.command, Embed):
             assert job.slot is not None
             assert job.slot.engine is not None
-            return await serve_embed(job.slot.engine, job.command, load_seconds)
+            with anyio.CancelScope() as scope:
+                job.scope = scope  # Cancel stops it here
+                try:
+                    return await serve_embed(job.slot.engine, job.command, load_seconds)
+                finally:
+                    job.scope = None
+            return ErrorReport(
+                error=RequestCancelledError, message=f"request {job.request_id!r} was cancelled"
+            )
         return await self._run_stream(job, job.command, load_seconds)
 
     async def _ensure_loaded(self, slot: _Slot, job: _Job) -> float | None:

@@ -124,12 +124,12 @@ def response_format(
     if given.type == "json_object":
         return ResponseFormat(kind=ResponseKind.JSON_OBJECT)
     spec = given.json_schema
-    if spec is None or spec.schema_ is None:
+    if spec is None or spec.schema is None:
         raise RequestError(
             f"'{param}.json_schema.schema' is required with type 'json_schema'",
             f"{param}.json_schema.schema",
         )
-    schema = check_schema(spec.schema_, f"{param}.json_schema.schema")
+    schema = check_schema(spec.schema, f"{param}.json_schema.schema")
     made: ResponseFormat = built(
         lambda: ResponseFormat(
             kind=ResponseKind.JSON_SCHEMA,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import struct
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rusty_genius_core import GeniusError, LoadOptions
 
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from rusty_genius_core import Embeddings
 
     from ._infer import Context
-    from ._models_tools import EmbeddingRequest, OllamaEmbeddingsRequest, OllamaEmbedRequest
+    from ._models_ollama import OllamaEmbeddingsRequest, OllamaEmbedRequest, Options
+    from ._models_tools import EmbeddingRequest
 
 __all__ = ["ollama_embed", "ollama_embeddings", "openai_embeddings"]
 
@@ -48,11 +49,10 @@ async def _embed(
     truncate: bool,
     dimensions: int | None = None,
     keep_alive: float | None = None,
-    options: dict[str, Any] | None = None,
+    options: Options | None = None,
 ) -> Embeddings:
-    num_ctx = (options or {}).get("num_ctx")
-    if isinstance(num_ctx, int) and not isinstance(num_ctx, bool) and num_ctx >= 16:
-        await context.genius.load(model, LoadOptions(context_size=num_ctx))
+    if options is not None and options.num_ctx is not None:
+        await context.genius.load(model, LoadOptions(context_size=options.num_ctx))
     return await context.genius.embed(
         model, inputs, truncate=truncate, dimensions=dimensions, keep_alive=keep_alive
     )

@@ -96,6 +96,8 @@ class Job:
     tools: tuple[Tool, ...] = ()
     tool_choice: ToolChoice = attrs.field(factory=ToolChoice)
     response_format: ResponseFormat = attrs.field(factory=ResponseFormat)
+    truncate: bool = False
+    """Cut a prompt longer than the context to fit (Ollama's ``truncate``), else refuse it."""
 
 
 @attrs.frozen(kw_only=True)

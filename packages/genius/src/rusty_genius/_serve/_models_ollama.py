@@ -18,7 +18,12 @@ from rusty_genius_core import Role
 from rusty_genius_core import limits as _limits
 from rusty_genius_core.limits import Limit
 
-from ._models_tools import OllamaToolCall, ToolDef  # noqa: TC001  # pydantic reads them
+from ._models_tools import (  # noqa: TC001  # pydantic reads them
+    Dimensions,
+    EmbedInputs,
+    OllamaToolCall,
+    ToolDef,
+)
 from ._wire import (
     Bounded,
     ContextSize,
@@ -45,12 +50,16 @@ __all__ = [
     "GenerateResponse",
     "OllamaChatRequest",
     "OllamaChatResponse",
+    "OllamaEmbedRequest",
+    "OllamaEmbeddingsRequest",
     "OllamaErrorResponse",
     "OllamaMessage",
     "Options",
     "PullRequest",
     "PullStatus",
     "RunningModels",
+    "ShowRequest",
+    "ShowResponse",
     "Tags",
     "Version",
 ]
@@ -114,6 +123,8 @@ class OllamaRequestBase(BaseModel):
     think: Think | None = None
     keep_alive: KeepAlive | None = None
     stream: Flag | None = None
+    truncate: Flag | None = None
+    """Cut a chat or prompt longer than the context to fit (the default), or refuse it."""
 
     @property
     def show_thinking(self) -> bool:
@@ -153,6 +164,30 @@ class GenerateRequest(OllamaRequestBase):
     raw: Flag | None = None
     template: Text | None = None
     """Accepted and ignored: the model's own template applies."""
+
+
+class OllamaEmbedRequest(BaseModel):
+    """``POST /api/embed``: ``truncate`` (default true) cuts texts to the context."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: _Model
+    input: EmbedInputs
+    truncate: Flag | None = None
+    dimensions: Dimensions | None = None
+    keep_alive: KeepAlive | None = None
+    options: Options | None = None
+
+
+class OllamaEmbeddingsRequest(BaseModel):
+    """``POST /api/embeddings`` (legacy): one ``prompt``, one vector."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: _Model
+    prompt: Text
+    keep_alive: KeepAlive | None = None
+    options: Options | None = None
 
 
 class PullRequest(BaseModel):
@@ -276,3 +311,25 @@ class OllamaErrorResponse(BaseModel):
     """Every error outside ``/v1``: the message names the offending field."""
 
     error: str
+
+
+# -- /api/show --------------------------------------------------------------------------------
+
+
+class ShowRequest(BaseModel):
+    """``POST /api/show``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: _Model
+    verbose: Flag | None = None
+
+
+class ShowResponse(BaseModel):
+    modelfile: str
+    parameters: str
+    template: str
+    details: ModelDetails
+    model_info: dict[str, Any]
+    capabilities: list[Literal["completion", "tools", "embedding", "thinking", "vision", "insert"]]
+    modified_at: str

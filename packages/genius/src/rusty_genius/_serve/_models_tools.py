@@ -11,15 +11,15 @@ the protocol's values (``_agent_wire``), with the field named.
 
 from __future__ import annotations
 
+import json
+import warnings
 from typing import Annotated, Any, Literal
 
-import annotated_types
 from pydantic import (
-    AliasChoices,
     BaseModel,
     ConfigDict,
-    Field,
     Strict,
+    StringConstraints,
     WithJsonSchema,
     WrapValidator,
 )
@@ -37,18 +37,13 @@ __all__ = [
     "FunctionCall",
     "FunctionDef",
     "JsonSchemaFormat",
-    "ModelDetails",
     "NamedFunction",
     "NamedToolChoice",
-    "OllamaEmbedRequest",
     "OllamaEmbedResponse",
-    "OllamaEmbeddingsRequest",
     "OllamaEmbeddingsResponse",
     "OllamaFunctionCall",
     "OllamaToolCall",
     "ResponseFormatIn",
-    "ShowRequest",
-    "ShowResponse",
     "ToolCallDeltaOut",
     "ToolCallIn",
     "ToolCallOut",
@@ -63,6 +58,12 @@ class _Loose(BaseModel):
 def _json_object(value: object, handler: Any) -> Any:
     if not isinstance(value, dict):
         raise invalid(f"must be a JSON object (a JSON Schema), got {describe_value(value)}")
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise invalid("must be valid Unicode text throughout, got a lone surrogate") from None
+    except (ValueError, TypeError) as exc:  # a float too large for JSON, as an infinity
+        raise invalid(f"must hold only finite JSON values ({exc})") from None
     return handler(value)
 
 
@@ -73,9 +74,11 @@ ToolName = Annotated[
     str,
     Strict(),
     WrapValidator(Expect("a string")),
-    annotated_types.MinLen(1),
-    annotated_types.MaxLen(limits.TOOL_NAME_MAX_LENGTH),
+    StringConstraints(
+        min_length=1, max_length=limits.TOOL_NAME_MAX_LENGTH, pattern=r"^[A-Za-z0-9_.-]+$"
+    ),
 ]
+"""A function's name: letters, digits, ``_``, ``.`` and ``-``, as OpenAI allows."""
 
 
 class FunctionDef(_Loose):
@@ -114,13 +117,14 @@ class ToolCallIn(_Loose):
     function: FunctionCall
 
 
-class JsonSchemaFormat(_Loose):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+with warnings.catch_warnings():  # OpenAI's field is called "schema", as BaseModel's method
+    warnings.filterwarnings("ignore", 'Field name "schema"', UserWarning)
 
-    name: ToolName = "response"
-    description: Text | None = None
-    schema_: JsonObject | None = Field(default=None, alias="schema")
-    strict: Flag | None = None
+    class JsonSchemaFormat(_Loose):
+        name: ToolName = "response"
+        description: Text | None = None
+        schema: JsonObject | None = None  # type: ignore[assignment]
+        strict: Flag | None = None
 
 
 class ResponseFormatIn(_Loose):
@@ -231,17 +235,6 @@ class EmbeddingResponse(BaseModel):
     usage: EmbeddingUsage
 
 
-class OllamaEmbedRequest(_Loose):
-    """``POST /api/embed``: ``truncate`` (default true) cuts texts to the context."""
-
-    model: ModelName
-    input: EmbedInputs
-    truncate: Flag | None = None
-    dimensions: Dimensions | None = None
-    keep_alive: KeepAlive | None = None
-    options: dict[str, Any] | None = None
-
-
 class OllamaEmbedResponse(BaseModel):
     model: str
     embeddings: list[list[float]]
@@ -250,43 +243,5 @@ class OllamaEmbedResponse(BaseModel):
     prompt_eval_count: int
 
 
-class OllamaEmbeddingsRequest(_Loose):
-    """``POST /api/embeddings`` (legacy): one ``prompt``, one unnormalised-looking vector."""
-
-    model: ModelName
-    prompt: Text
-    keep_alive: KeepAlive | None = None
-    options: dict[str, Any] | None = None
-
-
 class OllamaEmbeddingsResponse(BaseModel):
     embedding: list[float]
-
-
-# -- /api/show --------------------------------------------------------------------------------
-
-
-class ShowRequest(_Loose):
-    """``POST /api/show``."""
-
-    model: Annotated[ModelName, Field(validation_alias=AliasChoices("model", "name"))]
-    verbose: Flag | None = None
-
-
-class ModelDetails(BaseModel):
-    parent_model: str
-    format: str
-    family: str
-    families: list[str] | None
-    parameter_size: str
-    quantization_level: str
-
-
-class ShowResponse(BaseModel):
-    modelfile: str
-    parameters: str
-    template: str
-    details: ModelDetails
-    model_info: dict[str, Any]
-    capabilities: list[Literal["completion", "tools", "embedding", "thinking", "vision", "insert"]]
-    modified_at: str

@@ -17,6 +17,9 @@ one object). Fields:
   becomes a system message. ``template`` and ``context`` are ignored; ``images``
   and ``suffix`` are refused with 400.
 * ``format``: ``"json"`` (any JSON object) or a JSON Schema the answer satisfies.
+* ``truncate`` (default true): a chat or prompt longer than the context loses its
+  oldest messages (or the start of its text) until it fits, as Ollama does; ``false``
+  answers 400 instead (``_fit.py``).
 * ``tools`` (chat): function tools; the calls come back in ``message.tool_calls``
   with arguments as an object, whole, in one line before the last (as Ollama sends
   them); messages may carry ``tool_calls`` (assistant) and ``tool_name`` (tool).
@@ -61,7 +64,8 @@ from rusty_genius_core import (
 from .._answer import AnswerBuilder
 from . import _agent_wire
 from ._errors import Api, dumps
-from ._infer import Job, build_config, inference_events, open_job
+from ._fit import open_fitted
+from ._infer import Job, build_config
 from ._replies import Reply, Watched, error_response, json_response
 from ._wire import stop_strings
 
@@ -155,9 +159,7 @@ def parse_chat(body: OllamaChatRequest) -> Job | LoadOnly:
                 lambda m=m, i=i: ChatMessage(
                     role=_ROLES[m.role],
                     content=m.content or "",
-                    tool_calls=_agent_wire.ollama_calls(m.tool_calls, f"messages[{i}].tool_calls")
-                    if m.role == "assistant"
-                    else (),
+                    tool_calls=_agent_wire.ollama_calls(m.tool_calls, f"messages[{i}].tool_calls"),
                     name=m.tool_name if m.role == "tool" else None,
                 ),
                 f"messages[{i}]",
@@ -170,6 +172,7 @@ def parse_chat(body: OllamaChatRequest) -> Job | LoadOnly:
         stream=body.stream is not False,
         tools=tools,
         response_format=_agent_wire.ollama_format(body.format),
+        truncate=body.truncate is not False,
     )
 
 
@@ -189,6 +192,7 @@ def parse_generate(body: GenerateRequest) -> Job | LoadOnly:
         "load_options": load_options,
         "stream": body.stream is not False,
         "response_format": _agent_wire.ollama_format(body.format),
+        "truncate": body.truncate is not False,
     }
     if body.system and not raw:
         messages = (
@@ -264,16 +268,11 @@ def _event_line(job: Job, event: InferenceEvent, *, chat: bool) -> bytes | None:
 
 async def _stream(context: Context, job: Job, chat: bool, reply: Reply) -> None:
     try:
-        stream = await open_job(context, job)
+        stream, events, event = await open_fitted(context, job, truncate=job.truncate)
     except GeniusError as exc:
         await reply.respond(error_response(Api.OLLAMA, exc, retry_after=context.retry_after))
         return
-    async with stream, aclosing(inference_events(context.stats, stream)) as events:
-        try:
-            event = await anext(events)
-        except GeniusError as exc:
-            await reply.respond(error_response(Api.OLLAMA, exc, retry_after=context.retry_after))
-            return
+    async with stream, aclosing(events):
         await reply.start(200, _NDJSON)
         calls = ToolCallCollector()
         try:
@@ -296,8 +295,9 @@ async def _stream(context: Context, job: Job, chat: bool, reply: Reply) -> None:
 async def _whole(context: Context, job: Job, chat: bool, reply: Reply) -> None:
     builder = AnswerBuilder(job.model)
     try:
-        stream = await open_job(context, job)
-        async with stream, aclosing(inference_events(context.stats, stream)) as events:
+        stream, events, event = await open_fitted(context, job, truncate=job.truncate)
+        async with stream, aclosing(events):
+            builder.feed(event)
             async for event in events:
                 builder.feed(event)
     except GeniusError as exc:

@@ -128,10 +128,8 @@ def parse_chat(body: ChatCompletionRequest) -> tuple[Job, bool]:
             lambda m=m, i=i: ChatMessage(
                 role=_ROLES[m.role],
                 content=m.text(),
-                tool_calls=_agent_wire.openai_calls(m.tool_calls, f"messages[{i}].tool_calls")
-                if m.role == "assistant"
-                else (),
-                tool_call_id=m.tool_call_id if m.role == "tool" else None,
+                tool_calls=_agent_wire.openai_calls(m.tool_calls, f"messages[{i}].tool_calls"),
+                tool_call_id=m.tool_call_id,
                 name=m.name if m.role == "tool" else None,
             ),
             f"messages[{i}]",

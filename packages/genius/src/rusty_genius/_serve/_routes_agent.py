@@ -12,15 +12,12 @@ from starlette.responses import Response
 
 from . import _embeddings, _show
 from ._errors import Api
+from ._models_ollama import OllamaEmbeddingsRequest, OllamaEmbedRequest, ShowRequest, ShowResponse
 from ._models_tools import (
     EmbeddingRequest,
     EmbeddingResponse,
-    OllamaEmbeddingsRequest,
     OllamaEmbeddingsResponse,
-    OllamaEmbedRequest,
     OllamaEmbedResponse,
-    ShowRequest,
-    ShowResponse,
 )
 
 __all__ = ["add_agent_routes"]

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from rusty_genius_cortex import GgufInfo
 
     from ._infer import Context
-    from ._models_tools import ShowRequest
+    from ._models_ollama import ShowRequest
 
 __all__ = ["engine_capabilities", "gguf_capabilities", "show"]
 
