@@ -60,6 +60,12 @@ def _soak(workspace: Workspace, plan: Plan) -> list[Row]:
     return run_soak(workspace, plan)
 
 
+def _agent(workspace: Workspace, plan: Plan) -> list[Row]:
+    from ._agent import run_agent
+
+    return run_agent(workspace, plan)
+
+
 # name -> (runner, needs the test models); cold_start and memory come from the same runs.
 MEASUREMENTS: Final[dict[str, tuple[Runner, bool]]] = {
     "decode": (_decode, True),
@@ -70,6 +76,8 @@ MEASUREMENTS: Final[dict[str, tuple[Runner, bool]]] = {
     "cold_start": (_startup, True),
     "memory": (_startup, True),
     "soak": (_soak, False),
+    "grammar": (_agent, True),
+    "embed": (_agent, True),
 }
 
 

@@ -367,6 +367,7 @@ def test_exports_are_complete_and_sorted() -> None:
     public -= {
         "engines",
         "exports",
+        "gbnf",
         "pytest_plugin",
         "requests",
     }  # public submodules, loaded on use

@@ -38,6 +38,9 @@ from ._gguf import GgufInfo as GgufInfo
 from ._gguf import GgufValue as GgufValue
 from ._gguf import GgufValueType as GgufValueType
 from ._gguf import read_gguf_info as read_gguf_info
+from ._json_grammar import ANY_JSON_OBJECT as ANY_JSON_OBJECT
+from ._json_grammar import SchemaError as SchemaError
+from ._json_grammar import schema_to_grammar as schema_to_grammar
 from ._llama import LlamaEngine as LlamaEngine
 from ._pinky import PINKY_THOUGHT as PINKY_THOUGHT
 from ._pinky import PinkyEngine as PinkyEngine
@@ -48,6 +51,9 @@ from ._think import THINK_CLOSE as THINK_CLOSE
 from ._think import THINK_OPEN as THINK_OPEN
 from ._think import ThinkParser as ThinkParser
 from ._think import prompt_opens_thinking as prompt_opens_thinking
+from ._tool_parse import CallStyle as CallStyle
+from ._tool_parse import ParsedCall as ParsedCall
+from ._tool_parse import parse_calls as parse_calls
 from ._usage import UsageMeter as UsageMeter
 
 if TYPE_CHECKING:
@@ -56,6 +62,7 @@ else:  # PEP 562; hidden from type checkers, which would otherwise accept any na
     __getattr__, __dir__ = _lazy_exports(__name__, {"RemoteEngine": "._remote"})
 
 __all__ = [
+    "ANY_JSON_OBJECT",
     "BACKEND_AUTO",
     "BACKEND_LLAMA",
     "BACKEND_PINKY",
@@ -66,6 +73,7 @@ __all__ = [
     "THINK_CLOSE",
     "THINK_OPEN",
     "Backend",
+    "CallStyle",
     "EmbedRequest",
     "Engine",
     "EngineBase",
@@ -75,9 +83,11 @@ __all__ = [
     "GgufValue",
     "GgufValueType",
     "LlamaEngine",
+    "ParsedCall",
     "PinkyEngine",
     "RawEmbeddings",
     "RemoteEngine",
+    "SchemaError",
     "StopMatcher",
     "StopSignal",
     "ThinkParser",
@@ -86,9 +96,11 @@ __all__ = [
     "available_backends",
     "create_engine",
     "finish_vectors",
+    "parse_calls",
     "pinky_tokens",
     "prompt_opens_thinking",
     "read_gguf_info",
+    "schema_to_grammar",
 ]
 
 _publish(__name__)  # reprs and pickles name this package, not its private modules

@@ -11,15 +11,26 @@ How a request runs:
    rendered by llama-cpp-python's ``Jinja2ChatFormatter`` exactly as its
    ``create_chat_completion`` does); ``raw=True`` sends a prompt as-is. The
    prompt is tokenized as llama-cpp-python tokenizes it, so token counts match
-   its ``usage``. Errors (no template, a prompt that does not fit the context)
-   are raised here, before any event.
+   its ``usage``. The request's tools and response format are planned here
+   (``_tool_mode.py``): a template that supports tools gets them; otherwise, and
+   whenever a call is required, the tools go in the system prompt and a grammar
+   (``_json_grammar.py``) admits only valid calls; a JSON response format is the
+   grammar of its schema. llama.cpp parses the grammar here too. Errors (no
+   template, a prompt that does not fit the context, a schema keyword the grammar
+   cannot enforce) are raised here, before any event.
 3. Generation: continuous batching in the model's one decoding thread
    (``_decode_loop.py``): every step decodes the next token of every running
    request plus a chunk of any prompt being evaluated in one ``llama_decode``,
-   samples each request with its own sampler chain and hands its events to the
-   event loop through its own :class:`ThreadRelay`. Stop strings, EOG tokens,
-   ``max_tokens``, the context's end and the stop flags end a request; the
-   others go on.
+   samples each request with its own sampler chain (with the grammar sampler in
+   it when the plan has a grammar) and hands its events to the event loop through
+   its own :class:`ThreadRelay`. Stop strings, EOG tokens, ``max_tokens``, the
+   context's end and the stop flags end a request; the others go on. When tools
+   are offered, :class:`ToolCallFilter` turns the calls in the text into
+   ``ToolCallDelta`` events on the way out (``_tool_stream.py``).
+
+Embeddings (``embed()``) run on a pooling context made on the loaded model at the
+first request (``_llama_embed.py``), beside the decoding loop's context: the
+weights are shared, read only.
 
 Not ``create_completion(stream=True)``: it re-detokenizes the whole completion
 on every token (quadratic), and serves one sequence. The decoding thread runs
@@ -38,6 +49,7 @@ import functools
 import importlib
 import multiprocessing
 import random
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -60,15 +72,21 @@ from ._decode_loop import DecodeLoop, Request
 from ._diagnose import tensor_data_problem
 from ._engine import BACKEND_LLAMA, REAL_ENGINE_HINT, StopSignal
 from ._gguf import read_gguf_info
+from ._llama_chat import render_prompt, tool_style_of
 from ._llama_decode import Job, LoadedModel, merge_batch
+from ._llama_embed import EmbeddingContext
+from ._llama_grammar import check_grammar
 from ._pipeline import TokenPipeline
 from ._relay import ThreadRelay
 from ._think import prompt_opens_thinking
+from ._tool_mode import plan_output
+from ._tool_stream import ToolCallFilter
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
     from types import ModuleType
 
+    from ._embedding import EmbedRequest, RawEmbeddings
     from ._usage import UsageMeter
 
 __all__ = ["LlamaEngine", "import_llama_cpp"]
@@ -102,6 +120,8 @@ class LlamaEngine(EngineBase[Job]):
     """
 
     _backend = BACKEND_LLAMA
+    _supports_tools = True
+    _supports_json = True
 
     def __init__(
         self,
@@ -127,6 +147,8 @@ class LlamaEngine(EngineBase[Job]):
         self._relay_capacity = relay_capacity
         self._verbose = verbose
         self._model: LoadedModel | None = None
+        self._embedder: EmbeddingContext | None = None  # made on the first embed()
+        self._embedding = threading.Lock()  # one embed() at a time on that context
 
     @property
     def context_size(self) -> int | None:
@@ -173,13 +195,18 @@ class LlamaEngine(EngineBase[Job]):
             start_in_thinking=job.start_in_thinking,
             extra_stops=job.extra_stops,
         )
+        tools = ToolCallFilter(job.plan) if job.plan.style is not None else None
         relay: ThreadRelay[InferenceEvent] = ThreadRelay(self._relay_capacity)
         halt = StopSignal()  # set when the consumer goes away
         loop.submit(Request(job=job, pipeline=pipeline, relay=relay, stop=stop, halt=halt))
         try:
             while batch := await relay.get():
                 for event in merge_batch(batch):
-                    yield event
+                    if tools is None:
+                        yield event
+                    else:
+                        for out in tools.events(event):
+                            yield out
         finally:
             halt.set()
             relay.close()
@@ -188,6 +215,22 @@ class LlamaEngine(EngineBase[Job]):
                 await relay.wait_finished()
                 if loop.exiting():  # no thread hop on the common path, before Complete
                     await anyio.to_thread.run_sync(loop.settle)
+
+    async def _embed(self, model: str, request: EmbedRequest) -> RawEmbeddings:
+        loaded = self._model
+        if loaded is None:
+            raise EngineError("LlamaEngine has no model loaded; call load() first")
+        return await anyio.to_thread.run_sync(self._embed_sync, loaded, request)
+
+    def _embed_sync(self, model: LoadedModel, request: EmbedRequest) -> RawEmbeddings:
+        with self._embedding:
+            if model.loop is None:
+                raise EngineError(f"model {model.name!r} was unloaded")
+            if self._embedder is None:
+                self._embedder = EmbeddingContext(
+                    model.lib, model.model, model.ctx.params, model.n_ctx, verbose=self._verbose
+                )
+            return self._embedder.embed(request)
 
     # -- load / unload (worker threads) -------------------------------------------------------
 
@@ -263,6 +306,7 @@ class LlamaEngine(EngineBase[Job]):
                 bos_token=text_of(model.token_bos()),
                 stop_token_ids=[model.token_eos()],
             )
+        tool_style = None if formatter is None else tool_style_of(formatter, str(template))
         seed = options.seed if options.seed is not None else random.randrange(_SEED_SPACE)
         native = model.model
         can_reuse = not (
@@ -284,9 +328,14 @@ class LlamaEngine(EngineBase[Job]):
             can_reuse=can_reuse,
             formatter=formatter,
             rng=random.Random(seed),
+            tool_style=tool_style,
         )
 
     def _unload_sync(self) -> None:
+        with self._embedding:
+            embedder, self._embedder = self._embedder, None
+            if embedder is not None:
+                embedder.close()  # before the model it was made on
         model, self._model = self._model, None
         if model is not None:
             loop, model.loop = model.loop, None
@@ -301,40 +350,23 @@ class LlamaEngine(EngineBase[Job]):
 
     def _prepare_sync(self, model: LoadedModel, request: EngineRequest) -> Job:
         """Render and tokenize the prompt; check that it fits (worker thread)."""
-        prompt, messages, config = request.prompt, request.messages, request.config
-        extra_stops: tuple[str, ...] = ()
+        config = request.config
+        plan = plan_output(request, model.tool_style)  # SchemaError (400): not enforceable
         if model.loop is None:
             raise EngineError(f"model {model.name!r} was unloaded")
         # Templating and tokenizing read the model only: they run beside the decoding loop.
-        if messages is None and (config.raw or model.formatter is None):
-            # Raw completion; a model without a chat template has nothing to wrap it in.
-            assert prompt is not None
-            text, add_bos = prompt, True
-        else:
-            if model.formatter is None:
-                raise EngineError(
-                    f"model {model.name!r} ({model.path.name}) has no chat template "
-                    "(no tokenizer.chat_template in its GGUF metadata), so chat messages "
-                    "cannot be formatted for it; send a plain prompt for raw completion "
-                    "instead: infer(prompt=..., config=InferenceConfig(raw=True))"
-                )
-            chat = (
-                [{"role": "user", "content": prompt}]
-                if messages is None
-                else [{"role": m.role.value, "content": m.content} for m in messages]
-            )
-            try:
-                rendered = model.formatter(messages=chat)
-            except Exception as exc:  # jinja2 errors, raise_exception() in templates
-                raise EngineError(
-                    f"the chat template of {model.name!r} refused the messages: {exc}"
-                ) from exc
-            text, add_bos = rendered.prompt, not rendered.added_special
-            stops = rendered.stop
-            extra_stops = tuple(
-                s for s in ([stops] if isinstance(stops, str) else stops or ()) if s
-            )
-        tokens: list[int] = model.model.tokenize(text.encode("utf-8"), add_bos, True)
+        rendered = render_prompt(
+            model.name,
+            model.path.name,
+            model.formatter,
+            request,
+            plan,
+            native_history=model.tool_style is not None,
+        )
+        text = rendered.text
+        tokens: list[int] = model.model.tokenize(text.encode("utf-8"), rendered.add_bos, True)
+        if plan.grammar is not None:
+            check_grammar(model.lib, model.vocab, plan.grammar)
         if not tokens:
             raise EngineError("the prompt is empty: there is nothing to continue")
         n_ctx = model.n_ctx
@@ -358,10 +390,12 @@ class LlamaEngine(EngineBase[Job]):
             tokens=tokens,
             limit=min(config.max_tokens, n_ctx - len(tokens)),
             start_in_thinking=prompt_opens_thinking(text),
-            extra_stops=extra_stops,
+            extra_stops=rendered.stops,
             seed=seed,
             reuse=model.can_reuse
             and (config.cache_prompt if config.cache_prompt is not None else config.seed is None),
+            grammar=plan.grammar,
+            plan=plan,
         )
 
 

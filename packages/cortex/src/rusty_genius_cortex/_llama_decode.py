@@ -22,6 +22,9 @@ from rusty_genius_core import (
     ThoughtDelta,
 )
 
+from ._tool_mode import Grammar, OutputPlan
+from ._tool_parse import CallStyle
+
 if TYPE_CHECKING:  # not at runtime: _decode_loop imports Job from here, and attrs never
     # evaluates these annotations (no resolve_types, no cattrs structuring of this record)
     from ._decode_loop import DecodeLoop  # noqa: TC004
@@ -50,6 +53,7 @@ class LoadedModel:
     formatter: Any | None  # llama_chat_format.Jinja2ChatFormatter, or None: no chat template
     rng: random.Random
     loop: DecodeLoop | None = None
+    tool_style: CallStyle | None = None  # how its template writes tool calls; None: no tools
     # Per-token caches: each native call releases and retakes the GIL, which the event loop
     # may hold at that moment; a dict lookup does not.
     pieces: dict[int, bytes] = attrs.field(factory=dict)
@@ -68,7 +72,8 @@ class Job:
     extra_stops: tuple[str, ...]
     seed: int
     reuse: bool  # may land on a slot's cached prefix (see the README's engine section)
-    grammar: str | None = None  # a GBNF grammar constraining sampling
+    grammar: Grammar | None = None  # constrains sampling (llama.cpp's grammar sampler)
+    plan: OutputPlan = attrs.field(factory=OutputPlan)  # how tools and formats are honoured
 
 
 def merge_batch(batch: list[InferenceEvent]) -> list[InferenceEvent]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from rusty_genius_core import ConfigError
+from ._llama_grammar import grammar_sampler
 
 if TYPE_CHECKING:
     from types import ModuleType
 
     from rusty_genius_core import InferenceConfig
+
+    from ._tool_mode import Grammar
 
 __all__ = ["PENALTY_LAST_N", "build_sampler", "free_sampler"]
 
@@ -29,12 +31,12 @@ def build_sampler(
     n_vocab: int,
     config: InferenceConfig,
     seed: int,
-    grammar: str | None = None,
+    grammar: Grammar | None = None,
 ) -> Any:
     """A new ``llama_sampler`` chain (free it with :func:`free_sampler`).
 
-    ``grammar`` is a GBNF grammar whose ``root`` rule constrains every token;
-    a grammar llama.cpp cannot parse is a :class:`~rusty_genius_core.ConfigError`.
+    ``grammar`` constrains every token (its ``root`` rule); one llama.cpp cannot
+    parse is an :class:`~rusty_genius_core.EngineError` (``grammar_sampler``).
     """
     s = config.sampling
     chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
@@ -45,10 +47,7 @@ def build_sampler(
             lib.llama_sampler_init_penalties(n_vocab, PENALTY_LAST_N, s.repeat_penalty, 0.0, 0.0),
         )
         if grammar is not None:
-            stage = lib.llama_sampler_init_grammar(vocab, grammar.encode("utf-8"), b"root")
-            if not stage:
-                raise ConfigError("llama.cpp could not parse the grammar (GBNF with a 'root' rule)")
-            add(chain, stage)
+            add(chain, grammar_sampler(lib, vocab, grammar))
         if s.temperature == 0.0:
             add(chain, lib.llama_sampler_init_greedy())
         else:

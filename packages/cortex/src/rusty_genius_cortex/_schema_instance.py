@@ -15,8 +15,6 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-import jsonschema
-
 from rusty_genius_core import UnsupportedError
 
 __all__ = ["schema_instance"]
@@ -37,6 +35,8 @@ _FORMATS: Final = {
 
 def schema_instance(schema: dict[str, Any], text: str = "") -> Any:
     """A JSON value valid for ``schema``; strings come from ``text`` where they can."""
+    import jsonschema  # only when a schema is asked for: it costs a cold start import time
+
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as exc:
