@@ -315,6 +315,8 @@ class Scheduler:
                 if not slot.active and self._retire(slot):
                     actions.append(self._unload(slot))
                 break
+            if any(m.name == request.model and m.loader for m in self.closing.values()):
+                break  # its old instance still loads: never two loads of one model
             if self._cfg.max_memory is not None and request.footprint is None:
                 if request.state is RequestState.QUEUED:  # it waits until its size is known
                     request.state = RequestState.MEASURING
@@ -378,16 +380,16 @@ class Scheduler:
             model.served = True
         if model.state is ModelState.GONE:
             return []
-        if model.loader == request.id:  # ended without reporting its load (cancelled)
+        actions: list[Action] = []
+        if model.loader == request.id:  # it ended without reporting its load (cancelled)
             model.loader = None
-            return self._next_loader(model)
+            actions += self._next_loader(model)
         if model.retired:
             if not model.active and model.state is ModelState.DRAINING:
-                return [self._unload(model)]
-            return []
-        if self._is_idle(model):
-            return self._on_idle(model, now)
-        return []
+                actions.append(self._unload(model))
+        elif self._is_idle(model):
+            actions += self._on_idle(model, now)
+        return actions
 
     def _on_idle(self, model: Model, now: float) -> list[Action]:
         if not model.loaded:  # its load failed or was cancelled
