@@ -83,6 +83,8 @@ class Shell:
             assert rid not in self.running, f"{rid} told to run twice"
             assert action.model_id not in self.unloading | self.gone, "runs on an unloading model"
             self.running[rid] = action.model_id
+            request = self.scheduler.requests[rid]
+            assert (action.slot is None) == (request.kind is RequestKind.LOAD)
         elif isinstance(action, Stop):
             assert self.scheduler.requests[action.request_id].cancelled
             self.stopped.add(action.request_id)
@@ -243,7 +245,7 @@ def test_load_finished_runs_the_waiting_and_the_engine_sets_the_slots() -> None:
     sh.admit("r2")  # one slot until the engine says more
     assert state(sh, "r2") is RequestState.QUEUED
     actions = sh.finish_load(1, capacity=3)
-    assert actions == [Run("r1", 1), Run("r2", 1)]
+    assert actions == [Run("r1", 1, slot=0), Run("r2", 1, slot=1)]
     assert sh.scheduler.model_state("a") is ModelState.READY
     assert sh.scheduler.slots["a"].capacity == 3
 
@@ -252,9 +254,9 @@ def test_a_set_parallelism_is_the_capacity_whatever_the_engine_says() -> None:
     sh = shell(parallelism=2)
     for rid in ("r1", "r2", "r3"):
         sh.admit(rid)
-    assert sh.finish_load(1, capacity=8) == [Run("r1", 1), Run("r2", 1)]
+    assert sh.finish_load(1, capacity=8) == [Run("r1", 1, slot=0), Run("r2", 1, slot=1)]
     assert state(sh, "r3") is RequestState.QUEUED
-    assert sh.finish("r1") == [Run("r3", 1)]
+    assert sh.finish("r1") == [Run("r3", 1, slot=0)]  # the slot r1 freed
 
 
 def test_while_it_loads_requests_up_to_the_slots_wait_for_the_one_load() -> None:
@@ -262,7 +264,7 @@ def test_while_it_loads_requests_up_to_the_slots_wait_for_the_one_load() -> None
     assert sh.admit("r1") == [Load("r1", 1, "a", LoadOptions(), created_by="r1")]
     assert sh.admit("r2") == []  # started on the loading model: no second load
     assert state(sh, "r2") is RequestState.WAITING_FOR_LOAD
-    assert sh.finish_load(1) == [Run("r1", 1), Run("r2", 1)]
+    assert sh.finish_load(1) == [Run("r1", 1, slot=0), Run("r2", 1, slot=1)]
 
 
 def test_a_failed_load_ends_its_loader_and_the_next_waiting_request_tries_again() -> None:
@@ -272,7 +274,7 @@ def test_a_failed_load_ends_its_loader_and_the_next_waiting_request_tries_again(
     assert sh.fail_load(1) == [Load("r2", 1, "a", LoadOptions(), created_by="r1")]
     assert state(sh, "r1") is RequestState.ENDING
     assert sh.finish("r1") == []
-    assert sh.finish_load(1) == [Run("r2", 1)]
+    assert sh.finish_load(1) == [Run("r2", 1, slot=1)]
 
 
 def test_a_failed_load_with_nobody_waiting_unloads_the_instance() -> None:
@@ -401,7 +403,7 @@ def test_other_options_wait_for_the_running_requests_then_reload() -> None:
     assert sh.admit("r2") == []  # behind the reload, not on the old instance
     assert sh.finish("r1") == [Unload(1, "a")]
     assert sh.unloaded(1) == [Load("load", 2, "a", small, created_by="load")]
-    assert sh.finish_load(2) == [Run("load", 2), Run("r2", 2)]
+    assert sh.finish_load(2) == [Run("load", 2), Run("r2", 2, slot=0)]
 
 
 def test_remembered_options_load_the_model_next_time_and_are_bounded() -> None:
@@ -479,7 +481,7 @@ def test_a_cancelled_request_frees_its_slot() -> None:
     sh.finish_load(1)
     sh.admit("r2")
     sh.cancel("r1")
-    assert sh.finish("r1") == [Run("r2", 1)]
+    assert sh.finish("r1") == [Run("r2", 1, slot=0)]
     assert sh.scheduler.slots["a"].running == {"r2"}
 
 
@@ -641,6 +643,10 @@ class SchedulerMachine(RuleBasedStateMachine):
         s = self.sh.scheduler
         for model in (*s.slots.values(), *s.closing.values()):
             assert len(model.running) <= model.capacity
+            slots = sorted(model.slot_of.values())
+            assert len(set(slots)) == len(slots), "two requests in one slot"
+            assert all(0 <= k < model.capacity for k in slots)
+            assert set(model.slot_of) == model.running
 
     @invariant()
     def every_request_is_accounted_for(self) -> None:

@@ -193,7 +193,9 @@ class Scheduler:
         model.served = False
         if capacity is not None and capacity >= 1 and self._cfg.parallelism is None:
             model.capacity = capacity
-        actions: list[Action] = [Run(rid, model_id) for rid in model.waiting]
+        actions: list[Action] = [
+            Run(rid, model_id, model.slot_of.get(rid)) for rid in model.waiting
+        ]
         for rid in model.waiting:
             self.requests[rid].state = RequestState.RUNNING
         model.waiting.clear()
@@ -354,13 +356,18 @@ class Scheduler:
         self.queue.remove(request)
         self._unpend(request.model)
         request.model_id = model.id
-        (model.loaders if request.kind is RequestKind.LOAD else model.running).add(request.id)
+        if request.kind is RequestKind.LOAD:
+            model.loaders.add(request.id)
+        else:
+            model.running.add(request.id)
+            taken = set(model.slot_of.values())
+            model.slot_of[request.id] = next(k for k in itertools.count() if k not in taken)
         model.keep_alive = request.keep_alive  # the latest request's says, as in Ollama
         model.deadline = None
         model.last_used = next(self._ticks)
         if model.loaded:
             request.state = RequestState.RUNNING
-            return [Run(request.id, model.id)]
+            return [Run(request.id, model.id, model.slot_of.get(request.id))]
         request.state = RequestState.WAITING_FOR_LOAD
         model.waiting.append(request.id)
         return self._next_loader(model)
@@ -373,6 +380,7 @@ class Scheduler:
 
     def _release(self, model: Model, request: Request, now: float) -> list[Action]:
         (model.loaders if request.kind is RequestKind.LOAD else model.running).discard(request.id)
+        model.slot_of.pop(request.id, None)
         if request.id in model.waiting:
             model.waiting.remove(request.id)
         model.last_used = next(self._ticks)

@@ -93,6 +93,7 @@ class Model:
     footprint: int = 0  # bytes counted against max_memory until it is GONE
     state: ModelState = ModelState.LOADING
     running: set[str] = attrs.Factory(set)  # INFER requests started on it
+    slot_of: dict[str, int] = attrs.Factory(dict)  # each one's slot, 0 to capacity - 1
     loaders: set[str] = attrs.Factory(set)  # LOAD requests started on it
     waiting: list[str] = attrs.Factory(list)  # started, waiting for its load, in order
     created_by: str = ""  # the request whose measurement (if any) prepared its engine
@@ -141,10 +142,12 @@ class Load:
 
 @attrs.frozen
 class Run:
-    """Run ``request_id`` on the loaded instance ``model_id``."""
+    """Run ``request_id`` on the loaded instance ``model_id``, in its slot ``slot`` (``None``
+    for a ``LoadModel``, which takes none)."""
 
     request_id: str
     model_id: int
+    slot: int | None = None
 
 
 @attrs.frozen
