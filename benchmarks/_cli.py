@@ -30,6 +30,12 @@ def _serve(workspace: Workspace, plan: Plan) -> list[Row]:
     return run_serve(workspace, plan)
 
 
+def _parallel(workspace: Workspace, plan: Plan) -> list[Row]:
+    from ._parallel import run_parallel
+
+    return run_parallel(workspace, plan)
+
+
 def _stem(workspace: Workspace, plan: Plan) -> list[Row]:
     from ._stem import run_stem
 
@@ -58,6 +64,7 @@ def _soak(workspace: Workspace, plan: Plan) -> list[Row]:
 MEASUREMENTS: Final[dict[str, tuple[Runner, bool]]] = {
     "decode": (_decode, True),
     "serve": (_serve, True),
+    "parallel": (_parallel, True),
     "stem": (_stem, False),
     "download": (_download, True),
     "cold_start": (_startup, True),

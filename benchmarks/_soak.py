@@ -179,7 +179,7 @@ def _serve_command(workspace: Workspace, port: int, clients: int) -> list[str]:
         "-1",
         "--max-queue",
         str(clients * 2),
-        "--parallelism",
+        "--parallel",
         "4",
         "--host",
         "127.0.0.1",

@@ -29,7 +29,7 @@ def test_the_defaults() -> None:
     config = BrainstemConfig()
     assert config.engine_factory is default_engine_factory
     assert config.strategy == HibernateAfter()
-    assert (config.parallelism, config.max_queue, config.max_loaded) == (1, DEFAULT_MAX_QUEUE, 1)
+    assert (config.parallelism, config.max_queue, config.max_loaded) == (None, DEFAULT_MAX_QUEUE, 1)
     assert config.max_memory is None
     assert config.fetch_assets is False
     assert config.stop_timeout == DEFAULT_STOP_TIMEOUT
@@ -54,8 +54,8 @@ def test_a_bad_setting_is_named(field: str, value: object, message: str) -> None
         BrainstemConfig(**{field: value})  # type: ignore[arg-type]
 
 
-def test_parallelism_none_leaves_the_slots_to_the_engine() -> None:
-    assert BrainstemConfig(parallelism=None).parallelism is None
+def test_a_set_parallelism_is_kept() -> None:
+    assert BrainstemConfig(parallelism=3).parallelism == 3  # None: the engine's own
 
 
 def test_keywords_apply_over_a_config(assets: FakeAssets) -> None:

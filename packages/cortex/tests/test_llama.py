@@ -358,16 +358,25 @@ async def test_closing_the_stream_early_frees_the_engine(smol: LlamaEngine) -> N
     assert usage.completion_tokens == 2
 
 
-async def test_concurrent_requests_take_turns(smol: LlamaEngine) -> None:
+async def test_with_one_slot_concurrent_requests_take_turns(smol_path: Path) -> None:
+    """``LoadOptions(parallel=1)``: one sequence, so requests run one after another."""
+    engine = LlamaEngine()
+    await engine.load("smollm2", smol_path, LoadOptions(context_size=512, parallel=1))
+    assert engine.parallel == 1
     log: list[tuple[int, InferenceEvent]] = []
 
     async def run(i: int) -> None:
-        async for event in smol.infer(messages=ask(), config=InferenceConfig.greedy(max_tokens=16)):
+        async for event in engine.infer(
+            messages=ask(), config=InferenceConfig.greedy(max_tokens=16)
+        ):
             log.append((i, event))
 
-    async with anyio.create_task_group() as tg:
-        for i in range(3):
-            tg.start_soon(run, i)
+    try:
+        async with anyio.create_task_group() as tg:
+            for i in range(3):
+                tg.start_soon(run, i)
+    finally:
+        await engine.unload()
     order = [i for i, _ in log]
     # Each request's events are contiguous: one request at a time.
     runs = [i for k, i in enumerate(order) if k == 0 or order[k - 1] != i]
@@ -496,14 +505,15 @@ async def test_prompt_evaluation_is_chunked_cancellable_and_cached(smol_path: Pa
     await engine.load("smollm2", smol_path, LoadOptions(context_size=512))
     model = engine._model
     assert model is not None
-    llm, lib = model.llm, model.lib
+    assert model.loop is not None
+    ctx, lib, planner = model.ctx.ctx, model.lib, model.loop.planner
     prompt = "The quick brown fox jumps over the lazy dog. " * 5  # 51 tokens: 4 chunks
 
     async def run(stop: StopSignal | None = None, text: str = prompt) -> tuple[Usage, Any]:
-        lib.llama_perf_context_reset(llm.ctx)
+        lib.llama_perf_context_reset(ctx)
         config = InferenceConfig.greedy(max_tokens=4, raw=True)
         usage = final(await collect(engine.infer(prompt=text, config=config, stop=stop)))
-        return usage, lib.llama_perf_context(llm.ctx)
+        return usage, lib.llama_perf_context(ctx)
 
     try:
         usage, perf = await run()
@@ -518,7 +528,11 @@ async def test_prompt_evaluation_is_chunked_cancellable_and_cached(smol_path: Pa
         usage, _ = await run(StopOnCheck(3), text="Zebra " + prompt)
         assert usage.finish_reason is FinishReason.CANCELLED
         assert (usage.prompt_tokens, usage.completion_tokens) == (53, 0)
-        assert llm.n_tokens == 32  # what the KV cache holds
+        # What the KV cache holds for the slot it ran on (the least recently used one).
+        assert sorted(len(planner.cached(slot)) for slot in range(planner.n_slots))[-2:] == [
+            32,
+            51 + 3,
+        ]
         assert usage.time_to_first_token is None
     finally:
         await engine.unload()

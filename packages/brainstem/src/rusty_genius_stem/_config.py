@@ -96,7 +96,10 @@ class BrainstemConfig:
 
     ``engine_factory`` makes one engine per loaded model (default: cortex's
     ``create_engine("auto")``). ``parallelism`` requests run at once per loaded model
-    (its slots; ``None``: the loaded engine's own ``parallel``); others wait FIFO, at most ``max_queue`` of them (then ``BusyError``).
+    (its slots; ``None``, the default: the loaded engine's own ``parallel``, four sequences
+    for llama.cpp, the upstream's slots for a remote server, one before it has loaded or
+    for engines without the attribute; a number is also passed to the engine as
+    ``LoadOptions.parallel`` where a load leaves it open); others wait FIFO, at most ``max_queue`` of them (then ``BusyError``).
     ``max_loaded`` models stay loaded at once; switching to another model (or other
     load options) unloads the least recently used idle one first. ``max_memory``
     (bytes, ``None`` for no limit) bounds the sum of the loaded models' estimated
@@ -114,7 +117,7 @@ class BrainstemConfig:
     strategy: CortexStrategy = attrs.field(
         factory=HibernateAfter, converter=_default_strategy, validator=_strategy
     )
-    parallelism: int | None = attrs.field(default=1, validator=_optional_count)
+    parallelism: int | None = attrs.field(default=None, validator=_optional_count)
     max_queue: int = attrs.field(default=DEFAULT_MAX_QUEUE, validator=_count)
     max_loaded: int = attrs.field(default=1, validator=_count)
     max_memory: int | None = attrs.field(default=None, validator=_bytes)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 import anyio
 import anyio.lowlevel
+import attrs
 
 from rusty_genius_core import (
     BrainstemOutput,
@@ -279,8 +280,11 @@ class SessionCore:
             (spec, path), instance.fetched = instance.fetched, None
         else:
             spec, path = await self._fetch(instance.engine, instance.name, request_id)
+        options = load.options
+        if options.parallel is None and self._cfg.parallelism is not None:
+            options = attrs.evolve(options, parallel=self._cfg.parallelism)
         started = anyio.current_time()
-        await instance.engine.load(instance.name, path, load.options, spec)
+        await instance.engine.load(instance.name, path, options, spec)
         instance.spec, instance.path = spec, path
         # Measured on the loop's clock: what this request waited for, virtual clocks included.
         return max(0.0, anyio.current_time() - started)

@@ -18,6 +18,7 @@ from ._limits import (
     MAX_STOP_STRINGS,
     MAX_TOKENS,
     MIN_P,
+    PARALLEL,
     REPEAT_PENALTY,
     SEED,
     TEMPERATURE,
@@ -71,6 +72,10 @@ class InferenceConfig:
 
     ``context_size`` of ``None`` keeps the loaded model's context; ``raw`` sends a
     plain prompt to the model as-is instead of wrapping it in the chat template.
+    ``cache_prompt`` (llama-server's option) lets the request reuse KV cells a slot
+    kept from an earlier request with the same prefix: faster, but its logits may
+    differ in the last bits from a fresh evaluation; ``None`` reuses unless the
+    request has a ``seed`` (so a seeded request run alone always gives the same text).
     """
 
     max_tokens: int = attrs.field(default=512, validator=number_in(MAX_TOKENS, ConfigError))
@@ -86,7 +91,16 @@ class InferenceConfig:
         default=None,
         validator=number_in(SEED, ConfigError, optional=True),
     )
+    parallel: int | None = attrs.field(
+        default=None, validator=number_in(PARALLEL, ConfigError, optional=True)
+    )
+    threads_batch: int | None = attrs.field(
+        default=None, validator=number_in(THREADS, ConfigError, optional=True)
+    )
     raw: bool = attrs.field(default=False, validator=typed(bool, ConfigError))
+    cache_prompt: bool | None = attrs.field(
+        default=None, validator=typed((bool, type(None)), ConfigError)
+    )
     sampling: Sampling = attrs.field(factory=Sampling, validator=typed(Sampling, ConfigError))
 
     @classmethod
@@ -100,6 +114,9 @@ class LoadOptions:
     """How an engine loads a model. ``None`` leaves the choice to the engine.
 
     ``gpu_layers=-1`` offloads every layer (the default when a GPU build is present).
+    ``parallel`` is how many requests the model serves at once, each with its own
+    ``context_size`` (the engine allocates ``parallel * context_size``); ``threads``
+    and ``threads_batch`` are llama.cpp's generation and prompt threads.
     """
 
     context_size: int | None = attrs.field(
@@ -115,4 +132,10 @@ class LoadOptions:
     seed: int | None = attrs.field(
         default=None,
         validator=number_in(SEED, ConfigError, optional=True),
+    )
+    parallel: int | None = attrs.field(
+        default=None, validator=number_in(PARALLEL, ConfigError, optional=True)
+    )
+    threads_batch: int | None = attrs.field(
+        default=None, validator=number_in(THREADS, ConfigError, optional=True)
     )

@@ -13,6 +13,7 @@ from typing import Final, NamedTuple
 __all__ = [
     "BYTE_SIZE",
     "CONTEXT_SIZE",
+    "DEFAULT_PARALLEL",
     "DURATION",
     "GPU_LAYERS",
     "KEEP_ALIVE",
@@ -20,6 +21,7 @@ __all__ = [
     "MAX_STOP_STRINGS",
     "MAX_TOKENS",
     "MIN_P",
+    "PARALLEL",
     "REPEAT_PENALTY",
     "REQUEST_ID_MAX_LENGTH",
     "SEED",
@@ -79,6 +81,10 @@ MAX_TOKENS: Final = Limit(1, MAX_CONTEXT, integer=True)
 CONTEXT_SIZE: Final = Limit(16, MAX_CONTEXT, integer=True)
 SEED: Final = Limit(0, (1 << 32) - 1, integer=True)
 THREADS: Final = Limit(1, 1024, integer=True)
+PARALLEL: Final = Limit(1, 256, integer=True)
+"""Sequences one loaded model serves at once (llama.cpp caps ``n_seq_max`` at 256)."""
+DEFAULT_PARALLEL: Final = 4
+"""``LoadOptions.parallel`` when nothing sets it: Ollama's ``OLLAMA_NUM_PARALLEL`` default."""
 GPU_LAYERS: Final = Limit(-1, None, integer=True)
 TOKEN_COUNT: Final = Limit(0, None, integer=True)
 BYTE_SIZE: Final = Limit(0, None, integer=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._limits import BYTE_SIZE as BYTE_SIZE
 from ._limits import CONTEXT_SIZE as CONTEXT_SIZE
+from ._limits import DEFAULT_PARALLEL as DEFAULT_PARALLEL
 from ._limits import DURATION as DURATION
 from ._limits import GPU_LAYERS as GPU_LAYERS
 from ._limits import KEEP_ALIVE as KEEP_ALIVE
@@ -15,6 +16,7 @@ from ._limits import MAX_CONTEXT as MAX_CONTEXT
 from ._limits import MAX_STOP_STRINGS as MAX_STOP_STRINGS
 from ._limits import MAX_TOKENS as MAX_TOKENS
 from ._limits import MIN_P as MIN_P
+from ._limits import PARALLEL as PARALLEL
 from ._limits import REPEAT_PENALTY as REPEAT_PENALTY
 from ._limits import REQUEST_ID_MAX_LENGTH as REQUEST_ID_MAX_LENGTH
 from ._limits import SEED as SEED
@@ -29,6 +31,7 @@ from ._public import publish as _publish
 __all__ = [
     "BYTE_SIZE",
     "CONTEXT_SIZE",
+    "DEFAULT_PARALLEL",
     "DURATION",
     "GPU_LAYERS",
     "KEEP_ALIVE",
@@ -36,6 +39,7 @@ __all__ = [
     "MAX_STOP_STRINGS",
     "MAX_TOKENS",
     "MIN_P",
+    "PARALLEL",
     "REPEAT_PENALTY",
     "REQUEST_ID_MAX_LENGTH",
     "SEED",

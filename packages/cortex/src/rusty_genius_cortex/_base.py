@@ -11,9 +11,10 @@ style of ``trio.abc``: :meth:`~EngineBase._load_model`,
 * the request checks (exactly one of ``prompt``/``messages``, at least one
   message, ``raw`` only with a prompt), raised as
   :class:`~rusty_genius_core.ConfigError` at the first ``__anext__``;
-* the turn: requests, loads and unloads on one engine run one after another
-  (a :class:`RequestQueue`), unless the engine passes ``serialize=False``
-  (the remote engine: its server queues);
+* the turn: up to :attr:`~EngineBase.parallel` requests run at once on one engine
+  (one unless the engine's load sets ``_parallel``: the llama engine's sequences),
+  and loads and unloads wait for them and run alone (a :class:`RequestQueue`),
+  unless the engine passes ``serialize=False`` (the remote engine: its server queues);
 * the cold-load bookkeeping: the first request after a load gets
   ``ProcessStart(cold=True)`` and is charged the load's duration;
 * ``ProcessStart`` first, and the rule "release the turn before yielding
@@ -100,6 +101,7 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
         self._loaded: str | None = None
         self._unpaid_load = 0.0  # the last load's duration, reported by the next request
         self._cold = False
+        self._parallel = 1  # requests at once on the loaded model; _load_model may change it
 
     # -- the Engine protocol ------------------------------------------------------------------
 
@@ -120,6 +122,11 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
         """The name given to :meth:`load`, or ``None`` when nothing is loaded."""
         return self._loaded
 
+    @property
+    def parallel(self) -> int:
+        """How many requests the loaded model serves at once (others wait their turn)."""
+        return self._parallel
+
     async def load(
         self,
         name: str,
@@ -131,17 +138,19 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
         if not isinstance(name, str) or not name.strip():
             raise EngineError(f"{type(self).__name__}.load() needs a model name")
         self._check_load(name, path)
-        async with self._turn():
+        async with self._exclusive():
             self._forget()
             started = self._now()
             await self._load_model(name, path, options, spec)
             elapsed = max(0.0, self._now() - started)
+            if self._queue is not None:
+                self._queue.capacity = self._parallel
             self._loaded, self._unpaid_load, self._cold = name, elapsed, True
             return elapsed
 
     async def unload(self) -> None:
         """Free the model (idempotent)."""
-        async with self._turn():
+        async with self._exclusive():
             self._forget()
             await self._unload_model()
 
@@ -193,6 +202,9 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
 
     def _turn(self) -> AbstractAsyncContextManager[None]:
         return contextlib.nullcontext() if self._queue is None else self._queue
+
+    def _exclusive(self) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext() if self._queue is None else self._queue.exclusive()
 
     def _forget(self) -> None:
         self._loaded, self._unpaid_load, self._cold = None, 0.0, False

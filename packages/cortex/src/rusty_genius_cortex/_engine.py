@@ -4,8 +4,10 @@ An engine owns at most one loaded model. ``infer`` is an async iterator of
 :data:`InferenceEvent` that always ends with exactly one :class:`Complete` —
 also when stopped (finish reason ``cancelled``) — unless the consuming task
 itself is cancelled, in which case the iterator's cleanup stops the worker
-thread before it returns. Engines serialize their own requests: two concurrent
-``infer`` calls on one engine run one after the other. A consumer that stops
+thread before it returns. Engines bound their own concurrency: at most
+``parallel`` requests run at once on one engine (the llama engine's sequences;
+one for Pinky), the others wait their turn in arrival order; loads and unloads
+wait for running requests. A consumer that stops
 reading early closes the iterator (``contextlib.aclosing``); the engines release
 their turn before yielding ``Complete``, so stopping at ``Complete`` is enough.
 :class:`~rusty_genius_cortex.EngineBase` implements these rules once.

@@ -36,7 +36,7 @@ def create_engine(backend: Backend = "auto", **options: Any) -> Engine:
 
     ``options`` go to the engine's constructor (:class:`PinkyEngine`:
     ``load_delay``, ``token_delay``; :class:`LlamaEngine`: ``default_context_size``,
-    ``n_batch``, ``relay_capacity``, ``verbose``; :class:`RemoteEngine` (``"remote"``, never
+    ``default_parallel``, ``default_threads``, ``n_batch``, ``relay_capacity``, ``verbose``; :class:`RemoteEngine` (``"remote"``, never
     chosen by ``"auto"``): ``base_url`` (required), ``api_key``, ``model``, ``http_client``,
     ``timeout``, ``check_model``, and ``poll_interval``, accepted but unused).
     """

@@ -2,8 +2,10 @@
 
 How a request runs:
 
-1. The turn: requests on one engine run one after another (:class:`RequestQueue`),
-   and every touch of the ``Llama`` object happens under one thread lock.
+1. The turn: up to ``LoadOptions.parallel`` requests (default 4, as Ollama's) run
+   at once on one loaded model, each on its own sequence (slot) of one llama
+   context of ``parallel * context_size`` tokens; loads and unloads wait for them
+   (:class:`RequestQueue`).
 2. Preparation, in a worker thread: chat messages are rendered with the model's
    own chat template from its GGUF metadata (``tokenizer.chat_template``,
    rendered by llama-cpp-python's ``Jinja2ChatFormatter`` exactly as its
@@ -11,38 +13,38 @@ How a request runs:
    prompt is tokenized as llama-cpp-python tokenizes it, so token counts match
    its ``usage``. Errors (no template, a prompt that does not fit the context)
    are raised here, before any event.
-3. Generation, in one dedicated thread per request (``_llama_decode.py``): it drives
-   ``Llama.generate`` token by token (sampling by llama.cpp's sampler chain),
-   turns each token into text through a per-model piece cache and an
-   incremental UTF-8 decoder, runs the shared :class:`TokenPipeline` and hands
-   the events to the event loop through a :class:`ThreadRelay`. Stop strings,
-   EOG tokens, ``max_tokens``, the context's end and the stop flags end it; the
-   thread closes llama-cpp-python's generator itself, still holding the lock.
+3. Generation: continuous batching in the model's one decoding thread
+   (``_decode_loop.py``): every step decodes the next token of every running
+   request plus a chunk of any prompt being evaluated in one ``llama_decode``,
+   samples each request with its own sampler chain and hands its events to the
+   event loop through its own :class:`ThreadRelay`. Stop strings, EOG tokens,
+   ``max_tokens``, the context's end and the stop flags end a request; the
+   others go on.
 
 Not ``create_completion(stream=True)``: it re-detokenizes the whole completion
-on every token (quadratic), which costs more than the decode of a small model
-on a GPU. A dedicated thread rather than ``anyio.to_thread.run_sync``: the
-worker must outlive each ``__anext__`` of the async generator, and an async
-generator cannot hold a task group across ``yield``; the thread is still
-joined before the request's turn ends, on every path.
+on every token (quadratic), and serves one sequence. The decoding thread runs
+while there is work and exits when there is none; a request's cleanup waits for
+its own end (and for an idle thread to exit), on every path.
 
 Cancellation: :class:`StopSignal` (or the consumer closing the stream, or its
-task being cancelled) is checked between tokens, so generation stops within
-one token's time, and between the ``n_batch``-token chunks of prompt
-evaluation; the async side waits, shielded, for the thread to finish.
+task being cancelled) is checked before every step, so generation stops within
+one step, also between the ``n_batch``-token chunks of prompt evaluation; the
+async side waits, shielded, for the loop to end the request.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import multiprocessing
 import random
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import anyio.to_thread
+import attrs
 
 from rusty_genius_core import (
     ConfigError,
@@ -53,10 +55,11 @@ from rusty_genius_core import (
 )
 
 from ._base import EngineBase, EngineRequest
+from ._decode_loop import DecodeLoop, Request
 from ._diagnose import tensor_data_problem
 from ._engine import BACKEND_LLAMA, StopSignal
 from ._gguf import read_gguf_info
-from ._llama_decode import Job, LoadedModel, merge_batch, run_decode
+from ._llama_decode import Job, LoadedModel, merge_batch
 from ._pipeline import TokenPipeline
 from ._relay import ThreadRelay
 from ._think import prompt_opens_thinking
@@ -70,6 +73,7 @@ if TYPE_CHECKING:
 __all__ = ["LlamaEngine", "import_llama_cpp"]
 
 DEFAULT_CONTEXT_SIZE: Final = 4096
+DEFAULT_PARALLEL: Final = 4  # sequences per model, as Ollama's OLLAMA_NUM_PARALLEL
 _THREAD_PREFIX: Final = "cortex-llama"
 _SEED_SPACE: Final = (1 << 32) - 1  # llama.cpp reads 0xFFFFFFFF as "pick a random seed"
 
@@ -89,9 +93,12 @@ class LlamaEngine(EngineBase[Job]):
     """llama.cpp through llama-cpp-python (``backend == "llama"``).
 
     ``default_context_size`` applies when :class:`LoadOptions` leaves the context
-    size open (capped by the model's training context); ``n_batch`` is
-    llama.cpp's prompt batch; ``relay_capacity`` bounds the events buffered
-    ahead of a slow consumer; ``verbose`` lets llama.cpp log to stderr.
+    size open (capped by the model's training context): it is each sequence's;
+    ``default_parallel`` when it leaves ``parallel`` open, ``default_threads`` when it
+    leaves ``threads`` open (``None``: llama-cpp-python's choice); ``n_batch`` is the
+    tokens of one decoding step (generated tokens and prompt chunks together);
+    ``relay_capacity`` is kept for compatibility (the decoding loop never waits
+    for one consumer); ``verbose`` lets llama.cpp log to stderr.
     """
 
     _backend = BACKEND_LLAMA
@@ -100,26 +107,30 @@ class LlamaEngine(EngineBase[Job]):
         self,
         *,
         default_context_size: int = DEFAULT_CONTEXT_SIZE,
+        default_parallel: int = DEFAULT_PARALLEL,
+        default_threads: int | None = None,
         n_batch: int = 512,
         relay_capacity: int = 256,
         verbose: bool = False,
     ) -> None:
-        if default_context_size < 16 or n_batch < 1 or relay_capacity < 1:
+        if default_context_size < 16 or n_batch < 1 or relay_capacity < 1 or default_parallel < 1:
             raise ConfigError(
-                "LlamaEngine needs default_context_size >= 16, n_batch >= 1 and "
-                f"relay_capacity >= 1, got {default_context_size}, {n_batch}, {relay_capacity}"
+                "LlamaEngine needs default_context_size >= 16, default_parallel >= 1, "
+                f"n_batch >= 1 and relay_capacity >= 1, got {default_context_size}, "
+                f"{default_parallel}, {n_batch}, {relay_capacity}"
             )
         super().__init__()
         self._default_context_size = default_context_size
+        self._default_parallel = default_parallel
+        self._default_threads = default_threads
         self._n_batch = n_batch
         self._relay_capacity = relay_capacity
         self._verbose = verbose
         self._model: LoadedModel | None = None
-        self._lock = threading.Lock()  # guards the Llama object itself
 
     @property
     def context_size(self) -> int | None:
-        """The loaded model's context (tokens), or ``None``."""
+        """One request's context on the loaded model (tokens), or ``None``."""
         model = self._model
         return None if model is None else model.n_ctx
 
@@ -153,6 +164,9 @@ class LlamaEngine(EngineBase[Job]):
     async def _generate(
         self, job: Job, meter: UsageMeter, stop: StopSignal | None
     ) -> AsyncGenerator[InferenceEvent, None]:
+        loop = job.model.loop
+        if loop is None:
+            raise EngineError(f"model {job.model.name!r} was unloaded")
         pipeline = TokenPipeline(
             job.config,
             meter=meter,
@@ -161,12 +175,7 @@ class LlamaEngine(EngineBase[Job]):
         )
         relay: ThreadRelay[InferenceEvent] = ThreadRelay(self._relay_capacity)
         halt = StopSignal()  # set when the consumer goes away
-        worker = threading.Thread(
-            target=run_decode,
-            args=(job, self._lock, pipeline, relay, stop, halt),
-            name=f"{_THREAD_PREFIX}:{job.model.name}",
-        )
-        worker.start()
+        loop.submit(Request(job=job, pipeline=pipeline, relay=relay, stop=stop, halt=halt))
         try:
             while batch := await relay.get():
                 for event in merge_batch(batch):
@@ -174,9 +183,10 @@ class LlamaEngine(EngineBase[Job]):
         finally:
             halt.set()
             relay.close()
+            loop.wake()
             with anyio.CancelScope(shield=True):
                 await relay.wait_finished()
-            worker.join()  # it returned right after finish(): no wait to speak of
+                await anyio.to_thread.run_sync(loop.settle)
 
     # -- load / unload (worker threads) -------------------------------------------------------
 
@@ -190,46 +200,51 @@ class LlamaEngine(EngineBase[Job]):
         n_ctx = options.context_size or min(
             self._default_context_size, info.context_length or self._default_context_size
         )
+        n_slots = options.parallel or self._default_parallel
+        if options.threads is None and self._default_threads is not None:
+            options = attrs.evolve(options, threads=self._default_threads)
         gpu_layers = options.gpu_layers
         if gpu_layers is None:
             gpu_layers = -1 if lib.llama_supports_gpu_offload() else 0
-        kwargs: dict[str, Any] = {
-            "model_path": str(path),
-            "n_ctx": n_ctx,
-            "n_batch": min(self._n_batch, n_ctx),
-            "n_gpu_layers": gpu_layers,
-            "verbose": self._verbose,
-        }
-        if options.threads is not None:
-            kwargs["n_threads"] = kwargs["n_threads_batch"] = options.threads
-        if options.seed is not None:
-            kwargs["seed"] = options.seed
-        with self._lock:
-            try:
-                llm = lib.Llama(**kwargs)
-            except Exception as exc:  # llama-cpp-python raises ValueError/RuntimeError
-                alignment = info.metadata.get("general.alignment", 32)
-                cause = tensor_data_problem(
-                    path,
-                    info.metadata_end,
-                    info.tensor_count,
-                    alignment if isinstance(alignment, int) else 32,
-                )
-                detail = f"{cause}; " if cause else ""
-                raise EngineError(
-                    f"llama.cpp could not load {path}: {detail}{type(exc).__name__}: {exc}"
-                ) from exc
-            try:
-                return self._describe(name, path, llm, lib, options)
-            except BaseException:
-                llm.close()
-                raise
+        try:
+            model, ctx = _open_native(
+                lib, path, options, n_ctx, n_slots, self._n_batch, gpu_layers, self._verbose
+            )
+        except Exception as exc:  # llama-cpp-python raises ValueError/RuntimeError
+            alignment = info.metadata.get("general.alignment", 32)
+            cause = tensor_data_problem(
+                path,
+                info.metadata_end,
+                info.tensor_count,
+                alignment if isinstance(alignment, int) else 32,
+            )
+            detail = f"{cause}; " if cause else ""
+            raise EngineError(
+                f"llama.cpp could not load {path}: {detail}{type(exc).__name__}: {exc}"
+            ) from exc
+        try:
+            loaded = self._describe(name, path, model, ctx, lib, options, n_slots)
+            loaded.loop = DecodeLoop(loaded, f"{_THREAD_PREFIX}:{name}")
+        except BaseException:
+            ctx.close()
+            model.close()
+            raise
+        self._parallel = n_slots
+        return loaded
 
     def _describe(
-        self, name: str, path: Path, llm: Any, lib: ModuleType, options: LoadOptions
+        self,
+        name: str,
+        path: Path,
+        model: Any,
+        ctx: Any,
+        lib: ModuleType,
+        options: LoadOptions,
+        n_slots: int,
     ) -> LoadedModel:
-        vocab = lib.llama_model_get_vocab(llm.model)
-        template = llm.metadata.get("tokenizer.chat_template")
+        vocab = model.vocab
+        metadata = model.metadata()
+        template = metadata.get("tokenizer.chat_template")
         formatter = None
         if isinstance(template, str) and template.strip():
             from llama_cpp import llama_chat_format
@@ -243,30 +258,43 @@ class LlamaEngine(EngineBase[Job]):
             # As Llama.__init__ builds its "chat_template.default" handler.
             formatter = llama_chat_format.Jinja2ChatFormatter(
                 template=template,
-                eos_token=text_of(llm.token_eos()),
-                bos_token=text_of(llm.token_bos()),
-                stop_token_ids=[llm.token_eos()],
+                eos_token=text_of(model.token_eos()),
+                bos_token=text_of(model.token_bos()),
+                stop_token_ids=[model.token_eos()],
             )
         seed = options.seed if options.seed is not None else random.randrange(_SEED_SPACE)
+        native = model.model
+        can_reuse = not (
+            lib.llama_model_is_recurrent(native)
+            or lib.llama_model_is_hybrid(native)
+            or lib.llama_model_n_swa(native) > 0
+        )
         return LoadedModel(
             name=name,
             path=path,
-            llm=llm,
+            model=model,
+            ctx=ctx,
             lib=lib,
             vocab=vocab,
-            n_ctx=int(llm.n_ctx()),
+            n_vocab=int(lib.llama_vocab_n_tokens(vocab)),
+            n_ctx=int(lib.llama_n_ctx_seq(ctx.ctx)),
+            n_slots=n_slots,
+            n_batch=int(lib.llama_n_batch(ctx.ctx)),
+            can_reuse=can_reuse,
             formatter=formatter,
             rng=random.Random(seed),
         )
 
     def _unload_sync(self) -> None:
-        with self._lock:
-            model, self._model = self._model, None
-            if model is not None:
-                llm, model.llm = model.llm, None
-                model.pieces.clear()
-                model.eogs.clear()
-                llm.close()
+        model, self._model = self._model, None
+        if model is not None:
+            loop, model.loop = model.loop, None
+            if loop is not None:
+                loop.close()
+            model.pieces.clear()
+            model.eogs.clear()
+            model.ctx.close()
+            model.model.close()
 
     # -- one request --------------------------------------------------------------------------
 
@@ -274,39 +302,38 @@ class LlamaEngine(EngineBase[Job]):
         """Render and tokenize the prompt; check that it fits (worker thread)."""
         prompt, messages, config = request.prompt, request.messages, request.config
         extra_stops: tuple[str, ...] = ()
-        with self._lock:
-            llm = model.llm
-            if llm is None:
-                raise EngineError(f"model {model.name!r} was unloaded")
-            if messages is None and (config.raw or model.formatter is None):
-                # Raw completion; a model without a chat template has nothing to wrap it in.
-                assert prompt is not None
-                text, add_bos = prompt, True
-            else:
-                if model.formatter is None:
-                    raise EngineError(
-                        f"model {model.name!r} ({model.path.name}) has no chat template "
-                        "(no tokenizer.chat_template in its GGUF metadata), so chat messages "
-                        "cannot be formatted for it; send a plain prompt for raw completion "
-                        "instead: infer(prompt=..., config=InferenceConfig(raw=True))"
-                    )
-                chat = (
-                    [{"role": "user", "content": prompt}]
-                    if messages is None
-                    else [{"role": m.role.value, "content": m.content} for m in messages]
+        if model.loop is None:
+            raise EngineError(f"model {model.name!r} was unloaded")
+        # Templating and tokenizing read the model only: they run beside the decoding loop.
+        if messages is None and (config.raw or model.formatter is None):
+            # Raw completion; a model without a chat template has nothing to wrap it in.
+            assert prompt is not None
+            text, add_bos = prompt, True
+        else:
+            if model.formatter is None:
+                raise EngineError(
+                    f"model {model.name!r} ({model.path.name}) has no chat template "
+                    "(no tokenizer.chat_template in its GGUF metadata), so chat messages "
+                    "cannot be formatted for it; send a plain prompt for raw completion "
+                    "instead: infer(prompt=..., config=InferenceConfig(raw=True))"
                 )
-                try:
-                    rendered = model.formatter(messages=chat)
-                except Exception as exc:  # jinja2 errors, raise_exception() in templates
-                    raise EngineError(
-                        f"the chat template of {model.name!r} refused the messages: {exc}"
-                    ) from exc
-                text, add_bos = rendered.prompt, not rendered.added_special
-                stops = rendered.stop
-                extra_stops = tuple(
-                    s for s in ([stops] if isinstance(stops, str) else stops or ()) if s
-                )
-            tokens: list[int] = llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+            chat = (
+                [{"role": "user", "content": prompt}]
+                if messages is None
+                else [{"role": m.role.value, "content": m.content} for m in messages]
+            )
+            try:
+                rendered = model.formatter(messages=chat)
+            except Exception as exc:  # jinja2 errors, raise_exception() in templates
+                raise EngineError(
+                    f"the chat template of {model.name!r} refused the messages: {exc}"
+                ) from exc
+            text, add_bos = rendered.prompt, not rendered.added_special
+            stops = rendered.stop
+            extra_stops = tuple(
+                s for s in ([stops] if isinstance(stops, str) else stops or ()) if s
+            )
+        tokens: list[int] = model.model.tokenize(text.encode("utf-8"), add_bos, True)
         if not tokens:
             raise EngineError("the prompt is empty: there is nothing to continue")
         n_ctx = model.n_ctx
@@ -332,4 +359,59 @@ class LlamaEngine(EngineBase[Job]):
             start_in_thinking=prompt_opens_thinking(text),
             extra_stops=extra_stops,
             seed=seed,
+            reuse=model.can_reuse
+            and (config.cache_prompt if config.cache_prompt is not None else config.seed is None),
         )
+
+
+def _open_native(
+    lib: ModuleType,
+    path: Path,
+    options: LoadOptions,
+    n_ctx: int,
+    n_slots: int,
+    n_batch: int,
+    gpu_layers: int,
+    verbose: bool,
+) -> tuple[Any, Any]:
+    """The llama model and a context of ``n_slots`` sequences of ``n_ctx`` tokens each.
+
+    As ``Llama.__init__`` does it (logging, backend, model and context parameters),
+    but with ``n_seq_max = n_slots`` and ``n_ctx = n_slots * n_ctx``: llama-cpp-python's
+    ``Llama`` serves one sequence. Threads default as ``Llama``'s: half the CPUs for
+    generation, all of them for prompts.
+    """
+    from llama_cpp import _internals
+    from llama_cpp._logger import set_verbose
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    set_verbose(verbose)
+    with suppress_stdout_stderr(disable=verbose):
+        _init_backend(lib)
+    model_params = lib.llama_model_default_params()
+    model_params.n_gpu_layers = 0x7FFFFFFF if gpu_layers == -1 else gpu_layers
+    model = _internals.LlamaModel(path_model=str(path), params=model_params, verbose=verbose)
+    try:
+        cpus = multiprocessing.cpu_count()
+        params = lib.llama_context_default_params()
+        params.n_ctx = n_ctx * n_slots
+        params.n_seq_max = n_slots
+        params.kv_unified = False  # each sequence its own cells: n_ctx apiece, no crosstalk
+        params.n_batch = params.n_ubatch = max(n_slots, min(n_batch, n_ctx * n_slots))
+        params.n_threads = options.threads or max(cpus // 2, 1)
+        params.n_threads_batch = options.threads_batch or options.threads or cpus
+        params.no_perf = False
+        # As Llama's default: llama.cpp's own default (auto) changes the numerics on CPU.
+        params.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        with suppress_stdout_stderr(disable=verbose):
+            ctx = _internals.LlamaContext(model=model, params=params, verbose=verbose)
+    except BaseException:
+        model.close()  # type: ignore[no-untyped-call]
+        raise
+    return model, ctx
+
+
+@functools.cache
+def _init_backend(lib: ModuleType) -> None:
+    """``llama_backend_init()``, once per process (as ``Llama`` does)."""
+    lib.llama_backend_init()

@@ -1,17 +1,12 @@
-"""llama.cpp's side of a request: the model record and the worker thread's decoding loop.
+"""llama.cpp's side of a request: the loaded model's record and a prepared request.
 
-:func:`run_decode` runs in one dedicated thread per request (see ``_llama.py``):
-it evaluates the prompt in ``n_batch`` chunks, drives ``Llama.generate`` token
-by token, turns each token into text through the model's piece cache and an
-incremental UTF-8 decoder, runs the shared :class:`TokenPipeline` and hands the
-events to the event loop through a :class:`ThreadRelay`. The async side merges
-what queued up with :func:`merge_batch`.
+The decoding itself is ``_decode_loop.py``'s (one thread per model, every request of
+the model in each step's batch); the async side merges what queued up for one
+request with :func:`merge_batch`.
 """
 
 from __future__ import annotations
 
-import codecs
-import logging
 import random
 from pathlib import Path
 from types import ModuleType
@@ -21,38 +16,40 @@ import attrs
 
 from rusty_genius_core import (
     Content,
-    EngineError,
-    FinishReason,
     InferenceConfig,
     InferenceEvent,
     Thought,
     ThoughtDelta,
 )
 
-if TYPE_CHECKING:
-    import threading
+if TYPE_CHECKING:  # not at runtime: _decode_loop imports Job from here, and attrs never
+    # evaluates these annotations (no resolve_types, no cattrs structuring of this record)
+    from ._decode_loop import DecodeLoop  # noqa: TC004
 
-    from ._engine import StopSignal
-    from ._pipeline import TokenPipeline
-    from ._relay import ThreadRelay
-
-__all__ = ["Job", "LoadedModel", "merge_batch", "run_decode"]
-
-log = logging.getLogger("rusty_genius_cortex.llama")
+__all__ = ["Job", "LoadedModel", "merge_batch"]
 
 
 @attrs.define(eq=False)
 class LoadedModel:
-    """One loaded model and what every request needs from it."""
+    """One loaded model and what every request needs from it.
+
+    ``n_ctx`` is one sequence's context; the llama context holds ``n_slots`` of them.
+    """
 
     name: str
     path: Path
-    llm: Any  # llama_cpp.Llama
+    model: Any  # llama_cpp._internals.LlamaModel
+    ctx: Any  # llama_cpp._internals.LlamaContext, n_slots sequences of n_ctx tokens
     lib: ModuleType  # llama_cpp
     vocab: Any
+    n_vocab: int
     n_ctx: int
+    n_slots: int
+    n_batch: int
+    can_reuse: bool  # a cached prefix can be kept (not a recurrent, hybrid or SWA model)
     formatter: Any | None  # llama_chat_format.Jinja2ChatFormatter, or None: no chat template
     rng: random.Random
+    loop: DecodeLoop | None = None
     # Per-token caches: each native call releases and retakes the GIL, which the event loop
     # may hold at that moment; a dict lookup does not.
     pieces: dict[int, bytes] = attrs.field(factory=dict)
@@ -70,6 +67,8 @@ class Job:
     start_in_thinking: bool
     extra_stops: tuple[str, ...]
     seed: int
+    reuse: bool  # may land on a slot's cached prefix (see the README's engine section)
+    grammar: str | None = None  # a GBNF grammar constraining sampling
 
 
 def merge_batch(batch: list[InferenceEvent]) -> list[InferenceEvent]:
@@ -91,133 +90,3 @@ def merge_batch(batch: list[InferenceEvent]) -> list[InferenceEvent]:
         else:
             out.append(event)
     return out
-
-
-def _sampling_kwargs(config: InferenceConfig) -> dict[str, Any]:
-    s = config.sampling
-    return {
-        "temp": s.temperature,
-        "top_p": s.top_p,
-        "top_k": s.top_k,
-        "min_p": s.min_p,
-        "repeat_penalty": s.repeat_penalty,
-    }
-
-
-def _evaluate_prompt(llm: Any, lib: ModuleType, tokens: list[int], stopped: Any) -> bool:
-    """Evaluate ``tokens`` in ``n_batch`` chunks, checking the stop flags in between.
-
-    Keeps the KV cache of the longest prefix shared with the previous request
-    (a chat's earlier turns), as ``Llama.generate()`` would; at least the last
-    token is evaluated again so its logits are fresh. Recurrent and hybrid
-    models cannot drop a cache suffix, so they start over. False when stopped.
-    """
-    common = 0
-    recurrent = lib.llama_model_is_recurrent(llm.model) or lib.llama_model_is_hybrid(llm.model)
-    if not recurrent:
-        for cached, token in zip(llm.input_ids[: llm.n_tokens].tolist(), tokens, strict=False):
-            if cached != token:
-                break
-            common += 1
-        common = min(common, len(tokens) - 1)
-    if common == 0:
-        llm.reset()
-    else:
-        llm.n_tokens = common  # eval() drops the cache past this point
-    step = max(1, int(llm.n_batch))
-    for start in range(common, len(tokens), step):
-        if stopped():
-            return False
-        llm.eval(tokens[start : start + step])
-    return True
-
-
-def run_decode(
-    job: Job,
-    lock: threading.Lock,
-    pipeline: TokenPipeline,
-    relay: ThreadRelay[InferenceEvent],
-    stop: StopSignal | None,
-    halt: StopSignal,
-) -> None:
-    """The worker thread: decode, relay events, always end with Complete and finish().
-
-    ``lock`` guards the ``Llama`` object; ``halt`` is set when the consumer goes away.
-    """
-    model = job.model
-    reason = FinishReason.ERROR
-    try:
-        with lock:
-            reason = _decode(job, pipeline, relay, stop, halt)
-    except Exception:
-        log.exception("generation failed for model %r", model.name)
-        reason = FinishReason.ERROR
-    finally:
-        try:
-            relay.put_many(pipeline.complete(reason))
-        finally:
-            relay.finish()
-
-
-def _decode(
-    job: Job,
-    pipeline: TokenPipeline,
-    relay: ThreadRelay[InferenceEvent],
-    stop: StopSignal | None,
-    halt: StopSignal,
-) -> FinishReason:
-    model = job.model
-    llm = model.llm
-    if llm is None:
-        raise EngineError(f"model {model.name!r} was unloaded")
-    lib = model.lib
-    is_eog = lib.llama_vocab_is_eog
-    vocab = model.vocab
-    pieces = model.pieces
-    eogs = model.eogs
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    meter = pipeline.meter
-
-    def stopped() -> bool:
-        return halt.is_set() or (stop is not None and stop.is_set())
-
-    meter.prompt_started(len(job.tokens))
-    if not _evaluate_prompt(llm, lib, job.tokens, stopped):
-        return FinishReason.CANCELLED
-    meter.prompt_done()
-    llm.set_seed(job.seed)
-    # The prompt is in the KV cache now: generate() finds it there and samples at once.
-    generator = llm.generate(job.tokens, **_sampling_kwargs(job.config))
-    reason = FinishReason.LENGTH
-    try:
-        for token in generator:
-            meter.prompt_done()
-            if stopped():
-                reason = FinishReason.CANCELLED
-                break
-            piece = pieces.get(token)
-            if piece is None:  # first sight of this token: native calls, then cached
-                if is_eog(vocab, token):
-                    eogs.add(token)
-                    piece = b""
-                else:
-                    piece = bytes(llm.detokenize([token]))
-                pieces[token] = piece
-            if token in eogs:
-                reason = FinishReason.STOP
-                break
-            events, hit = pipeline.token(decoder.decode(piece))
-            if events and not relay.put_many(events, stopped):
-                reason = FinishReason.CANCELLED
-                break
-            if hit:
-                reason = FinishReason.STOP
-                break
-            if meter.completion_tokens >= job.limit:
-                break
-    finally:
-        generator.close()  # llama-cpp-python's generator has no cleanup of its own
-    tail = decoder.decode(b"", final=True)  # an incomplete UTF-8 sequence at the end
-    if tail:
-        relay.put_many(pipeline.text(tail))
-    return reason

@@ -77,6 +77,21 @@ class ThreadRelay(Generic[T]):
             self._wake(waiter)
         return True
 
+    def put_nowait(self, items: Iterable[T]) -> bool:
+        """Append ``items`` even past the capacity (never waits); False if the consumer is gone.
+
+        For a worker that serves many consumers and must not stall on one slow
+        reader: what it buffers for one is bounded by that request's own limits.
+        """
+        with self._cond:
+            if self._closed:
+                return False
+            self._items.extend(items)
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            self._wake(waiter)
+        return True
+
     def finish(self) -> None:
         """The worker is done; nothing follows. Call it last, from the worker."""
         with self._cond:

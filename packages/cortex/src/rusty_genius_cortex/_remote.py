@@ -31,6 +31,14 @@ serve`` answers for every model it can serve; ``check_model=False`` skips the
 model check); ``unload`` only forgets. The
 engine does not serialize its requests (``EngineBase(serialize=False)``): the
 server queues, and the brainstem's ``parallelism`` bounds how many run at once.
+That defaults to the engine's :attr:`~EngineBase.parallel`: ``LoadOptions.parallel``,
+else the ``parallel`` given to the engine, else the server's own slot count
+(llama-server's ``GET /props`` ``total_slots``), else four.
+
+A pooled keep-alive connection that the server closed while it sat idle fails the
+next request before any byte of a response (``RemoteProtocolError``); such a
+request never reached the server's model, so it is sent once more on a new
+connection. A failure after response bytes arrived is never retried.
 """
 
 from __future__ import annotations
@@ -76,6 +84,9 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(10.0, read=600.0)
 """Connect, write and pool waits of 10 s; a read may wait 10 minutes (queues, long prompts)."""
 
 _MAX_ERROR_BYTES: Final = 64 * 1024
+_NO_RESPONSE: Final = "without sending a response"  # httpcore's words for that case
+_DEFAULT_PARALLEL: Final = 4  # when neither the caller nor the server says
+_MAX_PARALLEL: Final = 256
 
 
 def _base_url(url: object) -> str:
@@ -105,7 +116,8 @@ class RemoteEngine(EngineBase[_Call]):
     ``api_key`` is sent as a bearer token; ``model`` is the server's name for the
     model (default: the name given to :meth:`load`); ``http_client`` is a client
     the caller owns (otherwise one is opened at ``load`` and closed at
-    ``unload``); ``timeout`` applies to the client opened here. ``poll_interval``
+    ``unload``); ``timeout`` applies to the client opened here; ``parallel`` is
+    how many requests to send at once (default: the server's slots, see above). ``poll_interval``
     is still accepted (and checked) for compatibility, but unused: the stop
     signal is no longer polled.
     """
@@ -124,6 +136,7 @@ class RemoteEngine(EngineBase[_Call]):
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         poll_interval: float = 0.05,
         check_model: bool = True,
+        parallel: int | None = None,
     ) -> None:
         self.base_url: Final = _base_url(base_url)
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
@@ -138,7 +151,17 @@ class RemoteEngine(EngineBase[_Call]):
             raise ConfigError(
                 f"RemoteEngine poll_interval must be in (0, 10], got {poll_interval!r}"
             )
+        if parallel is not None and (
+            isinstance(parallel, bool)
+            or not isinstance(parallel, int)
+            or not 1 <= parallel <= _MAX_PARALLEL
+        ):
+            raise ConfigError(
+                f"RemoteEngine parallel must be an integer from 1 to {_MAX_PARALLEL}, "
+                f"got {parallel!r}"
+            )
         super().__init__(serialize=False)  # the server queues
+        self._configured_parallel = parallel
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._remote_model = model
         self._given_client = http_client
@@ -176,10 +199,30 @@ class RemoteEngine(EngineBase[_Call]):
                     f"the server at {self.base_url} does not serve model {remote!r}; "
                     f"it lists: {shown}"
                 )
+            parallel = options.parallel or self._configured_parallel
+            if parallel is None:
+                parallel = await self._server_slots() or _DEFAULT_PARALLEL
         except BaseException:
             await self._unload_model()  # a failed load leaves no connection open
             raise
         self._served_as = remote
+        self._parallel = parallel
+
+    async def _server_slots(self) -> int | None:
+        """llama-server's ``total_slots`` from ``GET /props``; ``None`` if it has none."""
+        try:
+            response = await self._http().get(f"{self.base_url}/props", headers=self._headers)
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        try:
+            slots = response.json().get("total_slots")
+        except (ValueError, AttributeError):
+            return None
+        if isinstance(slots, int) and not isinstance(slots, bool) and slots >= 1:
+            return min(slots, _MAX_PARALLEL)
+        return None
 
     async def _unload_model(self) -> None:
         """Forget the model and close the HTTP client this engine opened (idempotent)."""
@@ -279,8 +322,16 @@ class RemoteEngine(EngineBase[_Call]):
         yield Complete(usage=usage_of(meter.usage(reason), reply.usage))
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
+        client = self._http()
         try:
-            return await self._http().send(request, stream=True)
+            try:
+                return await client.send(request, stream=True)
+            except httpx.RemoteProtocolError as exc:
+                if _NO_RESPONSE not in str(exc):
+                    raise
+                # The server closed a pooled connection before any response byte (it
+                # had timed out the idle keep-alive): the request never reached it.
+                return await client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise EngineError(f"cannot reach {request.url}: {exc!r}") from exc
 

@@ -210,9 +210,11 @@ class Genius:
     authority the caller opened and closes itself. ``strategy``, ``parallelism``,
     ``max_queue``, ``max_loaded``, ``max_memory`` (bytes), ``fetch_assets`` and
     ``stop_timeout`` (seconds an engine has to stop a request before it is abandoned)
-    go to the brainstem as one :class:`~rusty_genius_stem.BrainstemConfig`; ``config``
-    passes a whole one instead (those keywords are then ignored, and its engine factory,
-    unless set, is the one ``backend`` picks).
+    go to the brainstem as one :class:`~rusty_genius_stem.BrainstemConfig`; ``parallelism``
+    of ``None`` lets each loaded engine serve as many requests at once as it can (four
+    sequences for llama.cpp), a number sets it for every engine. ``config`` passes a whole
+    :class:`~rusty_genius_stem.BrainstemConfig` instead (those keywords are then ignored,
+    and its engine factory, unless set, is the one ``backend`` picks).
     """
 
     def __init__(
@@ -225,7 +227,7 @@ class Genius:
         offline: bool | None = None,
         strategy: CortexStrategy | None = None,
         fetch_assets: bool | None = None,
-        parallelism: int = 1,
+        parallelism: int | None = None,
         max_queue: int = DEFAULT_MAX_QUEUE,
         max_loaded: int = 1,
         max_memory: int | None = None,

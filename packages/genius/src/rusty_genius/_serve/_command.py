@@ -28,6 +28,7 @@ from rusty_genius_stem import (
 from .._genius import Genius
 from ._errors import RequestError
 from ._keep_alive import parse_keep_alive
+from ._parallel import add_parallel_options, parallel_setting, threads_setting
 from ._server import (
     DEFAULT_BACKLOG,
     DEFAULT_HOST,
@@ -89,9 +90,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"requests that may wait before 503 (default {DEFAULT_MAX_QUEUE})",
     )
-    group.add_argument(
-        "--parallelism", type=int, default=1, metavar="N", help="requests per model at once"
-    )
+    add_parallel_options(group)
     group.add_argument(
         "--max-loaded", type=int, default=1, metavar="N", help="models loaded at once"
     )
@@ -125,6 +124,17 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         f"(default {DEFAULT_STOP_TIMEOUT:g})",
     )
     _add_site_options(group)
+
+
+def _threaded_engines(backend: str, threads: int) -> tuple[str, Callable[[], Any]]:
+    """The backend's name and an engine factory whose llama engines use ``threads``."""
+    from rusty_genius_cortex import BACKEND_LLAMA, create_engine
+
+    from .._backend import check_backend, resolve_auto
+
+    chosen = resolve_auto(check_backend(backend))
+    extra: dict[str, Any] = {"default_threads": threads} if chosen == BACKEND_LLAMA else {}
+    return chosen, lambda: create_engine(chosen, **extra)
 
 
 def _stop_timeout(text: str) -> float:
@@ -239,7 +249,7 @@ async def serve_command(
     options: dict[str, Any] = {
         "backend": args.backend,
         "max_queue": args.max_queue,
-        "parallelism": args.parallelism,
+        "parallelism": parallel_setting(args.parallel),
         "max_loaded": args.max_loaded,
         "max_memory": args.max_memory,
         "strategy": _strategy(args.keep_alive),
@@ -249,6 +259,10 @@ async def serve_command(
         remote_key = args.remote_api_key or os.environ.get("GENIUS_REMOTE_API_KEY") or None
         RemoteEngine(args.remote, api_key=remote_key)  # a bad URL fails now, not per request
         options["engine_factory"] = lambda: RemoteEngine(args.remote, api_key=remote_key)
+    shown = f"remote {args.remote}" if args.remote else None
+    threads = threads_setting(args.threads)
+    if threads is not None and not args.remote:
+        shown, options["engine_factory"] = _threaded_engines(args.backend, threads)
     authority = AssetAuthority(home=args.home, cache=args.cache, endpoint=args.endpoint)
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with (
@@ -261,7 +275,7 @@ async def serve_command(
                 backlog=backlog,
             ) as at,
         ):
-            backend = f"remote {args.remote}" if args.remote else genius.backend
+            backend = shown or genius.backend
             if emit is not None:
                 emit({"type": "serving", "url": at.url, "backend": backend})
             info(

@@ -34,6 +34,8 @@ __all__ = ["NO_LIMIT", "Context", "Job", "build_config", "inference_events", "op
 
 _ASSET_EVENTS = (AssetStarted, AssetProgress, AssetComplete, AssetFailed)
 
+_CUSTOM_LOADS: Final = 64  # models remembered as loaded with custom options
+
 NO_LIMIT: Final = limits.MAX_CONTEXT
 """``max_tokens`` when a request sets none: the engine stops at the context's end."""
 
@@ -50,6 +52,7 @@ def build_config(
     stop: tuple[str, ...] = (),
     raw: bool = False,
     show_thinking: bool = True,
+    cache_prompt: bool | None = None,
 ) -> InferenceConfig:
     """The :class:`InferenceConfig` of a request; unset sampling fields keep their defaults.
 
@@ -64,6 +67,7 @@ def build_config(
         stop=stop,
         seed=seed,
         raw=raw,
+        cache_prompt=cache_prompt,
         sampling=Sampling(
             temperature=base.temperature if temperature is None else temperature,
             top_p=base.top_p if top_p is None else top_p,
@@ -100,13 +104,34 @@ class Context:
     stats: Stats
     retry_after: int
     max_body_bytes: int
+    # Models this server loaded with other than their default options (Ollama's num_ctx),
+    # so that the next request without options gets the default again, as Ollama's
+    # scheduler does, not the last request's context.
+    custom_loads: dict[str, LoadOptions] = attrs.field(factory=dict)
+
+    async def load(self, model: str, options: LoadOptions | None, **kw: float | None) -> None:
+        """Load ``model`` with ``options`` (``None``: its default) when the request needs it.
+
+        A request without options loads nothing unless this server last loaded the
+        model with custom ones: then it reloads it with the default (once the running
+        requests are done: the brainstem waits for them before a reload).
+        """
+        if options is None:
+            if model not in self.custom_loads:
+                return
+            options = LoadOptions()
+        await self.genius.load(model, options, **kw)
+        self.custom_loads.pop(model, None)
+        if options != LoadOptions():
+            self.custom_loads[model] = options
+            while len(self.custom_loads) > _CUSTOM_LOADS:
+                del self.custom_loads[next(iter(self.custom_loads))]
 
 
 async def open_job(context: Context, job: Job) -> InferenceStream:
     """Load with the job's options if it has any, then create (not start) its stream."""
     genius = context.genius
-    if job.load_options is not None:
-        await genius.load(job.model, job.load_options)
+    await context.load(job.model, job.load_options)
     if job.messages is not None:
         return genius.infer(job.model, job.messages, config=job.config, keep_alive=job.keep_alive)
     assert job.prompt is not None

@@ -162,6 +162,7 @@ class OpenAIRequestBase(_Loose):
     max_completion_tokens: MaxTokens | None = None
     max_tokens: MaxTokens | None = None
     seed: Seed | None = None
+    cache_prompt: Flag | None = None  # llama-server's: reuse a slot's cached prefix
     stop: Stop | None = None
     include_reasoning: Flag | None = None
     keep_alive: KeepAlive | None = None

@@ -275,7 +275,9 @@ async def _load_only(context: Context, request: LoadOnly, reply: Reply) -> None:
             await genius.unload(request.model)
             reason = "unload"
         else:
-            await genius.load(request.model, request.load_options, keep_alive=request.keep_alive)
+            await context.load(
+                request.model, request.load_options or LoadOptions(), keep_alive=request.keep_alive
+            )
             reason = "load"
     except GeniusError as exc:
         await reply.respond(error_response(Api.OLLAMA, exc, retry_after=context.retry_after))

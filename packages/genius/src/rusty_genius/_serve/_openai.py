@@ -6,7 +6,9 @@ Request fields and how they map (unset sampling fields keep rusty-genius's defau
 * ``temperature`` [0, 5], ``top_p`` (0, 1], ``seed`` [0, 2**32-1] → :class:`Sampling`
   and :class:`InferenceConfig` as they are. Extensions, as vLLM and llama-server take
   them: ``top_k``, ``min_p``, ``repeat_penalty`` (or vLLM's ``repetition_penalty``),
-  ``keep_alive`` (Ollama's semantics), ``include_reasoning`` (``false`` drops thoughts).
+  ``keep_alive`` (Ollama's semantics), ``include_reasoning`` (``false`` drops thoughts),
+  ``cache_prompt`` (llama-server's: reuse a slot's cached prompt prefix; unset reuses
+  unless the request has a ``seed``).
 * ``frequency_penalty`` f in [-2, 2], when no ``repeat_penalty`` is given, becomes
   llama.cpp's multiplicative ``repeat_penalty = (1 + |f|/2) ** sign(f)``: 0 is off,
   2 doubles the penalty, -2 halves the logits' penalty (favours repeats).
@@ -104,6 +106,7 @@ def _config(body: OpenAIRequestBase, *, raw: bool) -> InferenceConfig:
         stop=stop_strings(body.stop),
         raw=raw,
         show_thinking=body.include_reasoning is not False,
+        cache_prompt=body.cache_prompt,
     )
 
 

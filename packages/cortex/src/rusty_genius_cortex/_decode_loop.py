@@ -1,0 +1,288 @@
+"""Continuous batching: one decoding thread per loaded model, every request in each step.
+
+A :class:`DecodeLoop` owns the model's llama context (``n_slots`` sequences) and
+one thread that runs while there is work and exits when there is none. Each step,
+as llama.cpp's ``tools/server`` slot loop does it:
+
+1. requests that were stopped (``StopSignal``, consumer gone) end, freeing their slot;
+   waiting requests take free slots (:class:`~._slots.SlotPlanner` picks the slot and
+   the cached prefix they keep; cells past it are dropped);
+2. one ``llama_batch`` gets the next token of every generating sequence plus chunks of
+   the prompts being evaluated (``n_batch`` tokens in all), and ``llama_decode`` runs once;
+3. every sequence with a logits row samples from it with its own sampler chain
+   (``llama_sampler_sample(chain, ctx, row)``), turns the token into text (the model's
+   piece cache, its own UTF-8 decoder), runs its own :class:`TokenPipeline` (stop
+   strings, think tags, usage) and hands the events to its own :class:`ThreadRelay`
+   without waiting for the consumer.
+
+A failure in one sequence (its sampler, its pipeline) ends that request with
+``FinishReason.ERROR``; a failed ``llama_decode`` ends the requests in that batch.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import logging
+import threading
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from rusty_genius_core import EngineError, FinishReason, InferenceEvent
+
+from ._engine import StopSignal
+from ._llama_decode import Job
+from ._pipeline import TokenPipeline
+from ._relay import ThreadRelay
+from ._sampler import build_sampler, free_sampler
+from ._slots import BatchEntry, SlotPlanner
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ._llama_decode import LoadedModel
+
+__all__ = ["DecodeLoop", "Request"]
+
+log = logging.getLogger("rusty_genius_cortex.llama")
+
+_SETTLE_POLL: Final = 0.01
+
+
+@attrs.define(eq=False)
+class Request:
+    """One request inside the loop: its job and its own output path."""
+
+    job: Job
+    pipeline: TokenPipeline
+    relay: ThreadRelay[InferenceEvent]
+    stop: StopSignal | None
+    halt: StopSignal  # set when the consumer goes away
+    decoder: codecs.IncrementalDecoder = attrs.Factory(
+        lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
+    )
+    sampler: Any = None
+    slot: int = -1
+    done: bool = False
+
+    def stopped(self) -> bool:
+        return self.halt.is_set() or (self.stop is not None and self.stop.is_set())
+
+
+class DecodeLoop:
+    """The decoding thread of one loaded model; see the module docstring.
+
+    Event-loop side: :meth:`submit` a request, :meth:`wake` after setting its halt
+    signal. Blocking (call from a worker thread): :meth:`settle`, :meth:`close`.
+    """
+
+    def __init__(self, model: LoadedModel, thread_name: str) -> None:
+        self._model = model
+        self._lib = model.lib
+        self._planner = SlotPlanner(model.n_slots, model.n_batch)
+        self._thread_name = thread_name
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting: collections.deque[Request] = collections.deque()
+        self._active: dict[int, Request] = {}
+        self._thread: threading.Thread | None = None
+        self._exiting: threading.Thread | None = None  # the last thread, once it found no work
+        self._closed = False
+        self._batch = self._lib.llama_batch_init(model.n_batch, 0, 1)
+        self.steps = 0  # llama_decode calls so far (for tests and statistics)
+
+    @property
+    def planner(self) -> SlotPlanner:
+        """The slot bookkeeping (read it only while no request runs)."""
+        return self._planner
+
+    # -- event-loop side ------------------------------------------------------------------------
+
+    def submit(self, request: Request) -> None:
+        with self._cond:
+            if self._closed:
+                raise EngineError(f"model {self._model.name!r} was unloaded")
+            self._waiting.append(request)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=self._thread_name, daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify()
+
+    # -- blocking side --------------------------------------------------------------------------
+
+    def settle(self) -> None:
+        """Wait for an idle thread to exit (it does at once); return while others run."""
+        while True:
+            with self._cond:
+                if self._waiting or self._active:
+                    return
+                thread = self._thread or self._exiting
+                if thread is None:
+                    return
+            thread.join(_SETTLE_POLL)
+            if not thread.is_alive():
+                return
+
+    def close(self) -> None:
+        """End every request (cancelled), stop the thread and free the batch (idempotent)."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            thread = self._thread
+            self._cond.notify()
+        if thread is not None:
+            thread.join()
+        with self._cond:
+            left = list(self._waiting)
+            self._waiting.clear()
+        for request in left:
+            self._end(request, FinishReason.CANCELLED)
+        self._lib.llama_batch_free(self._batch)
+
+    # -- the thread -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    if self._closed:
+                        break
+                    arrived: list[Request] = []
+                    free = self._planner.free
+                    while self._waiting and len(arrived) < free:
+                        arrived.append(self._waiting.popleft())
+                    if not arrived and not self._active:
+                        self._thread, self._exiting = None, self._thread
+                        return
+                for request in arrived:
+                    self._place(request)
+                self._step()
+        except BaseException:
+            log.exception("the decoding loop of %r failed", self._model.name)
+            with self._cond:
+                left = list(self._waiting)
+                self._waiting.clear()
+            for request in [*self._active.values(), *left]:
+                self._end(request, FinishReason.ERROR)
+        for request in list(self._active.values()):
+            self._end(request, FinishReason.CANCELLED)
+        with self._cond:
+            self._thread, self._exiting = None, self._thread
+
+    def _place(self, request: Request) -> None:
+        lib, model, job = self._lib, self._model, request.job
+        try:
+            placed = self._planner.place(job.tokens, reuse=job.reuse)
+            request.slot = placed.slot
+            with self._cond:
+                self._active[placed.slot] = request
+            memory = model.ctx.memory
+            if not lib.llama_memory_seq_rm(memory, placed.slot, placed.keep, -1):
+                lib.llama_memory_seq_rm(memory, placed.slot, -1, -1)
+                self._planner.restart(placed.slot)
+            request.sampler = build_sampler(
+                lib, model.vocab, model.n_vocab, job.config, job.seed, job.grammar
+            )
+            request.pipeline.meter.prompt_started(len(job.tokens))
+        except Exception:
+            log.exception("a request on %r could not start", model.name)
+            self._end(request, FinishReason.ERROR)
+
+    def _step(self) -> None:
+        for request in list(self._active.values()):
+            if request.stopped():
+                self._end(request, FinishReason.CANCELLED)
+        entries = self._planner.plan()
+        if not entries:
+            return
+        self._fill(entries)
+        status = self._lib.llama_decode(self._model.ctx.ctx, self._batch)
+        self.steps += 1
+        if status != 0:
+            log.error("llama_decode failed (%d) on %r", status, self._model.name)
+            for slot in {e.slot for e in entries}:
+                failed = self._active.get(slot)
+                if failed is not None:
+                    self._end(failed, FinishReason.ERROR)
+            return
+        self._planner.decoded(entries)
+        for row, entry in enumerate(entries):
+            if entry.logits:
+                sampling = self._active.get(entry.slot)
+                if sampling is not None:
+                    self._sample(sampling, row)
+
+    def _fill(self, entries: Sequence[BatchEntry]) -> None:
+        batch = self._batch
+        batch.n_tokens = len(entries)
+        for i, e in enumerate(entries):
+            batch.token[i] = e.token
+            batch.pos[i] = e.pos
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = e.slot
+            batch.logits[i] = e.logits
+
+    def _sample(self, request: Request, row: int) -> None:
+        lib, model, pipeline = self._lib, self._model, request.pipeline
+        try:
+            token = int(lib.llama_sampler_sample(request.sampler, model.ctx.ctx, row))
+            pipeline.meter.prompt_done()
+            piece = model.pieces.get(token)
+            if piece is None:  # first sight of this token: native calls, then cached
+                if lib.llama_vocab_is_eog(model.vocab, token):
+                    model.eogs.add(token)
+                    piece = b""
+                else:
+                    piece = bytes(model.model.detokenize([token]))
+                model.pieces[token] = piece
+            if token in model.eogs:
+                self._end(request, FinishReason.STOP)
+                return
+            events, hit = pipeline.token(request.decoder.decode(piece))
+            if events and not request.relay.put_nowait(events):
+                self._end(request, FinishReason.CANCELLED)
+            elif hit:
+                self._end(request, FinishReason.STOP)
+            elif pipeline.meter.completion_tokens >= request.job.limit:
+                self._end(request, FinishReason.LENGTH)
+            else:
+                self._planner.sampled(request.slot, token)
+        except Exception:
+            log.exception("sampling failed for a request on %r", model.name)
+            self._end(request, FinishReason.ERROR)
+
+    def _end(self, request: Request, reason: FinishReason) -> None:
+        """Finish ``request``: flush, ``Complete``, free its sampler and its slot."""
+        if request.done:
+            return
+        request.done = True
+        lib = self._lib
+        try:
+            tail = request.decoder.decode(b"", final=True)  # an incomplete UTF-8 sequence
+            if tail:
+                request.relay.put_nowait(request.pipeline.text(tail))
+            request.relay.put_nowait(request.pipeline.complete(reason))
+        except Exception:
+            log.exception("ending a request on %r failed", self._model.name)
+        finally:
+            if request.sampler is not None:
+                free_sampler(lib, request.sampler)
+                request.sampler = None
+            if request.slot >= 0 and self._active.get(request.slot) is request:
+                with self._cond:  # settle() reads it: gone before the consumer hears of the end
+                    del self._active[request.slot]
+                # Cells a request evaluated stay as that slot's cache (a stopped prompt's
+                # chunks too): they are exactly its tokens. After an error, nothing stays.
+                keep = self._planner.release(
+                    request.slot, keep_cache=reason is not FinishReason.ERROR
+                )
+                if keep == 0:
+                    lib.llama_memory_seq_rm(self._model.ctx.memory, request.slot, -1, -1)
+            request.relay.finish()  # last: the consumer may settle() from here on

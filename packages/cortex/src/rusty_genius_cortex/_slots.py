@@ -1,0 +1,231 @@
+"""Slot and batch bookkeeping for continuous batching, with no llama.cpp and no I/O.
+
+A loaded llama model has ``n_slots`` sequences (llama.cpp ``seq_id`` 0..n-1), each
+with its own share of the context. :class:`SlotPlanner` decides, for the decoding
+thread, which slot a new request lands on, how much of that slot's KV cache it
+keeps, and what goes into each step's batch; the thread only carries its
+decisions out (``llama_memory_seq_rm``, ``llama_batch``, ``llama_decode``).
+
+The rules, as llama.cpp's ``tools/server`` slot loop has them:
+
+* **Placement.** A request that allows prefix reuse goes to the free slot whose
+  cached tokens share the longest prefix with its prompt (a returning
+  conversation finds its earlier turns) when that prefix is at least
+  ``similarity`` (0.5, llama-server's ``--slot-prompt-similarity``) of the prompt,
+  else to the least recently used slot (keeping whatever prefix it shares), so
+  an unrelated prompt does not evict a conversation's cache; one that does not
+  allow reuse goes to the least recently used slot and keeps nothing. A slot's cells past the kept prefix are dropped before the
+  request's first batch, so a request never sees another request's cells.
+* **At least one token is evaluated**, so the last prompt token's logits are fresh.
+* **One batch per step**: first the next token of every generating sequence, then
+  prompt chunks of the sequences still evaluating their prompt, in arrival order,
+  up to ``n_batch`` tokens in all. A long prompt therefore delays the others'
+  next token by at most one step, never by its whole prefill.
+* **Release**: a finished, cancelled or failed sequence frees its slot at once;
+  its cached tokens stay on record (for reuse) only when the sequence evaluated
+  them completely, and are forgotten otherwise.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["BatchEntry", "Placement", "SlotPlanner", "common_prefix"]
+
+_NO_REUSE: Final = 0
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """The length of the longest common prefix of ``a`` and ``b``."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+@attrs.frozen
+class Placement:
+    """Where a request landed: its slot and how many cached tokens it keeps there."""
+
+    slot: int
+    keep: int  # tokens [0, keep) of the slot's cache are the prompt's own prefix
+
+
+@attrs.frozen
+class BatchEntry:
+    """One token of a step's batch."""
+
+    slot: int
+    token: int
+    pos: int
+    logits: bool  # whether llama.cpp computes logits for it (the sequence samples after it)
+
+
+@attrs.define
+class _Slot:
+    cached: list[int] = attrs.Factory(list)  # tokens whose KV cells this sequence holds
+    busy: bool = False
+    used: int = 0  # tick of the last placement, for least-recently-used choice
+    # While busy:
+    prompt: list[int] = attrs.Factory(list)
+    evaluated: int = 0  # prompt tokens in the cache (kept prefix included)
+    arrival: int = 0
+    next_token: int | None = None  # sampled, to be fed in the next batch
+
+
+class SlotPlanner:
+    """The state of ``n_slots`` sequences of one context; see the module docstring."""
+
+    def __init__(self, n_slots: int, n_batch: int, *, similarity: float = 0.5) -> None:
+        if n_slots < 1 or n_batch < n_slots:
+            raise ValueError(
+                f"SlotPlanner needs n_slots >= 1 and n_batch >= n_slots (every generating "
+                f"sequence's token fits one batch), got {n_slots}, {n_batch}"
+            )
+        self.n_slots: Final = n_slots
+        self.n_batch: Final = n_batch
+        self.similarity: Final = similarity
+        self._slots = [_Slot() for _ in range(n_slots)]
+        self._ticks = itertools.count(1)
+
+    # -- questions ----------------------------------------------------------------------------
+
+    @property
+    def free(self) -> int:
+        return sum(not s.busy for s in self._slots)
+
+    @property
+    def busy(self) -> list[int]:
+        return [i for i, s in enumerate(self._slots) if s.busy]
+
+    def cached(self, slot: int) -> list[int]:
+        """The tokens slot ``slot`` holds in the KV cache (a copy)."""
+        return list(self._slots[slot].cached)
+
+    def evaluating(self, slot: int) -> bool:
+        """Whether the request on ``slot`` still has prompt tokens to evaluate."""
+        s = self._slots[slot]
+        return s.busy and s.evaluated < len(s.prompt)
+
+    # -- transitions --------------------------------------------------------------------------
+
+    def place(self, prompt: Sequence[int], *, reuse: bool) -> Placement:
+        """Put a request with ``prompt`` on a free slot; ValueError when none is free.
+
+        The caller drops the slot's KV cells from ``keep`` on before the next batch.
+        """
+        if not prompt:
+            raise ValueError("a request needs at least one prompt token")
+        free = [i for i, s in enumerate(self._slots) if not s.busy]
+        if not free:
+            raise ValueError("no free slot")
+        chosen = min(free, key=lambda i: self._slots[i].used)  # least recently used
+        if reuse:
+            best = max(
+                free,
+                key=lambda i: (common_prefix(self._slots[i].cached, prompt), -self._slots[i].used),
+            )
+            if common_prefix(self._slots[best].cached, prompt) >= self.similarity * len(prompt):
+                chosen = best
+        keep = common_prefix(self._slots[chosen].cached, prompt) if reuse else _NO_REUSE
+        keep = min(keep, len(prompt) - 1)  # the last prompt token is evaluated for its logits
+        s = self._slots[chosen]
+        tick = next(self._ticks)
+        s.busy, s.used, s.arrival = True, tick, tick
+        s.prompt = list(prompt)
+        s.cached = s.cached[:keep]
+        s.evaluated = keep
+        s.next_token = None
+        return Placement(slot=chosen, keep=keep)
+
+    def restart(self, slot: int) -> None:
+        """The busy ``slot`` keeps nothing after all (its cache could not be cut): start at 0."""
+        s = self._slots[slot]
+        if not s.busy or s.next_token is not None:
+            raise ValueError(f"slot {slot} is not a request that has yet to start")
+        s.cached = []
+        s.evaluated = 0
+
+    def plan(self) -> list[BatchEntry]:
+        """The next step's batch (empty when there is nothing to do); see the module docstring.
+
+        Each generating sequence contributes its pending token; then prompt chunks, in
+        arrival order, fill the room left. A sequence's last entry carries ``logits``
+        when it completes its prompt (or is a generated token).
+        """
+        entries: list[BatchEntry] = []
+        for i, s in enumerate(self._slots):
+            if s.busy and s.next_token is not None:
+                entries.append(
+                    BatchEntry(slot=i, token=s.next_token, pos=len(s.cached), logits=True)
+                )
+        room = self.n_batch - len(entries)
+        evaluating = sorted(
+            (
+                i
+                for i, s in enumerate(self._slots)
+                if s.busy and s.evaluated < len(s.prompt) and s.next_token is None
+            ),
+            key=lambda i: self._slots[i].arrival,
+        )
+        for i in evaluating:
+            if room <= 0:
+                break
+            s = self._slots[i]
+            take = min(room, len(s.prompt) - s.evaluated)
+            for k in range(take):
+                at = s.evaluated + k
+                last = at == len(s.prompt) - 1
+                entries.append(BatchEntry(slot=i, token=s.prompt[at], pos=at, logits=last))
+            room -= take
+        return entries
+
+    def decoded(self, entries: Sequence[BatchEntry]) -> None:
+        """Record that ``entries`` (a :meth:`plan`) were decoded: their cells are cached now."""
+        for e in entries:
+            s = self._slots[e.slot]
+            if not s.busy:
+                continue
+            if e.pos != len(s.cached):
+                raise ValueError(
+                    f"slot {e.slot}: token at position {e.pos}, cache holds {len(s.cached)}"
+                )
+            s.cached.append(e.token)
+            if s.evaluated < len(s.prompt):
+                s.evaluated += 1
+            else:
+                s.next_token = None
+
+    def sampled(self, slot: int, token: int) -> None:
+        """The sequence on ``slot`` drew ``token``: it goes into the next batch."""
+        s = self._slots[slot]
+        if not s.busy:
+            raise ValueError(f"slot {slot} is free")
+        if s.evaluated < len(s.prompt):
+            raise ValueError(f"slot {slot} samples before its prompt is evaluated")
+        s.next_token = token
+
+    def release(self, slot: int, *, keep_cache: bool) -> int:
+        """Free ``slot``; return the position from which the caller drops its KV cells.
+
+        With ``keep_cache`` (a request that ended normally) the evaluated tokens stay
+        on record for reuse and nothing is dropped (returns the cache's length);
+        otherwise every cell is dropped (returns 0).
+        """
+        s = self._slots[slot]
+        if not s.busy:
+            raise ValueError(f"slot {slot} is free")
+        s.busy = False
+        s.prompt = []
+        s.next_token = None
+        if not keep_cache:
+            s.cached = []
+        return len(s.cached)
