@@ -118,9 +118,12 @@ class RecordingEngine(PinkyEngine):
         messages: Sequence[ChatMessage] | None,
         config: InferenceConfig,
         stop: StopSignal | None,
+        **agent: Any,
     ) -> AsyncGenerator[InferenceEvent, None]:
-        """Pinky's stream for one request (what ``infer`` returns), recorded and faulted."""
-        events = super()._stream(prompt, messages, config, stop)
+        """Pinky's stream for one request (what ``infer`` returns), recorded and faulted.
+
+        ``agent``: the tools, tool choice and response format, passed on as they came."""
+        events = super()._stream(prompt, messages, config, stop, **agent)
         self.requests += 1
         self.stops.append(stop)
         faulty = self.fault_after is not None and self.requests <= self.fault_requests

@@ -14,6 +14,7 @@ from rusty_genius_testhub.exports import (
 # state machine (its states, records and actions) and the session that performs it.
 INTERNAL = {
     "EngineRun",
+    "serve_embed",
     *("Instance", "Job", "cancelled_body", "cancelled_complete", "error_report"),
     *("OutputSink", "SessionCore", "Session", "REMEMBERED_OPTIONS", "Scheduler"),
     *("Send", "stream_events", "fetch_weights", "weights_size", "make_config"),

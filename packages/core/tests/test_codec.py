@@ -36,6 +36,9 @@ from rusty_genius_core import (
     Complete,
     ConfigError,
     Content,
+    ContextLengthError,
+    Embed,
+    Embeddings,
     EngineError,
     ErrorReport,
     FinishReason,
@@ -56,6 +59,8 @@ from rusty_genius_core import (
     ProtocolError,
     Purpose,
     RequestCancelledError,
+    ResponseFormat,
+    ResponseKind,
     Role,
     Sampling,
     Shutdown,
@@ -64,7 +69,13 @@ from rusty_genius_core import (
     ThoughtEvent,
     ThoughtStart,
     ThoughtStop,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    ToolChoice,
+    ToolChoiceMode,
     Unload,
+    UnsupportedError,
     Usage,
     from_dict,
     from_json,
@@ -142,6 +153,13 @@ inference_events = st.one_of(
     st.builds(ProcessStart, model=text, cold=st.booleans()),
     st.builds(Thought, event=thought_events),
     st.builds(Content, text=text),
+    st.builds(
+        ToolCallDelta,
+        index=st.integers(min_value=0, max_value=64),
+        id=st.none() | non_blank,
+        name=st.none() | non_blank,
+        arguments=text,
+    ),
     st.builds(Complete, usage=usages),
 )
 
@@ -170,7 +188,67 @@ model_specs = st.builds(
     size=optional_counts,
     purpose=st.sampled_from(Purpose),
 )
-chat_messages = st.builds(ChatMessage, role=st.sampled_from(Role), content=text)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+json_objects = st.dictionaries(st.text(max_size=8), json_values, max_size=4)
+tool_names = st.from_regex(r"[A-Za-z0-9_.-]{1,64}", fullmatch=True)
+tools = st.builds(
+    Tool,
+    name=tool_names,
+    description=text,
+    parameters=json_objects.map(lambda d: {**d, "type": "object"}),
+    strict=st.booleans(),
+)
+tool_calls = st.builds(
+    ToolCall,
+    id=non_blank,
+    name=tool_names,
+    arguments=json_objects.map(json.dumps),
+)
+tool_choices = st.builds(
+    ToolChoice, mode=st.sampled_from([ToolChoiceMode.NONE, ToolChoiceMode.AUTO])
+)
+response_formats = (
+    st.builds(ResponseFormat)
+    | st.builds(
+        ResponseFormat,
+        kind=st.just(ResponseKind.JSON_OBJECT),
+        name=tool_names,
+        strict=st.booleans(),
+    )
+    | st.builds(
+        ResponseFormat,
+        kind=st.just(ResponseKind.JSON_SCHEMA),
+        schema=json_objects,
+        name=tool_names,
+        strict=st.booleans(),
+    )
+)
+chat_messages = st.one_of(
+    st.builds(ChatMessage, role=st.sampled_from(Role), content=text, name=st.none() | non_blank),
+    st.builds(
+        ChatMessage,
+        role=st.just(Role.ASSISTANT),
+        content=text,
+        tool_calls=st.lists(tool_calls, max_size=3).map(tuple),
+    ),
+    st.builds(
+        ChatMessage,
+        role=st.just(Role.TOOL),
+        content=text,
+        tool_call_id=st.none() | non_blank,
+        name=st.none() | tool_names,
+    ),
+)
 keep_alives = st.none() | st.floats(allow_nan=False, allow_infinity=False) | st.integers()
 infers = st.builds(
     Infer,
@@ -184,11 +262,34 @@ infers = st.builds(
     messages=st.lists(chat_messages, min_size=1, max_size=4).map(tuple),
     config=inference_configs,
     keep_alive=keep_alives,
+    tools=st.lists(tools, max_size=3, unique_by=lambda t: t.name).map(tuple),
+    tool_choice=tool_choices,
+    response_format=response_formats,
+)
+embeds = st.builds(
+    Embed,
+    model=non_blank,
+    inputs=st.lists(text, min_size=1, max_size=4).map(tuple),
+    truncate=st.booleans(),
+    dimensions=st.none() | st.integers(min_value=1, max_value=1 << 16),
+    keep_alive=keep_alives,
+)
+embeddings = st.builds(
+    Embeddings,
+    model=non_blank,
+    vectors=st.lists(
+        st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=4).map(tuple),
+        max_size=3,
+    ).map(tuple),
+    token_counts=st.lists(counts, max_size=3).map(tuple),
+    load_duration=seconds,
+    duration=seconds,
 )
 load_models = st.builds(LoadModel, model=non_blank, options=load_options, keep_alive=keep_alives)
 commands = st.one_of(
     load_models,
     infers,
+    embeds,
     st.builds(Unload, model=non_blank),
     st.builds(Cancel, target=request_ids),
     st.builds(ListModels),
@@ -219,10 +320,14 @@ error_classes = st.sampled_from(
         ManifestError,
         ProtocolError,
         RequestCancelledError,
+        UnsupportedError,
+        ContextLengthError,
     ]
 )
 error_reports = st.builds(ErrorReport, error=error_classes, message=non_blank)
-bodies = st.one_of(inference_events, asset_events, model_lists, model_loaded, acks, error_reports)
+bodies = st.one_of(
+    inference_events, asset_events, model_lists, model_loaded, embeddings, acks, error_reports
+)
 inputs = st.builds(BrainstemInput, request_id=request_ids, command=commands)
 outputs = st.builds(BrainstemOutput, request_id=request_ids, body=bodies)
 
@@ -238,6 +343,13 @@ STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
     ThoughtStop: st.builds(ThoughtStop),
     Thought: st.builds(Thought, event=thought_events),
     Content: st.builds(Content, text=text),
+    ToolCallDelta: st.builds(
+        ToolCallDelta,
+        index=st.integers(min_value=0, max_value=64),
+        id=st.none() | non_blank,
+        name=st.none() | non_blank,
+        arguments=text,
+    ),
     Complete: st.builds(Complete, usage=usages),
     AssetStarted: st.builds(
         AssetStarted, reference=non_blank, filename=non_blank, total=optional_counts
@@ -248,9 +360,15 @@ STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
     ),
     AssetFailed: st.builds(AssetFailed, reference=text, message=non_blank),
     ModelSpec: model_specs,
+    Tool: tools,
+    ToolCall: tool_calls,
+    ToolChoice: tool_choices,
+    ResponseFormat: response_formats,
     ChatMessage: chat_messages,
     LoadModel: load_models,
     Infer: infers,
+    Embed: embeds,
+    Embeddings: embeddings,
     Unload: st.builds(Unload, model=non_blank),
     Cancel: st.builds(Cancel, target=request_ids),
     ListModels: st.builds(ListModels),
@@ -468,6 +586,8 @@ def _wrong_values(hint: Any) -> list[object]:
         wrong = [42, True, ["stop"]]
     elif typing.get_origin(inner) is tuple:
         wrong = ["a", 7, {"items": []}]
+    elif typing.get_origin(inner) is dict:  # a JSON object (a schema)
+        wrong = ["{}", 3, [{}], True]
     elif typing.get_origin(inner) is type:  # an error class, by name
         wrong = [42, True, ["EngineError"], "NoSuchError", "Usage"]
     else:
@@ -666,6 +786,18 @@ OUT_OF_RANGE: list[tuple[type, str, object]] = [
     (LoadModel, "model", "   "),
     (ErrorReport, "message", ""),
     (AssetComplete, "path", ""),
+    (Tool, "name", "has space"),
+    (Tool, "name", "x" * 65),
+    (Tool, "parameters", {"type": "array"}),
+    (Tool, "parameters", {"type": "object", "default": float("nan")}),
+    (ToolCall, "arguments", "[1, 2]"),
+    (ToolCall, "arguments", "{not json"),
+    (ToolCall, "id", ""),
+    (Embed, "inputs", []),
+    (Embed, "inputs", ["x"] * 2049),
+    (Embed, "dimensions", 0),
+    (Embeddings, "token_counts", [3, -1]),
+    (ToolCallDelta, "index", -1),
 ]
 
 EXAMPLES: dict[type, object] = {
@@ -685,12 +817,18 @@ EXAMPLES: dict[type, object] = {
     LoadModel: LoadModel(model="r"),
     ErrorReport: ErrorReport(error=EngineError, message="boom"),
     AssetComplete: AssetComplete(reference="o/r:Q4", path="/models/r.gguf"),
+    Tool: Tool(name="f"),
+    ToolCall: ToolCall(id="c", name="f"),
+    Embed: Embed(model="r", inputs=("a",)),
+    Embeddings: Embeddings(model="r"),
+    ToolCallDelta: ToolCallDelta(index=0),
 }
 
 
 OUTPUTS: frozenset[type] = frozenset(
     {
         Usage, ProcessStart, ThoughtStart, ThoughtDelta, ThoughtStop, Thought, Content, Complete,
+        ToolCallDelta, Embeddings,
         AssetStarted, AssetProgress, AssetComplete, AssetFailed,
         ModelStatus, ModelList, ModelLoaded, Ack, ErrorReport, BrainstemOutput,
     }

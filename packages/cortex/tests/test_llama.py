@@ -24,6 +24,7 @@ from rusty_genius_core import (
     Complete,
     ConfigError,
     Content,
+    ContextLengthError,
     EngineError,
     FinishReason,
     InferenceConfig,
@@ -423,16 +424,17 @@ async def test_broken_files_are_engine_errors(smol_path: Path, tmp_path: Path) -
     await engine.unload()
 
 
-async def test_a_prompt_longer_than_the_context_is_an_engine_error(smol_path: Path) -> None:
+async def test_a_prompt_longer_than_the_context_is_a_context_length_error(smol_path: Path) -> None:
     engine = LlamaEngine()
     await engine.load("small-context", smol_path, LoadOptions(context_size=64))
     assert engine.context_size is not None
     assert engine.context_size >= 64  # llama.cpp pads the context (to 256 here)
     try:
         long_prompt = "word " * (engine.context_size + 10)
-        with pytest.raises(EngineError, match=r"the prompt is \d+ tokens but the context"):
+        # The caller's error (400, OpenAI's context_length_exceeded), not the engine's.
+        with pytest.raises(ContextLengthError, match=r"the prompt is \d+ tokens but the context"):
             await collect(engine.infer(prompt=long_prompt, config=InferenceConfig.greedy(raw=True)))
-        with pytest.raises(EngineError, match="context"):
+        with pytest.raises(ContextLengthError, match="context"):
             await collect(engine.infer(messages=ask(long_prompt), config=InferenceConfig.greedy()))
         # The engine is fine afterwards.
         usage = final(

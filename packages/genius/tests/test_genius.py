@@ -299,8 +299,9 @@ async def test_misuse_is_refused_with_clear_errors(make_genius: Callable[..., Ge
             await genius.__aenter__()
         with pytest.raises(ProtocolError, match="sequence of messages"):
             await genius.chat(MODEL, "not a list")  # type: ignore[arg-type]
-        with pytest.raises(ProtocolError, match=r"messages\[0\] has unknown key\(s\) name"):
-            genius.infer(MODEL, [{"role": "user", "content": "x", "name": "bob"}])
+        # ("name" is a tool message's tool name since tools arrived, so another key)
+        with pytest.raises(ProtocolError, match=r"messages\[0\] has unknown key\(s\) colour"):
+            genius.infer(MODEL, [{"role": "user", "content": "x", "colour": "red"}])
         with pytest.raises(ProtocolError, match=r"'content'\] must be a string"):
             genius.infer(MODEL, [{"role": "user"}])
         with pytest.raises(ProtocolError, match=r"ChatMessage\.role"):

@@ -559,10 +559,10 @@ BAD_OPENAI = [
         {
             "model": MODEL,
             "messages": [{"role": "user", "content": "x"}],
-            "tools": [{"type": "function"}],
+            "tools": [{"type": "function"}],  # tools are supported; this one has no function
         },
-        "tools",
-        "not supported",
+        "tools[0].function",
+        "is required",
     ),
     (
         {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "stream": "yes"},
@@ -605,10 +605,10 @@ async def test_bad_input_through_the_openai_client_and_ollama(serve: Callable[..
             ),
             ("/api/chat", {"messages": [{"role": "user", "content": "x"}]}, "'model' is required"),
             ("/api/generate", {"model": MODEL, "prompt": "x", "think": "maybe"}, "'think' must be"),
-            (
+            (  # "json" and a schema are supported since structured output arrived
                 "/api/generate",
-                {"model": MODEL, "prompt": "x", "format": "json"},
-                "'format' is not supported",
+                {"model": MODEL, "prompt": "x", "format": "xml"},
+                "'format' must be \"json\" or a JSON Schema",
             ),
             (
                 "/api/generate",

@@ -23,9 +23,13 @@ from rusty_genius._serve._models_ollama import (
     DeleteRequest,
     GenerateRequest,
     OllamaChatRequest,
+    OllamaEmbeddingsRequest,
+    OllamaEmbedRequest,
     PullRequest,
+    ShowRequest,
 )
 from rusty_genius._serve._models_openai import ChatCompletionRequest, CompletionRequest
+from rusty_genius._serve._models_tools import EmbeddingRequest
 from rusty_genius.server import create_app, open_server
 
 if TYPE_CHECKING:
@@ -45,6 +49,10 @@ ENDPOINTS: list[tuple[str, str, type[BaseModel], dict[str, Any]]] = [
     ("POST", "/api/generate", GenerateRequest, {"model": MODEL, "prompt": "x"}),
     ("POST", "/api/pull", PullRequest, {"model": MODEL}),
     ("DELETE", "/api/delete", DeleteRequest, {"model": MODEL}),
+    ("POST", "/v1/embeddings", EmbeddingRequest, {"model": MODEL, "input": "x"}),
+    ("POST", "/api/embed", OllamaEmbedRequest, {"model": MODEL, "input": "x"}),
+    ("POST", "/api/embeddings", OllamaEmbeddingsRequest, {"model": MODEL, "prompt": "x"}),
+    ("POST", "/api/show", ShowRequest, {"model": MODEL}),
 ]
 
 HUGE = 10**400
@@ -75,6 +83,16 @@ SHELLS: dict[str, dict[str, Any]] = {
     "ChatMessageIn": USER,
     "OllamaMessage": USER,
     "TextPart": {"type": "text", "text": "x"},
+    "ToolDef": {"type": "function", "function": {"name": "f"}},
+    "FunctionDef": {"name": "f"},
+    "NamedToolChoice": {"type": "function", "function": {"name": "f"}},
+    "NamedFunction": {"name": "f"},
+    "ToolCallIn": {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+    "FunctionCall": {"name": "f", "arguments": "{}"},
+    "OllamaToolCall": {"function": {"name": "f", "arguments": {}}},
+    "OllamaFunctionCall": {"name": "f", "arguments": {}},
+    "ResponseFormatIn": {"type": "json_object"},
+    "JsonSchemaFormat": {"name": "x", "schema": {"type": "object"}},
 }
 
 

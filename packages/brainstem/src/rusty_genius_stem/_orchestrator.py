@@ -29,6 +29,8 @@ Guarantees:
   seconds) non-zero, only for the request that waited for a load: the first one,
   or the first after a hibernation, switch or unload. Asset events (downloads)
   of that load come first, under the same request id.
+- ``Embed`` is queued and loads as ``Infer`` does and ends with ``Embeddings``
+  (:mod:`._embedding`), or ``ErrorReport``.
 - ``LoadModel`` ends with ``ModelLoaded``, or ``ErrorReport`` (``kind`` is
   ``"Cancelled"`` when it was cancelled); ``Unload``, ``Cancel`` and
   ``Shutdown`` end with ``Ack``; ``ListModels`` with ``ModelList``.

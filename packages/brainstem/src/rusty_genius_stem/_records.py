@@ -14,6 +14,7 @@ import attrs
 
 from rusty_genius_core import (
     Complete,
+    Embed,
     EngineError,
     ErrorReport,
     FinishReason,
@@ -52,10 +53,10 @@ class Instance:
 
 @attrs.define(eq=False)
 class Job:
-    """An ``Infer`` or ``LoadModel`` from admission to its final body."""
+    """An ``Infer``, ``Embed`` or ``LoadModel`` from admission to its final body."""
 
     request_id: str
-    command: Infer | LoadModel
+    command: Infer | Embed | LoadModel
     wake: anyio.Event = attrs.Factory(anyio.Event)
     directive: Action | None = None  # the scheduler's latest action for it
     stop: StopSignal = attrs.Factory(StopSignal)

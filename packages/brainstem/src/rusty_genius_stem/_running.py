@@ -19,6 +19,7 @@ import attrs
 
 from rusty_genius_core import (
     BrainstemOutput,
+    Embed,
     EngineError,
     Infer,
     LoadModel,
@@ -27,6 +28,7 @@ from rusty_genius_core import (
     OutputBody,
 )
 
+from ._embedding import serve_embed
 from ._fetching import fetch_weights, weights_size
 from ._leftover import EngineRun
 from ._records import Instance, Job, cancelled_body, cancelled_complete, error_report
@@ -245,6 +247,10 @@ class SessionCore:
         if isinstance(job.command, LoadModel):
             job.loaded = True
             return ModelLoaded(model=job.model, load_duration=job.load_seconds or 0.0)
+        if isinstance(job.command, Embed):
+            assert job.instance is not None
+            assert job.instance.engine is not None
+            return await serve_embed(job.instance.engine, job.command, job.load_seconds)
         return await self._run_stream(job, job.command)
 
     async def _load(self, job: Job, load: Load) -> None:

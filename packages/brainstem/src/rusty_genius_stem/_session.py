@@ -1,6 +1,6 @@
 """One run of the brainstem actor: read commands, feed the scheduler, answer.
 
-Infer and LoadModel go to the :class:`._scheduler.Scheduler` (admission, queueing,
+Infer, Embed and LoadModel go to the :class:`._scheduler.Scheduler` (admission, queueing,
 placement, keep-alive) and run in their own tasks (:class:`._running.SessionCore`);
 ``Cancel``, ``Unload``, ``ListModels`` and ``Shutdown`` are answered here.
 """
@@ -20,6 +20,7 @@ from rusty_genius_core import (
     BrainstemInput,
     BusyError,
     Cancel,
+    Embed,
     ErrorReport,
     GeniusError,
     Infer,
@@ -120,7 +121,7 @@ class Session(SessionCore):
                     error=BusyError, message=f"brainstem is shutting down; request {rid!r} refused"
                 ),
             )
-        elif isinstance(command, Infer | LoadModel):
+        elif isinstance(command, Infer | Embed | LoadModel):
             await self._admit(rid, command)
         elif isinstance(command, Unload):
             self._ids[rid] = None
@@ -129,7 +130,7 @@ class Session(SessionCore):
             self._ids[rid] = None
             self._spawn(self._serve_list, rid)
 
-    async def _admit(self, request_id: str, command: Infer | LoadModel) -> None:
+    async def _admit(self, request_id: str, command: Infer | Embed | LoadModel) -> None:
         job = Job(request_id=request_id, command=command)
         actions = self._scheduler.admit(
             request_id,

@@ -37,6 +37,9 @@ async def stream_events(
         messages=command.messages,
         config=command.config,
         stop=job.stop,
+        tools=command.tools,
+        tool_choice=command.tool_choice,
+        response_format=command.response_format,
     )
     load_seconds = job.load_seconds
     cold = load_seconds is not None

@@ -28,6 +28,7 @@ from rusty_genius_core import (
     ProcessStart,
     Thought,
     ThoughtDelta,
+    ToolCallDelta,
 )
 from rusty_genius_testhub import TEST_MODELS, TestModel, ensure_test_models, run_hub_in_thread
 
@@ -114,7 +115,7 @@ async def _infer(fixture: Fixture, backend: str, root: Path, endpoint: str) -> F
                 content.append(event.text)
             elif isinstance(event, Complete):
                 completes.append(event)
-            else:
+            elif not isinstance(event, ToolCallDelta):  # fixtures offer no tools
                 assets.append(event)
     text, thought_text = "".join(content), "".join(thought)
     problems = _pipeline_problems(fixture, backend, assets, starts, thought_text, text, completes)

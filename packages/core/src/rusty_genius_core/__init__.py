@@ -13,14 +13,18 @@ from ._concurrency import unwrap_exception_groups as unwrap_exception_groups
 from ._config import InferenceConfig as InferenceConfig
 from ._config import LoadOptions as LoadOptions
 from ._config import Sampling as Sampling
+from ._embed import Embed as Embed
+from ._embed import Embeddings as Embeddings
 from ._errors import AssetError as AssetError
 from ._errors import BusyError as BusyError
 from ._errors import ConfigError as ConfigError
+from ._errors import ContextLengthError as ContextLengthError
 from ._errors import EngineError as EngineError
 from ._errors import GeniusError as GeniusError
 from ._errors import ManifestError as ManifestError
 from ._errors import ProtocolError as ProtocolError
 from ._errors import RequestCancelledError as RequestCancelledError
+from ._errors import UnsupportedError as UnsupportedError
 from ._errors import error_class as error_class
 from ._events import AssetComplete as AssetComplete
 from ._events import AssetEvent as AssetEvent
@@ -37,6 +41,7 @@ from ._events import ThoughtDelta as ThoughtDelta
 from ._events import ThoughtEvent as ThoughtEvent
 from ._events import ThoughtStart as ThoughtStart
 from ._events import ThoughtStop as ThoughtStop
+from ._events import ToolCallDelta as ToolCallDelta
 from ._events import Usage as Usage
 from ._manifest import DEFAULT_REVISION as DEFAULT_REVISION
 from ._manifest import ModelEntry as ModelEntry
@@ -65,6 +70,14 @@ from ._protocol import Shutdown as Shutdown
 from ._protocol import Unload as Unload
 from ._protocol import is_final as is_final
 from ._public import publish as _publish
+from ._tools import JsonObject as JsonObject
+from ._tools import ResponseFormat as ResponseFormat
+from ._tools import ResponseKind as ResponseKind
+from ._tools import Tool as Tool
+from ._tools import ToolCall as ToolCall
+from ._tools import ToolCallCollector as ToolCallCollector
+from ._tools import ToolChoice as ToolChoice
+from ._tools import ToolChoiceMode as ToolChoiceMode
 from ._wire import from_dict as from_dict
 from ._wire import from_json as from_json
 from ._wire import message_types as message_types
@@ -89,6 +102,9 @@ __all__ = [
     "Complete",
     "ConfigError",
     "Content",
+    "ContextLengthError",
+    "Embed",
+    "Embeddings",
     "EngineError",
     "ErrorReport",
     "FinishReason",
@@ -96,6 +112,7 @@ __all__ = [
     "Infer",
     "InferenceConfig",
     "InferenceEvent",
+    "JsonObject",
     "ListModels",
     "LoadModel",
     "LoadOptions",
@@ -111,6 +128,8 @@ __all__ = [
     "ProtocolError",
     "Purpose",
     "RequestCancelledError",
+    "ResponseFormat",
+    "ResponseKind",
     "Role",
     "Sampling",
     "Shutdown",
@@ -119,7 +138,14 @@ __all__ = [
     "ThoughtEvent",
     "ThoughtStart",
     "ThoughtStop",
+    "Tool",
+    "ToolCall",
+    "ToolCallCollector",
+    "ToolCallDelta",
+    "ToolChoice",
+    "ToolChoiceMode",
     "Unload",
+    "UnsupportedError",
     "Usage",
     "UserManifest",
     "background_tasks",

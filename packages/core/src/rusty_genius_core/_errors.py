@@ -9,6 +9,8 @@ also derive from the standard-library base that fits, so generic handlers
     ├── ProtocolError         (ValueError)        400   a message or dict does not follow the protocol
     ├── ConfigError           (ValueError)        400   an InferenceConfig or option is out of range
     ├── ManifestError         (ValueError)        400   a model reference or manifest entry is wrong
+    ├── UnsupportedError      (ValueError)        400   the model or engine cannot do what was asked
+    ├── ContextLengthError    (ValueError)        400   a prompt or text is longer than the context
     ├── AssetError            (OSError)           500   a model file cannot be resolved, fetched or verified
     ├── EngineError           (RuntimeError)      500   an engine cannot load or run a model
     ├── BusyError             (RuntimeError)      503   a bounded queue is full; retry later
@@ -29,11 +31,13 @@ __all__ = [
     "AssetError",
     "BusyError",
     "ConfigError",
+    "ContextLengthError",
     "EngineError",
     "GeniusError",
     "ManifestError",
     "ProtocolError",
     "RequestCancelledError",
+    "UnsupportedError",
     "error_class",
 ]
 
@@ -87,6 +91,22 @@ class ConfigError(GeniusError, ValueError):
 
 class ManifestError(GeniusError, ValueError):
     """A model reference, manifest entry or spec is invalid or conflicting."""
+
+    http_status = 400
+
+
+class UnsupportedError(GeniusError, ValueError):
+    """The engine or model cannot do what the request asks: tools, a response format or a
+    schema keyword it cannot enforce, embeddings from a model or server without them."""
+
+    http_status = 400
+
+
+class ContextLengthError(GeniusError, ValueError):
+    """A prompt (or a text to embed) does not fit the model's context.
+
+    OpenAI's servers answer it with code ``context_length_exceeded``.
+    """
 
     http_status = 400
 

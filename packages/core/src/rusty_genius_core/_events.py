@@ -30,6 +30,7 @@ __all__ = [
     "ThoughtEvent",
     "ThoughtStart",
     "ThoughtStop",
+    "ToolCallDelta",
     "Usage",
 ]
 
@@ -41,10 +42,14 @@ _named = non_empty()
 
 
 class FinishReason(enum.StrEnum):
-    """Why generation ended; the values are OpenAI's, plus ``cancelled`` and ``error``."""
+    """Why generation ended; the values are OpenAI's, plus ``cancelled`` and ``error``.
+
+    ``tool_calls``: the answer is one or more tool calls (:class:`ToolCallDelta`).
+    """
 
     STOP = "stop"
     LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
     CANCELLED = "cancelled"
     ERROR = "error"
 
@@ -110,13 +115,28 @@ class Content:
 
 
 @attrs.frozen(kw_only=True)
+class ToolCallDelta:
+    """A piece of tool call number ``index`` (from 0) of this answer, as OpenAI streams them.
+
+    A call's first delta carries its ``id`` and ``name`` (and usually empty ``arguments``);
+    the following deltas carry only fragments of ``arguments``, which concatenate to a JSON
+    object. :class:`~rusty_genius_core.ToolCallCollector` assembles them.
+    """
+
+    index: int = attrs.field(metadata=decoded(_count))
+    id: str | None = attrs.field(default=None, metadata=decoded(non_empty(optional=True)))
+    name: str | None = attrs.field(default=None, metadata=decoded(non_empty(optional=True)))
+    arguments: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class Complete:
     """The last event of every request, also after cancellation or an error."""
 
     usage: Usage = attrs.field(factory=Usage)
 
 
-InferenceEvent = ProcessStart | Thought | Content | Complete
+InferenceEvent = ProcessStart | Thought | Content | ToolCallDelta | Complete
 
 
 @attrs.frozen(kw_only=True)

@@ -15,11 +15,14 @@ __all__ = [
     "CONTEXT_SIZE",
     "DEFAULT_PARALLEL",
     "DURATION",
+    "EMBED_DIMENSIONS",
     "GPU_LAYERS",
     "KEEP_ALIVE",
     "MAX_CONTEXT",
+    "MAX_EMBED_INPUTS",
     "MAX_STOP_STRINGS",
     "MAX_TOKENS",
+    "MAX_TOOLS",
     "MIN_P",
     "PARALLEL",
     "REPEAT_PENALTY",
@@ -28,6 +31,7 @@ __all__ = [
     "TEMPERATURE",
     "THREADS",
     "TOKEN_COUNT",
+    "TOOL_NAME_MAX_LENGTH",
     "TOP_K",
     "TOP_P",
     "Limit",
@@ -93,4 +97,12 @@ DURATION: Final = Limit(0.0, None)
 KEEP_ALIVE: Final = Limit(None, None)
 """Seconds a model stays loaded when idle; negative keeps it forever, 0 unloads at once."""
 MAX_STOP_STRINGS: Final = 16
+TOOL_NAME_MAX_LENGTH: Final = 64
+"""OpenAI's bound on a function's name."""
+MAX_TOOLS: Final = 128
+"""The most tools one request may offer (OpenAI's bound)."""
+MAX_EMBED_INPUTS: Final = 2048
+"""The most texts one embedding request may carry (OpenAI's bound)."""
+EMBED_DIMENSIONS: Final = Limit(1, 1 << 16, integer=True)
+"""The ``dimensions`` an embedding may be cut to."""
 REQUEST_ID_MAX_LENGTH: Final = 128

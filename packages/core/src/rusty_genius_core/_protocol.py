@@ -15,13 +15,16 @@ import attrs
 
 from ._config import InferenceConfig, LoadOptions
 from ._converter import enums
+from ._embed import Embed, Embeddings
 from ._errors import GeniusError, ProtocolError
 from ._events import (
     AssetEvent,
     Complete,
     InferenceEvent,
 )
-from ._limits import BYTE_SIZE, DURATION, KEEP_ALIVE, REQUEST_ID_MAX_LENGTH
+from ._limits import BYTE_SIZE, DURATION, KEEP_ALIVE, MAX_TOOLS, REQUEST_ID_MAX_LENGTH
+from ._tools import ResponseFormat, Tool, ToolCall, ToolChoice
+from ._tools import _check_tool_choice as check_tool_choice
 from ._validators import (
     Refusal,
     as_tuple,
@@ -85,10 +88,44 @@ def _role(value: object) -> Role:
     return enum_converter(Role, ProtocolError, "ChatMessage.role")(value)
 
 
+def _tool_calls(value: Any) -> Any:
+    if not isinstance(value, tuple):
+        raise Refusal(f"must be a sequence of ToolCall, got {value!r}")
+    for i, call in enumerate(value):
+        if not isinstance(call, ToolCall):
+            raise Refusal(f"must be a ToolCall, got {call!r}", at=f"[{i}]")
+    return value
+
+
+_optional_name: Final = as_validator(non_empty(optional=True), ProtocolError)
+
+
 @attrs.frozen(kw_only=True)
 class ChatMessage:
+    """One turn of a chat.
+
+    An ``assistant`` message may carry the ``tool_calls`` it made (its ``content`` then
+    often empty); a ``tool`` message answers one of them: ``tool_call_id`` is the call's
+    id (OpenAI) and ``name`` the tool's name (Ollama's ``tool_name``), either or both.
+    """
+
     role: Role = attrs.field(converter=_role)
     content: str = attrs.field(validator=typed(str, ProtocolError))
+    tool_calls: tuple[ToolCall, ...] = attrs.field(
+        default=(), converter=as_tuple, validator=as_validator(_tool_calls, ProtocolError)
+    )
+    tool_call_id: str | None = attrs.field(default=None, validator=_optional_name)
+    name: str | None = attrs.field(default=None, validator=_optional_name)
+
+    def __attrs_post_init__(self) -> None:
+        if self.tool_calls and self.role is not Role.ASSISTANT:
+            raise ProtocolError(
+                f"ChatMessage.tool_calls belong to an assistant message, not {self.role.value!r}"
+            )
+        if self.tool_call_id is not None and self.role is not Role.TOOL:
+            raise ProtocolError(
+                f"ChatMessage.tool_call_id belongs to a tool message, not {self.role.value!r}"
+            )
 
 
 _KEEP_ALIVE: Final = number_in(KEEP_ALIVE, ProtocolError, optional=True)
@@ -123,12 +160,25 @@ def _chat(value: Any) -> Any:
     return value
 
 
+def _tools(value: Any) -> Any:
+    if not isinstance(value, tuple):
+        raise Refusal(f"must be a sequence of Tool, got {value!r}")
+    if len(value) > MAX_TOOLS:
+        raise Refusal(f"allows at most {MAX_TOOLS} tools, got {len(value)}")
+    for i, tool in enumerate(value):
+        if not isinstance(tool, Tool):
+            raise Refusal(f"must be a Tool, got {tool!r}", at=f"[{i}]")
+    return value
+
+
 @attrs.frozen(kw_only=True)
 class Infer:
     """Run ``model`` on a raw ``prompt`` or on chat ``messages`` (exactly one of them).
 
     ``keep_alive`` overrides the lifecycle for this request, in seconds, like
     Ollama's: ``0`` unloads after it, a negative value keeps the model forever.
+    ``tools`` the model may call as ``tool_choice`` allows (calls stream as
+    :class:`~rusty_genius_core.ToolCallDelta`); ``response_format`` constrains the text.
     """
 
     model: str = attrs.field(validator=non_empty_str(ProtocolError))
@@ -142,10 +192,20 @@ class Infer:
         factory=InferenceConfig, validator=typed(InferenceConfig, ProtocolError)
     )
     keep_alive: float | None = attrs.field(default=None, validator=_KEEP_ALIVE)
+    tools: tuple[Tool, ...] = attrs.field(
+        default=(), converter=as_tuple, validator=as_validator(_tools, ProtocolError)
+    )
+    tool_choice: ToolChoice = attrs.field(
+        factory=ToolChoice, validator=typed(ToolChoice, ProtocolError)
+    )
+    response_format: ResponseFormat = attrs.field(
+        factory=ResponseFormat, validator=typed(ResponseFormat, ProtocolError)
+    )
 
     def __attrs_post_init__(self) -> None:
         if (self.prompt is None) == (self.messages is None):
             raise ProtocolError("Infer needs exactly one of 'prompt' or 'messages'")
+        check_tool_choice(self.tools, self.tool_choice, "Infer")
 
 
 @attrs.frozen(kw_only=True)
@@ -172,8 +232,8 @@ class Shutdown:
     drain: bool = attrs.field(default=False, validator=typed(bool, ProtocolError))
 
 
-Command = LoadModel | Infer | Unload | Cancel | ListModels | Shutdown
-_COMMANDS: Final = (LoadModel, Infer, Unload, Cancel, ListModels, Shutdown)
+Command = LoadModel | Infer | Embed | Unload | Cancel | ListModels | Shutdown
+_COMMANDS: Final = (LoadModel, Infer, Embed, Unload, Cancel, ListModels, Shutdown)
 
 
 @attrs.frozen(kw_only=True)
@@ -241,7 +301,7 @@ class ErrorReport:
         return self.error.__name__
 
 
-OutputBody = InferenceEvent | AssetEvent | ModelList | ModelLoaded | Ack | ErrorReport
+OutputBody = InferenceEvent | AssetEvent | ModelList | ModelLoaded | Embeddings | Ack | ErrorReport
 
 
 @attrs.frozen(kw_only=True)
@@ -252,4 +312,4 @@ class BrainstemOutput:
 
 def is_final(body: OutputBody) -> bool:
     """True for the one body that ends a request: nothing follows it for that id."""
-    return isinstance(body, Complete | ModelList | ModelLoaded | Ack | ErrorReport)
+    return isinstance(body, Complete | ModelList | ModelLoaded | Embeddings | Ack | ErrorReport)

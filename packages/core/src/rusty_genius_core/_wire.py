@@ -12,7 +12,7 @@ import functools
 import json
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from . import _config, _events, _manifest, _protocol
+from . import _config, _embed, _events, _manifest, _protocol, _tools
 from ._converter import check_after, converter, structure, tag, tag_union
 from ._errors import ProtocolError
 from ._validators import Refusal
@@ -35,15 +35,21 @@ _CLASSES: Final[tuple[type, ...]] = (
     _events.ThoughtStop,
     _events.Thought,
     _events.Content,
+    _events.ToolCallDelta,
     _events.Complete,
     _events.AssetStarted,
     _events.AssetProgress,
     _events.AssetComplete,
     _events.AssetFailed,
     _manifest.ModelSpec,
+    _tools.Tool,
+    _tools.ToolCall,
+    _tools.ToolChoice,
+    _tools.ResponseFormat,
     _protocol.ChatMessage,
     _protocol.LoadModel,
     _protocol.Infer,
+    _embed.Embed,
     _protocol.Unload,
     _protocol.Cancel,
     _protocol.ListModels,
@@ -52,6 +58,7 @@ _CLASSES: Final[tuple[type, ...]] = (
     _protocol.ModelStatus,
     _protocol.ModelList,
     _protocol.ModelLoaded,
+    _embed.Embeddings,
     _protocol.Ack,
     _protocol.ErrorReport,
     _protocol.BrainstemOutput,

@@ -10,11 +10,14 @@ from ._limits import BYTE_SIZE as BYTE_SIZE
 from ._limits import CONTEXT_SIZE as CONTEXT_SIZE
 from ._limits import DEFAULT_PARALLEL as DEFAULT_PARALLEL
 from ._limits import DURATION as DURATION
+from ._limits import EMBED_DIMENSIONS as EMBED_DIMENSIONS
 from ._limits import GPU_LAYERS as GPU_LAYERS
 from ._limits import KEEP_ALIVE as KEEP_ALIVE
 from ._limits import MAX_CONTEXT as MAX_CONTEXT
+from ._limits import MAX_EMBED_INPUTS as MAX_EMBED_INPUTS
 from ._limits import MAX_STOP_STRINGS as MAX_STOP_STRINGS
 from ._limits import MAX_TOKENS as MAX_TOKENS
+from ._limits import MAX_TOOLS as MAX_TOOLS
 from ._limits import MIN_P as MIN_P
 from ._limits import PARALLEL as PARALLEL
 from ._limits import REPEAT_PENALTY as REPEAT_PENALTY
@@ -23,6 +26,7 @@ from ._limits import SEED as SEED
 from ._limits import TEMPERATURE as TEMPERATURE
 from ._limits import THREADS as THREADS
 from ._limits import TOKEN_COUNT as TOKEN_COUNT
+from ._limits import TOOL_NAME_MAX_LENGTH as TOOL_NAME_MAX_LENGTH
 from ._limits import TOP_K as TOP_K
 from ._limits import TOP_P as TOP_P
 from ._limits import Limit as Limit
@@ -33,11 +37,14 @@ __all__ = [
     "CONTEXT_SIZE",
     "DEFAULT_PARALLEL",
     "DURATION",
+    "EMBED_DIMENSIONS",
     "GPU_LAYERS",
     "KEEP_ALIVE",
     "MAX_CONTEXT",
+    "MAX_EMBED_INPUTS",
     "MAX_STOP_STRINGS",
     "MAX_TOKENS",
+    "MAX_TOOLS",
     "MIN_P",
     "PARALLEL",
     "REPEAT_PENALTY",
@@ -46,6 +53,7 @@ __all__ = [
     "TEMPERATURE",
     "THREADS",
     "TOKEN_COUNT",
+    "TOOL_NAME_MAX_LENGTH",
     "TOP_K",
     "TOP_P",
     "Limit",

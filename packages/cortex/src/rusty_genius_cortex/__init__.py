@@ -19,6 +19,9 @@ from rusty_genius_core._public import publish as _publish
 
 from ._base import EngineBase as EngineBase
 from ._base import EngineRequest as EngineRequest
+from ._embedding import EmbedRequest as EmbedRequest
+from ._embedding import RawEmbeddings as RawEmbeddings
+from ._embedding import finish_vectors as finish_vectors
 from ._engine import BACKEND_AUTO as BACKEND_AUTO
 from ._engine import BACKEND_LLAMA as BACKEND_LLAMA
 from ._engine import BACKEND_PINKY as BACKEND_PINKY
@@ -61,6 +64,7 @@ __all__ = [
     "THINK_CLOSE",
     "THINK_OPEN",
     "Backend",
+    "EmbedRequest",
     "Engine",
     "EngineBase",
     "EngineRequest",
@@ -70,6 +74,7 @@ __all__ = [
     "GgufValueType",
     "LlamaEngine",
     "PinkyEngine",
+    "RawEmbeddings",
     "RemoteEngine",
     "StopMatcher",
     "StopSignal",
@@ -78,6 +83,7 @@ __all__ = [
     "UsageMeter",
     "available_backends",
     "create_engine",
+    "finish_vectors",
     "pinky_tokens",
     "prompt_opens_thinking",
     "read_gguf_info",

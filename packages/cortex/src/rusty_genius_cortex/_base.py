@@ -3,14 +3,18 @@
 An engine is an :class:`EngineBase` subclass that implements four hooks, in the
 style of ``trio.abc``: :meth:`~EngineBase._load_model`,
 :meth:`~EngineBase._unload_model`, :meth:`~EngineBase._prepare` and
-:meth:`~EngineBase._generate`. The base class owns the rest of the
-:class:`~rusty_genius_cortex.Engine` contract:
+:meth:`~EngineBase._generate`, and, if it can embed, :meth:`~EngineBase._embed`.
+The base class owns the rest of the :class:`~rusty_genius_cortex.Engine` contract:
 
 * the four properties (``backend`` and ``needs_weights`` come from the class
   attributes ``_backend`` and ``_needs_weights``);
 * the request checks (exactly one of ``prompt``/``messages``, at least one
-  message, ``raw`` only with a prompt), raised as
-  :class:`~rusty_genius_core.ConfigError` at the first ``__anext__``;
+  message, ``raw`` only with a prompt, tools the choice can satisfy), raised as
+  :class:`~rusty_genius_core.ConfigError` at the first ``__anext__``, and the
+  capability checks: tools (``_supports_tools``), a JSON response format
+  (``_supports_json``) and embeddings (an ``_embed`` override) the engine cannot
+  serve are :class:`~rusty_genius_core.UnsupportedError` (400);
+* embeddings' last step: vectors cut to ``dimensions`` and L2-normalised;
 * the turn: up to :attr:`~EngineBase.parallel` requests run at once on one engine
   (one unless the engine's load sets ``_parallel``: the llama engine's sequences),
   and loads and unloads wait for them and run alone (a :class:`RequestQueue`),
@@ -35,14 +39,23 @@ from rusty_genius_core import (
     ChatMessage,
     Complete,
     ConfigError,
+    Embeddings,
     EngineError,
+    GeniusError,
     InferenceConfig,
     InferenceEvent,
     LoadOptions,
     ModelSpec,
     ProcessStart,
+    ResponseFormat,
+    Tool,
+    ToolChoice,
+    ToolChoiceMode,
+    UnsupportedError,
 )
+from rusty_genius_core._tools import _check_tool_choice
 
+from ._embedding import EmbedRequest, RawEmbeddings, finish_vectors
 from ._queue import RequestQueue
 from ._usage import UsageMeter
 
@@ -60,11 +73,19 @@ JobT = TypeVar("JobT")
 
 @attrs.frozen
 class EngineRequest:
-    """One checked request: exactly one of ``prompt`` and ``messages`` is set."""
+    """One checked request: exactly one of ``prompt`` and ``messages`` is set.
+
+    ``tools`` the model may call as ``tool_choice`` allows; ``response_format`` says
+    what the answer's text must be. :attr:`offers_tools` is False when there are no
+    tools or the choice is ``none``.
+    """
 
     prompt: str | None
     messages: tuple[ChatMessage, ...] | None
     config: InferenceConfig
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice = attrs.field(factory=ToolChoice)
+    response_format: ResponseFormat = attrs.field(factory=ResponseFormat)
 
     @classmethod
     def checked(
@@ -72,6 +93,10 @@ class EngineRequest:
         prompt: str | None,
         messages: Sequence[ChatMessage] | None,
         config: InferenceConfig,
+        *,
+        tools: Sequence[Tool] = (),
+        tool_choice: ToolChoice | None = None,
+        response_format: ResponseFormat | None = None,
     ) -> EngineRequest:
         """The request, or :class:`~rusty_genius_core.ConfigError` naming what is wrong."""
         if (prompt is None) == (messages is None):
@@ -80,7 +105,23 @@ class EngineRequest:
             raise ConfigError("infer(messages=...) needs at least one message")
         if messages is not None and config.raw:
             raise ConfigError("InferenceConfig(raw=True) sends a prompt as-is; pass prompt=")
-        return cls(prompt, None if messages is None else tuple(messages), config)
+        choice = ToolChoice() if tool_choice is None else tool_choice
+        try:
+            _check_tool_choice(tuple(tools), choice, "infer()")
+        except GeniusError as exc:
+            raise ConfigError(exc.message) from None
+        return cls(
+            prompt,
+            None if messages is None else tuple(messages),
+            config,
+            tuple(tools),
+            choice,
+            ResponseFormat() if response_format is None else response_format,
+        )
+
+    @property
+    def offers_tools(self) -> bool:
+        return bool(self.tools) and self.tool_choice.mode is not ToolChoiceMode.NONE
 
 
 class EngineBase(Generic[JobT], metaclass=ABCMeta):
@@ -95,6 +136,10 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
     """False when the engine ignores model files: no download is needed."""
     _charges_load: ClassVar[bool] = True
     """Whether the first request after a load reports the load's duration in its usage."""
+    _supports_tools: ClassVar[bool] = False
+    """Whether :meth:`_generate` honours ``tools`` (else they are refused, unless ``none``)."""
+    _supports_json: ClassVar[bool] = False
+    """Whether :meth:`_generate` honours a JSON ``response_format`` (else it is refused)."""
 
     def __init__(self, *, serialize: bool = True) -> None:
         self._queue = RequestQueue(f"cortex.{self._backend}.{id(self):x}") if serialize else None
@@ -161,9 +206,53 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
         messages: Sequence[ChatMessage] | None = None,
         config: InferenceConfig,
         stop: StopSignal | None = None,
+        tools: Sequence[Tool] = (),
+        tool_choice: ToolChoice | None = None,
+        response_format: ResponseFormat | None = None,
     ) -> AsyncGenerator[InferenceEvent, None]:
         """Stream events for one request; exactly one of ``prompt``/``messages``."""
-        return self._stream(prompt, messages, config, stop)
+        return self._stream(
+            prompt,
+            messages,
+            config,
+            stop,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+        )
+
+    async def embed(
+        self,
+        inputs: Sequence[str],
+        *,
+        truncate: bool = False,
+        dimensions: int | None = None,
+    ) -> Embeddings:
+        """One L2-normalised vector per text of ``inputs``, by the loaded model.
+
+        A text longer than the context is :class:`~rusty_genius_core.ContextLengthError`
+        unless ``truncate``; an engine or model that cannot embed raises
+        :class:`~rusty_genius_core.UnsupportedError`.
+        """
+        request = EmbedRequest.checked(inputs, truncate=truncate, dimensions=dimensions)
+        if type(self)._embed is EngineBase._embed:
+            raise UnsupportedError(f"the {self._backend} engine cannot make embeddings")
+        async with self._turn():
+            model = self._loaded
+            if model is None:
+                raise EngineError(f"{type(self).__name__} has no model loaded; call load() first")
+            started = self._now()
+            raw = await self._embed(model, request)
+            vectors = finish_vectors(raw.vectors, request.dimensions)
+            load, self._cold = (self._unpaid_load if self._charges_load else 0.0), False
+            self._unpaid_load = 0.0
+            return Embeddings(
+                model=model,
+                vectors=vectors,
+                token_counts=raw.token_counts,
+                load_duration=load,
+                duration=max(0.0, self._now() - started),
+            )
 
     # -- hooks --------------------------------------------------------------------------------
 
@@ -187,6 +276,10 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
     @abstractmethod
     async def _prepare(self, model: str, request: EngineRequest) -> JobT:
         """Get a request ready (holds the turn, before ``ProcessStart``): errors go here."""
+
+    async def _embed(self, model: str, request: EmbedRequest) -> RawEmbeddings:
+        """Embed ``request.inputs`` (holds the turn). Engines that can embed override it."""
+        raise UnsupportedError(f"the {self._backend} engine cannot make embeddings")
 
     @abstractmethod
     def _generate(
@@ -215,8 +308,25 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
         messages: Sequence[ChatMessage] | None,
         config: InferenceConfig,
         stop: StopSignal | None,
+        *,
+        tools: Sequence[Tool],
+        tool_choice: ToolChoice | None,
+        response_format: ResponseFormat | None,
     ) -> AsyncGenerator[InferenceEvent, None]:
-        request = EngineRequest.checked(prompt, messages, config)
+        request = EngineRequest.checked(
+            prompt,
+            messages,
+            config,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+        )
+        if request.offers_tools and not self._supports_tools:
+            raise UnsupportedError(f"the {self._backend} engine cannot call tools")
+        if request.response_format.is_json and not self._supports_json:
+            raise UnsupportedError(
+                f"the {self._backend} engine cannot constrain the answer to JSON"
+            )
         meter = UsageMeter(clock=self._now)  # from acceptance: waiting for the turn is TTFT
         final: Complete | None = None
         async with self._turn():

@@ -28,10 +28,14 @@ if TYPE_CHECKING:
 
     from rusty_genius_core import (
         ChatMessage,
+        Embeddings,
         InferenceConfig,
         InferenceEvent,
         LoadOptions,
         ModelSpec,
+        ResponseFormat,
+        Tool,
+        ToolChoice,
     )
 
 __all__ = [
@@ -165,11 +169,28 @@ class Engine(Protocol):
         messages: Sequence[ChatMessage] | None = None,
         config: InferenceConfig,
         stop: StopSignal | None = None,
+        tools: Sequence[Tool] = (),
+        tool_choice: ToolChoice | None = None,
+        response_format: ResponseFormat | None = None,
     ) -> AsyncGenerator[InferenceEvent, None]:
         """Stream events for one request; exactly one of ``prompt``/``messages``.
 
+        ``tools`` the model may call as ``tool_choice`` allows (default ``auto``); calls
+        stream as :class:`~rusty_genius_core.ToolCallDelta` and the request finishes with
+        ``tool_calls``. ``response_format`` constrains the answer's text to JSON.
+        An engine that cannot honour them raises :class:`~rusty_genius_core.UnsupportedError`.
         An async generator: a consumer that stops early closes it (``aclose()``).
         """
+        ...
+
+    async def embed(
+        self,
+        inputs: Sequence[str],
+        *,
+        truncate: bool = False,
+        dimensions: int | None = None,
+    ) -> Embeddings:
+        """One L2-normalised vector per text, by the loaded model (see ``EngineBase.embed``)."""
         ...
 
     async def unload(self) -> None:

@@ -48,6 +48,7 @@ import attrs
 
 from rusty_genius_core import (
     ConfigError,
+    ContextLengthError,
     EngineError,
     InferenceEvent,
     LoadOptions,
@@ -346,7 +347,7 @@ class LlamaEngine(EngineBase[Job]):
                 )
             n_ctx = config.context_size
         if len(tokens) >= n_ctx:
-            raise EngineError(
+            raise ContextLengthError(
                 f"the prompt is {len(tokens)} tokens but the context of {model.name!r} holds "
                 f"{n_ctx}: shorten it or load the model with a larger LoadOptions.context_size"
             )

@@ -6,9 +6,14 @@ engines template it); a ``raw`` prompt goes to ``POST /v1/completions``. Both
 ask for ``stream=True`` and ``stream_options.include_usage``, and carry the
 sampling, ``max_tokens``, ``seed`` and stop strings.
 
+Tools, ``tool_choice`` and ``response_format`` go as OpenAI spells them, and so do
+the messages' ``tool_calls`` and ``tool_call_id``.
+
 Responses: each server-sent event's JSON becomes ``(text, is_thought)`` pieces
 (reasoning deltas are ``reasoning_content``, or ``reasoning`` as newer vLLM
-names it); ``finish_reason`` and ``usage`` are kept in a :class:`Reply`; the
+names it) and :class:`~rusty_genius_core.ToolCallDelta` s for streamed
+``tool_calls`` (a server that leaves out a call's id gets one made up);
+``finish_reason`` and ``usage`` are kept in a :class:`Reply`; the
 server's token counts go into the final :class:`~rusty_genius_core.Usage`.
 """
 
@@ -20,14 +25,30 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from rusty_genius_core import ChatMessage, EngineError, FinishReason, InferenceConfig, Role, Usage
+from rusty_genius_core import (
+    ChatMessage,
+    EngineError,
+    FinishReason,
+    InferenceConfig,
+    ResponseKind,
+    Role,
+    ToolCallDelta,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from ._base import EngineRequest
 
-__all__ = ["Reply", "deltas", "error_text", "finish_reason", "request_body", "usage_of"]
+__all__ = ["Piece", "Reply", "deltas", "error_text", "finish_reason", "request_body", "usage_of"]
 
-_FINISH: Final = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH}
+_FINISH: Final = {
+    "stop": FinishReason.STOP,
+    "length": FinishReason.LENGTH,
+    "tool_calls": FinishReason.TOOL_CALLS,
+    "function_call": FinishReason.TOOL_CALLS,
+}
+Piece = tuple[str, bool] | ToolCallDelta
+"""What one event carries: ``(text, is_thought)``, or a piece of a tool call."""
 
 
 @attrs.define
@@ -37,6 +58,7 @@ class Reply:
     finish: str | None = None
     usage: dict[str, Any] | None = None
     done: bool = False  # ``data: [DONE]`` arrived: nothing after it counts
+    calls: set[int] = attrs.Factory(set)  # the tool calls begun, by index
 
 
 def request_body(model: str | None, request: EngineRequest) -> tuple[str, dict[str, Any]]:
@@ -55,8 +77,81 @@ def request_body(model: str | None, request: EngineRequest) -> tuple[str, dict[s
     if messages is None:
         assert request.prompt is not None
         messages = (ChatMessage(role=Role.USER, content=request.prompt),)
-    body["messages"] = [{"role": m.role.value, "content": m.content} for m in messages]
+    body["messages"] = [_message(m) for m in messages]
+    if request.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                    **({"strict": True} if t.strict else {}),
+                },
+            }
+            for t in request.tools
+        ]
+        choice = request.tool_choice
+        body["tool_choice"] = (
+            {"type": "function", "function": {"name": choice.function}}
+            if choice.function is not None
+            else choice.mode.value
+        )
+    _response_format(request, body)
     return "/v1/chat/completions", body
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role.value, "content": message.content}
+    if message.tool_calls:
+        out["content"] = message.content or None
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    if message.name is not None and message.role is Role.TOOL:
+        out["name"] = message.name
+    return out
+
+
+def _response_format(request: EngineRequest, body: dict[str, Any]) -> None:
+    form = request.response_format
+    if form.kind is ResponseKind.JSON_OBJECT:
+        body["response_format"] = {"type": "json_object"}
+    elif form.kind is ResponseKind.JSON_SCHEMA:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": form.name, "schema": form.schema, "strict": form.strict},
+        }
+
+
+def _tool_deltas(calls: object, reply: Reply) -> list[Piece]:
+    out: list[Piece] = []
+    for call in calls if isinstance(calls, list) else []:
+        if not isinstance(call, dict):
+            continue
+        index = call.get("index", 0)
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            continue
+        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        assert isinstance(function, dict)
+        arguments = function.get("arguments")
+        text = arguments if isinstance(arguments, str) else ""
+        if isinstance(arguments, dict):  # some servers send an object, as Ollama does
+            text = json.dumps(arguments)
+        if index not in reply.calls:
+            name = function.get("name")
+            if not isinstance(name, str) or not name:
+                continue  # a fragment of a call that never began
+            reply.calls.add(index)
+            ident = call.get("id")
+            ident = ident if isinstance(ident, str) and ident else f"call_{index}"
+            out.append(ToolCallDelta(index=index, id=ident, name=name, arguments=text))
+        elif text:
+            out.append(ToolCallDelta(index=index, arguments=text))
+    return out
 
 
 def _sampling_fields(config: InferenceConfig) -> dict[str, Any]:
@@ -94,8 +189,8 @@ def error_text(body: bytes) -> str:
     return json.dumps(data)[:500]
 
 
-def deltas(payload: str, reply: Reply, url: str) -> list[tuple[str, bool]]:
-    """``(text, is_thought)`` pieces of one SSE payload; records finish and usage in ``reply``."""
+def deltas(payload: str, reply: Reply, url: str) -> list[Piece]:
+    """The pieces of one SSE payload; records finish and usage in ``reply``."""
     if payload.strip() == "[DONE]":
         reply.done = True
         return []
@@ -110,7 +205,7 @@ def deltas(payload: str, reply: Reply, url: str) -> list[tuple[str, bool]]:
     usage = data.get("usage")
     if isinstance(usage, dict):
         reply.usage = usage
-    out: list[tuple[str, bool]] = []
+    out: list[Piece] = []
     choices = data.get("choices")
     for choice in choices if isinstance(choices, list) else []:
         if not isinstance(choice, dict) or choice.get("index", 0) != 0:
@@ -123,6 +218,8 @@ def deltas(payload: str, reply: Reply, url: str) -> list[tuple[str, bool]]:
         content = part.get("content") if isinstance(delta, dict) else choice.get("text")
         if isinstance(content, str) and content:
             out.append((content, False))
+        if isinstance(delta, dict):
+            out.extend(_tool_deltas(delta.get("tool_calls"), reply))
         finish = choice.get("finish_reason")
         if isinstance(finish, str):
             reply.finish = finish
@@ -130,7 +227,7 @@ def deltas(payload: str, reply: Reply, url: str) -> list[tuple[str, bool]]:
 
 
 def finish_reason(reply: Reply) -> FinishReason:
-    """``stop`` and ``length`` map back; anything else (or nothing) is ``stop``."""
+    """``stop``, ``length`` and ``tool_calls`` map back; anything else (or nothing) is ``stop``."""
     return _FINISH.get(reply.finish or "stop", FinishReason.STOP)
 
 

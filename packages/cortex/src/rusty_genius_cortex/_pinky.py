@@ -9,6 +9,13 @@ That text goes through the same :class:`~rusty_genius_cortex.TokenPipeline`
 the stub exercises the real path. Everything is deterministic; the only
 timing is the configurable load and per-token delays (``anyio.sleep``, zero in
 fast tests). Its durations are read from the event loop's clock.
+
+For agents it follows a script (``_pinky_agent``): with tools it calls one (the
+arguments stream as :class:`~rusty_genius_core.ToolCallDelta` fragments, one per
+Pinky token, after the thought), under a JSON response format it writes the schema's
+smallest valid instance, and it embeds texts by feature hashing. A context size,
+when the load or the request gives one, bounds the prompt (in Pinky's tokens):
+longer is :class:`~rusty_genius_core.ContextLengthError`.
 """
 
 from __future__ import annotations
@@ -21,15 +28,18 @@ import anyio.lowlevel
 
 from rusty_genius_core import (
     ConfigError,
+    ContextLengthError,
     FinishReason,
     InferenceEvent,
     LoadOptions,
     ModelSpec,
-    Role,
+    ToolCallDelta,
 )
 
 from ._base import EngineBase, EngineRequest
+from ._embedding import EmbedRequest, RawEmbeddings
 from ._engine import BACKEND_PINKY
+from ._pinky_agent import pinky_reply, pinky_vector
 from ._pipeline import TokenPipeline
 from ._think import prompt_opens_thinking
 
@@ -64,6 +74,8 @@ class PinkyEngine(EngineBase[EngineRequest]):
 
     _backend = BACKEND_PINKY
     _needs_weights = False
+    _supports_tools = True
+    _supports_json = True
 
     def __init__(self, *, load_delay: float = 0.0, token_delay: float = 0.0) -> None:
         if load_delay < 0 or token_delay < 0:
@@ -74,6 +86,7 @@ class PinkyEngine(EngineBase[EngineRequest]):
         super().__init__()
         self._load_delay = load_delay
         self._token_delay = token_delay
+        self._context_size: int | None = None
 
     # The loop's clock (EngineBase's default), not perf_counter: Pinky's time is all simulated
     # sleeps, and under trio's MockClock its usage figures come out exact.
@@ -83,24 +96,43 @@ class PinkyEngine(EngineBase[EngineRequest]):
     ) -> None:
         """Pretend to load ``name`` (``path`` is ignored); take ``load_delay`` seconds."""
         await anyio.sleep(self._load_delay)
+        self._context_size = options.context_size
 
     async def _unload_model(self) -> None:
         pass
 
     async def _prepare(self, model: str, request: EngineRequest) -> EngineRequest:
+        limit = request.config.context_size or self._context_size
+        if limit is not None:
+            used = len(pinky_tokens(_prompt_text(request)))
+            if used >= limit:
+                raise ContextLengthError(
+                    f"the prompt is {used} tokens but the context of {model!r} holds {limit}"
+                )
         return request
+
+    async def _embed(self, model: str, request: EmbedRequest) -> RawEmbeddings:
+        vectors, counts = [], []
+        for i, text in enumerate(request.inputs):
+            tokens = pinky_tokens(text)
+            limit = self._context_size
+            if limit is not None and len(tokens) > limit:
+                if not request.truncate:
+                    raise ContextLengthError(
+                        f"input {i} is {len(tokens)} tokens but the context of {model!r} "
+                        f"holds {limit}; shorten it or ask for truncation"
+                    )
+                tokens = tokens[:limit]
+            vectors.append(pinky_vector(tokens))
+            counts.append(len(tokens))
+            await anyio.lowlevel.checkpoint()
+        return RawEmbeddings(tuple(vectors), tuple(counts))
 
     async def _generate(
         self, request: EngineRequest, meter: UsageMeter, stop: StopSignal | None
     ) -> AsyncGenerator[InferenceEvent, None]:
-        if request.messages is not None:
-            said = [m.content for m in request.messages]
-            users = [m.content for m in request.messages if m.role is Role.USER]
-            echo = users[-1] if users else ""
-            prompt_text = "\n".join(said)
-        else:
-            assert request.prompt is not None
-            echo = prompt_text = request.prompt
+        prompt_text = _prompt_text(request)
+        reply = pinky_reply(request)
         pipeline = TokenPipeline(
             request.config, meter=meter, start_in_thinking=prompt_opens_thinking(prompt_text)
         )
@@ -108,7 +140,11 @@ class PinkyEngine(EngineBase[EngineRequest]):
         meter.prompt_done()
         reason = FinishReason.STOP
         delay = self._token_delay
-        for n, token in enumerate(pinky_tokens(PINKY_THOUGHT + echo)):
+        tokens = pinky_tokens(PINKY_THOUGHT + reply.text)
+        thought = len(pinky_tokens(PINKY_THOUGHT))
+        if reply.tool is not None:
+            tokens += pinky_tokens(reply.arguments)
+        for n, token in enumerate(tokens):
             if delay or n % _CHECKPOINT_EVERY == 0:
                 if stop is not None and stop.is_set():
                     reason = FinishReason.CANCELLED
@@ -122,13 +158,31 @@ class PinkyEngine(EngineBase[EngineRequest]):
             if stop is not None and stop.is_set():
                 reason = FinishReason.CANCELLED
                 break
-            events, hit = pipeline.token(token)
-            for event in events:
-                yield event
-            if hit:
-                break
-            if pipeline.at_max_tokens:
+            if reply.tool is not None and n >= thought:
+                if n == thought:  # the call's first delta: its id and name
+                    yield ToolCallDelta(index=0, id=reply.call_id, name=reply.tool.name)
+                pipeline.meter.token()
+                yield ToolCallDelta(index=0, arguments=token)
+                if n == len(tokens) - 1:
+                    reason = FinishReason.TOOL_CALLS
+            else:
+                events, hit = pipeline.token(token)
+                for event in events:
+                    yield event
+                if hit:
+                    break
+            if pipeline.at_max_tokens and reason is not FinishReason.TOOL_CALLS:
                 reason = FinishReason.LENGTH
                 break
         for event in pipeline.complete(reason):
             yield event
+
+
+def _prompt_text(request: EngineRequest) -> str:
+    """What Pinky counts as the prompt: the messages (and tool calls) joined, or the prompt."""
+    if request.messages is None:
+        assert request.prompt is not None
+        return request.prompt
+    parts = [m.content for m in request.messages]
+    parts += [c.arguments for m in request.messages for c in m.tool_calls]
+    return "\n".join(parts)

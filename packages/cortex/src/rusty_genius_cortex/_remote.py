@@ -18,7 +18,10 @@ How a request runs:
   the pipeline does not cut again, which would only move event boundaries.
 * The server's ``usage`` gives the token counts of :class:`Complete`; timings are
   measured here, as the client sees them. ``finish_reason`` maps back
-  (``stop``, ``length``; anything else is ``stop``).
+  (``stop``, ``length``, ``tool_calls``; anything else is ``stop``).
+* Tools, ``tool_choice`` and ``response_format`` pass through as OpenAI spells
+  them; streamed ``tool_calls`` come back as ``ToolCallDelta`` events. ``embed``
+  asks ``POST /v1/embeddings`` (``_remote_embed.py``).
 * Every wait on the server (also before the first byte, while the server queues
   or evaluates the prompt) is bounded by the :class:`StopSignal`: its cancel
   scope ends the wait the moment the signal is set. Then, or when the consumer
@@ -60,12 +63,14 @@ from rusty_genius_core import (
     InferenceEvent,
     LoadOptions,
     ModelSpec,
+    ToolCallDelta,
 )
 
 from ._base import EngineBase, EngineRequest
 from ._engine import BACKEND_REMOTE
 from ._openai_wire import Reply, deltas, error_text, finish_reason, request_body, usage_of
 from ._pipeline import TokenPipeline
+from ._remote_embed import remote_embeddings
 from ._sse import SSEDecoder
 from ._think import THINK_CLOSE, THINK_OPEN
 
@@ -73,6 +78,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
     from pathlib import Path
 
+    from ._embedding import EmbedRequest, RawEmbeddings
     from ._engine import StopSignal
     from ._usage import UsageMeter
 
@@ -125,6 +131,8 @@ class RemoteEngine(EngineBase[_Call]):
     _backend = BACKEND_REMOTE
     _needs_weights = False
     _charges_load = False  # asking the server for its model list is not a model load
+    _supports_tools = True  # passed through to the server
+    _supports_json = True
 
     def __init__(
         self,
@@ -258,6 +266,11 @@ class RemoteEngine(EngineBase[_Call]):
         response = await self._get(f"/v1/models/{quote(remote, safe='')}")
         return response.status_code == 200
 
+    async def _embed(self, model: str, request: EmbedRequest) -> RawEmbeddings:
+        return await remote_embeddings(
+            self._http(), self.base_url, self._headers, self._served_as, request
+        )
+
     # -- inference --------------------------------------------------------------------------
 
     async def _prepare(self, model: str, request: EngineRequest) -> _Call:
@@ -301,7 +314,12 @@ class RemoteEngine(EngineBase[_Call]):
                     for payload in payloads:
                         if reply.done:
                             continue  # nothing counts after [DONE]; the body ends right there
-                        for text, thought in deltas(payload, reply, url):
+                        for piece in deltas(payload, reply, url):
+                            if isinstance(piece, ToolCallDelta):
+                                meter.token()
+                                yield piece
+                                continue
+                            text, thought = piece
                             if thought != thinking:
                                 text = (THINK_OPEN if thought else THINK_CLOSE) + text
                                 thinking = thought

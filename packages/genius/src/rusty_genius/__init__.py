@@ -58,6 +58,7 @@ from rusty_genius_core import ManifestError as ManifestError
 from rusty_genius_core import ProcessStart as ProcessStart
 from rusty_genius_core import ProtocolError as ProtocolError
 from rusty_genius_core import RequestCancelledError as RequestCancelledError
+from rusty_genius_core import ResponseFormat as ResponseFormat
 from rusty_genius_core import Role as Role
 from rusty_genius_core import Sampling as Sampling
 from rusty_genius_core import Thought as Thought
@@ -65,6 +66,8 @@ from rusty_genius_core import ThoughtDelta as ThoughtDelta
 from rusty_genius_core import ThoughtEvent as ThoughtEvent
 from rusty_genius_core import ThoughtStart as ThoughtStart
 from rusty_genius_core import ThoughtStop as ThoughtStop
+from rusty_genius_core import Tool as Tool
+from rusty_genius_core import ToolCall as ToolCall
 from rusty_genius_core import Usage as Usage
 from rusty_genius_core._public import publish as _publish
 
@@ -76,12 +79,12 @@ from . import engines as engines
 from . import errors as errors
 from . import protocol as protocol
 from . import server as server
+from ._agent_args import MessageLike as MessageLike
 from ._answer import Answer as Answer
-from ._genius import EventStream as EventStream
 from ._genius import Genius as Genius
-from ._genius import InferenceStream as InferenceStream
-from ._genius import MessageLike as MessageLike
-from ._genius import RequestEvent as RequestEvent
+from ._streams import EventStream as EventStream
+from ._streams import InferenceStream as InferenceStream
+from ._streams import RequestEvent as RequestEvent
 
 __all__ = [
     "Answer",
@@ -113,6 +116,7 @@ __all__ = [
     "ProtocolError",
     "RequestCancelledError",
     "RequestEvent",
+    "ResponseFormat",
     "Role",
     "Sampling",
     "Thought",
@@ -120,6 +124,8 @@ __all__ = [
     "ThoughtEvent",
     "ThoughtStart",
     "ThoughtStop",
+    "Tool",
+    "ToolCall",
     "Usage",
 ]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import attrs
 
 from rusty_genius_core import (
@@ -10,8 +13,12 @@ from rusty_genius_core import (
     FinishReason,
     InferenceEvent,
     ProcessStart,
+    ProtocolError,
     Thought,
     ThoughtDelta,
+    ToolCall,
+    ToolCallCollector,
+    ToolCallDelta,
     Usage,
 )
 
@@ -24,7 +31,9 @@ class Answer:
 
     ``thought`` is the text of the model's ``<think>`` blocks (empty when it had none
     or ``show_thinking`` was off), ``content`` the answer proper. A cancelled request
-    still returns what arrived, with ``finish_reason == "cancelled"``.
+    still returns what arrived, with ``finish_reason == "cancelled"``. ``tool_calls``
+    are the calls the model made (``finish_reason == "tool_calls"``); :meth:`json`
+    parses a JSON answer (one asked for with ``response_format``).
     """
 
     model: str
@@ -32,6 +41,15 @@ class Answer:
     thought: str = ""
     usage: Usage = attrs.field(factory=Usage)
     cold: bool = False
+    tool_calls: tuple[ToolCall, ...] = ()
+
+    def json(self) -> Any:
+        """``content`` parsed as JSON, or :class:`~rusty_genius_core.ProtocolError`."""
+        try:
+            return json.loads(self.content)
+        except ValueError as exc:
+            cut = " (the answer was cut by max_tokens)" if self.finish_reason == "length" else ""
+            raise ProtocolError(f"the answer is not JSON{cut}: {exc}") from None
 
     @property
     def finish_reason(self) -> FinishReason:
@@ -50,6 +68,7 @@ class AnswerBuilder:
         self._content: list[str] = []
         self._thought: list[str] = []
         self._usage: Usage | None = None
+        self._calls = ToolCallCollector()
 
     def feed(self, event: InferenceEvent) -> None:
         if isinstance(event, ProcessStart):
@@ -60,6 +79,8 @@ class AnswerBuilder:
         elif isinstance(event, Thought):
             if isinstance(event.event, ThoughtDelta):
                 self._thought.append(event.event.text)
+        elif isinstance(event, ToolCallDelta):
+            self._calls.add(event)
         elif isinstance(event, Complete):
             self._usage = event.usage
 
@@ -74,4 +95,15 @@ class AnswerBuilder:
             thought="".join(self._thought),
             usage=self._usage if self._usage is not None else Usage(),
             cold=self._cold,
+            tool_calls=self._tool_calls(),
         )
+
+    def _tool_calls(self) -> tuple[ToolCall, ...]:
+        if not self._calls:
+            return ()
+        if self._usage is not None and self._usage.finish_reason is not FinishReason.TOOL_CALLS:
+            try:  # cut short (max_tokens, cancelled): keep the calls that did finish
+                return self._calls.calls()
+            except ProtocolError:
+                return ()
+        return self._calls.calls()

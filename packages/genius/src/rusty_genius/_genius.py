@@ -11,9 +11,9 @@ and its own stream of answers from the brainstem's client.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 import attrs
@@ -21,29 +21,21 @@ import attrs
 from facecrab import AssetAuthority
 from rusty_genius_core import (
     Ack,
-    AssetComplete,
     AssetEvent,
-    AssetFailed,
-    AssetProgress,
-    AssetStarted,
     Cancel,
-    ChatMessage,
-    Complete,
-    Content,
+    Embed,
+    Embeddings,
     ErrorReport,
     GeniusError,
     Infer,
     InferenceConfig,
-    InferenceEvent,
     ListModels,
     LoadModel,
     LoadOptions,
     ModelList,
     ModelLoaded,
     ModelStatus,
-    ProcessStart,
     ProtocolError,
-    Thought,
     Unload,
 )
 from rusty_genius_cortex import create_engine
@@ -55,9 +47,19 @@ from rusty_genius_stem import (
     open_brainstem,
 )
 
-from ._answer import Answer, AnswerBuilder
+from ._agent_args import (
+    FormatLike,
+    MessageLike,
+    ToolChoiceLike,
+    ToolLike,
+    as_messages,
+    as_response_format,
+    as_tool_choice,
+    as_tools,
+)
 from ._backend import BackendName, check_backend, resolve_auto
 from ._errors import error_from_report
+from ._streams import EventStream, InferenceStream
 
 if TYPE_CHECKING:
     import os
@@ -71,125 +73,12 @@ if TYPE_CHECKING:
     from rusty_genius_cortex import Engine
     from rusty_genius_stem import BrainstemClient, CortexStrategy
 
-__all__ = ["EventStream", "Genius", "InferenceStream", "MessageLike", "RequestEvent"]
+    from ._answer import Answer
 
-RequestEvent: TypeAlias = InferenceEvent | AssetEvent
-"""What one inference request streams: asset events of a load it waited for, then inference."""
+__all__ = ["Genius"]
 
-MessageLike: TypeAlias = "ChatMessage | Mapping[str, str]"
-"""A chat message, or a plain ``{"role": ..., "content": ...}`` dict."""
-
-_EVENT_TYPES: Final = (
-    ProcessStart, Thought, Content, Complete,
-    AssetStarted, AssetProgress, AssetComplete, AssetFailed,
-)  # fmt: skip
 
 T = TypeVar("T")
-E = TypeVar("E")
-
-
-class EventStream(Generic[E]):
-    """An async iterator over one operation's events that can be closed early.
-
-    Iterate it with ``async for``; leave early with :meth:`aclose` or by using it as
-    ``async with`` (closing it stops the operation). A stream that is dropped
-    without being closed is closed by the event loop's async-generator finalizer.
-    """
-
-    def __init__(self, events: AsyncGenerator[E, None]) -> None:
-        self._events = events
-
-    def __aiter__(self) -> EventStream[E]:
-        return self
-
-    async def __anext__(self) -> E:
-        return await self._events.__anext__()
-
-    async def aclose(self) -> None:
-        """Stop the operation if it still runs; idempotent."""
-        await self._events.aclose()
-
-    async def __aenter__(self) -> EventStream[E]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-class InferenceStream(EventStream[RequestEvent]):
-    """The events of one inference request, ending with :class:`Complete`.
-
-    The request is submitted when iteration starts. Closing the stream before
-    ``Complete`` cancels the request; :meth:`cancel` stops it too but keeps the
-    stream, which then ends with ``Complete(finish_reason="cancelled")``. An
-    ``ErrorReport`` is raised as the exception it names (see ``error_from_report``).
-    """
-
-    def __init__(self, genius: Genius, client: BrainstemClient, command: Infer) -> None:
-        self.command: Final = command
-        self.request_id: Final = client.new_request_id()
-        self._genius = genius
-        super().__init__(_request_events(client, command, self.request_id))
-
-    async def __aenter__(self) -> InferenceStream:
-        return self
-
-    async def cancel(self) -> str:
-        """Ask the brainstem to stop this request; returns its acknowledgement."""
-        return await self._genius.cancel(self.request_id)
-
-    async def answer(self) -> Answer:
-        """Read the rest of the stream into an :class:`Answer`."""
-        builder = AnswerBuilder(self.command.model)
-        async with self:
-            async for event in self:
-                if not isinstance(
-                    event, AssetStarted | AssetProgress | AssetComplete | AssetFailed
-                ):
-                    builder.feed(event)
-        return builder.build()
-
-
-async def _request_events(
-    client: BrainstemClient, command: Infer, request_id: str
-) -> AsyncGenerator[RequestEvent, None]:
-    finished = False
-    async with client.stream(command, request_id=request_id) as bodies:
-        async for body in bodies:
-            if isinstance(body, ErrorReport):
-                raise error_from_report(body)
-            if not isinstance(body, _EVENT_TYPES):
-                raise ProtocolError(f"request {request_id!r} got an unexpected {body!r}")
-            finished = isinstance(body, Complete)
-            yield body
-    if not finished:
-        raise GeniusError(f"the brainstem stopped before request {request_id!r} completed")
-
-
-def _message(value: object, index: int) -> ChatMessage:
-    if isinstance(value, ChatMessage):
-        return value
-    if isinstance(value, Mapping):
-        unknown = sorted(set(value) - {"role", "content"})
-        if unknown:
-            raise ProtocolError(f"messages[{index}] has unknown key(s) {', '.join(unknown)}")
-        content = value.get("content")
-        if not isinstance(content, str):
-            raise ProtocolError(f"messages[{index}]['content'] must be a string, got {content!r}")
-        return ChatMessage(role=value.get("role"), content=content)
-    raise ProtocolError(f"messages[{index}] must be a ChatMessage or a dict, got {value!r}")
-
-
-def _messages(messages: Sequence[MessageLike]) -> tuple[ChatMessage, ...]:
-    given: object = messages  # callers without type checking may pass anything
-    if isinstance(given, str | bytes) or not isinstance(given, Sequence):
-        raise ProtocolError(f"messages must be a sequence of messages, got {given!r}")
-    return tuple(_message(m, i) for i, m in enumerate(given))
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
@@ -447,26 +336,28 @@ class Genius:
         *,
         config: InferenceConfig | None = None,
         keep_alive: float | None = None,
+        tools: Sequence[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
+        response_format: FormatLike | None = None,
     ) -> InferenceStream:
         """Stream the events of one request: a ``str`` is a prompt, a sequence chat messages.
 
         ``keep_alive`` (seconds) overrides the brainstem's strategy for this model:
-        ``0`` unloads after the request, a negative value keeps it loaded.
+        ``0`` unloads after the request, a negative value keeps it loaded. ``tools`` the
+        model may call as ``tool_choice`` allows (``"auto"``, ``"required"``, ``"none"``
+        or a tool's name); ``response_format`` is ``"json"`` or a JSON Schema to answer in.
         """
-        if isinstance(prompt_or_messages, str):
-            command = Infer(
-                model=model,
-                prompt=prompt_or_messages,
-                config=config or InferenceConfig(),
-                keep_alive=keep_alive,
-            )
-        else:
-            command = Infer(
-                model=model,
-                messages=_messages(prompt_or_messages),
-                config=config or InferenceConfig(),
-                keep_alive=keep_alive,
-            )
+        given = prompt_or_messages
+        command = Infer(
+            model=model,
+            prompt=given if isinstance(given, str) else None,
+            messages=None if isinstance(given, str) else as_messages(given),
+            config=config or InferenceConfig(),
+            keep_alive=keep_alive,
+            tools=as_tools(tools),
+            tool_choice=as_tool_choice(tool_choice),
+            response_format=as_response_format(response_format),
+        )
         return InferenceStream(self, self.client, command)
 
     async def chat(
@@ -476,12 +367,24 @@ class Genius:
         config: InferenceConfig | None = None,
         *,
         keep_alive: float | None = None,
+        tools: Sequence[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
+        response_format: FormatLike | None = None,
     ) -> Answer:
-        """The model's reply to ``messages``, collected."""
+        """The model's reply to ``messages``, collected (tool calls in ``Answer.tool_calls``)."""
         given: object = messages
         if isinstance(given, str):
             raise ProtocolError("chat() takes a sequence of messages; use complete() for a prompt")
-        return await self.infer(model, messages, config=config, keep_alive=keep_alive).answer()
+        stream = self.infer(
+            model,
+            messages,
+            config=config,
+            keep_alive=keep_alive,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+        )
+        return await stream.answer()
 
     async def complete(
         self,
@@ -490,11 +393,51 @@ class Genius:
         config: InferenceConfig | None = None,
         *,
         keep_alive: float | None = None,
+        tools: Sequence[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
+        response_format: FormatLike | None = None,
     ) -> Answer:
         """The model's answer to ``prompt``, collected (``config.raw`` skips the chat template)."""
         if not isinstance(prompt, str):
             raise ProtocolError(f"complete() takes a prompt string, got {prompt!r}")
-        return await self.infer(model, prompt, config=config, keep_alive=keep_alive).answer()
+        stream = self.infer(
+            model,
+            prompt,
+            config=config,
+            keep_alive=keep_alive,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+        )
+        return await stream.answer()
+
+    async def embed(
+        self,
+        model: str,
+        texts: str | Sequence[str],
+        *,
+        truncate: bool = False,
+        dimensions: int | None = None,
+        keep_alive: float | None = None,
+    ) -> Embeddings:
+        """One L2-normalised vector per text (``Embeddings.vectors``), in order.
+
+        The model loads as for inference. A text longer than the context raises
+        :class:`~rusty_genius_core.ContextLengthError` unless ``truncate``.
+        """
+        given: object = texts
+        if isinstance(given, str):
+            texts = (given,)
+        elif isinstance(given, bytes) or not isinstance(given, Sequence):
+            raise ProtocolError(f"embed() takes a text or a sequence of texts, got {given!r}")
+        command = Embed(
+            model=model,
+            inputs=tuple(texts),
+            truncate=truncate,
+            dimensions=dimensions,
+            keep_alive=keep_alive,
+        )
+        return await self._call(command, Embeddings)
 
     async def cancel(self, request_id: str) -> str:
         """Stop request ``request_id`` (queued or running); it still ends with ``Complete``."""

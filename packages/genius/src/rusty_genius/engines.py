@@ -24,6 +24,7 @@ from rusty_genius_cortex import PINKY_THOUGHT as PINKY_THOUGHT
 from rusty_genius_cortex import THINK_CLOSE as THINK_CLOSE
 from rusty_genius_cortex import THINK_OPEN as THINK_OPEN
 from rusty_genius_cortex import Backend as Backend
+from rusty_genius_cortex import EmbedRequest as EmbedRequest
 from rusty_genius_cortex import Engine as Engine
 from rusty_genius_cortex import EngineBase as EngineBase
 from rusty_genius_cortex import EngineRequest as EngineRequest
@@ -33,6 +34,7 @@ from rusty_genius_cortex import GgufValue as GgufValue
 from rusty_genius_cortex import GgufValueType as GgufValueType
 from rusty_genius_cortex import LlamaEngine as LlamaEngine
 from rusty_genius_cortex import PinkyEngine as PinkyEngine
+from rusty_genius_cortex import RawEmbeddings as RawEmbeddings
 from rusty_genius_cortex import StopMatcher as StopMatcher
 from rusty_genius_cortex import StopSignal as StopSignal
 from rusty_genius_cortex import ThinkParser as ThinkParser
@@ -40,6 +42,7 @@ from rusty_genius_cortex import TokenPipeline as TokenPipeline
 from rusty_genius_cortex import UsageMeter as UsageMeter
 from rusty_genius_cortex import available_backends as available_backends
 from rusty_genius_cortex import create_engine as create_engine
+from rusty_genius_cortex import finish_vectors as finish_vectors
 from rusty_genius_cortex import pinky_tokens as pinky_tokens
 from rusty_genius_cortex import prompt_opens_thinking as prompt_opens_thinking
 from rusty_genius_cortex import read_gguf_info as read_gguf_info
@@ -68,6 +71,7 @@ __all__ = [
     "Backend",
     "BackendChoice",
     "BackendName",
+    "EmbedRequest",
     "Engine",
     "EngineBase",
     "EngineRequest",
@@ -77,6 +81,7 @@ __all__ = [
     "GgufValueType",
     "LlamaEngine",
     "PinkyEngine",
+    "RawEmbeddings",
     "RemoteEngine",
     "StopMatcher",
     "StopSignal",
@@ -86,6 +91,7 @@ __all__ = [
     "available_backends",
     "choose_backend",
     "create_engine",
+    "finish_vectors",
     "hub_reachable",
     "pinky_tokens",
     "prompt_opens_thinking",

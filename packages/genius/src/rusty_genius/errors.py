@@ -23,11 +23,13 @@ from facecrab import RevisionNotFoundError as RevisionNotFoundError
 from rusty_genius_core import AssetError as AssetError
 from rusty_genius_core import BusyError as BusyError
 from rusty_genius_core import ConfigError as ConfigError
+from rusty_genius_core import ContextLengthError as ContextLengthError
 from rusty_genius_core import EngineError as EngineError
 from rusty_genius_core import GeniusError as GeniusError
 from rusty_genius_core import ManifestError as ManifestError
 from rusty_genius_core import ProtocolError as ProtocolError
 from rusty_genius_core import RequestCancelledError as RequestCancelledError
+from rusty_genius_core import UnsupportedError as UnsupportedError
 from rusty_genius_core import error_class as error_class
 from rusty_genius_core import exception_leaves as exception_leaves
 from rusty_genius_core import unwrap_exception_groups as unwrap_exception_groups
@@ -40,6 +42,7 @@ __all__ = [
     "AssetError",
     "BusyError",
     "ConfigError",
+    "ContextLengthError",
     "DownloadError",
     "EngineError",
     "GeniusError",
@@ -53,6 +56,7 @@ __all__ = [
     "RepoNotFoundError",
     "RequestCancelledError",
     "RevisionNotFoundError",
+    "UnsupportedError",
     "error_class",
     "error_from_report",
     "exception_leaves",

@@ -49,7 +49,8 @@ from ._stdin import read_stdin
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from .._genius import InferenceStream, MessageLike
+    from .._agent_args import MessageLike
+    from .._streams import InferenceStream
 
 __all__ = ["execute"]
 

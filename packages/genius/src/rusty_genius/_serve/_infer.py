@@ -18,7 +18,10 @@ from rusty_genius_core import (
     InferenceConfig,
     InferenceEvent,
     LoadOptions,
+    ResponseFormat,
     Sampling,
+    Tool,
+    ToolChoice,
     limits,
 )
 
@@ -28,7 +31,7 @@ from ._statistics import Stats
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
-    from .._genius import InferenceStream
+    from .._streams import InferenceStream
 
 __all__ = ["NO_LIMIT", "Context", "Job", "build_config", "inference_events", "open_job"]
 
@@ -94,6 +97,11 @@ class Job:
     load_options: LoadOptions | None = None
     stream: bool = False
     received: float = attrs.field(factory=time.perf_counter)
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice = attrs.field(factory=ToolChoice)
+    response_format: ResponseFormat = attrs.field(factory=ResponseFormat)
+    truncate: bool = False
+    """Cut a prompt longer than the context to fit (Ollama's ``truncate``), else refuse it."""
 
 
 @attrs.frozen(kw_only=True)
@@ -132,10 +140,17 @@ async def open_job(context: Context, job: Job) -> InferenceStream:
     """Load with the job's options if it has any, then create (not start) its stream."""
     genius = context.genius
     await context.load(job.model, job.load_options)
-    if job.messages is not None:
-        return genius.infer(job.model, job.messages, config=job.config, keep_alive=job.keep_alive)
-    assert job.prompt is not None
-    return genius.infer(job.model, job.prompt, config=job.config, keep_alive=job.keep_alive)
+    given = job.messages if job.messages is not None else job.prompt
+    assert given is not None
+    return genius.infer(
+        job.model,
+        given,
+        config=job.config,
+        keep_alive=job.keep_alive,
+        tools=job.tools,
+        tool_choice=job.tool_choice,
+        response_format=job.response_format,
+    )
 
 
 async def inference_events(

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, WrapValidator
+import annotated_types
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, WithJsonSchema, WrapValidator
 
 from rusty_genius_core import Role
 from rusty_genius_core import limits as _limits
 from rusty_genius_core.limits import Limit
 
+from ._models_tools import (  # noqa: TC001  # pydantic reads them
+    Dimensions,
+    EmbedInputs,
+    OllamaToolCall,
+    ToolDef,
+)
 from ._wire import (
     Bounded,
     ContextSize,
@@ -43,12 +50,16 @@ __all__ = [
     "GenerateResponse",
     "OllamaChatRequest",
     "OllamaChatResponse",
+    "OllamaEmbedRequest",
+    "OllamaEmbeddingsRequest",
     "OllamaErrorResponse",
     "OllamaMessage",
     "Options",
     "PullRequest",
     "PullStatus",
     "RunningModels",
+    "ShowRequest",
+    "ShowResponse",
     "Tags",
     "Version",
 ]
@@ -87,18 +98,33 @@ _ROLES: Final = tuple(role.value for role in Role)
 _Model = Annotated[ModelName, Field(validation_alias=AliasChoices("model", "name"))]
 
 
+def _format(value: object, handler: Any) -> Any:
+    if value is None or value in ("", "json") or isinstance(value, dict):
+        return handler(value)
+    raise invalid('must be "json" or a JSON Schema object')
+
+
+Format = Annotated[
+    Literal["", "json"] | dict[str, Any],
+    WrapValidator(_format),
+    WithJsonSchema({"anyOf": [{"type": "string", "enum": ["", "json"]}, {"type": "object"}]}),
+]
+
+
 class OllamaRequestBase(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    format: Annotated[Any, refuse(None, "", [], {})] = None
+    format: Format | None = None
+    """``"json"`` for any JSON object, or a JSON Schema the answer must satisfy."""
     images: Annotated[Any, refuse(None, "", [], {})] = None
-    tools: Annotated[Any, refuse(None, "", [], {})] = None
     suffix: Annotated[Any, refuse(None, "", [], {})] = None
     model: _Model
     options: Options | None = None
     think: Think | None = None
     keep_alive: KeepAlive | None = None
     stream: Flag | None = None
+    truncate: Flag | None = None
+    """Cut a chat or prompt longer than the context to fit (the default), or refuse it."""
 
     @property
     def show_thinking(self) -> bool:
@@ -115,22 +141,53 @@ class OllamaMessage(BaseModel):
     ]
     content: Text | None = None
     images: Annotated[Any, refuse(None, "", [], {})] = None
+    tool_calls: list[OllamaToolCall] | None = None
+    """The calls an assistant message made (arguments as an object, as Ollama sends them)."""
+    tool_name: Text | None = None
+    """Which tool a ``tool`` message answers for."""
 
 
 class OllamaChatRequest(OllamaRequestBase):
     """``POST /api/chat``; no messages only loads the model (or unloads it, ``keep_alive`` 0)."""
 
     messages: list[OllamaMessage] | None = None
+    tools: Annotated[list[ToolDef], annotated_types.MaxLen(_limits.MAX_TOOLS)] | None = None
 
 
 class GenerateRequest(OllamaRequestBase):
     """``POST /api/generate``; an empty prompt only loads the model (or unloads it)."""
+
+    tools: Annotated[Any, refuse(None, "", [], {}, reason="are supported on /api/chat only")] = None
 
     prompt: Text | None = None
     system: Text | None = None
     raw: Flag | None = None
     template: Text | None = None
     """Accepted and ignored: the model's own template applies."""
+
+
+class OllamaEmbedRequest(BaseModel):
+    """``POST /api/embed``: ``truncate`` (default true) cuts texts to the context."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: _Model
+    input: EmbedInputs
+    truncate: Flag | None = None
+    dimensions: Dimensions | None = None
+    keep_alive: KeepAlive | None = None
+    options: Options | None = None
+
+
+class OllamaEmbeddingsRequest(BaseModel):
+    """``POST /api/embeddings`` (legacy): one ``prompt``, one vector."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: _Model
+    prompt: Text
+    keep_alive: KeepAlive | None = None
+    options: Options | None = None
 
 
 class PullRequest(BaseModel):
@@ -161,6 +218,7 @@ class OllamaMessageOut(BaseModel):
     role: Literal["assistant"]
     content: str
     thinking: str | None = None
+    tool_calls: list[OllamaToolCall] | None = None
 
 
 class _Timings(BaseModel):
@@ -253,3 +311,25 @@ class OllamaErrorResponse(BaseModel):
     """Every error outside ``/v1``: the message names the offending field."""
 
     error: str
+
+
+# -- /api/show --------------------------------------------------------------------------------
+
+
+class ShowRequest(BaseModel):
+    """``POST /api/show``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: _Model
+    verbose: Flag | None = None
+
+
+class ShowResponse(BaseModel):
+    modelfile: str
+    parameters: str
+    template: str
+    details: ModelDetails
+    model_info: dict[str, Any]
+    capabilities: list[Literal["completion", "tools", "embedding", "thinking", "vision", "insert"]]
+    modified_at: str

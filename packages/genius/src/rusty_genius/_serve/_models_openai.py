@@ -6,7 +6,8 @@ against them. The server builds its streamed chunks as plain dicts, so that no t
 pays for a model's validation.
 
 Unknown fields are ignored: clients send extras freely. Fields this server cannot
-honour are refused by name (``n`` other than 1, ``logprobs``, ``tools``, ...).
+honour are refused by name (``n`` other than 1, ``logprobs``, ``functions``, ...).
+Tools, tool calls and response formats are declared in ``_models_tools``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,17 @@ from typing import Annotated, Any, Final, Literal
 import annotated_types
 from pydantic import BaseModel, ConfigDict, WithJsonSchema, WrapValidator
 
-from rusty_genius_core.limits import Limit
+from rusty_genius_core.limits import MAX_TOOLS, Limit
 
 from ._errors import describe_value
+from ._models_tools import (
+    NamedToolChoice,
+    ResponseFormatIn,
+    ToolCallDeltaOut,
+    ToolCallIn,
+    ToolCallOut,
+    ToolDef,
+)
 from ._wire import (
     Bounded,
     Expect,
@@ -107,6 +116,11 @@ class ChatMessageIn(_Loose):
         WrapValidator(Expect(f"one of {', '.join(ROLES)}")),
     ]
     content: Annotated[str | list[TextPart] | None, WrapValidator(_content)] = None
+    tool_calls: list[ToolCallIn] | None = None
+    """The calls an assistant message made (OpenAI's shape: arguments as JSON text)."""
+    tool_call_id: Text | None = None
+    """Which call a ``tool`` message answers."""
+    name: Text | None = None
 
     def text(self) -> str:
         if self.content is None:
@@ -126,13 +140,6 @@ def _messages(value: object, handler: Any) -> Any:
     return handler(value)
 
 
-class ResponseFormat(_Loose):
-    type: Annotated[
-        str | None,
-        refuse(None, "text", reason="is not supported; only 'text' is"),
-    ] = None
-
-
 class StreamOptions(_Loose):
     include_usage: Flag | None = None
 
@@ -145,11 +152,15 @@ class OpenAIRequestBase(_Loose):
     logprobs: Annotated[Any, refuse(None, False, 0)] = None
     echo: Annotated[Any, refuse(None, False)] = None
     suffix: Annotated[Any, refuse(None, "")] = None
-    tools: Annotated[Any, refuse(None, [], reason="(function calling) is not supported")] = None
-    functions: Annotated[Any, refuse(None, [], reason="(function calling) is not supported")] = None
+    tools: Annotated[Any, refuse(None, [], reason="is supported on /v1/chat/completions only")] = (
+        None
+    )
+    functions: Annotated[
+        Any, refuse(None, [], reason="(the legacy function calling) is not supported; use tools")
+    ] = None
     logit_bias: Annotated[Any, refuse(None, {})] = None
     tool_choice: Annotated[Any, refuse(None, "none", "auto")] = None
-    response_format: ResponseFormat | None = None
+    response_format: ResponseFormatIn | None = None
     model: ModelName
     temperature: Temperature | None = None
     top_p: TopP | None = None
@@ -170,10 +181,19 @@ class OpenAIRequestBase(_Loose):
     stream_options: StreamOptions | None = None
 
 
+ToolChoiceIn = Annotated[
+    Literal["none", "auto", "required"] | NamedToolChoice,
+    WrapValidator(Expect("'none', 'auto', 'required' or {\"type\": \"function\", ...}")),
+]
+
+
 class ChatCompletionRequest(OpenAIRequestBase):
     """``POST /v1/chat/completions``."""
 
     messages: Annotated[list[ChatMessageIn], annotated_types.MinLen(1), WrapValidator(_messages)]
+    tools: Annotated[list[ToolDef], annotated_types.MaxLen(MAX_TOOLS)] | None = None
+    tool_choice: ToolChoiceIn | None = None
+    parallel_tool_calls: Flag | None = None
 
 
 def _prompt(value: object, handler: Any) -> Any:
@@ -215,7 +235,7 @@ class CompletionRequest(OpenAIRequestBase):
 
 # -- responses ------------------------------------------------------------------------------
 
-FinishReason = Literal["stop", "length", "cancelled"]
+FinishReason = Literal["stop", "length", "tool_calls", "cancelled"]
 
 
 class Usage(BaseModel):
@@ -226,9 +246,11 @@ class Usage(BaseModel):
 
 class ChatMessageOut(BaseModel):
     role: Literal["assistant"]
-    content: str
+    content: str | None
+    """The answer; ``null`` when the answer is tool calls only."""
     reasoning_content: str | None
     """The model's ``<think>`` text, never inside ``content``; ``null`` when there was none."""
+    tool_calls: list[ToolCallOut] | None = None
 
 
 class ChatChoice(BaseModel):
@@ -254,6 +276,7 @@ class ChunkDelta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
     reasoning_content: str | None = None
+    tool_calls: list[ToolCallDeltaOut] | None = None
 
 
 class ChunkChoice(BaseModel):

@@ -14,8 +14,15 @@ one object). Fields:
 * ``keep_alive``: a duration (``"5m"``, ``"1h30m"``) or seconds; ``0`` unloads the
   model after the request, a negative value keeps it loaded.
 * ``raw`` (generate): the prompt goes to the model as-is; ``system`` (generate)
-  becomes a system message. ``template`` and ``context`` are ignored; ``format``,
-  ``images``, ``suffix`` and ``tools`` are refused with 400.
+  becomes a system message. ``template`` and ``context`` are ignored; ``images``
+  and ``suffix`` are refused with 400.
+* ``format``: ``"json"`` (any JSON object) or a JSON Schema the answer satisfies.
+* ``truncate`` (default true): a chat or prompt longer than the context loses its
+  oldest messages (or the start of its text) until it fits, as Ollama does; ``false``
+  answers 400 instead (``_fit.py``).
+* ``tools`` (chat): function tools; the calls come back in ``message.tool_calls``
+  with arguments as an object, whole, in one line before the last (as Ollama sends
+  them); messages may carry ``tool_calls`` (assistant) and ``tool_name`` (tool).
 * An empty prompt (or no messages) only loads the model, or unloads it when
   ``keep_alive`` is 0 (``done_reason`` ``load`` / ``unload``).
 
@@ -49,11 +56,16 @@ from rusty_genius_core import (
     Role,
     Thought,
     ThoughtDelta,
+    ToolCall,
+    ToolCallCollector,
+    ToolCallDelta,
 )
 
 from .._answer import AnswerBuilder
+from . import _agent_wire
 from ._errors import Api, dumps
-from ._infer import Job, build_config, inference_events, open_job
+from ._fit import open_fitted
+from ._infer import Job, build_config
 from ._replies import Reply, Watched, error_response, json_response
 from ._wire import stop_strings
 
@@ -139,15 +151,28 @@ def parse_chat(body: OllamaChatRequest) -> Job | LoadOnly:
         return LoadOnly(
             model=body.model, keep_alive=body.keep_alive, load_options=load_options, chat=True
         )
+    tools = _agent_wire.tools(body.tools)
     return Job(
         model=body.model,
         messages=tuple(
-            ChatMessage(role=_ROLES[m.role], content=m.content or "") for m in body.messages
+            _agent_wire.built(
+                lambda m=m, i=i: ChatMessage(
+                    role=_ROLES[m.role],
+                    content=m.content or "",
+                    tool_calls=_agent_wire.ollama_calls(m.tool_calls, f"messages[{i}].tool_calls"),
+                    name=m.tool_name if m.role == "tool" else None,
+                ),
+                f"messages[{i}]",
+            )
+            for i, m in enumerate(body.messages)
         ),
         config=_config(body),
         keep_alive=body.keep_alive,
         load_options=load_options,
         stream=body.stream is not False,
+        tools=tools,
+        response_format=_agent_wire.ollama_format(body.format),
+        truncate=body.truncate is not False,
     )
 
 
@@ -166,6 +191,8 @@ def parse_generate(body: GenerateRequest) -> Job | LoadOnly:
         "keep_alive": body.keep_alive,
         "load_options": load_options,
         "stream": body.stream is not False,
+        "response_format": _agent_wire.ollama_format(body.format),
+        "truncate": body.truncate is not False,
     }
     if body.system and not raw:
         messages = (
@@ -184,9 +211,10 @@ def _ns(seconds: float) -> int:
 
 
 def _final(job: Job, usage: Usage) -> dict[str, Any]:
+    reason = usage.finish_reason.value
     return {
         "done": True,
-        "done_reason": usage.finish_reason.value,
+        "done_reason": "stop" if reason == "tool_calls" else reason,  # as Ollama says it
         "total_duration": _ns(time.perf_counter() - job.received),
         "load_duration": _ns(usage.load_duration),
         "prompt_eval_count": usage.prompt_tokens,
@@ -214,6 +242,17 @@ def _line(data: object) -> bytes:
     return dumps(data) + b"\n"
 
 
+def _calls_out(calls: tuple[ToolCall, ...]) -> list[dict[str, Any]]:
+    """Calls as Ollama sends them: arguments as an object."""
+    return [{"function": {"name": c.name, "arguments": c.parsed_arguments()}} for c in calls]
+
+
+def _calls_line(job: Job, collector: ToolCallCollector) -> bytes:
+    piece = _piece(job, chat=True, content="", thinking=None)
+    piece["message"]["tool_calls"] = _calls_out(collector.calls())
+    return _line({**piece, "done": False})
+
+
 def _event_line(job: Job, event: InferenceEvent, *, chat: bool) -> bytes | None:
     if isinstance(event, Content) and event.text:
         return _line({**_piece(job, chat=chat, content=event.text, thinking=None), "done": False})
@@ -229,19 +268,19 @@ def _event_line(job: Job, event: InferenceEvent, *, chat: bool) -> bytes | None:
 
 async def _stream(context: Context, job: Job, chat: bool, reply: Reply) -> None:
     try:
-        stream = await open_job(context, job)
+        stream, events, event = await open_fitted(context, job, truncate=job.truncate)
     except GeniusError as exc:
         await reply.respond(error_response(Api.OLLAMA, exc, retry_after=context.retry_after))
         return
-    async with stream, aclosing(inference_events(context.stats, stream)) as events:
-        try:
-            event = await anext(events)
-        except GeniusError as exc:
-            await reply.respond(error_response(Api.OLLAMA, exc, retry_after=context.retry_after))
-            return
+    async with stream, aclosing(events):
         await reply.start(200, _NDJSON)
+        calls = ToolCallCollector()
         try:
             while True:
+                if isinstance(event, ToolCallDelta):
+                    calls.add(event)  # Ollama sends each call whole
+                elif isinstance(event, Complete) and calls and chat:
+                    await reply.write(_calls_line(job, calls))
                 line = _event_line(job, event, chat=chat)
                 if line is not None:
                     await reply.write(line)
@@ -256,8 +295,9 @@ async def _stream(context: Context, job: Job, chat: bool, reply: Reply) -> None:
 async def _whole(context: Context, job: Job, chat: bool, reply: Reply) -> None:
     builder = AnswerBuilder(job.model)
     try:
-        stream = await open_job(context, job)
-        async with stream, aclosing(inference_events(context.stats, stream)) as events:
+        stream, events, event = await open_fitted(context, job, truncate=job.truncate)
+        async with stream, aclosing(events):
+            builder.feed(event)
             async for event in events:
                 builder.feed(event)
     except GeniusError as exc:
@@ -265,6 +305,8 @@ async def _whole(context: Context, job: Job, chat: bool, reply: Reply) -> None:
         return
     answer = builder.build()
     piece = _piece(job, chat=chat, content=answer.content, thinking=answer.thought or None)
+    if chat and answer.tool_calls:
+        piece["message"]["tool_calls"] = _calls_out(answer.tool_calls)
     await reply.json(200, {**piece, **_final(job, answer.usage)})
 
 

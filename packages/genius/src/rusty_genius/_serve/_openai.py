@@ -18,15 +18,23 @@ Request fields and how they map (unset sampling fields keep rusty-genius's defau
   stops or the context is full. ``stop``: a string or up to 16 strings.
 * ``stream``, ``stream_options.include_usage`` (a last chunk with empty ``choices``
   and ``usage``, as OpenAI sends it).
-* Refused with 400, naming the field: ``n`` other than 1, ``logprobs``, ``tools``,
-  ``response_format`` other than text, ``echo``, ``suffix``, ``best_of`` > 1,
-  ``logit_bias``, non-text message parts.
+* ``tools`` (function tools with JSON-Schema parameters), ``tool_choice`` (``none``,
+  ``auto``, ``required`` or a named function), ``parallel_tool_calls`` (accepted);
+  assistant messages' ``tool_calls`` and ``tool`` messages' ``tool_call_id`` go back
+  to the model. Calls stream as OpenAI streams them: a first delta with ``id``,
+  ``type`` and ``function.name`` (empty ``arguments``), then argument fragments;
+  ``finish_reason`` is ``tool_calls``.
+* ``response_format``: ``text``, ``json_object``, ``json_schema`` (``schema``,
+  ``name``, ``strict``); a schema must be a valid JSON Schema.
+* Refused with 400, naming the field: ``n`` other than 1, ``logprobs``,
+  ``functions``, ``echo``, ``suffix``, ``best_of`` > 1, ``logit_bias``, non-text
+  message parts. A prompt longer than the context: 400, ``context_length_exceeded``.
 
 Reasoning (``<think>`` blocks) comes back as ``reasoning_content`` on stream deltas
 and on messages (``null`` when there was none), never inside ``content``.
 ``/v1/completions`` sends its prompt to the model as-is (no chat template), as
-OpenAI's legacy completions do. ``finish_reason`` is ``stop`` or ``length``
-(``cancelled`` when something else cancelled the request).
+OpenAI's legacy completions do. ``finish_reason`` is ``stop``, ``length`` or
+``tool_calls`` (``cancelled`` when something else cancelled the request).
 """
 
 from __future__ import annotations
@@ -46,9 +54,11 @@ from rusty_genius_core import (
     Role,
     Thought,
     ThoughtDelta,
+    ToolCallDelta,
 )
 
 from .._answer import AnswerBuilder
+from . import _agent_wire
 from ._errors import Api, dumps, error_payload, status_of
 from ._infer import Job, build_config, inference_events, open_job
 from ._replies import Reply, Watched, error_response, json_response
@@ -116,13 +126,29 @@ def _include_usage(body: OpenAIRequestBase) -> bool:
 
 def parse_chat(body: ChatCompletionRequest) -> tuple[Job, bool]:
     """A validated ``/v1/chat/completions`` body as a :class:`Job`, and whether usage streams."""
-    messages = tuple(ChatMessage(role=_ROLES[m.role], content=m.text()) for m in body.messages)
+    messages = tuple(
+        _agent_wire.built(
+            lambda m=m, i=i: ChatMessage(
+                role=_ROLES[m.role],
+                content=m.text(),
+                tool_calls=_agent_wire.openai_calls(m.tool_calls, f"messages[{i}].tool_calls"),
+                tool_call_id=m.tool_call_id,
+                name=m.name if m.role == "tool" else None,
+            ),
+            f"messages[{i}]",
+        )
+        for i, m in enumerate(body.messages)
+    )
+    tools = _agent_wire.tools(body.tools)
     job = Job(
         model=body.model,
         messages=messages,
         config=_config(body, raw=False),
         keep_alive=body.keep_alive,
         stream=body.stream is True,
+        tools=tools,
+        tool_choice=_agent_wire.tool_choice(body.tool_choice, tools),
+        response_format=_agent_wire.response_format(body.response_format),
     )
     return job, _include_usage(body)
 
@@ -135,6 +161,7 @@ def parse_completion(body: CompletionRequest) -> tuple[Job, bool]:
         config=_config(body, raw=True),
         keep_alive=body.keep_alive,
         stream=body.stream is True,
+        response_format=_agent_wire.response_format(body.response_format),
     )
     return job, _include_usage(body)
 
@@ -195,9 +222,21 @@ class _Chunks:
         data["usage"] = usage_dict(usage)
         return _sse(data)
 
+    def tool_call(self, delta: ToolCallDelta) -> bytes:
+        """One piece of a call, as OpenAI streams it: the first with id, type and name."""
+        function: dict[str, Any] = {"arguments": delta.arguments}
+        call: dict[str, Any] = {"index": delta.index}
+        if delta.id is not None:
+            call.update(id=delta.id, type="function")
+            function = {"name": delta.name, "arguments": delta.arguments}
+        call["function"] = function
+        return _sse(self._wrap({"delta": {"tool_calls": [call]}}, None))
+
     def event(self, event: InferenceEvent) -> list[bytes]:
         if isinstance(event, Content) and event.text:
             return [self.text(event.text)]
+        if isinstance(event, ToolCallDelta) and self.chat:
+            return [self.tool_call(event)]
         if isinstance(event, Thought) and isinstance(event.event, ThoughtDelta):
             return [self.text(event.event.text, thought=True)]
         if isinstance(event, Complete):
@@ -252,12 +291,17 @@ async def _whole(context: Context, job: Job, chat: bool, reply: Reply) -> None:
     finish = answer.usage.finish_reason.value
     thought = answer.thought if answer.thought else None
     if chat:
+        calls = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in answer.tool_calls
+        ]
         choice: dict[str, Any] = {
             "index": 0,
             "message": {
                 "role": "assistant",
-                "content": answer.content,
+                "content": answer.content if answer.content or not calls else None,
                 "reasoning_content": thought,
+                **({"tool_calls": calls} if calls else {}),
             },
             "logprobs": None,
             "finish_reason": finish,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
-from rusty_genius_core import background_tasks
+from rusty_genius_core import ContextLengthError, background_tasks
 
 from ._errors import Api, dumps, error_payload, exception_message, status_of
 
@@ -58,6 +58,9 @@ def error_response(
         message = message or text
         if status == 404:
             code = code or "model_not_found"
+        elif isinstance(exc_or_status, ContextLengthError):
+            code = code or "context_length_exceeded"
+            param = param or "messages"
     else:
         status = exc_or_status
     headers = {"Retry-After": str(retry_after)} if status == 503 else None

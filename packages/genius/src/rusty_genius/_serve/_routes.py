@@ -53,6 +53,7 @@ from ._models_openai import (
     OpenAIErrorResponse,
 )
 from ._replies import error_response, json_response
+from ._routes_agent import add_agent_routes
 
 __all__ = ["api_of", "build_api", "openapi_document"]
 
@@ -291,6 +292,9 @@ async def pull(body: PullRequest, context: Ctx) -> Response:
 )
 async def delete(body: DeleteRequest, context: Ctx) -> Response:
     return await _ollama.delete(context, body)
+
+
+add_agent_routes(router, Ctx, _responses)
 
 
 @router.get(
