@@ -37,6 +37,13 @@ def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, object
     return request.param  # type: ignore[no-any-return]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "browser: drives Debian's chromium through Playwright (fails, never skips, without it)",
+    )
+
+
 def _runs_here(item: pytest.Item) -> bool:
     """``virtual_time`` tests keep only their mock-clock run; the others drop it."""
     callspec = getattr(item, "callspec", None)

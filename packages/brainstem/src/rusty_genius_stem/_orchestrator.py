@@ -15,7 +15,8 @@ Guarantees:
   nothing of one request ever carries another's id.
 - ``Infer`` ends with ``Complete``: ``finish_reason`` is the engine's, or
   ``cancelled`` after ``Cancel``/``Shutdown(drain=False)``, also when it was
-  still queued (then no ``ProcessStart`` precedes it).
+  still queued (then no ``ProcessStart`` precedes it). Each is logged at INFO as
+  ``request ID finished: REASON`` (also when its reader has already left).
 - An engine asked to stop (``Cancel``, ``Shutdown(drain=False)``, cancellation) that
   has not within ``stop_timeout`` seconds is abandoned: its requests end with
   ``ErrorReport`` (``EngineError``), the next request for its model gets a new

@@ -19,6 +19,7 @@ import attrs
 
 from rusty_genius_core import (
     BrainstemOutput,
+    Complete,
     Embed,
     EngineError,
     Infer,
@@ -212,6 +213,8 @@ class SessionCore:
             to_close = self._release(job)
         for model_id in to_close:
             await self._close(model_id)
+        if isinstance(final, Complete):
+            log.info("request %s finished: %s", job.request_id, final.usage.finish_reason.value)
         await self._send(job.request_id, final)
 
     def _release(self, job: Job) -> list[int]:

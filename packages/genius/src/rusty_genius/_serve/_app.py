@@ -16,8 +16,9 @@ Before anything else, :class:`._guard.SiteGuard` refuses a foreign ``Host``
 (DNS rebinding) or ``Origin`` (a web page driving the server) with 403 and
 answers CORS preflights; see :mod:`._site`.
 
-With an API key, every path except ``/``, ``/health``, ``/openapi.json`` and
-``/docs`` needs ``Authorization: Bearer KEY``; the key is compared in constant time.
+With an API key, every path except ``/``, the chat page's files under ``/ui/``,
+``/health``, ``/openapi.json`` and ``/docs`` needs ``Authorization: Bearer KEY``; the
+key is compared in constant time.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from rusty_genius_core import ConfigError
 from ._errors import validation_message
 from ._guard import SiteGuard
 from ._infer import Context
+from ._page import ASSET_PREFIX
 from ._replies import error_response
 from ._routes import api_of, build_api
 from ._settings import DEFAULT_BODY_TIMEOUT
@@ -184,7 +186,8 @@ class GeniusApp:
             await self.api(scope, receive, send)
             return
         path = scope["path"]
-        if self._key is not None and path not in _PUBLIC and not self._authorized(scope):
+        public = path in _PUBLIC or path.startswith(ASSET_PREFIX)
+        if self._key is not None and not public and not self._authorized(scope):
             response = error_response(
                 api_of(path), 401, "a valid API key is required (Authorization: Bearer KEY)"
             )

@@ -279,8 +279,8 @@ async def serve_command(
             if emit is not None:
                 emit({"type": "serving", "url": at.url, "backend": backend})
             info(
-                f"serving on {at.url} (backend {backend}): OpenAI at {at.url}/v1, "
-                f"Ollama at {at.url}/api; Ctrl-C stops"
+                f"serving on {at.url} (backend {backend}): chat page at {at.url}/, "
+                f"OpenAI at {at.url}/v1, Ollama at {at.url}/api; Ctrl-C stops"
             )
             if args.host not in _LOOPBACK and api_key is None:
                 note(f"{args.host} is reachable from other machines and no API key is set")

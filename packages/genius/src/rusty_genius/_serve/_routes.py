@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from rusty_genius_core import GeniusError
 
@@ -52,6 +52,7 @@ from ._models_openai import (
     ModelList,
     OpenAIErrorResponse,
 )
+from ._page import page_router
 from ._replies import error_response, json_response
 from ._routes_agent import add_agent_routes
 
@@ -170,11 +171,6 @@ _OPENAI: Final = Api.OPENAI
 _OLLAMA: Final = Api.OLLAMA
 
 router = APIRouter(route_class=_Route)
-
-
-@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
-async def root() -> Response:
-    return PlainTextResponse("rusty-genius is running")
 
 
 @router.get("/health", response_model=Health, summary="liveness and queue counters")
@@ -355,6 +351,7 @@ def build_api(
         redoc_url=None,
         exception_handlers=exception_handlers,
     )
+    app.include_router(page_router)  # the chat page at / and its files under /ui/
     app.include_router(router)
     app.openapi = lambda: _document(app)  # type: ignore[method-assign]
     return app
