@@ -71,7 +71,16 @@ def sessions(monkeypatch: pytest.MonkeyPatch) -> list[_Session]:
     return KeptSession.made
 
 
-TABLES = ("ids", "instances", "requests", "queue", "pending", "slots", "closing", "last_options")
+TABLES = (
+    "ids",
+    "instances",
+    "requests",
+    "queue",
+    "pending",
+    "in_service",
+    "closing",
+    "last_options",
+)
 
 
 def per_model_tables(session: _Session) -> dict[str, int]:

@@ -247,7 +247,7 @@ def test_load_finished_runs_the_waiting_and_the_engine_sets_the_slots() -> None:
     actions = sh.finish_load(1, capacity=3)
     assert actions == [Run("r1", 1, slot=0), Run("r2", 1, slot=1)]
     assert sh.scheduler.model_state("a") is ModelState.READY
-    assert sh.scheduler.slots["a"].capacity == 3
+    assert sh.scheduler.in_service["a"].capacity == 3
 
 
 def test_a_set_parallelism_is_the_capacity_whatever_the_engine_says() -> None:
@@ -344,7 +344,7 @@ def test_a_requests_keep_alive_overrides_the_strategy() -> None:
     sh.admit("r2", keep_alive=-1)
     sh.finish_load(2)
     assert sh.finish("r2") == []
-    assert sh.scheduler.expires_after(sh.scheduler.slots["a"], 0.0) is None
+    assert sh.scheduler.expires_after(sh.scheduler.in_service["a"], 0.0) is None
 
 
 def test_immediate_keeps_a_bare_load_until_its_first_request() -> None:
@@ -360,7 +360,7 @@ def test_expiry_counts_from_now_for_a_busy_model() -> None:
     sh = shell(strategy=HibernateAfter(30.0))
     sh.admit("r1")
     sh.finish_load(1)
-    model = sh.scheduler.slots["a"]
+    model = sh.scheduler.in_service["a"]
     assert sh.scheduler.expires_after(model, 5.0) == 30.0
     sh.now = 10.0
     sh.finish("r1")
@@ -482,7 +482,7 @@ def test_a_cancelled_request_frees_its_slot() -> None:
     sh.admit("r2")
     sh.cancel("r1")
     assert sh.finish("r1") == [Run("r2", 1, slot=0)]
-    assert sh.scheduler.slots["a"].running == {"r2"}
+    assert sh.scheduler.in_service["a"].running == {"r2"}
 
 
 def test_an_abandoned_engine_is_gone_and_the_next_request_gets_a_new_one() -> None:
@@ -641,7 +641,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         if self.sh is None:
             return
         s = self.sh.scheduler
-        for model in (*s.slots.values(), *s.closing.values()):
+        for model in (*s.in_service.values(), *s.closing.values()):
             assert len(model.running) <= model.capacity
             slots = sorted(model.slot_of.values())
             assert len(set(slots)) == len(slots), "two requests in one slot"
@@ -667,9 +667,9 @@ class SchedulerMachine(RuleBasedStateMachine):
         if self.sh is None:
             return
         s = self.sh.scheduler
-        assert all(m.name == name for name, m in s.slots.items())
-        assert not any(m.retired for m in s.slots.values())
-        assert len(s.slots) + len(s.closing) <= s._cfg.max_loaded
+        assert all(m.name == name for name, m in s.in_service.items())
+        assert not any(m.retired for m in s.in_service.values())
+        assert len(s.in_service) + len(s.closing) <= s._cfg.max_loaded
 
     def teardown(self) -> None:
         """Once everything outstanding succeeds, every admitted request has ended once."""
@@ -683,7 +683,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         assert not sh.scheduler.requests
         assert not sh.scheduler.queue
         assert not sh.scheduler.pending
-        for model in (*sh.scheduler.slots.values(), *sh.scheduler.closing.values()):
+        for model in (*sh.scheduler.in_service.values(), *sh.scheduler.closing.values()):
             assert not model.active
 
 

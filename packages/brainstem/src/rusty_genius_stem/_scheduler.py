@@ -61,8 +61,6 @@ REMEMBERED_OPTIONS: Final = 32
 """Models whose last ``LoadModel`` options are kept for their next load (least recently
 loaded forgotten first); only options that loaded a model are kept."""
 
-_STARTED: Final = (RequestState.WAITING_FOR_LOAD, RequestState.RUNNING)
-
 
 class Scheduler:
     """Which request runs where, and which model loads or unloads when."""
@@ -72,7 +70,7 @@ class Scheduler:
         self.requests: dict[str, Request] = {}
         self.queue: list[Request] = []  # admitted, not started (ENDING ones until they end)
         self.pending: Counter[str] = Counter()  # queued requests per model name
-        self.slots: dict[str, Model] = {}  # the instance in service, per name
+        self.in_service: dict[str, Model] = {}  # the instance in service, per name
         self.closing: dict[int, Model] = {}  # DRAINING and UNLOADING instances
         self.last_options: dict[str, LoadOptions] = {}
         self.stopping = False
@@ -83,21 +81,21 @@ class Scheduler:
 
     def model(self, model_id: int) -> Model | None:
         """Instance ``model_id`` while it is in service or closing."""
-        for model in self.slots.values():
+        for model in self.in_service.values():
             if model.id == model_id:
                 return model
         return self.closing.get(model_id)
 
     def model_state(self, name: str) -> ModelState:
-        model = self.slots.get(name)
+        model = self.in_service.get(name)
         return ModelState.ABSENT if model is None else model.state
 
     def loaded_models(self) -> list[Model]:
         """The loaded instances in service, for ``ListModels``."""
-        return [m for m in self.slots.values() if m.state is ModelState.READY]
+        return [m for m in self.in_service.values() if m.state is ModelState.READY]
 
     def next_deadline(self) -> float | None:
-        deadlines = [m.deadline for m in self.slots.values() if m.deadline is not None]
+        deadlines = [m.deadline for m in self.in_service.values() if m.deadline is not None]
         return min(deadlines, default=None)
 
     def expires_after(self, model: Model, now: float) -> float | None:
@@ -115,7 +113,7 @@ class Scheduler:
             "requests": len(self.requests),
             "queue": len(self.queue),
             "pending": len(self.pending),
-            "slots": len(self.slots),
+            "in_service": len(self.in_service),
             "closing": len(self.closing),
         }
 
@@ -151,7 +149,7 @@ class Scheduler:
         self.requests[request_id] = request
         self.queue.append(request)
         self.pending[model] += 1
-        slot = self.slots.get(model)
+        slot = self.in_service.get(model)
         if slot is not None:
             slot.deadline = None  # a new request stops the idle clock
         return self._schedule()
@@ -226,7 +224,7 @@ class Scheduler:
         if request in self.queue:
             self.queue.remove(request)
             self._unpend(request.model)
-            slot = self.slots.get(request.model)
+            slot = self.in_service.get(request.model)
             if slot is not None and self._is_idle(slot):
                 actions += self._on_idle(slot, now)
         elif request.model_id is not None:
@@ -249,7 +247,7 @@ class Scheduler:
     def tick(self, now: float) -> list[Action]:
         """The clock reached ``now``: unload idle models whose deadline passed."""
         actions: list[Action] = []
-        for model in list(self.slots.values()):
+        for model in list(self.in_service.values()):
             expired = model.deadline is not None and model.deadline <= now
             if expired and self._is_idle(model) and self._retire(model):
                 actions.append(self._unload(model))
@@ -269,8 +267,8 @@ class Scheduler:
         model = self.model(model_id)
         if model is None:
             return []
-        if self.slots.get(model.name) is model:
-            del self.slots[model.name]
+        if self.in_service.get(model.name) is model:
+            del self.in_service[model.name]
         self.closing.pop(model_id, None)
         model.state = ModelState.GONE
         model.deadline = None
@@ -279,7 +277,7 @@ class Scheduler:
     def unload(self, name: str) -> tuple[list[Action], list[int]]:
         """``Unload`` of ``name``: the actions, and the instances to wait for."""
         actions: list[Action] = []
-        slot = self.slots.get(name)
+        slot = self.in_service.get(name)
         if slot is not None and self._retire(slot):
             actions.append(self._unload(slot))
         waits = [m.id for m in self.closing.values() if m.name == name]
@@ -291,7 +289,7 @@ class Scheduler:
 
     def retire_all(self) -> list[Action]:
         """Take every instance out of service (shutdown, once drained)."""
-        return [self._unload(m) for m in list(self.slots.values()) if self._retire(m)]
+        return [self._unload(m) for m in list(self.in_service.values()) if self._retire(m)]
 
     # -- policy -----------------------------------------------------------------------------
 
@@ -302,7 +300,7 @@ class Scheduler:
         for request in list(self.queue):
             if request.state is RequestState.ENDING:
                 continue
-            slot = self.slots.get(request.model)
+            slot = self.in_service.get(request.model)
             if slot is not None and request.options in (None, slot.options):
                 if request.kind is RequestKind.LOAD:
                     actions += self._start(request, slot)
@@ -324,7 +322,9 @@ class Scheduler:
                     request.state = RequestState.MEASURING
                     actions.append(Measure(request.id, request.model))
                 break
-            if len(self.slots) + len(self.closing) < self._cfg.max_loaded and self._fits(request):
+            if len(self.in_service) + len(self.closing) < self._cfg.max_loaded and self._fits(
+                request
+            ):
                 options = request.options or self.last_options.get(request.model, LoadOptions())
                 slot = Model(
                     id=next(self._ids),
@@ -334,10 +334,10 @@ class Scheduler:
                     footprint=request.footprint or 0,
                     created_by=request.id,
                 )
-                self.slots[request.model] = slot
+                self.in_service[request.model] = slot
                 actions += self._start(request, slot)
                 continue
-            idle = [s for s in self.slots.values() if not s.active]
+            idle = [s for s in self.in_service.values() if not s.active]
             if idle:
                 victim = min(idle, key=lambda s: s.last_used)
                 if self._retire(victim):
@@ -349,7 +349,7 @@ class Scheduler:
         budget = self._cfg.max_memory
         if budget is None:
             return True
-        held = sum(m.footprint for m in (*self.slots.values(), *self.closing.values()))
+        held = sum(m.footprint for m in (*self.in_service.values(), *self.closing.values()))
         return held + (request.footprint or 0) <= budget
 
     def _start(self, request: Request, model: Model) -> list[Action]:
@@ -433,8 +433,8 @@ class Scheduler:
         if not model.retired:
             model.state = ModelState.DRAINING
             model.deadline = None
-            if self.slots.get(model.name) is model:
-                del self.slots[model.name]
+            if self.in_service.get(model.name) is model:
+                del self.in_service[model.name]
             self.closing[model.id] = model
         return not model.active and model.state is ModelState.DRAINING
 
