@@ -55,12 +55,16 @@ from ._scheduler import REMEMBERED_OPTIONS as REMEMBERED_OPTIONS
 from ._session import Session as _Session
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from rusty_genius_core import BrainstemInput, BrainstemOutput
+    from rusty_genius_cortex import Engine
 
     from ._assets import AssetSource
     from ._running import OutputSink
+    from ._strategy import CortexStrategy
 
 __all__ = ["Orchestrator"]
 
@@ -89,15 +93,42 @@ class Orchestrator:
         self.config: Final = make_config(config, settings)
 
     # The configuration's fields, read-only, as the older attributes.
-    engine_factory = property(lambda self: self.config.engine_factory)
-    strategy = property(lambda self: self.config.strategy)
-    parallelism = property(lambda self: self.config.parallelism)
-    max_queue = property(lambda self: self.config.max_queue)
-    max_loaded = property(lambda self: self.config.max_loaded)
-    max_memory = property(lambda self: self.config.max_memory)
-    fetch_assets = property(lambda self: self.config.fetch_assets)
-    wall_clock = property(lambda self: self.config.wall_clock)
-    stop_timeout = property(lambda self: self.config.stop_timeout)
+
+    @property
+    def engine_factory(self) -> Callable[[], Engine]:
+        return self.config.engine_factory
+
+    @property
+    def strategy(self) -> CortexStrategy:
+        return self.config.strategy
+
+    @property
+    def parallelism(self) -> int | None:
+        return self.config.parallelism
+
+    @property
+    def max_queue(self) -> int:
+        return self.config.max_queue
+
+    @property
+    def max_loaded(self) -> int:
+        return self.config.max_loaded
+
+    @property
+    def max_memory(self) -> int | None:
+        return self.config.max_memory
+
+    @property
+    def fetch_assets(self) -> bool:
+        return self.config.fetch_assets
+
+    @property
+    def wall_clock(self) -> Callable[[], float]:
+        return self.config.wall_clock
+
+    @property
+    def stop_timeout(self) -> float:
+        return self.config.stop_timeout
 
     async def run(
         self,
