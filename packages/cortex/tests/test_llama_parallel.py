@@ -154,8 +154,8 @@ async def test_cancelling_one_leaves_the_others_as_they_were(
 async def test_a_long_prompt_does_not_stop_the_others_tokens(
     test_models: dict[str, Path], llama_cpp_module: object
 ) -> None:
-    """Event order, not clocks: two answers of 24 tokens finish while a long prompt (40+
-    batches of 32 tokens) that arrived after their first token is still being evaluated.
+    """Event order, not clocks: two answers of 48 tokens finish while a long prompt (90+
+    batches of 16 tokens) that arrived after their first token is still being evaluated.
     Were its prefill done in one go, their remaining tokens would all come after its
     first token."""
     long_prompt = "Summarise this text. " + "The quick brown fox jumps over the lazy dog. " * 150
@@ -165,7 +165,7 @@ async def test_a_long_prompt_does_not_stop_the_others_tokens(
 
     async def short(name: str) -> None:
         story = "Tell me a long story about a dragon and a knight."
-        async for event in engine.infer(messages=ask(story), config=greedy(24)):
+        async for event in engine.infer(messages=ask(story), config=greedy(48)):
             if isinstance(event, Content):
                 log.append((name, "token"))
                 started.add(name)
@@ -187,7 +187,7 @@ async def test_a_long_prompt_does_not_stop_the_others_tokens(
                 assert event.usage.prompt_tokens > 40 * 32
                 log.append(("long", "complete"))
 
-    engine = LlamaEngine(n_batch=32)  # a prompt takes many steps
+    engine = LlamaEngine(n_batch=16)  # a prompt takes many steps
     await engine.load("smollm2", test_models["smollm2"], OPTIONS)
     try:
         async with anyio.create_task_group() as tg:

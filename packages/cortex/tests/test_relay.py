@@ -137,3 +137,19 @@ def test_a_worker_is_released_when_the_loop_is_gone(backend: str) -> None:
     relay = relays[0]
     assert relay.put_many([1])  # fits
     assert not relay.put_many([2])  # full, and nobody will ever read
+
+
+async def test_put_nowait_never_waits_and_reports_a_closed_relay() -> None:
+    """The decoding loop serves many consumers: one slow reader must not stall it."""
+    relay: ThreadRelay[int] = ThreadRelay(capacity=2)
+
+    def work() -> None:
+        assert relay.put_nowait(range(10))  # past the capacity, at once
+        relay.finish()
+
+    await anyio.to_thread.run_sync(work)
+    assert await relay.get() == list(range(10))
+    assert await relay.get() == []
+    closed: ThreadRelay[int] = ThreadRelay(capacity=2)
+    closed.close()
+    assert not await anyio.to_thread.run_sync(closed.put_nowait, [1])

@@ -189,7 +189,8 @@ async def _run(command: RunCommand, out: Output) -> None:
         raise _UsageError("the prompt is empty")
     async with _authority(options) as assets:
         backend = await _prepare(options, out, assets, ref)
-        async with Genius(backend=backend, assets=assets) as genius:
+        # One user, one request at a time: one sequence (no N-fold context to allocate).
+        async with Genius(backend=backend, assets=assets, parallelism=1) as genius:
             renderer = EventRenderer(out, hide_thinking=not command.config.show_thinking)
             messages: str | list[MessageLike] = prompt
             if command.system is not None:
@@ -211,7 +212,8 @@ async def _chat(command: ChatCommand, out: Output) -> None:
     history: list[ChatMessage] = list(system)
     async with _authority(options) as assets:
         backend = await _prepare(options, out, assets, ref)
-        async with Genius(backend=backend, assets=assets) as genius:
+        # One user, one request at a time: one sequence (no N-fold context to allocate).
+        async with Genius(backend=backend, assets=assets, parallelism=1) as genius:
             view.greet(ref, backend)
             while True:
                 view.prompt()
