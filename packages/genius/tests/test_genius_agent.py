@@ -6,13 +6,20 @@ import math
 import time
 from typing import TYPE_CHECKING
 
+import anyio
 import jsonschema
 import pytest
 
 from rusty_genius import FinishReason, LoadOptions, Tool, ToolCall
 from rusty_genius.brainstem import HibernateAfter, KeepAlive
-from rusty_genius.errors import ContextLengthError, ProtocolError, UnsupportedError
-from rusty_genius.protocol import ToolCallDelta
+from rusty_genius.engines import EmbedRequest, PinkyEngine, RawEmbeddings
+from rusty_genius.errors import (
+    ContextLengthError,
+    ProtocolError,
+    RequestCancelledError,
+    UnsupportedError,
+)
+from rusty_genius.protocol import Embed, ErrorReport, ToolCallDelta
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -107,3 +114,37 @@ async def test_embed_loads_like_a_chat_and_keeps_alive_like_one(
 def test_tool_call_values_round_trip_through_messages() -> None:
     call = ToolCall(id="c", name="lookup", arguments='{"word": "x"}')
     assert call.parsed_arguments() == {"word": "x"}
+
+
+class _SlowEmbedder(PinkyEngine):
+    """Pinky whose embeddings never come: only a Cancel ends them."""
+
+    started: anyio.Event | None = None
+
+    async def _embed(self, model: str, request: EmbedRequest) -> RawEmbeddings:
+        assert _SlowEmbedder.started is not None
+        _SlowEmbedder.started.set()
+        await anyio.sleep_forever()
+        raise AssertionError  # pragma: no cover
+
+
+async def test_an_embed_can_be_cancelled_like_any_request(
+    make_genius: Callable[..., Genius],
+) -> None:
+    _SlowEmbedder.started = anyio.Event()
+    async with make_genius(engine_factory=_SlowEmbedder) as genius:
+        outcome: list[object] = []
+
+        async def embed() -> None:
+            outcome.append(
+                await genius.client.call(Embed(model=MODEL, inputs=("x",)), request_id="e1")
+            )
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(embed)
+            await _SlowEmbedder.started.wait()
+            await genius.cancel("e1")
+        assert await genius.ps() != ()  # the model stays loaded for the next request
+    (report,) = outcome
+    assert isinstance(report, ErrorReport)
+    assert report.error is RequestCancelledError

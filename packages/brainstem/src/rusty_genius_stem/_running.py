@@ -253,7 +253,13 @@ class SessionCore:
         if isinstance(job.command, Embed):
             assert job.instance is not None
             assert job.instance.engine is not None
-            return await serve_embed(job.instance.engine, job.command, job.load_seconds)
+            with anyio.CancelScope() as scope:
+                job.scope = scope  # Cancel stops it here
+                try:
+                    return await serve_embed(job.instance.engine, job.command, job.load_seconds)
+                finally:
+                    job.scope = None
+            return cancelled_body(job)
         return await self._run_stream(job, job.command)
 
     async def _load(self, job: Job, load: Load) -> None:
