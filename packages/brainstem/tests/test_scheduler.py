@@ -647,6 +647,9 @@ class SchedulerMachine(RuleBasedStateMachine):
             assert len(set(slots)) == len(slots), "two requests in one slot"
             assert all(0 <= k < model.capacity for k in slots)
             assert set(model.slot_of) == model.running
+            # An ended request (a cancelled one included) holds no slot and no load.
+            assert model.running | model.loaders <= set(s.requests)
+            assert model.loader is None or model.loader in s.requests
 
     @invariant()
     def every_request_is_accounted_for(self) -> None:
