@@ -147,7 +147,9 @@ def _run(url: str, model: str, n: int, max_tokens: int) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
         ttfts: list[float] = []
         tokens = 0
-        limits = httpx.Limits(max_connections=n + 2)
+        # A new connection per request, for both servers alike: llama-server closes kept-alive
+        # connections in ways a pooled client only learns of when its next request fails.
+        limits = httpx.Limits(max_connections=n + 2, max_keepalive_connections=0)
         async with httpx.AsyncClient(timeout=600, limits=limits) as http:
 
             async def client(i: int) -> None:

@@ -114,6 +114,15 @@ class DecodeLoop:
         with self._cond:
             self._cond.notify()
 
+    def exiting(self) -> bool:
+        """Whether the thread found no work and is still on its way out (rarely: it takes
+        microseconds): only then does a request's cleanup need :meth:`settle`."""
+        with self._cond:
+            if self._waiting or self._active:
+                return False
+            thread = self._thread or self._exiting
+        return thread is not None and thread.is_alive()
+
     # -- blocking side --------------------------------------------------------------------------
 
     def settle(self) -> None:

@@ -187,7 +187,8 @@ class LlamaEngine(EngineBase[Job]):
             loop.wake()
             with anyio.CancelScope(shield=True):
                 await relay.wait_finished()
-                await anyio.to_thread.run_sync(loop.settle)
+                if loop.exiting():  # no thread hop on the common path, before Complete
+                    await anyio.to_thread.run_sync(loop.settle)
 
     # -- load / unload (worker threads) -------------------------------------------------------
 
