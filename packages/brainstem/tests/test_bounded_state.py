@@ -71,17 +71,25 @@ def sessions(monkeypatch: pytest.MonkeyPatch) -> list[_Session]:
     return KeptSession.made
 
 
-TABLES = ("ids", "queue", "pending", "slots", "closing", "last_options")
+TABLES = (
+    "ids",
+    "instances",
+    "requests",
+    "queue",
+    "pending",
+    "in_service",
+    "closing",
+    "last_options",
+)
 
 
 def per_model_tables(session: _Session) -> dict[str, int]:
+    scheduler = session._scheduler
     return {
         "ids": len(session._ids),
-        "queue": len(session._queue),
-        "pending": len(session._pending),
-        "slots": len(session._slots),
-        "closing": len(session._closing),
-        "last_options": len(session._last_options),
+        "instances": len(session._instances),
+        **scheduler.table_sizes(),
+        "last_options": len(scheduler.last_options),
     }
 
 
@@ -148,7 +156,7 @@ async def test_remembered_load_options_are_bounded_and_still_used(
             body = await client.call(LoadModel(model=f"m{i}", options=small))
             assert isinstance(body, ModelLoaded)
             assert body.model == f"m{i}"
-        remembered = sessions[0]._last_options
+        remembered = sessions[0]._scheduler.last_options
         assert len(remembered) == REMEMBERED_OPTIONS
         assert "m0" not in remembered  # the least recently loaded went first
         last = f"m{REMEMBERED_OPTIONS + 9}"

@@ -2,7 +2,9 @@
 
 :class:`Orchestrator` reads ``BrainstemInput`` from one stream and answers with
 ``BrainstemOutput`` on another; :func:`open_brainstem` runs one and hands back a
-:class:`BrainstemClient` that routes the answers to each caller.
+:class:`BrainstemClient` that routes the answers to each caller; one frozen
+:class:`BrainstemConfig` carries its settings. The scheduling policy is a state
+machine with no I/O (``_scheduler``) that the orchestrator feeds and obeys.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from ._assets import ProgressCallback as ProgressCallback
 from ._assets import RegistryRecord as RegistryRecord
 from ._client import BrainstemClient as BrainstemClient
 from ._client import open_brainstem as open_brainstem
-from ._orchestrator import DEFAULT_MAX_QUEUE as DEFAULT_MAX_QUEUE
-from ._orchestrator import DEFAULT_STOP_TIMEOUT as DEFAULT_STOP_TIMEOUT
+from ._config import DEFAULT_MAX_QUEUE as DEFAULT_MAX_QUEUE
+from ._config import DEFAULT_STOP_TIMEOUT as DEFAULT_STOP_TIMEOUT
+from ._config import BrainstemConfig as BrainstemConfig
+from ._config import BrainstemSettings as BrainstemSettings
+from ._config import default_engine_factory as default_engine_factory
 from ._orchestrator import Orchestrator as Orchestrator
-from ._orchestrator import default_engine_factory as default_engine_factory
 from ._strategy import DEFAULT_HIBERNATE_AFTER as DEFAULT_HIBERNATE_AFTER
 from ._strategy import CortexStrategy as CortexStrategy
 from ._strategy import HibernateAfter as HibernateAfter
@@ -31,6 +35,8 @@ __all__ = [
     "DEFAULT_STOP_TIMEOUT",
     "AssetSource",
     "BrainstemClient",
+    "BrainstemConfig",
+    "BrainstemSettings",
     "CortexStrategy",
     "HibernateAfter",
     "Immediate",

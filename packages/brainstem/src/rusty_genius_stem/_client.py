@@ -6,7 +6,7 @@ import itertools
 import uuid
 from collections import deque
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 import anyio
 import anyio.lowlevel
@@ -25,22 +25,15 @@ from rusty_genius_core import (
     is_final,
 )
 
-from ._orchestrator import (
-    DEFAULT_MAX_QUEUE,
-    DEFAULT_STOP_TIMEOUT,
-    Orchestrator,
-    default_engine_factory,
-)
+from ._orchestrator import Orchestrator
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator
 
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-    from rusty_genius_cortex import Engine
-
     from ._assets import AssetSource
-    from ._strategy import CortexStrategy
+    from ._config import BrainstemConfig, BrainstemSettings
 
 __all__ = ["BrainstemClient", "open_brainstem"]
 
@@ -278,23 +271,17 @@ class BrainstemClient:
 @asynccontextmanager
 async def open_brainstem(
     assets: AssetSource | None = None,
+    config: BrainstemConfig | None = None,
     *,
-    engine_factory: Callable[[], Engine] = default_engine_factory,
-    strategy: CortexStrategy | None = None,
-    parallelism: int | None = None,
-    max_queue: int = DEFAULT_MAX_QUEUE,
-    max_loaded: int = 1,
-    max_memory: int | None = None,
-    fetch_assets: bool = False,
     buffer_size: int = 64,
-    stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+    **settings: Unpack[BrainstemSettings],
 ) -> AsyncIterator[BrainstemClient]:
     """Run an :class:`Orchestrator` in a task group and hand back a client.
 
     ``assets`` defaults to facecrab's ``AssetAuthority()`` with its default
-    directories, opened and closed here. The other keywords configure the
-    :class:`Orchestrator` (``max_memory`` is its memory budget in bytes, ``stop_timeout`` the
-    seconds an engine has to stop before it is abandoned). Leaving the block shuts the
+    directories, opened and closed here. ``config`` (a :class:`BrainstemConfig`) configures
+    the :class:`Orchestrator`; its fields may also be given as keywords, applied over it
+    (``open_brainstem(assets, max_memory=...)``). Leaving the block shuts the
     brainstem down, cancelling what still runs; every engine is unloaded before it returns,
     except those abandoned for not stopping (logged, never waited for).
     """
@@ -305,17 +292,7 @@ async def open_brainstem(
             authority: AssetSource = await stack.enter_async_context(AssetAuthority())
         else:
             authority = assets
-        orchestrator = Orchestrator(
-            authority,
-            engine_factory=engine_factory,
-            strategy=strategy,
-            parallelism=parallelism,
-            max_queue=max_queue,
-            max_loaded=max_loaded,
-            max_memory=max_memory,
-            fetch_assets=fetch_assets,
-            stop_timeout=stop_timeout,
-        )
+        orchestrator = Orchestrator(authority, config, **settings)
         in_send, in_receive = anyio.create_memory_object_stream[BrainstemInput](buffer_size)
         for end in (in_send, in_receive):
             stack.push_async_exit(end)  # closed even if a task never got to own it

@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
+import attrs
 
 from facecrab import AssetAuthority
 from rusty_genius_core import (
@@ -38,7 +39,13 @@ from rusty_genius_core import (
     Unload,
 )
 from rusty_genius_cortex import create_engine
-from rusty_genius_stem import DEFAULT_MAX_QUEUE, DEFAULT_STOP_TIMEOUT, open_brainstem
+from rusty_genius_stem import (
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_STOP_TIMEOUT,
+    BrainstemConfig,
+    default_engine_factory,
+    open_brainstem,
+)
 
 from ._agent_args import (
     FormatLike,
@@ -92,9 +99,11 @@ class Genius:
     authority the caller opened and closes itself. ``strategy``, ``parallelism``,
     ``max_queue``, ``max_loaded``, ``max_memory`` (bytes), ``fetch_assets`` and
     ``stop_timeout`` (seconds an engine has to stop a request before it is abandoned)
-    go to the brainstem; ``parallelism`` of ``None`` lets each loaded engine serve as
-    many requests at once as it can (four sequences for llama.cpp), a number sets it
-    for every engine.
+    go to the brainstem as one :class:`~rusty_genius_stem.BrainstemConfig`; ``parallelism``
+    of ``None`` lets each loaded engine serve as many requests at once as it can (four
+    sequences for llama.cpp), a number sets it for every engine. ``config`` passes a whole
+    :class:`~rusty_genius_stem.BrainstemConfig` instead (those keywords are then ignored,
+    and its engine factory, unless set, is the one ``backend`` picks).
     """
 
     def __init__(
@@ -115,6 +124,7 @@ class Genius:
         assets: AssetAuthority | None = None,
         buffer_size: int = 64,
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+        config: BrainstemConfig | None = None,
     ) -> None:
         self.requested_backend: Final = check_backend(backend)
         self.backend: Final[str] = (
@@ -131,16 +141,21 @@ class Genius:
             "offline": offline,
         }
         self._given_assets = assets
-        self._brainstem_options: dict[str, Any] = {
-            "strategy": strategy,
-            "parallelism": parallelism,
-            "max_queue": max_queue,
-            "max_loaded": max_loaded,
-            "max_memory": max_memory,
-            "fetch_assets": bool(fetch_assets),
-            "buffer_size": buffer_size,
-            "stop_timeout": stop_timeout,
-        }
+        if config is None:
+            config = BrainstemConfig(
+                engine_factory=self._engine_factory,
+                strategy=strategy,
+                parallelism=parallelism,
+                max_queue=max_queue,
+                max_loaded=max_loaded,
+                max_memory=max_memory,
+                fetch_assets=bool(fetch_assets),
+                stop_timeout=stop_timeout,
+            )
+        elif config.engine_factory is default_engine_factory:
+            config = attrs.evolve(config, engine_factory=self._engine_factory)
+        self.brainstem_config: Final = config
+        self._buffer_size = buffer_size
         self._assets: AssetAuthority | None = assets
         self._client: BrainstemClient | None = None
         self._tg: TaskGroup | None = None
@@ -164,9 +179,7 @@ class Genius:
                 )
             assert self._assets is not None
             self._client = await stack.enter_async_context(
-                open_brainstem(
-                    self._assets, engine_factory=self._engine_factory, **self._brainstem_options
-                )
+                open_brainstem(self._assets, self.brainstem_config, buffer_size=self._buffer_size)
             )
             self._tg = await stack.enter_async_context(anyio.create_task_group())
         except BaseException:

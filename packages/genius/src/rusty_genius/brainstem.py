@@ -2,7 +2,7 @@
 
 :func:`open_brainstem` runs an :class:`Orchestrator` (one actor owning the engine and the
 asset authority) and hands back a :class:`BrainstemClient` that routes its answers to each
-caller. A :class:`CortexStrategy` (:class:`Immediate`, :class:`HibernateAfter`) decides when
+caller; one frozen :class:`BrainstemConfig` carries its settings. A :class:`CortexStrategy` (:class:`Immediate`, :class:`HibernateAfter`) decides when
 an idle model is unloaded; :class:`KeepAlive` is a per-request override. The messages it
 speaks are in :mod:`rusty_genius.protocol`.
 """
@@ -14,6 +14,8 @@ from rusty_genius_stem import DEFAULT_MAX_QUEUE as DEFAULT_MAX_QUEUE
 from rusty_genius_stem import DEFAULT_STOP_TIMEOUT as DEFAULT_STOP_TIMEOUT
 from rusty_genius_stem import AssetSource as AssetSource
 from rusty_genius_stem import BrainstemClient as BrainstemClient
+from rusty_genius_stem import BrainstemConfig as BrainstemConfig
+from rusty_genius_stem import BrainstemSettings as BrainstemSettings
 from rusty_genius_stem import CortexStrategy as CortexStrategy
 from rusty_genius_stem import HibernateAfter as HibernateAfter
 from rusty_genius_stem import Immediate as Immediate
