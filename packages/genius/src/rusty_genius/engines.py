@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from rusty_genius_core._lazy import lazy_exports as _lazy_exports
 from rusty_genius_core._public import export_order as _export_order
 from rusty_genius_core._public import publish as _publish
+from rusty_genius_cortex import ANY_JSON_OBJECT as ANY_JSON_OBJECT
 from rusty_genius_cortex import BACKEND_AUTO as BACKEND_AUTO
 from rusty_genius_cortex import BACKEND_LLAMA as BACKEND_LLAMA
 from rusty_genius_cortex import BACKEND_PINKY as BACKEND_PINKY
@@ -26,6 +27,7 @@ from rusty_genius_cortex import REAL_ENGINE_HINT as REAL_ENGINE_HINT
 from rusty_genius_cortex import THINK_CLOSE as THINK_CLOSE
 from rusty_genius_cortex import THINK_OPEN as THINK_OPEN
 from rusty_genius_cortex import Backend as Backend
+from rusty_genius_cortex import CallStyle as CallStyle
 from rusty_genius_cortex import EmbedRequest as EmbedRequest
 from rusty_genius_cortex import Engine as Engine
 from rusty_genius_cortex import EngineBase as EngineBase
@@ -35,8 +37,10 @@ from rusty_genius_cortex import GgufInfo as GgufInfo
 from rusty_genius_cortex import GgufValue as GgufValue
 from rusty_genius_cortex import GgufValueType as GgufValueType
 from rusty_genius_cortex import LlamaEngine as LlamaEngine
+from rusty_genius_cortex import ParsedCall as ParsedCall
 from rusty_genius_cortex import PinkyEngine as PinkyEngine
 from rusty_genius_cortex import RawEmbeddings as RawEmbeddings
+from rusty_genius_cortex import SchemaError as SchemaError
 from rusty_genius_cortex import StopMatcher as StopMatcher
 from rusty_genius_cortex import StopSignal as StopSignal
 from rusty_genius_cortex import ThinkParser as ThinkParser
@@ -46,9 +50,11 @@ from rusty_genius_cortex import __all__ as _cortex_names
 from rusty_genius_cortex import available_backends as available_backends
 from rusty_genius_cortex import create_engine as create_engine
 from rusty_genius_cortex import finish_vectors as finish_vectors
+from rusty_genius_cortex import parse_calls as parse_calls
 from rusty_genius_cortex import pinky_tokens as pinky_tokens
 from rusty_genius_cortex import prompt_opens_thinking as prompt_opens_thinking
 from rusty_genius_cortex import read_gguf_info as read_gguf_info
+from rusty_genius_cortex import schema_to_grammar as schema_to_grammar
 
 from ._backend import DEFAULT_PROBE_TIMEOUT as DEFAULT_PROBE_TIMEOUT
 from ._backend import BackendChoice as BackendChoice
