@@ -28,7 +28,7 @@ TOPIC_MODULES = {
     "_limits": "rusty_genius_core.limits",
 }
 """Private modules whose names a public topic submodule exports instead of the package."""
-SHARED = {"_lazy", "_public"}
+SHARED = {"_lazy", "_public", "_record"}
 """Private modules the other rusty-genius packages import: helpers, not public API."""
 TOP_LEVEL = [m for m in WITH_ALL if m.__name__.rsplit(".", 1)[1] not in {*TOPIC_MODULES, *SHARED}]
 

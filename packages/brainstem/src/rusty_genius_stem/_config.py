@@ -10,6 +10,7 @@ from typing import Any, Final, TypedDict
 import attrs
 
 from rusty_genius_core import ConfigError
+from rusty_genius_core._record import Record
 from rusty_genius_cortex import Engine
 
 from ._strategy import CortexStrategy, HibernateAfter, Immediate, KeepAlive
@@ -90,8 +91,8 @@ def _float(value: Any) -> Any:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-@attrs.frozen(kw_only=True)
-class BrainstemConfig:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class BrainstemConfig(Record):
     """How a brainstem schedules, built once and passed whole (``open_brainstem``, ``Genius``).
 
     ``engine_factory`` makes one engine per loaded model (default: cortex's

@@ -27,6 +27,7 @@ import anyio.lowlevel
 import attrs
 
 from rusty_genius_core import running_on_trio
+from rusty_genius_core._record import FieldsRepr
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -69,8 +70,8 @@ def _start_detached(func: Callable[[], Awaitable[None]], name: str) -> None:
     task.add_done_callback(_kept.discard)
 
 
-@attrs.define(eq=False)
-class EngineRun(Generic[T]):
+@attrs.define(eq=False, repr=False)
+class EngineRun(FieldsRepr, Generic[T]):
     """One request's engine stream, run by :meth:`start` in a task that can be left behind.
 
     The work gets the run: it marks :attr:`sending` while it waits for its own consumer

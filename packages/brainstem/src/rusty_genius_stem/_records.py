@@ -26,6 +26,7 @@ from rusty_genius_core import (
     RequestCancelledError,
     Usage,
 )
+from rusty_genius_core._record import FieldsRepr
 from rusty_genius_cortex import Engine, StopSignal
 
 from ._leftover import EngineRun
@@ -34,8 +35,8 @@ from ._scheduler_state import Action, RequestKind
 __all__ = ["Instance", "Job", "cancelled_body", "cancelled_complete", "error_report"]
 
 
-@attrs.define(eq=False)
-class Instance:
+@attrs.define(eq=False, repr=False)
+class Instance(FieldsRepr):
     """The engine of one scheduler model instance (``id``), loaded by the first request."""
 
     id: int
@@ -51,8 +52,8 @@ class Instance:
     stragglers: int = 0  # abandoned runs still holding its engine
 
 
-@attrs.define(eq=False)
-class Job:
+@attrs.define(eq=False, repr=False)
+class Job(FieldsRepr):
     """An ``Infer``, ``Embed`` or ``LoadModel`` from admission to its final body."""
 
     request_id: str

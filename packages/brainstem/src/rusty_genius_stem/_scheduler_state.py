@@ -24,6 +24,7 @@ import enum
 import attrs
 
 from rusty_genius_core import GeniusError, LoadOptions
+from rusty_genius_core._record import FieldsRepr, Record
 
 __all__ = [
     "Action",
@@ -67,8 +68,8 @@ class RequestKind(enum.Enum):
     LOAD = "load"  # LoadModel: never waits for a slot, only for the load
 
 
-@attrs.define(eq=False)
-class Request:
+@attrs.define(eq=False, repr=False)
+class Request(FieldsRepr):
     """One admitted ``Infer``/``Embed``/``LoadModel``, from admission to its final body."""
 
     id: str
@@ -82,8 +83,8 @@ class Request:
     cancelled: bool = False
 
 
-@attrs.define(eq=False)
-class Model:
+@attrs.define(eq=False, repr=False)
+class Model(FieldsRepr):
     """One instance of a model: a name, an engine, the options it loads with."""
 
     id: int
@@ -113,24 +114,24 @@ class Model:
         return self.state in (ModelState.DRAINING, ModelState.UNLOADING, ModelState.GONE)
 
 
-@attrs.frozen
-class Reject:
+@attrs.frozen(repr=False, eq=False)
+class Reject(Record):
     """Refuse ``request_id`` with ``BusyError``: it was never admitted."""
 
     request_id: str
     message: str
 
 
-@attrs.frozen
-class Measure:
+@attrs.frozen(repr=False, eq=False)
+class Measure(Record):
     """Fetch ``model``'s weights for ``request_id`` and report their size (``measured``)."""
 
     request_id: str
     model: str
 
 
-@attrs.frozen
-class Load:
+@attrs.frozen(repr=False, eq=False)
+class Load(Record):
     """``request_id`` loads instance ``model_id`` (a new engine if it has none yet)."""
 
     request_id: str
@@ -140,8 +141,8 @@ class Load:
     created_by: str  # the request whose measurement (if any) prepared its engine
 
 
-@attrs.frozen
-class Run:
+@attrs.frozen(repr=False, eq=False)
+class Run(Record):
     """Run ``request_id`` on the loaded instance ``model_id``, in its slot ``slot`` (``None``
     for a ``LoadModel``, which takes none)."""
 
@@ -150,38 +151,38 @@ class Run:
     slot: int | None = None
 
 
-@attrs.frozen
-class Stop:
+@attrs.frozen(repr=False, eq=False)
+class Stop(Record):
     """Ask the started request ``request_id`` to stop; it still ends through the shell."""
 
     request_id: str
 
 
-@attrs.frozen
-class EndCancelled:
+@attrs.frozen(repr=False, eq=False)
+class EndCancelled(Record):
     """End the not yet started ``request_id`` as cancelled."""
 
     request_id: str
 
 
-@attrs.frozen
-class Fail:
+@attrs.frozen(repr=False, eq=False)
+class Fail(Record):
     """End ``request_id`` with ``error`` (``None``: the failure the shell already holds)."""
 
     request_id: str
     error: GeniusError | None = None
 
 
-@attrs.frozen
-class Unload:
+@attrs.frozen(repr=False, eq=False)
+class Unload(Record):
     """Unload instance ``model_id``'s engine, then report ``unload_finished``."""
 
     model_id: int
     name: str
 
 
-@attrs.frozen
-class SetTimer:
+@attrs.frozen(repr=False, eq=False)
+class SetTimer(Record):
     """Feed ``tick`` at ``deadline`` (the earliest idle deadline, loop clock)."""
 
     deadline: float

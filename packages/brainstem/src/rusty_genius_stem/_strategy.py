@@ -12,6 +12,7 @@ from __future__ import annotations
 import attrs
 
 from rusty_genius_core import ConfigError
+from rusty_genius_core._record import Record
 
 __all__ = ["DEFAULT_HIBERNATE_AFTER", "CortexStrategy", "HibernateAfter", "Immediate", "KeepAlive"]
 
@@ -31,8 +32,8 @@ def _positive_seconds(inst: object, attribute: attrs.Attribute[float], value: ob
         )
 
 
-@attrs.frozen
-class Immediate:
+@attrs.frozen(repr=False, eq=False)
+class Immediate(Record):
     """Unload as soon as the last request for the model finishes.
 
     A bare ``LoadModel`` does not count: a model loaded ahead of time waits for
@@ -41,15 +42,15 @@ class Immediate:
     """
 
 
-@attrs.frozen
-class HibernateAfter:
+@attrs.frozen(repr=False, eq=False)
+class HibernateAfter(Record):
     """Unload after ``duration`` idle seconds; the next request reloads it (a cold start)."""
 
     duration: float = attrs.field(default=DEFAULT_HIBERNATE_AFTER, validator=_positive_seconds)
 
 
-@attrs.frozen
-class KeepAlive:
+@attrs.frozen(repr=False, eq=False)
+class KeepAlive(Record):
     """Never unload on a timer; only ``Unload``, a model switch or shutdown free the model."""
 
 

@@ -26,13 +26,14 @@ from ._limits import (
     TOP_K,
     TOP_P,
 )
+from ._record import Record
 from ._validators import Refusal, as_tuple, as_validator, number_in, typed
 
 __all__ = ["InferenceConfig", "LoadOptions", "Sampling"]
 
 
-@attrs.frozen(kw_only=True)
-class Sampling:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Sampling(Record):
     """How the next token is drawn. ``temperature == 0`` means greedy (argmax)."""
 
     temperature: float = attrs.field(default=0.8, validator=number_in(TEMPERATURE, ConfigError))
@@ -66,8 +67,8 @@ def _stop(value: Any) -> Any:
     return value
 
 
-@attrs.frozen(kw_only=True)
-class InferenceConfig:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class InferenceConfig(Record):
     """Per-request behaviour plus its :class:`Sampling`.
 
     ``context_size`` of ``None`` keeps the loaded model's context; ``raw`` sends a
@@ -109,8 +110,8 @@ class InferenceConfig:
         return cls(sampling=Sampling.greedy(), **changes)  # type: ignore[arg-type]
 
 
-@attrs.frozen(kw_only=True)
-class LoadOptions:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class LoadOptions(Record):
     """How an engine loads a model. ``None`` leaves the choice to the engine.
 
     ``gpu_layers=-1`` offloads every layer (the default when a GPU build is present).

@@ -15,6 +15,7 @@ import attrs
 
 from ._errors import ProtocolError
 from ._limits import DURATION, EMBED_DIMENSIONS, KEEP_ALIVE, MAX_EMBED_INPUTS, TOKEN_COUNT
+from ._record import Record
 from ._validators import (
     Refusal,
     as_tuple,
@@ -41,8 +42,8 @@ def _inputs(value: Any) -> Any:
     return value
 
 
-@attrs.frozen(kw_only=True)
-class Embed:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Embed(Record):
     """Embed each of ``inputs`` with ``model``.
 
     ``truncate`` cuts a text longer than the context instead of refusing it;
@@ -75,8 +76,8 @@ def _token_counts(value: Any) -> Any:
     return value
 
 
-@attrs.frozen(kw_only=True)
-class Embeddings:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Embeddings(Record):
     """The final answer to :class:`Embed`: ``vectors[i]`` embeds ``inputs[i]``, which took
     ``token_counts[i]`` tokens (after truncation). Vectors are L2-normalised."""
 

@@ -12,6 +12,7 @@ import attrs
 
 from ._converter import enums
 from ._limits import DURATION, TOKEN_COUNT
+from ._record import Record
 from ._validators import decoded, non_empty, number
 
 __all__ = [
@@ -57,8 +58,8 @@ class FinishReason(enum.StrEnum):
 enums(FinishReason)
 
 
-@attrs.frozen(kw_only=True)
-class Usage:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Usage(Record):
     """Token counts and timings of one request. Durations are seconds.
 
     ``time_to_first_token`` is ``None`` when no token was produced.
@@ -78,44 +79,44 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
-@attrs.frozen(kw_only=True)
-class ProcessStart:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ProcessStart(Record):
     """The engine accepted the request; ``cold`` when it had to load the model first."""
 
     model: str = ""
     cold: bool = False
 
 
-@attrs.frozen
-class ThoughtStart:
+@attrs.frozen(repr=False, eq=False)
+class ThoughtStart(Record):
     """The model opened a ``<think>`` block."""
 
 
-@attrs.frozen(kw_only=True)
-class ThoughtDelta:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ThoughtDelta(Record):
     text: str
 
 
-@attrs.frozen
-class ThoughtStop:
+@attrs.frozen(repr=False, eq=False)
+class ThoughtStop(Record):
     """The ``<think>`` block closed, or generation ended inside it."""
 
 
 ThoughtEvent = ThoughtStart | ThoughtDelta | ThoughtStop
 
 
-@attrs.frozen(kw_only=True)
-class Thought:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Thought(Record):
     event: ThoughtEvent
 
 
-@attrs.frozen(kw_only=True)
-class Content:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Content(Record):
     text: str
 
 
-@attrs.frozen(kw_only=True)
-class ToolCallDelta:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolCallDelta(Record):
     """A piece of tool call number ``index`` (from 0) of this answer, as OpenAI streams them.
 
     A call's first delta carries its ``id`` and ``name`` (and usually empty ``arguments``);
@@ -129,8 +130,8 @@ class ToolCallDelta:
     arguments: str = ""
 
 
-@attrs.frozen(kw_only=True)
-class Complete:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Complete(Record):
     """The last event of every request, also after cancellation or an error."""
 
     usage: Usage = attrs.field(factory=Usage)
@@ -139,8 +140,8 @@ class Complete:
 InferenceEvent = ProcessStart | Thought | Content | ToolCallDelta | Complete
 
 
-@attrs.frozen(kw_only=True)
-class AssetStarted:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class AssetStarted(Record):
     """A download of ``filename`` for ``reference`` began; ``total`` bytes if known."""
 
     reference: str = attrs.field(metadata=decoded(_named))
@@ -148,8 +149,8 @@ class AssetStarted:
     total: int | None = attrs.field(default=None, metadata=decoded(_opt_count))
 
 
-@attrs.frozen(kw_only=True)
-class AssetProgress:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class AssetProgress(Record):
     """Bytes ``done`` of ``total`` for ``filename`` (resumed bytes count as done)."""
 
     filename: str = attrs.field(metadata=decoded(_named))
@@ -163,8 +164,8 @@ class AssetProgress:
         return self.done / self.total
 
 
-@attrs.frozen(kw_only=True)
-class AssetComplete:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class AssetComplete(Record):
     """The model is verified and on disk at ``path``; ``cached`` when nothing was fetched."""
 
     reference: str = attrs.field(metadata=decoded(_named))
@@ -172,8 +173,8 @@ class AssetComplete:
     cached: bool = False
 
 
-@attrs.frozen(kw_only=True)
-class AssetFailed:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class AssetFailed(Record):
     """Resolving or fetching ``reference`` failed. (The exception is ``AssetError``.)"""
 
     reference: str

@@ -19,6 +19,7 @@ from ._converter import converter, enums, omit_defaults, structure
 from ._errors import ManifestError
 from ._limits import BYTE_SIZE
 from ._mirror import Mirror
+from ._record import Record
 from ._validators import (
     Refusal,
     as_tuple,
@@ -119,8 +120,8 @@ def filename_matches_quant(filename: str, quantization: str) -> bool:
     return re.search(pattern, filename, flags=re.IGNORECASE) is not None
 
 
-@attrs.frozen(kw_only=True)
-class ModelReference:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ModelReference(Record):
     """A parsed reference: an ``alias``, or a ``repo`` with an optional quantization.
 
     Accepted forms: ``name`` (registry alias), ``org/repo`` (default quantization)
@@ -179,8 +180,8 @@ def _purpose(value: object) -> Purpose:
     return enum_converter(Purpose, ManifestError, "ModelSpec.purpose")(value)
 
 
-@attrs.frozen(kw_only=True)
-class ModelSpec:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ModelSpec(Record):
     """A fully resolved model: enough to fetch, verify and load one GGUF.
 
     ``filename`` is the first part of a split GGUF; facecrab fetches the rest.
@@ -226,8 +227,8 @@ _DEFAULT_KEYS: Final = frozenset({"quantization", "revision", "purpose"})
 _REPO_BOUND: Final = ("filename", "sha256", "size", "mirrors")
 
 
-@attrs.frozen(kw_only=True)
-class ModelEntry:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ModelEntry(Record):
     """A partial model entry as written in a manifest: any field may be missing."""
 
     repo: str | None = attrs.field(default=None, validator=_checked(_repo))
@@ -273,8 +274,8 @@ class ModelEntry:
         return ModelEntry(**{**inherited, **mine})
 
 
-@attrs.frozen(kw_only=True)
-class UserManifest:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class UserManifest(Record):
     """A manifest as a user or ``models.toml`` writes it: defaults and partial entries."""
 
     defaults: ModelEntry = attrs.field(factory=ModelEntry)

@@ -22,6 +22,7 @@ import attrs
 
 from ._converter import omit_defaults
 from ._errors import ManifestError
+from ._record import Record
 from ._validators import Refusal, as_validator, optional
 from ._validators import relative as _relative
 
@@ -58,8 +59,8 @@ def _one_kind(mirror: Mirror) -> None:
         raise Refusal("'path' belongs to a 'pypi' mirror, not to a 'url' one", at=".path")
 
 
-@attrs.frozen(kw_only=True)
-class Mirror:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Mirror(Record):
     """One mirror of a model file: a ``url``, or a ``pypi`` wheel and the ``path`` inside it."""
 
     url: str | None = attrs.field(

@@ -23,6 +23,7 @@ from ._events import (
     InferenceEvent,
 )
 from ._limits import BYTE_SIZE, DURATION, KEEP_ALIVE, MAX_TOOLS, REQUEST_ID_MAX_LENGTH
+from ._record import Record
 from ._tools import ResponseFormat, Tool, ToolCall, ToolChoice
 from ._tools import _check_tool_choice as check_tool_choice
 from ._validators import (
@@ -100,8 +101,8 @@ def _tool_calls(value: Any) -> Any:
 _optional_name: Final = as_validator(non_empty(optional=True), ProtocolError)
 
 
-@attrs.frozen(kw_only=True)
-class ChatMessage:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ChatMessage(Record):
     """One turn of a chat.
 
     An ``assistant`` message may carry the ``tool_calls`` it made (its ``content`` then
@@ -131,8 +132,8 @@ class ChatMessage:
 _KEEP_ALIVE: Final = number_in(KEEP_ALIVE, ProtocolError, optional=True)
 
 
-@attrs.frozen(kw_only=True)
-class LoadModel:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class LoadModel(Record):
     """Fetch (through facecrab) and load ``model`` so later requests start warm.
 
     ``keep_alive`` sets how long the model stays loaded once idle, in seconds, as
@@ -171,8 +172,8 @@ def _tools(value: Any) -> Any:
     return value
 
 
-@attrs.frozen(kw_only=True)
-class Infer:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Infer(Record):
     """Run ``model`` on a raw ``prompt`` or on chat ``messages`` (exactly one of them).
 
     ``keep_alive`` overrides the lifecycle for this request, in seconds, like
@@ -208,25 +209,25 @@ class Infer:
         check_tool_choice(self.tools, self.tool_choice, "Infer")
 
 
-@attrs.frozen(kw_only=True)
-class Unload:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Unload(Record):
     model: str = attrs.field(validator=non_empty_str(ProtocolError))
 
 
-@attrs.frozen(kw_only=True)
-class Cancel:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Cancel(Record):
     """Stop request ``target``, queued or running; it still ends with its final event."""
 
     target: str = attrs.field(validator=_request_id)
 
 
-@attrs.frozen
-class ListModels:
+@attrs.frozen(repr=False, eq=False)
+class ListModels(Record):
     """Ask for the registry's models with their loaded state and expiry (Ollama's ``ps``)."""
 
 
-@attrs.frozen(kw_only=True)
-class Shutdown:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Shutdown(Record):
     """Stop the loop; ``drain`` lets running requests finish, otherwise they are cancelled."""
 
     drain: bool = attrs.field(default=False, validator=typed(bool, ProtocolError))
@@ -236,8 +237,8 @@ Command = LoadModel | Infer | Embed | Unload | Cancel | ListModels | Shutdown
 _COMMANDS: Final = (LoadModel, Infer, Embed, Unload, Cancel, ListModels, Shutdown)
 
 
-@attrs.frozen(kw_only=True)
-class BrainstemInput:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class BrainstemInput(Record):
     request_id: str = attrs.field(validator=_request_id)
     command: Command = attrs.field(validator=typed(_COMMANDS, ProtocolError))
 
@@ -247,8 +248,8 @@ class BrainstemInput:
 _named: Final = decoded(non_empty())
 
 
-@attrs.frozen(kw_only=True)
-class ModelStatus:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ModelStatus(Record):
     """One row of :class:`ModelList`. ``expires_at`` is a Unix time, ``None`` for never."""
 
     name: str = attrs.field(metadata=_named)
@@ -264,28 +265,28 @@ class ModelStatus:
     )
 
 
-@attrs.frozen(kw_only=True)
-class ModelList:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ModelList(Record):
     models: tuple[ModelStatus, ...] = ()
 
 
-@attrs.frozen(kw_only=True)
-class ModelLoaded:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ModelLoaded(Record):
     """Final answer to :class:`LoadModel`."""
 
     model: str = attrs.field(metadata=_named)
     load_duration: float = attrs.field(default=0.0, metadata=decoded(number(DURATION)))
 
 
-@attrs.frozen(kw_only=True)
-class Ack:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Ack(Record):
     """Final answer to :class:`Unload`, :class:`Cancel` and :class:`Shutdown`."""
 
     detail: str = ""
 
 
-@attrs.frozen(kw_only=True)
-class ErrorReport:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ErrorReport(Record):
     """A request failed with an ``error`` of this class (``AssetError``, ``BusyError``…).
 
     On the wire the class is its name, looked up again with
@@ -304,8 +305,8 @@ class ErrorReport:
 OutputBody = InferenceEvent | AssetEvent | ModelList | ModelLoaded | Embeddings | Ack | ErrorReport
 
 
-@attrs.frozen(kw_only=True)
-class BrainstemOutput:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class BrainstemOutput(Record):
     request_id: str = attrs.field(metadata=decoded(_request_id_check))
     body: OutputBody
 

@@ -29,6 +29,7 @@ import attrs
 from ._converter import converter, enums
 from ._errors import ProtocolError
 from ._limits import TOOL_NAME_MAX_LENGTH
+from ._record import FieldsRepr, Record
 from ._validators import Refusal, WrongType, as_validator, enum_converter, non_empty, typed
 
 if TYPE_CHECKING:
@@ -130,8 +131,8 @@ converter.register_structure_hook_func(_is_json_object, _structure_json_object)
 converter.register_unstructure_hook_func(_is_json_object, lambda value: value)
 
 
-@attrs.frozen(kw_only=True)
-class Tool:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Tool(Record):
     """A function the model may call. ``parameters`` is the JSON Schema of its arguments
     (an object schema); ``strict`` asks the engine to enforce it (OpenAI's flag)."""
 
@@ -145,8 +146,8 @@ class Tool:
     strict: bool = attrs.field(default=False, validator=typed(bool, ProtocolError))
 
 
-@attrs.frozen(kw_only=True)
-class ToolCall:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolCall(Record):
     """One call the model made: ``arguments`` is a JSON object as text."""
 
     id: str = attrs.field(validator=as_validator(non_empty(), ProtocolError))
@@ -177,8 +178,8 @@ def _mode(value: object) -> ToolChoiceMode:
     return _to_mode(value)
 
 
-@attrs.frozen(kw_only=True)
-class ToolChoice:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolChoice(Record):
     """Whether the model may call tools. ``function`` names the one it must call, and
     then ``mode`` is ``required`` (:meth:`named` builds that)."""
 
@@ -228,8 +229,8 @@ def _optional_json_object(value: Any) -> Any:
     return value if value is None else _json_object_check(value)
 
 
-@attrs.frozen(kw_only=True)
-class ResponseFormat:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ResponseFormat(Record):
     """What the answer's text must be: ``text`` (anything), ``json_object`` (a JSON object)
     or ``json_schema`` (JSON valid for ``schema``; ``name`` and ``strict`` as OpenAI has them).
     """
@@ -281,8 +282,8 @@ def _check_tool_choice(tools: tuple[Tool, ...], choice: ToolChoice, where: str) 
         )
 
 
-@attrs.define
-class _Partial:
+@attrs.define(repr=False)
+class _Partial(FieldsRepr):
     id: str
     name: str
     arguments: list[str]

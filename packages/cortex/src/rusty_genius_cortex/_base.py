@@ -53,6 +53,7 @@ from rusty_genius_core import (
     ToolChoiceMode,
     UnsupportedError,
 )
+from rusty_genius_core._record import Record
 from rusty_genius_core._tools import _check_tool_choice
 
 from ._embedding import EmbedRequest, RawEmbeddings, finish_vectors
@@ -71,8 +72,8 @@ __all__ = ["EngineBase", "EngineRequest"]
 JobT = TypeVar("JobT")
 
 
-@attrs.frozen
-class EngineRequest:
+@attrs.frozen(repr=False, eq=False)
+class EngineRequest(Record):
     """One checked request: exactly one of ``prompt`` and ``messages`` is set.
 
     ``tools`` the model may call as ``tool_choice`` allows; ``response_format`` says

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from rusty_genius_core import EngineError, FinishReason, InferenceEvent
+from rusty_genius_core._record import FieldsRepr
 
 from ._engine import StopSignal
 from ._llama_decode import Job
@@ -50,8 +51,8 @@ log = logging.getLogger("rusty_genius_cortex.llama")
 _SETTLE_POLL: Final = 0.01
 
 
-@attrs.define(eq=False)
-class Request:
+@attrs.define(eq=False, repr=False)
+class Request(FieldsRepr):
     """One request inside the loop: its job and its own output path."""
 
     job: Job

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from rusty_genius_core import ConfigError, EngineError
+from rusty_genius_core._record import Record
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["EmbedRequest", "RawEmbeddings", "finish_vectors"]
 
 
-@attrs.frozen
-class EmbedRequest:
+@attrs.frozen(repr=False, eq=False)
+class EmbedRequest(Record):
     """One checked embedding request: at least one text; ``truncate`` cuts long texts to
     the context instead of refusing them; ``dimensions`` is the length wanted, if any."""
 
@@ -49,8 +50,8 @@ class EmbedRequest:
         return cls(texts, truncate, dimensions)
 
 
-@attrs.frozen
-class RawEmbeddings:
+@attrs.frozen(repr=False, eq=False)
+class RawEmbeddings(Record):
     """What an engine's ``_embed`` hook returns: ``vectors[i]`` (pooled, not yet
     normalised) and ``token_counts[i]`` for ``inputs[i]``."""
 

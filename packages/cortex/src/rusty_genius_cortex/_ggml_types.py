@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
+from rusty_genius_core._record import Record
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = ["GGML_TYPES", "GgmlType"]
 
 
-@attrs.frozen
-class GgmlType:
+@attrs.frozen(repr=False, eq=False)
+class GgmlType(Record):
     """One ggml tensor type: ``block_size`` elements are stored in ``type_size`` bytes."""
 
     id: int

@@ -30,6 +30,7 @@ from typing import IO, Final, TypeAlias
 import attrs
 
 from rusty_genius_core import EngineError
+from rusty_genius_core._record import Record
 
 __all__ = [
     "GGUF_FILE_TYPES",
@@ -128,8 +129,8 @@ GGUF_FILE_TYPES: Final[Mapping[int, str]] = types.MappingProxyType(
 )
 
 
-@attrs.frozen(kw_only=True)
-class GgufArray:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class GgufArray(Record):
     """A metadata array too long to keep (a tokenizer's vocabulary): its type and length."""
 
     element_type: GgufValueType
@@ -139,8 +140,8 @@ class GgufArray:
 GgufValue: TypeAlias = "str | int | float | bool | tuple[GgufValue, ...] | GgufArray"
 
 
-@attrs.frozen(kw_only=True)
-class GgufInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class GgufInfo(Record):
     """What a GGUF file says about its model, read from the header alone.
 
     ``metadata`` holds every key: scalars as Python values, arrays of up to 64

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from rusty_genius_core import ChatMessage, EngineError
+from rusty_genius_core._record import Record
 
 from ._tool_mode import chat_dicts
 from ._tool_parse import CallStyle, detect_style
@@ -29,8 +30,8 @@ __all__ = ["Rendered", "render_prompt", "tool_style_of", "tools_for_template"]
 _PROBE: Final = "rg_probe_tool_7f3a"
 
 
-@attrs.frozen
-class Rendered:
+@attrs.frozen(repr=False, eq=False)
+class Rendered(Record):
     """The prompt text, whether a BOS token goes first, and the template's stop strings."""
 
     text: str

@@ -21,6 +21,7 @@ from rusty_genius_core import (
     Thought,
     ThoughtDelta,
 )
+from rusty_genius_core._record import FieldsRepr, Record
 
 from ._tool_mode import Grammar, OutputPlan
 from ._tool_parse import CallStyle
@@ -32,8 +33,8 @@ if TYPE_CHECKING:  # not at runtime: _decode_loop imports Job from here, and att
 __all__ = ["Job", "LoadedModel", "merge_batch"]
 
 
-@attrs.define(eq=False)
-class LoadedModel:
+@attrs.define(eq=False, repr=False)
+class LoadedModel(FieldsRepr):
     """One loaded model and what every request needs from it.
 
     ``n_ctx`` is one sequence's context; the llama context holds ``n_slots`` of them.
@@ -60,8 +61,8 @@ class LoadedModel:
     eogs: set[int] = attrs.field(factory=set)
 
 
-@attrs.frozen
-class Job:
+@attrs.frozen(repr=False, eq=False)
+class Job(Record):
     """A prepared request: tokens to evaluate and how to generate from them."""
 
     model: LoadedModel

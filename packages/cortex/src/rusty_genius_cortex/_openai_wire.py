@@ -35,6 +35,7 @@ from rusty_genius_core import (
     ToolCallDelta,
     Usage,
 )
+from rusty_genius_core._record import FieldsRepr
 
 if TYPE_CHECKING:
     from ._base import EngineRequest
@@ -51,8 +52,8 @@ Piece = tuple[str, bool] | ToolCallDelta
 """What one event carries: ``(text, is_thought)``, or a piece of a tool call."""
 
 
-@attrs.define
-class Reply:
+@attrs.define(repr=False)
+class Reply(FieldsRepr):
     """What the server said about one request besides its text."""
 
     finish: str | None = None

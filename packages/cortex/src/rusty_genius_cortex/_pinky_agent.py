@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from rusty_genius_core import ResponseKind, Role, Tool
+from rusty_genius_core._record import Record
 
 from ._schema_instance import schema_instance
 
@@ -36,8 +37,8 @@ PINKY_DIMENSIONS: Final = 64
 """The length of Pinky's embeddings."""
 
 
-@attrs.frozen
-class PinkyReply:
+@attrs.frozen(repr=False, eq=False)
+class PinkyReply(Record):
     """What Pinky answers: ``text`` (echo or JSON), or one call of ``tool``."""
 
     text: str

@@ -24,21 +24,23 @@ import anyio.lowlevel
 import attrs
 from anyio.lowlevel import RunVar
 
+from rusty_genius_core._record import FieldsRepr
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 __all__ = ["RequestQueue"]
 
 
-@attrs.define(eq=False)
-class _Waiter:
+@attrs.define(eq=False, repr=False)
+class _Waiter(FieldsRepr):
     exclusive: bool
     event: anyio.Event = attrs.Factory(anyio.Event)
     granted: bool = False
 
 
-@attrs.define(eq=False)
-class _Gate:
+@attrs.define(eq=False, repr=False)
+class _Gate(FieldsRepr):
     shared: int = 0
     exclusive: bool = False
     waiters: collections.deque[_Waiter] = attrs.Factory(collections.deque)

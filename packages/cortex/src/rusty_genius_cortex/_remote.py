@@ -65,6 +65,7 @@ from rusty_genius_core import (
     ModelSpec,
     ToolCallDelta,
 )
+from rusty_genius_core._record import Record
 
 from ._base import EngineBase, EngineRequest
 from ._engine import BACKEND_REMOTE
@@ -106,8 +107,8 @@ def _base_url(url: object) -> str:
     return base.removesuffix("/v1")
 
 
-@attrs.frozen
-class _Call:
+@attrs.frozen(repr=False, eq=False)
+class _Call(Record):
     """A request ready to send: where, and what."""
 
     url: str

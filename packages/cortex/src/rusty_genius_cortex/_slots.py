@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
+from rusty_genius_core._record import FieldsRepr, Record
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -51,16 +53,16 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-@attrs.frozen
-class Placement:
+@attrs.frozen(repr=False, eq=False)
+class Placement(Record):
     """Where a request landed: its slot and how many cached tokens it keeps there."""
 
     slot: int
     keep: int  # tokens [0, keep) of the slot's cache are the prompt's own prefix
 
 
-@attrs.frozen
-class BatchEntry:
+@attrs.frozen(repr=False, eq=False)
+class BatchEntry(Record):
     """One token of a step's batch."""
 
     slot: int
@@ -69,8 +71,8 @@ class BatchEntry:
     logits: bool  # whether llama.cpp computes logits for it (the sequence samples after it)
 
 
-@attrs.define
-class _Slot:
+@attrs.define(repr=False)
+class _Slot(FieldsRepr):
     cached: list[int] = attrs.Factory(list)  # tokens whose KV cells this sequence holds
     busy: bool = False
     used: int = 0  # tick of the last placement, for least-recently-used choice

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from rusty_genius_core import ChatMessage, Role, Tool, ToolCall, ToolChoiceMode
+from rusty_genius_core._record import Record
 
 from ._gbnf import json_literal
 from ._json_grammar import GrammarBuilder, schema_to_grammar
@@ -39,16 +40,16 @@ if TYPE_CHECKING:
 __all__ = ["Grammar", "OutputPlan", "chat_dicts", "plan_output"]
 
 
-@attrs.frozen
-class Grammar:
+@attrs.frozen(repr=False, eq=False)
+class Grammar(Record):
     """A llama.cpp grammar: GBNF text and the rule generation starts from."""
 
     text: str
     root: str = "root"
 
 
-@attrs.frozen
-class OutputPlan:
+@attrs.frozen(repr=False, eq=False)
+class OutputPlan(Record):
     """How one request's output is constrained and read back.
 
     ``grammar`` (or None) goes to the sampler; ``style`` is how calls are parsed

@@ -30,6 +30,8 @@ from typing import Any, Final
 
 import attrs
 
+from rusty_genius_core._record import FieldsRepr, Record
+
 __all__ = ["CallScanner", "CallStyle", "ParsedCall", "detect_style", "parse_calls"]
 
 
@@ -41,8 +43,8 @@ class CallStyle(enum.StrEnum):
     GENERIC = "generic"
 
 
-@attrs.frozen
-class ParsedCall:
+@attrs.frozen(repr=False, eq=False)
+class ParsedCall(Record):
     """One call as the model wrote it: a name and the arguments (any JSON value)."""
 
     name: str
@@ -328,8 +330,8 @@ _SIMPLE_ESCAPES: Final = {
 }
 
 
-@attrs.define
-class _Reply:
+@attrs.define(repr=False)
+class _Reply(FieldsRepr):
     """A JSON string's text as it streams in: escapes decoded, stops at the closing quote."""
 
     open: bool = False

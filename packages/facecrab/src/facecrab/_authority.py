@@ -39,6 +39,7 @@ from rusty_genius_core import (
     UserManifest,
     background_tasks,
 )
+from rusty_genius_core._record import Record
 
 from ._download import RetryPolicy, Sleep, fetch_file
 from ._errors import OfflineError, RepoNotFoundError
@@ -76,8 +77,8 @@ ProgressCallback = Callable[[AssetEvent], Awaitable[None]]
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 
 
-@attrs.frozen(kw_only=True)
-class LocalModel:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class LocalModel(Record):
     """A verified model on disk. ``cached`` when this call fetched nothing;
     ``parts`` lists every file of a split GGUF (``path`` is the first)."""
 

@@ -27,6 +27,8 @@ import anyio
 import anyio.to_thread
 import attrs
 
+from rusty_genius_core._record import Record
+
 from ._errors import DownloadError, IntegrityError
 from ._partial import PartialFile, sha256_if_size
 from ._reach import unreachable
@@ -45,8 +47,8 @@ _RETRY_STATUS: Final = frozenset({408, 425, 429})
 _RETRY_AFTER_STATUS: Final = frozenset({429, 503})
 
 
-@attrs.frozen(kw_only=True)
-class RetryPolicy:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class RetryPolicy(Record):
     """Exponential backoff: ``initial_delay * multiplier**(n-1)`` seconds, at most ``max_delay``.
 
     ``attempts`` is how many failures in a row (attempts that made no progress) are
@@ -64,8 +66,8 @@ class RetryPolicy:
         return min(self.max_delay, self.initial_delay * self.multiplier ** max(0, failure - 1))
 
 
-@attrs.frozen(kw_only=True)
-class FetchResult:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class FetchResult(Record):
     """A verified file: where, what, and what it took."""
 
     path: Path

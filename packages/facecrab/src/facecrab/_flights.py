@@ -15,6 +15,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectSendStream
 
 from rusty_genius_core import AssetError, AssetEvent, unwrap_exception_groups
+from rusty_genius_core._record import FieldsRepr
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
@@ -26,8 +27,8 @@ async def no_progress(_event: AssetEvent) -> None:
     """The progress callback of a caller that asked for none."""
 
 
-@attrs.define
-class Flight:
+@attrs.define(repr=False)
+class Flight(FieldsRepr):
     """One file's download slot in this process."""
 
     lock: anyio.Lock = attrs.Factory(anyio.Lock)

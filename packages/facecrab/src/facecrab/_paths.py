@@ -10,6 +10,7 @@ import attrs
 import platformdirs
 
 from rusty_genius_core import AssetError
+from rusty_genius_core._record import Record
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -22,8 +23,8 @@ _WRITE_SUFFIXES: Final = (".partial", ".lock")
 APP_NAME: Final = "rusty-genius"
 
 
-@attrs.frozen(kw_only=True)
-class GeniusPaths:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class GeniusPaths(Record):
     """``home`` holds ``registry.toml`` and the user's ``manifest.toml``; ``cache`` the GGUFs.
 
     Defaults come from platformdirs (the user config and cache directories), then

@@ -22,6 +22,7 @@ import filelock
 import tomli_w
 
 from rusty_genius_core import ModelSpec, Purpose
+from rusty_genius_core._record import Record
 from rusty_genius_core.conversion import (
     WrongType,
     allow_extra_keys,
@@ -48,8 +49,8 @@ _HEADER: Final = (
 T = TypeVar("T")
 
 
-@attrs.frozen(kw_only=True)
-class RegistryPart:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class RegistryPart(Record):
     """One file of a split GGUF (``name-00002-of-00003.gguf``)."""
 
     filename: str
@@ -58,8 +59,8 @@ class RegistryPart:
     path: Path
 
 
-@attrs.frozen(kw_only=True)
-class RegistryEntry:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class RegistryEntry(Record):
     """One verified model on disk. ``filename``/``size``/``sha256``/``path`` are its
     first (or only) file; a split GGUF lists every file in ``parts``."""
 

@@ -24,6 +24,7 @@ from rusty_genius_core import (
     UserManifest,
     filename_matches_quant,
 )
+from rusty_genius_core._record import Record
 
 from ._errors import (
     AmbiguousQuantizationError,
@@ -65,8 +66,8 @@ _QUANT_TOKEN: Final = re.compile(
 )
 
 
-@attrs.frozen(kw_only=True)
-class RemoteFile:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class RemoteFile(Record):
     """A file of the repo: its in-repo path, and the LFS size and sha256 when listed."""
 
     filename: str
@@ -74,8 +75,8 @@ class RemoteFile:
     sha256: str | None
 
 
-@attrs.frozen(kw_only=True)
-class Wanted:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Wanted(Record):
     """What a reference asks for once the manifest filled in what it knows."""
 
     name: str
@@ -139,8 +140,8 @@ class Wanted:
         )
 
 
-@attrs.frozen(kw_only=True)
-class Resolution:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Resolution(Record):
     """A complete answer: the spec, and every file to fetch (the spec's file first)."""
 
     spec: ModelSpec

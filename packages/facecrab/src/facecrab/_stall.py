@@ -18,6 +18,7 @@ import anyio
 import attrs
 
 from rusty_genius_core import ConfigError
+from rusty_genius_core._record import Record
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -47,8 +48,8 @@ def _deadline(_: object, attribute: attrs.Attribute[float | None], value: float 
         _positive(_, attribute, value)  # type: ignore[arg-type]
 
 
-@attrs.frozen(kw_only=True)
-class TransferLimits:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class TransferLimits(Record):
     """How slow a download may be before it is given up on.
 
     ``stall_timeout``: seconds in which at least :attr:`window_bytes` must arrive (the

@@ -21,12 +21,13 @@ from rusty_genius_core import (
     ToolCallDelta,
     Usage,
 )
+from rusty_genius_core._record import Record
 
 __all__ = ["Answer", "AnswerBuilder"]
 
 
-@attrs.frozen(kw_only=True)
-class Answer:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Answer(Record):
     """What :meth:`Genius.chat` and :meth:`Genius.complete` return.
 
     ``thought`` is the text of the model's ``<think>`` blocks (empty when it had none

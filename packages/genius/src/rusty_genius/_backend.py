@@ -29,6 +29,7 @@ import anyio
 import attrs
 
 from rusty_genius_core import ConfigError
+from rusty_genius_core._record import Record
 from rusty_genius_cortex import (
     BACKEND_AUTO,
     BACKEND_LLAMA,
@@ -71,8 +72,8 @@ def resolve_auto(backend: BackendName) -> Literal["pinky", "llama"]:
     return backend
 
 
-@attrs.frozen(kw_only=True)
-class BackendChoice:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class BackendChoice(Record):
     """The engine :func:`choose_backend` picked; ``notice`` says why it fell back to Pinky."""
 
     backend: Literal["pinky", "llama"]

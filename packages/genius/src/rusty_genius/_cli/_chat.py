@@ -22,6 +22,7 @@ import anyio.abc
 import attrs
 
 from rusty_genius_core import ChatMessage, ConfigError, Role
+from rusty_genius_core._record import FieldsRepr
 
 from ._chat_settings import PARAMETERS, describe_parameters, set_parameter
 from ._parsed import ChatCommand, RunCommand
@@ -58,8 +59,8 @@ class LineInterrupted(Exception):
     """Ctrl-C at an empty prompt of the line editor (which reads it as a key)."""
 
 
-@attrs.define
-class _Chat:
+@attrs.define(repr=False)
+class _Chat(FieldsRepr):
     """The conversation: the command as ``/set`` left it, and the messages so far."""
 
     command: ChatCommand | RunCommand

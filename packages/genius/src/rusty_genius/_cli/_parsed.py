@@ -17,6 +17,7 @@ import attrs
 
 from facecrab import DEFAULT_MODEL, GeniusPaths, load_manifest
 from rusty_genius_core import ConfigError, GeniusError, InferenceConfig, ModelReference
+from rusty_genius_core._record import Record
 from rusty_genius_core.limits import (
     CONTEXT_SIZE,
     MAX_STOP_STRINGS,
@@ -50,8 +51,8 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
-class Options:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Options(Record):
     """What every command accepts, before or after its name."""
 
     backend: BackendName = "auto"
@@ -63,55 +64,55 @@ class Options:
     endpoint: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class _Command:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class _Command(Record):
     options: Options
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class _ModelCommand(_Command):
     model: str
     """A checked model reference (an alias or ``org/repo[:QUANT]``), stripped."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class _GenerateCommand(_ModelCommand):
     config: InferenceConfig
     system: str | None = None
     keep_alive: float | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class PullCommand(_ModelCommand):
     """``genius pull``: download ``model``."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ListCommand(_Command):
     """``genius list``: the downloaded models."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class RemoveCommand(_ModelCommand):
     """``genius rm``: delete ``model``'s files."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class PsCommand(_Command):
     """``genius ps``: the models this process has loaded."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class StopCommand(_ModelCommand):
     """``genius stop``: unload ``model`` on the running server."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class InfoCommand(_ModelCommand):
     """``genius info``: a downloaded model's GGUF metadata."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class RunCommand(_GenerateCommand):
     """``genius run``: one prompt, answered; ``prompt`` ``None`` reads it from stdin
     (``-``, or no prompt from a pipe) or, with no prompt on a terminal, opens a chat."""
@@ -121,12 +122,12 @@ class RunCommand(_GenerateCommand):
     """The prompt was given as ``-``: read stdin even from a terminal."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ChatCommand(_GenerateCommand):
     """``genius chat``: a conversation read line by line from stdin."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ServeCommand(_Command):
     """``genius serve``: its options stay as parsed, for ``serve_command`` to read."""
 

@@ -24,6 +24,7 @@ import anyio
 import attrs
 
 from rusty_genius_core import ConfigError, GeniusError
+from rusty_genius_core._record import Record
 
 from .._serve._server import DEFAULT_HOST, DEFAULT_PORT
 
@@ -62,8 +63,8 @@ class ServerFailedError(GeniusError):
     http_status = 502
 
 
-@attrs.frozen(kw_only=True)
-class ServerUrl:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ServerUrl(Record):
     """A server's base URL and the host and port to connect to."""
 
     scheme: str

@@ -24,6 +24,7 @@ from rusty_genius_core import (
     ToolChoice,
     limits,
 )
+from rusty_genius_core._record import Record
 
 from .._genius import Genius
 from ._statistics import Stats
@@ -81,8 +82,8 @@ def build_config(
     )
 
 
-@attrs.frozen(kw_only=True)
-class Job:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Job(Record):
     """One inference request, parsed: exactly one of ``prompt`` and ``messages``.
 
     ``load_options`` (Ollama's ``num_ctx``) makes the server load the model with
@@ -104,8 +105,8 @@ class Job:
     """Cut a prompt longer than the context to fit (Ollama's ``truncate``), else refuse it."""
 
 
-@attrs.frozen(kw_only=True)
-class Context:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Context(Record):
     """What every handler needs: the running facade and the server's counters."""
 
     genius: Genius

@@ -59,6 +59,7 @@ from rusty_genius_core import (
     ToolCallCollector,
     ToolCallDelta,
 )
+from rusty_genius_core._record import Record
 
 from . import _agent_wire
 from ._answering import started_events, whole_answer
@@ -103,8 +104,8 @@ def _timestamp(when: dt.datetime | None = None) -> str:
     return when.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-@attrs.frozen(kw_only=True)
-class LoadOnly:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class LoadOnly(Record):
     """A chat or generate request without a prompt: load the model, or unload it."""
 
     model: str

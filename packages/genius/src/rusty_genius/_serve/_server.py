@@ -43,6 +43,7 @@ import anyio
 import attrs
 
 from rusty_genius_core import ConfigError, running_on_trio
+from rusty_genius_core._record import Record
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -69,8 +70,8 @@ _SOMAXCONN: Final = Path("/proc/sys/net/core/somaxconn")
 log = logging.getLogger("rusty_genius.serve")
 
 
-@attrs.frozen(kw_only=True)
-class ServerAddress:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ServerAddress(Record):
     """Where a server listens; ``url`` is its base URL (``http://127.0.0.1:8080``)."""
 
     host: str

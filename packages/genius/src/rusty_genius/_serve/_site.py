@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from rusty_genius_core import ConfigError
+from rusty_genius_core._record import Record
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -58,8 +59,8 @@ def _items(given: str | Iterable[str] | None, what: str) -> tuple[str, ...]:
     return items
 
 
-@attrs.frozen(kw_only=True)
-class SitePolicy:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SitePolicy(Record):
     """The ``Host`` names and ``Origin`` patterns allowed beyond the defaults."""
 
     hosts: tuple[str, ...] = ()
@@ -82,8 +83,8 @@ class SitePolicy:
         return cls(hosts=_items(hosts, "allowed hosts"), origins=origin_items)
 
 
-@attrs.frozen(kw_only=True)
-class Verdict:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Verdict(Record):
     """What to do with a request: refuse it, answer its preflight, or serve it."""
 
     refused: str | None = None

@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING
 import anyio
 import attrs
 
+from rusty_genius_core._record import Record
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = ["ServerStatistics", "Stats"]
 
 
-@attrs.frozen(kw_only=True)
-class ServerStatistics:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ServerStatistics(Record):
     """A snapshot of the server's inference requests.
 
     ``waiting``: submitted to the brainstem, no event yet (queued, loading);
