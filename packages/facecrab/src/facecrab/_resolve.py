@@ -8,7 +8,6 @@ carries the quantization as a whole token is picked, with every part of a split 
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -162,7 +161,7 @@ def wanted(text: str, manifest: UserManifest) -> Wanted:
     if ref.alias is not None:
         entry = manifest.entry(ref.alias)
         if entry is None:
-            close = difflib.get_close_matches(ref.alias, list(manifest.models), n=3)
+            close = _close_matches(ref.alias, list(manifest.models), 0.6)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
             known = _known_models(manifest)
             raise ModelNotFoundError(
@@ -351,7 +350,7 @@ def repo_not_found(
     """Re-raise a 404 with the reference and the known models (closest first)."""
     known = _known_models(manifest)
     repos = [e.repo for e in manifest.models.values() if e.repo]
-    close = difflib.get_close_matches(want.repo, repos, n=3, cutoff=0.5)
+    close = _close_matches(want.repo, repos, 0.5)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     return RepoNotFoundError(
         f"model {want.name!r}: {exc.message}.{hint} Known models: {', '.join(known)}",
@@ -368,3 +367,11 @@ def pinned(want: Wanted) -> Resolution:
 
 def registry_hits(want: Wanted, entries: Iterable[RegistryEntry]) -> list[RegistryEntry]:
     return [e for e in entries if want.matches(e)]
+
+
+def _close_matches(word: str, choices: list[str], cutoff: float) -> list[str]:
+    """Up to three of ``choices`` like ``word``: difflib, imported only for a failed lookup
+    (it is off every cold start that finds its model)."""
+    import difflib
+
+    return difflib.get_close_matches(word, choices, n=3, cutoff=cutoff)
