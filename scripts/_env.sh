@@ -60,7 +60,9 @@ UV_VENV="$GENIUS_CACHE_ROOT/uv-venv"
 # A new workspace environment uses the Python that runs this script (found before uv's own
 # venv is on PATH), unless UV_PYTHON says otherwise; an existing .venv is kept as it is.
 if [ -z "${UV_PYTHON:-}" ] && [ ! -d "$ROOT/.venv" ] && BOOT_PYTHON="$(_find_python)"; then
-    export UV_PYTHON="$BOOT_PYTHON"
+    # The interpreter itself, not a shim or link: uv compares this path with .venv's and
+    # warns of an "incompatible environment" on every later `uv run` when they differ.
+    export UV_PYTHON="$("$BOOT_PYTHON" -c 'import os, sys; print(os.path.realpath(sys.executable))')"
 fi
 export PATH="$HOME/.local/bin:$PATH"
 [ -x "$UV_VENV/bin/uv" ] && export PATH="$UV_VENV/bin:$PATH"
