@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from typing import TYPE_CHECKING
 
 import pytest
@@ -38,6 +39,11 @@ def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, object
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A shell that starts a job in the background without job control makes it ignore
+    # SIGINT, and an ignored signal stays ignored across exec: every CLI the tests spawn
+    # would then shrug off the Ctrl-C the tests send it. Tests run as from a terminal.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     config.addinivalue_line(
         "markers",
         "browser: drives Debian's chromium through Playwright (fails, never skips, without it)",
