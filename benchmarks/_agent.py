@@ -2,10 +2,10 @@
 
 ``grammar`` (info, no target): ``LlamaEngine`` decode tok/s with a JSON-schema
 ``response_format`` (llama.cpp's grammar sampler in the chain) against the same
-engine, model and prompt without one. The schema forces a string of exactly
-``max_tokens`` characters, so the constrained answer cannot stop early; the
-unconstrained prompt is one that runs to ``max_tokens``. Decode tok/s as in
-``decode``: ``(tokens - 1) / (last text - first text)``, seen by the consumer.
+engine, model and prompt without one. The schema asks for a string longer than the
+budget, so the constrained answer cannot stop early; the unconstrained prompt is one
+that runs long. Decode tok/s as in ``decode``: ``(tokens - 1) / (last text - first
+text)``, seen by the consumer, with each answer's own token count.
 
 ``embed`` (target >= 0.95): ``LlamaEngine.embed`` (its pooling context on the
 loaded model, vectors normalised) against llama-cpp-python's own
@@ -41,16 +41,18 @@ PROMPT = "Write a long story about a brave knight who travels across the sea to 
 
 
 async def _decode_rate(engine: Any, max_tokens: int, constrained: bool) -> float:
-    from rusty_genius_core import ChatMessage, Content, InferenceConfig, ResponseFormat
+    """Decode tok/s of one answer: its own token count (``Usage``), not the budget."""
+    from rusty_genius_core import ChatMessage, Complete, Content, InferenceConfig, ResponseFormat
 
     fmt = None
     if constrained:
-        story = {"type": "string", "minLength": max_tokens, "maxLength": max_tokens}
+        # Longer than the budget can write: the answer always runs to max_tokens.
+        story = {"type": "string", "minLength": 8 * max_tokens}
         fmt = ResponseFormat.json(
             {"type": "object", "properties": {"story": story}, "required": ["story"]}
         )
     first = last = 0.0
-    pieces = 0
+    pieces = tokens = 0
     async for event in engine.infer(
         messages=[ChatMessage(role="user", content=PROMPT)],
         config=InferenceConfig.greedy(max_tokens=max_tokens),
@@ -61,7 +63,9 @@ async def _decode_rate(engine: Any, max_tokens: int, constrained: bool) -> float
             if not pieces:
                 first = last
             pieces += 1
-    return (max_tokens - 1) / (last - first) if last > first else float("nan")
+        elif isinstance(event, Complete):
+            tokens = event.usage.completion_tokens
+    return (tokens - 1) / (last - first) if last > first and tokens > 1 else float("nan")
 
 
 def _grammar_rows(workspace: Workspace, plan: Plan, threads: int) -> list[Row]:
