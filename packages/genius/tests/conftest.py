@@ -275,3 +275,26 @@ def offline_cli(tmp_path: Path) -> Cli:
 def async_backend(request: pytest.FixtureRequest) -> str:
     """``GENIUS_ASYNC_BACKEND`` for a subprocess test that runs on both event loops."""
     return str(request.param)
+
+
+def run_agent(url: str, model: str, build: Callable[[Any], Any], prompt: str) -> Any:
+    """Run the pydantic-ai agent ``build(chat model)`` on ``prompt`` against the server at
+    ``url``, serving ``model``, in a loop of its own, in this thread.
+
+    The OpenAI client is ours and closed, and ``asyncio.run`` closes its loop: pydantic-ai's
+    ``run_sync`` would leave both open, and their sockets warn later, in another test.
+    """
+    import asyncio
+
+    import openai
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    async def run() -> Any:
+        async with openai.AsyncOpenAI(
+            base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=600
+        ) as client:
+            chat = OpenAIChatModel(model, provider=OpenAIProvider(openai_client=client))
+            return await build(chat).run(prompt)
+
+    return asyncio.run(run())

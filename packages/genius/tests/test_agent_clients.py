@@ -10,7 +10,6 @@ asyncio and trio alike.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import math
@@ -28,6 +27,8 @@ from pydantic import BaseModel, Field
 
 from rusty_genius import ChatMessage, Content, FinishReason, ResponseFormat, Tool
 from rusty_genius.server import create_app, open_server
+
+from .conftest import run_agent
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -506,25 +507,6 @@ async def test_ollama_embed_and_show(served: Callable[[], Any]) -> None:
 # -- pydantic-ai ----------------------------------------------------------------------------------
 
 
-def run_agent(url: str, build: Callable[[Any], Any], prompt: str) -> Any:
-    """Run the agent ``build(model)`` on ``prompt`` in a loop of its own, in this thread.
-
-    The OpenAI client is ours and closed, and ``asyncio.run`` closes its loop: pydantic-ai's
-    ``run_sync`` would leave both open, and their sockets warn later, in another test.
-    """
-    from pydantic_ai.models.openai import OpenAIChatModel
-    from pydantic_ai.providers.openai import OpenAIProvider
-
-    async def run() -> Any:
-        async with openai.AsyncOpenAI(
-            base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=600
-        ) as client:
-            model = OpenAIChatModel(MODEL, provider=OpenAIProvider(openai_client=client))
-            return await build(model).run(prompt)
-
-    return asyncio.run(run())
-
-
 async def test_pydantic_ai_agent_returns_a_validated_model(served: Callable[[], Any]) -> None:
     from pydantic_ai import Agent
 
@@ -534,7 +516,7 @@ async def test_pydantic_ai_agent_returns_a_validated_model(served: Callable[[], 
             def build(model: Any) -> Agent[None, City]:
                 return Agent(model, output_type=City)
 
-            return run_agent(url, build, "Tell me about a city in Portugal").output
+            return run_agent(url, MODEL, build, "Tell me about a city in Portugal").output
 
         city = await in_thread(work)
     assert isinstance(city, City)
@@ -562,7 +544,7 @@ async def test_pydantic_ai_agent_calls_a_python_tool_and_uses_its_result(
 
                 return agent
 
-            return run_agent(url, build, "How many people live in Lisbon?").output
+            return run_agent(url, MODEL, build, "How many people live in Lisbon?").output
 
         output = await in_thread(work)
     assert calls == ["How many people live in Lisbon?"]

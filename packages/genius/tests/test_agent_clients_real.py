@@ -10,7 +10,6 @@ tool-parser and embedding work; ``/api/show`` and the context-length errors run 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from contextlib import asynccontextmanager
@@ -26,6 +25,8 @@ from pydantic import BaseModel, Field
 
 from rusty_genius.server import create_app, open_server
 from rusty_genius_testhub import TEST_MODELS
+
+from .conftest import run_agent
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -282,25 +283,6 @@ async def test_a_prompt_longer_than_the_context_is_refused_as_the_apis_do(
     assert chat.json()["error"]["code"] == "context_length_exceeded"
 
 
-def run_agent(url: str, build: Callable[[Any], Any], prompt: str) -> Any:
-    """Run the agent ``build(model)`` on ``prompt`` in a loop of its own, in this thread.
-
-    The OpenAI client is ours and closed, and ``asyncio.run`` closes its loop: pydantic-ai's
-    ``run_sync`` would leave both open, and their sockets warn later, in another test.
-    """
-    from pydantic_ai.models.openai import OpenAIChatModel
-    from pydantic_ai.providers.openai import OpenAIProvider
-
-    async def run() -> Any:
-        async with openai.AsyncOpenAI(
-            base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=600
-        ) as client:
-            model = OpenAIChatModel(REF, provider=OpenAIProvider(openai_client=client))
-            return await build(model).run(prompt)
-
-    return asyncio.run(run())
-
-
 async def test_pydantic_ai_structured_output_and_a_tool(served: Callable[[], Any]) -> None:
     from pydantic_ai import Agent
     from pydantic_ai.settings import ModelSettings
@@ -326,8 +308,8 @@ async def test_pydantic_ai_structured_output_and_a_tool(served: Callable[[], Any
                 return Agent(model, output_type=City, model_settings=settings)
 
             return (
-                run_agent(url, typed, "Tell me about Paris.").output,
-                run_agent(url, tooled, WEATHER_QUESTION),
+                run_agent(url, REF, typed, "Tell me about Paris.").output,
+                run_agent(url, REF, tooled, WEATHER_QUESTION),
             )
 
         city, run = await anyio.to_thread.run_sync(work)
