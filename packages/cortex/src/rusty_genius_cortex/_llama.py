@@ -441,7 +441,7 @@ def _open_native(
         with suppress_stdout_stderr(disable=verbose):
             ctx = _internals.LlamaContext(model=model, params=params, verbose=verbose)
     except BaseException:
-        model.close()  # type: ignore[no-untyped-call]
+        model.close()
         raise
     return model, ctx
 
