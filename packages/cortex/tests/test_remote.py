@@ -35,6 +35,8 @@ from rusty_genius_core import (
     ThoughtDelta,
     ThoughtStart,
     ThoughtStop,
+    Tool,
+    ToolChoice,
 )
 from rusty_genius_cortex import Engine, RemoteEngine, StopSignal, create_engine
 from rusty_genius_cortex._sse import SSEDecoder
@@ -360,6 +362,21 @@ async def test_raw_prompts_go_to_completions_with_every_setting_and_the_key() ->
     assert chat_request.path == "/v1/chat/completions"
     assert chat_request.json["messages"] == [{"role": "user", "content": "plain"}]
     assert repr(engine).count("s3cret") == 0
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+async def test_tool_choice_and_parallel_tool_calls_go_upstream(parallel: bool) -> None:
+    tool = Tool(name="add", parameters={"type": "object", "properties": {}})
+    async with serving() as server:
+        server.script = sse(
+            [{"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, "[DONE]"]
+        )
+        engine = await loaded(server)
+        await run(engine, tools=[tool], tool_choice=ToolChoice.named("add", parallel=parallel))
+    body = server.exchanges[-1].json
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "add"}}
+    # OpenAI's default is parallel calls: the field is sent only to turn them off.
+    assert body.get("parallel_tool_calls", "absent") == ("absent" if parallel else False)
 
 
 async def test_load_checks_the_server_and_the_model() -> None:

@@ -215,6 +215,28 @@ def test_the_filter_turns_valid_calls_into_deltas_and_says_tool_calls() -> None:
 
 
 @pytest.mark.parametrize(
+    ("parallel", "expected"), [(True, ["add", "get_weather"]), (False, ["add"])]
+)
+def test_without_parallel_calls_only_the_first_call_is_sent(
+    parallel: bool, expected: list[str]
+) -> None:
+    plan = plan_output(request(choice=ToolChoice(parallel=parallel)), CallStyle.HERMES)
+    assert plan.parallel is parallel
+    text = (
+        '<tool_call>{"name": "add", "arguments": {"a": 2, "b": 40}}</tool_call>\n'
+        '<tool_call>{"name": "get_weather", "arguments": {"city": "Oslo"}}</tool_call>'
+    )
+    events = run_filter(plan, [text[:9], text[9:]], FinishReason.STOP)
+    collector = ToolCallCollector()
+    collector.extend(e for e in events if isinstance(e, ToolCallDelta))
+    assert [c.name for c in collector.calls()] == expected
+    assert collector.calls()[0].parsed_arguments() == {"a": 2, "b": 40}
+    last = events[-1]
+    assert isinstance(last, Complete)
+    assert last.usage.finish_reason is FinishReason.TOOL_CALLS
+
+
+@pytest.mark.parametrize(
     ("text", "reason"),
     [
         (

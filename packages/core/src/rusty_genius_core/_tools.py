@@ -181,13 +181,15 @@ def _mode(value: object) -> ToolChoiceMode:
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class ToolChoice(Record):
     """Whether the model may call tools. ``function`` names the one it must call, and
-    then ``mode`` is ``required`` (:meth:`named` builds that)."""
+    then ``mode`` is ``required`` (:meth:`named` builds that). ``parallel`` False allows
+    at most one call per answer (OpenAI's ``parallel_tool_calls``)."""
 
     mode: ToolChoiceMode = attrs.field(default=ToolChoiceMode.AUTO, converter=_mode)
     function: str | None = attrs.field(
         default=None,
         validator=as_validator(lambda v: v if v is None else _tool_name(v), ProtocolError),
     )
+    parallel: bool = attrs.field(default=True, validator=typed(bool, ProtocolError))
 
     def __attrs_post_init__(self) -> None:
         if self.function is not None and self.mode is not ToolChoiceMode.REQUIRED:
@@ -197,9 +199,9 @@ class ToolChoice(Record):
             )
 
     @classmethod
-    def named(cls, function: str) -> ToolChoice:
+    def named(cls, function: str, *, parallel: bool = True) -> ToolChoice:
         """The model must call ``function``."""
-        return cls(mode=ToolChoiceMode.REQUIRED, function=function)
+        return cls(mode=ToolChoiceMode.REQUIRED, function=function, parallel=parallel)
 
     @property
     def forces_call(self) -> bool:

@@ -98,6 +98,8 @@ def request_body(model: str | None, request: EngineRequest) -> tuple[str, dict[s
             if choice.function is not None
             else choice.mode.value
         )
+        if not choice.parallel:
+            body["parallel_tool_calls"] = False
     _response_format(request, body)
     return "/v1/chat/completions", body
 

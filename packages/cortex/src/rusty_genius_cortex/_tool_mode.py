@@ -54,7 +54,9 @@ class OutputPlan(Record):
 
     ``grammar`` (or None) goes to the sampler; ``style`` is how calls are parsed
     (None: no tools); ``system`` is text to put before the system prompt (the
-    generic mode's tool descriptions); ``native`` says the template gets ``tools``.
+    generic mode's tool descriptions); ``native`` says the template gets ``tools``;
+    ``parallel`` False keeps only an answer's first call (the generic grammar allows
+    only one anyway).
     """
 
     grammar: Grammar | None = None
@@ -62,6 +64,7 @@ class OutputPlan(Record):
     native: bool = False
     system: str = ""
     tools: tuple[Tool, ...] = ()
+    parallel: bool = True
 
     def call_of(self, parsed: ParsedCall) -> ToolCall | None:
         """The call as a :class:`ToolCall`, or None when its tool is unknown or its
@@ -100,7 +103,7 @@ def plan_output(request: EngineRequest, native_style: CallStyle | None) -> Outpu
     if choice.function is not None:
         tools = tuple(t for t in tools if t.name == choice.function)
     if native_style is not None and choice.mode is ToolChoiceMode.AUTO and answer is None:
-        return OutputPlan(style=native_style, native=True, tools=tools)
+        return OutputPlan(style=native_style, native=True, tools=tools, parallel=choice.parallel)
     return OutputPlan(
         grammar=_generic_grammar(tools, forced=choice.forces_call, answer=answer),
         style=CallStyle.GENERIC,

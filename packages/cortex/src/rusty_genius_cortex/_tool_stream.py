@@ -8,7 +8,7 @@ held text is parsed, each call is checked against its tool
 are sent as OpenAI streams them: per call a :class:`ToolCallDelta` with its id and
 name, then one with its arguments. ``Complete`` then says ``tool_calls``. A call
 that fails its check turns the held text back into plain content, so every call
-that leaves here is valid.
+that leaves here is valid. Without parallel calls only the first call is sent.
 """
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ class ToolCallFilter:
             log.info("tool call text kept as content (finish %s): %r", reason, parsed)
             text, calls = "".join(self._text)[self._shown :], []
         self._calls = [c for c in calls if c is not None]
+        if not self._plan.parallel and len(self._calls) > 1:
+            log.info("parallel_tool_calls off: %d calls after the first dropped", len(calls) - 1)
+            del self._calls[1:]
         out: list[InferenceEvent] = [Content(text=text)] if text else []
         for i, call in enumerate(self._calls):
             out.append(ToolCallDelta(index=i, id=call.id, name=call.name))

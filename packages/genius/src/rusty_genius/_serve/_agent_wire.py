@@ -96,12 +96,19 @@ def tools(given: Sequence[ToolDef] | None, param: str = "tools") -> tuple[Tool, 
 
 
 def tool_choice(
-    given: str | NamedToolChoice | None, offered: tuple[Tool, ...], param: str = "tool_choice"
+    given: str | NamedToolChoice | None,
+    offered: tuple[Tool, ...],
+    param: str = "tool_choice",
+    *,
+    parallel: bool | None = None,
 ) -> ToolChoice:
+    """OpenAI's ``tool_choice`` and ``parallel_tool_calls`` (None: allowed) as one
+    :class:`ToolChoice`."""
+    several = parallel is not False
     if given is None:
-        return ToolChoice()
+        return ToolChoice(parallel=several)
     if isinstance(given, str):
-        choice = ToolChoice(mode=ToolChoiceMode(given))
+        choice = ToolChoice(mode=ToolChoiceMode(given), parallel=several)
         if choice.forces_call and not offered:
             raise RequestError(f"'{param}' is {given!r} but no tools were given", param)
         return choice
@@ -112,7 +119,7 @@ def tool_choice(
             f"'{param}' names the function {name!r}, which is not among the tools ({known})",
             f"{param}.function.name",
         )
-    return ToolChoice.named(name)
+    return ToolChoice.named(name, parallel=several)
 
 
 def response_format(

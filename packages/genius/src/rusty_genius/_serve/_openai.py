@@ -19,7 +19,8 @@ Request fields and how they map (unset sampling fields keep rusty-genius's defau
 * ``stream``, ``stream_options.include_usage`` (a last chunk with empty ``choices``
   and ``usage``, as OpenAI sends it).
 * ``tools`` (function tools with JSON-Schema parameters), ``tool_choice`` (``none``,
-  ``auto``, ``required`` or a named function), ``parallel_tool_calls`` (accepted);
+  ``auto``, ``required`` or a named function), ``parallel_tool_calls`` (false: at
+  most one call per answer);
   assistant messages' ``tool_calls`` and ``tool`` messages' ``tool_call_id`` go back
   to the model. Calls stream as OpenAI streams them: a first delta with ``id``,
   ``type`` and ``function.name`` (empty ``arguments``), then argument fragments;
@@ -146,7 +147,9 @@ def parse_chat(body: ChatCompletionRequest) -> tuple[Job, bool]:
         keep_alive=body.keep_alive,
         stream=body.stream is True,
         tools=tools,
-        tool_choice=_agent_wire.tool_choice(body.tool_choice, tools),
+        tool_choice=_agent_wire.tool_choice(
+            body.tool_choice, tools, parallel=body.parallel_tool_calls
+        ),
         response_format=_agent_wire.response_format(body.response_format),
     )
     return job, _include_usage(body)
