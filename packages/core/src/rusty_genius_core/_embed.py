@@ -21,6 +21,7 @@ from ._validators import (
     as_tuple,
     as_validator,
     decoded,
+    each_is,
     non_empty,
     non_empty_str,
     number,
@@ -36,9 +37,7 @@ def _inputs(value: Any) -> Any:
         raise Refusal("must be a non-empty sequence of strings")
     if len(value) > MAX_EMBED_INPUTS:
         raise Refusal(f"allows at most {MAX_EMBED_INPUTS} texts, got {len(value)}")
-    for i, text in enumerate(value):
-        if not isinstance(text, str):
-            raise Refusal(f"must be str, got {text!r}", at=f"[{i}]")
+    each_is(value, str, "str")
     return value
 
 
