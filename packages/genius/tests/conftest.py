@@ -51,15 +51,11 @@ CLOSED_ENDPOINT = "http://127.0.0.1:9"  # the discard port: nothing listens, con
 # -- a paced engine -----------------------------------------------------------------------
 
 
-class Pacer:
-    """Grants tokens to :class:`PacedEngine` s one permit at a time and records their ends."""
+class Gate:
+    """Tokens granted one permit at a time (from a test's thread, through a portal)."""
 
     def __init__(self) -> None:
         self._send, self._receive = anyio.create_memory_object_stream[None](1000)
-        self.stops: list[StopSignal | None] = []
-        self.finished: list[FinishReason] = []
-        self.started = 0
-        self._changed = anyio.Event()
 
     async def grant(self, n: int = 1) -> None:
         for _ in range(n):
@@ -67,6 +63,21 @@ class Pacer:
 
     async def permit(self) -> None:
         await self._receive.receive()
+
+    def close(self) -> None:
+        self._send.close()
+        self._receive.close()
+
+
+class Pacer(Gate):
+    """Grants tokens to :class:`PacedEngine` s one permit at a time and records their ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stops: list[StopSignal | None] = []
+        self.finished: list[FinishReason] = []
+        self.started = 0
+        self._changed = anyio.Event()
 
     def _touch(self) -> None:
         self._changed.set()
@@ -84,10 +95,6 @@ class Pacer:
     async def wait(self, condition: Callable[[], bool]) -> None:
         while not condition():
             await self._changed.wait()
-
-    def close(self) -> None:
-        self._send.close()
-        self._receive.close()
 
     def factory(self, *, load_fault: Exception | None = None) -> Callable[[], PacedEngine]:
         """An engine factory for ``Genius(engine_factory=...)``."""
