@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import pytest
@@ -46,6 +46,7 @@ __all__ = [
 SMOLLM2 = TEST_MODELS["smollm2"]
 SMOLLM2_REF = f"{SMOLLM2.repo}:{SMOLLM2.quantization}"
 CLOSED_ENDPOINT = "http://127.0.0.1:9"  # the discard port: nothing listens, connect is refused
+_Job = TypeVar("_Job")
 
 
 # -- a paced engine -----------------------------------------------------------------------
@@ -101,7 +102,21 @@ class Pacer(Gate):
         return lambda: PacedEngine(self, load_fault=load_fault)
 
 
-class PacedEngine(EngineBase[str]):
+class WeightlessEngine(EngineBase[_Job]):
+    """A test engine with nothing to load: loading and unloading only do the bookkeeping."""
+
+    _needs_weights = False
+
+    async def _load_model(
+        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
+    ) -> None:
+        pass
+
+    async def _unload_model(self) -> None:
+        pass
+
+
+class PacedEngine(WeightlessEngine[str]):
     """Echoes the prompt word by word; each word waits for a permit from the :class:`Pacer`,
     then checks the stop signal, as real engines check it between tokens.
 
@@ -109,7 +124,6 @@ class PacedEngine(EngineBase[str]):
     """
 
     _backend = "paced"
-    _needs_weights = False
 
     def __init__(self, pacer: Pacer, *, load_fault: Exception | None = None) -> None:
         super().__init__(serialize=False)
@@ -119,14 +133,6 @@ class PacedEngine(EngineBase[str]):
     def _check_load(self, name: str, path: Path | None) -> None:
         if self.load_fault is not None:
             raise self.load_fault
-
-    async def _load_model(
-        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
-    ) -> None:
-        pass
-
-    async def _unload_model(self) -> None:
-        pass
 
     async def _prepare(self, model: str, request: EngineRequest) -> str:
         if request.prompt is not None:

@@ -20,7 +20,7 @@ import re
 import threading
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import jsonschema
@@ -31,17 +31,15 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from rusty_genius import Complete, Content, FinishReason, Genius, InferenceEvent, Usage
 from rusty_genius.server import GeniusApp, create_app, open_server
 from rusty_genius_core import ToolCallDelta
-from rusty_genius_cortex import EngineBase, EngineRequest
+from rusty_genius_cortex import EngineRequest
 from rusty_genius_testhub import TEST_MODELS, fake_gguf
 
-from .conftest import Gate
+from .conftest import Gate, WeightlessEngine
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 
-    from rusty_genius.assets import ModelSpec
     from rusty_genius.engines import StopSignal
-    from rusty_genius_core import LoadOptions
     from rusty_genius_cortex import UsageMeter
     from rusty_genius_testhub import LoopbackHub
 
@@ -63,31 +61,12 @@ TIMEOUT_MS = 30_000
 CLOSED_ENDPOINT = "http://127.0.0.1:9"
 SMOLLM2 = TEST_MODELS["smollm2"]
 expect.set_options(timeout=TIMEOUT_MS)  # the machine is shared: Playwright's 5 s is short
-_Job = TypeVar("_Job")
 
 
 # -- a gated engine: one token per grant, until told to stop -------------------------------
 
 
-class _Weightless(EngineBase[_Job]):
-    """An engine with nothing to load: the gated engines' shared part."""
-
-    _needs_weights = False
-
-    def __init__(self, gate: Gate) -> None:
-        super().__init__()
-        self.gate = gate
-
-    async def _load_model(
-        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
-    ) -> None:
-        pass
-
-    async def _unload_model(self) -> None:
-        pass
-
-
-class GatedEngine(_Weightless[str]):
+class GatedEngine(WeightlessEngine[str]):
     """Echoes the last message word by word, each word after a grant, and completes at
     one more grant; ``endless`` repeats the words until the request is stopped (waiting
     for a grant ends at the stop)."""
@@ -95,7 +74,8 @@ class GatedEngine(_Weightless[str]):
     _backend = "gated"
 
     def __init__(self, gate: Gate, *, endless: bool) -> None:
-        super().__init__(gate)
+        super().__init__()
+        self.gate = gate
         self.endless = endless
 
     async def _prepare(self, model: str, request: EngineRequest) -> str:
@@ -118,13 +98,17 @@ class GatedEngine(_Weightless[str]):
         yield Complete(usage=Usage(completion_tokens=produced, finish_reason=reason))
 
 
-class GatedToolEngine(_Weightless[EngineRequest]):
+class GatedToolEngine(WeightlessEngine[EngineRequest]):
     """Calls the request's first tool, its arguments one fragment per grant, then
     completes with ``tool_calls`` at one more grant."""
 
     _backend = "gated-tools"
     _supports_tools = True
     FRAGMENTS = ('{"city": ', '"Lisbon", ', '"days": ', "3}")
+
+    def __init__(self, gate: Gate) -> None:
+        super().__init__()
+        self.gate = gate
 
     async def _prepare(self, model: str, request: EngineRequest) -> EngineRequest:
         return request
