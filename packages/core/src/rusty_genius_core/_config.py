@@ -28,7 +28,7 @@ from ._limits import (
     Limit,
 )
 from ._record import Record
-from ._validators import Refusal, as_tuple, as_validator, number_in, typed
+from ._validators import Refusal, as_tuple, as_validator, at_most, number_in, typed
 
 __all__ = ["InferenceConfig", "LoadOptions", "Sampling"]
 
@@ -71,8 +71,7 @@ def _stop(value: Any) -> Any:
             raise Refusal(f"must be str, got {s!r}", at=f"[{i}]")
         if not s:
             raise Refusal("must be a non-empty string", at=f"[{i}]")
-    if len(value) > MAX_STOP_STRINGS:
-        raise Refusal(f"allows at most {MAX_STOP_STRINGS} strings, got {len(value)}")
+    at_most(value, MAX_STOP_STRINGS, "strings")
     return value
 
 

@@ -30,6 +30,7 @@ from ._validators import (
     Refusal,
     as_tuple,
     as_validator,
+    at_most,
     decoded,
     each_is,
     enum_converter,
@@ -161,8 +162,7 @@ def _chat(value: Any) -> Any:
 def _tools(value: Any) -> Any:
     if not isinstance(value, tuple):
         raise Refusal(f"must be a sequence of Tool, got {value!r}")
-    if len(value) > MAX_TOOLS:
-        raise Refusal(f"allows at most {MAX_TOOLS} tools, got {len(value)}")
+    at_most(value, MAX_TOOLS, "tools")
     each_is(value, Tool, "a Tool")
     return value
 

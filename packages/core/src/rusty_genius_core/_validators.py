@@ -122,6 +122,12 @@ def number(limit: Limit, *, optional: bool = False) -> Check:
     return check
 
 
+def at_most(value: tuple[Any, ...], limit: int, noun: str) -> None:
+    """Refuse ``value`` when it holds more than ``limit`` items (``noun``: what they are)."""
+    if len(value) > limit:
+        raise Refusal(f"allows at most {limit} {noun}, got {len(value)}")
+
+
 def each_is(value: tuple[Any, ...], kind: type, what: str) -> None:
     """Refuse the first item of ``value`` that is not a ``kind``, naming its index.
 
