@@ -84,6 +84,8 @@ from rusty_genius_core import (
     to_json,
 )
 
+from .strategies import gguf_paths, repo_ids
+
 # ---------------------------------------------------------------- strategies
 
 text = st.text(max_size=40)
@@ -97,13 +99,7 @@ optional_seconds = st.none() | seconds
 seeds = st.none() | st.integers(min_value=0, max_value=2**32 - 1)
 contexts = st.none() | st.integers(min_value=16, max_value=1 << 24)
 
-segments = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,15}", fullmatch=True).filter(
-    lambda s: ".." not in s
-)
-repo_ids = st.builds("{}/{}".format, segments, segments)
-gguf_names = st.builds(
-    lambda dirs, stem: "/".join([*dirs, f"{stem}.gguf"]), st.lists(segments, max_size=2), segments
-)
+gguf_names = gguf_paths(max_dirs=2)
 quantizations = st.from_regex(r"[A-Z0-9_]{1,32}", fullmatch=True)
 revisions = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,40}", fullmatch=True).filter(
     lambda s: ".." not in s
