@@ -487,16 +487,26 @@ def test_serve_max_memory_takes_a_size() -> None:
     assert build_parser().parse_args(["serve"]).max_memory is None
 
 
-@pytest.mark.parametrize("bad", ["0", "-1", "8XB", "lots", "0.1"])
-def test_serve_max_memory_names_a_bad_size(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+_SIZE_RULE = "a positive size such as 8GiB or 512MB"
+_SECONDS_RULE = "a positive number of seconds"
+
+
+@pytest.mark.parametrize(
+    ("flag", "bad", "rule"),
+    [
+        *(("--max-memory", bad, _SIZE_RULE) for bad in ["0", "-1", "8XB", "lots", "0.1"]),
+        *(("--stop-timeout", bad, _SECONDS_RULE) for bad in ["0", "-1", "inf", "nan", "soon"]),
+    ],
+)
+def test_serve_names_a_bad_value(
+    flag: str, bad: str, rule: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     from rusty_genius._cli import build_parser
 
     with pytest.raises(SystemExit) as exit_info:
-        build_parser().parse_args(["serve", "--max-memory", bad])
+        build_parser().parse_args(["serve", flag, bad])
     assert exit_info.value.code == 2
-    assert f"--max-memory must be a positive size such as 8GiB or 512MB, got {bad!r}" in (
-        capsys.readouterr().err
-    )
+    assert f"{flag} must be {rule}, got {bad!r}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
