@@ -860,6 +860,11 @@ def test_out_of_range_names_the_field_path(cls: type, field: str, value: object)
         cls(**kwargs)
 
 
+def _infer(**fields: object) -> dict[str, object]:
+    """An encoded ``BrainstemInput`` of request ``r`` running ``Infer`` on model ``m``."""
+    return {"request_id": "r", "command": {"type": "infer", "model": "m", **fields}}
+
+
 @pytest.mark.parametrize(
     ("encoded", "expected", "error"),
     [
@@ -879,42 +884,19 @@ def test_out_of_range_names_the_field_path(cls: type, field: str, value: object)
             id="model-list-row",
         ),
         pytest.param(
-            {
-                "request_id": "r",
-                "command": {
-                    "type": "infer",
-                    "model": "m",
-                    "prompt": "p",
-                    "config": {"sampling": {"top_k": -1}},
-                },
-            },
+            _infer(prompt="p", config={"sampling": {"top_k": -1}}),
             BrainstemInput,
             "$.command.config.sampling.top_k: must be between 0 and 1048576, got -1",
             id="sampling",
         ),
         pytest.param(
-            {
-                "request_id": "r",
-                "command": {
-                    "type": "infer",
-                    "model": "m",
-                    "prompt": "p",
-                    "config": {"stop": ["a", ""]},
-                },
-            },
+            _infer(prompt="p", config={"stop": ["a", ""]}),
             BrainstemInput,
             "$.command.config.stop[1]: must be a non-empty string",
             id="stop-string",
         ),
         pytest.param(
-            {
-                "request_id": "r",
-                "command": {
-                    "type": "infer",
-                    "model": "m",
-                    "messages": [{"role": "robot", "content": ""}],
-                },
-            },
+            _infer(messages=[{"role": "robot", "content": ""}]),
             BrainstemInput,
             "$.command.messages[0].role: 'robot' is not one of 'system', 'user', 'assistant', 'tool'",
             id="chat-role",
@@ -929,13 +911,13 @@ def test_out_of_range_names_the_field_path(cls: type, field: str, value: object)
             id="progress-past-total",
         ),
         pytest.param(
-            {"request_id": "r", "command": {"type": "infer", "model": "m"}},
+            _infer(),
             BrainstemInput,
             "$.command: Infer needs exactly one of 'prompt' or 'messages'",
             id="infer-neither",
         ),
         pytest.param(
-            {"request_id": "r", "command": {"type": "infer", "model": "m", "messages": []}},
+            _infer(messages=[]),
             BrainstemInput,
             "$.command.messages: must be a non-empty sequence of ChatMessage",
             id="infer-empty-messages",
