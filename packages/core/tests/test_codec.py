@@ -19,10 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import rusty_genius_core
 from rusty_genius_core import (
     Ack,
     AssetComplete,
-    AssetError,
     AssetEvent,
     AssetFailed,
     AssetProgress,
@@ -34,9 +34,7 @@ from rusty_genius_core import (
     ChatMessage,
     Command,
     Complete,
-    ConfigError,
     Content,
-    ContextLengthError,
     Embed,
     Embeddings,
     EngineError,
@@ -49,7 +47,6 @@ from rusty_genius_core import (
     ListModels,
     LoadModel,
     LoadOptions,
-    ManifestError,
     ModelList,
     ModelLoaded,
     ModelSpec,
@@ -58,7 +55,6 @@ from rusty_genius_core import (
     ProcessStart,
     ProtocolError,
     Purpose,
-    RequestCancelledError,
     ResponseFormat,
     ResponseKind,
     Role,
@@ -75,7 +71,6 @@ from rusty_genius_core import (
     ToolChoice,
     ToolChoiceMode,
     Unload,
-    UnsupportedError,
     Usage,
     from_dict,
     from_json,
@@ -306,20 +301,13 @@ model_statuses = st.builds(
 model_lists = st.builds(ModelList, models=st.lists(model_statuses, max_size=3).map(tuple))
 model_loaded = st.builds(ModelLoaded, model=non_blank, load_duration=seconds)
 acks = st.builds(Ack, detail=text)
-error_classes = st.sampled_from(
-    [
-        AssetError,
-        BusyError,
-        ConfigError,
-        EngineError,
-        GeniusError,
-        ManifestError,
-        ProtocolError,
-        RequestCancelledError,
-        UnsupportedError,
-        ContextLengthError,
-    ]
-)
+ERROR_CLASSES = [
+    value
+    for value in (getattr(rusty_genius_core, name) for name in rusty_genius_core.__all__)
+    if isinstance(value, type) and issubclass(value, GeniusError)
+]
+"""Every error class core exports: each crosses the wire as its own type."""
+error_classes = st.sampled_from(ERROR_CLASSES)
 error_reports = st.builds(ErrorReport, error=error_classes, message=non_blank)
 bodies = st.one_of(
     inference_events, asset_events, model_lists, model_loaded, embeddings, acks, error_reports
