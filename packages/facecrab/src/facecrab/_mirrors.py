@@ -51,7 +51,7 @@ _ClientFactory: TypeAlias = "Callable[[], httpx.AsyncClient]"
 """Opens the authority's shared client (httpx is imported only when a download starts)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class MirrorSource:
     """What a mirror fetch needs from the asset authority."""
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["ProgressThrottle"]
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class ProgressThrottle:
     """Turns byte counts into :class:`AssetProgress` events, coalesced but never lost.
 

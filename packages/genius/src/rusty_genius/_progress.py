@@ -83,7 +83,7 @@ class _File:
         return max(0, self.total - self.done) / speed
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class ProgressBar:
     """Renders :data:`AssetEvent` s on ``stream``; ``tty`` picks the redrawn bar.
 
