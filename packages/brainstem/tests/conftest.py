@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 import attrs
 import pytest
 
+from facecrab import AssetAuthority
 from rusty_genius_core import (
     AssetComplete,
     AssetError,
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 
     from rusty_genius_cortex import Engine, StopSignal
     from rusty_genius_stem import Orchestrator
+    from rusty_genius_testhub import LoopbackHub
 
 __all__ = ["hub"]  # the loopback hub fixture, re-exported for test_hub.py
 
@@ -163,6 +166,29 @@ def lab() -> Lab:
 
 
 # -- assets -------------------------------------------------------------------------------
+
+
+async def _no_wait(_seconds: float) -> None:
+    await anyio.lowlevel.checkpoint()
+
+
+@pytest.fixture
+def make_authority(hub: LoopbackHub, tmp_path: Path) -> Callable[..., AssetAuthority]:
+    """A real :class:`AssetAuthority` on ``tmp_path`` against the loopback hub, isolated from
+    the process environment and with no waits between retries."""
+
+    def make(**options: Any) -> AssetAuthority:
+        return AssetAuthority(
+            home=tmp_path / "home",
+            cache=tmp_path / "cache",
+            endpoint=hub.url,
+            token=False,
+            environ={},
+            sleep=_no_wait,
+            **options,
+        )
+
+    return make
 
 
 @attrs.frozen

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import anyio.lowlevel
 import pytest
 
 from facecrab import AssetAuthority, DownloadError, RepoNotFoundError
@@ -31,7 +30,7 @@ from rusty_genius_testhub import fake_gguf
 from rusty_genius_testhub.requests import infer
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
     from pathlib import Path
 
     from conftest import Lab
@@ -44,23 +43,13 @@ TINY_SIZE = 700_001
 OTHER_REF = "acme/other-GGUF:Q8_0"
 
 
-async def no_wait(_seconds: float) -> None:
-    await anyio.lowlevel.checkpoint()
-
-
 @pytest.fixture
-async def authority(hub: LoopbackHub, tmp_path: Path) -> AsyncIterator[AssetAuthority]:
+async def authority(
+    hub: LoopbackHub, make_authority: Callable[..., AssetAuthority]
+) -> AsyncIterator[AssetAuthority]:
     hub.add_repo(TINY, {TINY_FILE: fake_gguf("tiny", TINY_SIZE), "README.md": b"# tiny\n"})
     hub.add_repo("acme/other-GGUF", {"other.Q8_0.gguf": fake_gguf("other", 5000)})
-    async with AssetAuthority(
-        home=tmp_path / "home",
-        cache=tmp_path / "cache",
-        endpoint=hub.url,
-        token=False,
-        environ={},
-        sleep=no_wait,
-        progress_interval=0.0,
-    ) as assets:
+    async with make_authority(progress_interval=0.0) as assets:
         yield assets
 
 

@@ -8,7 +8,7 @@ takes no real time and the unload instants are exact.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -33,6 +33,8 @@ from rusty_genius_stem import (
 from rusty_genius_testhub.requests import finish, infer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from conftest import FakeAssets, Lab
 
 FIVE_MINUTES = 5 * 60.0
@@ -40,13 +42,23 @@ DAY = 24 * 3600.0
 BASE = 1_700_000_000.0
 
 
-def stem(assets: FakeAssets, lab: Lab, strategy: object, **kw: object) -> Orchestrator:
-    return Orchestrator(
-        assets,
-        engine_factory=lab.factory(**kw),  # type: ignore[arg-type]
-        strategy=strategy,  # type: ignore[arg-type]
-        wall_clock=lambda: BASE + anyio.current_time(),
-    )
+@pytest.fixture
+def run_lifecycle(lab: Lab, assets: FakeAssets, run_stem) -> Callable[..., Any]:
+    """``async with run_lifecycle(strategy, **engine) as h``: run a brainstem with that
+    lifecycle strategy, its wall clock ``BASE`` + virtual time, over the lab's engines
+    (``engine``: their delays)."""
+
+    def run(strategy: Any, **engine: Any) -> Any:
+        return run_stem(
+            Orchestrator(
+                assets,
+                engine_factory=lab.factory(**engine),
+                strategy=strategy,
+                wall_clock=lambda: BASE + anyio.current_time(),
+            )
+        )
+
+    return run
 
 
 async def expires_at(h, rid: str) -> float | None:
@@ -66,10 +78,8 @@ def test_default_strategy_is_hibernate_after_five_minutes(assets: FakeAssets) ->
 
 
 @pytest.mark.virtual_time
-async def test_hibernate_unloads_exactly_after_five_idle_minutes(
-    lab: Lab, assets: FakeAssets, run_stem
-) -> None:
-    async with run_stem(stem(assets, lab, HibernateAfter(FIVE_MINUTES))) as h:
+async def test_hibernate_unloads_exactly_after_five_idle_minutes(lab: Lab, run_lifecycle) -> None:
+    async with run_lifecycle(HibernateAfter(FIVE_MINUTES)) as h:
         await h.request("a", infer())
         idle_since = anyio.current_time()
         assert await expires_at(h, "ls") == pytest.approx(BASE + idle_since + FIVE_MINUTES)
@@ -81,11 +91,9 @@ async def test_hibernate_unloads_exactly_after_five_idle_minutes(
 
 
 @pytest.mark.virtual_time
-async def test_hibernate_never_unloads_while_a_request_runs(
-    lab: Lab, assets: FakeAssets, run_stem
-) -> None:
+async def test_hibernate_never_unloads_while_a_request_runs(lab: Lab, run_lifecycle) -> None:
     # 20 tokens at 60 virtual seconds each: the request runs 20 minutes.
-    async with run_stem(stem(assets, lab, HibernateAfter(FIVE_MINUTES), token_delay=60.0)) as h:
+    async with run_lifecycle(HibernateAfter(FIVE_MINUTES), token_delay=60.0) as h:
         started = anyio.current_time()
         final = await h.request("long", infer(" ".join(["word"] * 14)))
         done = anyio.current_time()
@@ -98,9 +106,9 @@ async def test_hibernate_never_unloads_while_a_request_runs(
 
 @pytest.mark.virtual_time
 async def test_idle_clock_stops_when_a_request_arrives_and_restarts_after_it(
-    lab: Lab, assets: FakeAssets, run_stem
+    lab: Lab, run_lifecycle
 ) -> None:
-    async with run_stem(stem(assets, lab, HibernateAfter(FIVE_MINUTES), token_delay=30.0)) as h:
+    async with run_lifecycle(HibernateAfter(FIVE_MINUTES), token_delay=30.0) as h:
         await h.request("first", infer())
         await anyio.sleep(FIVE_MINUTES - 60)  # idle for 4 minutes …
         await h.request("second", infer())  # … then 5+ minutes of work …
@@ -113,10 +121,8 @@ async def test_idle_clock_stops_when_a_request_arrives_and_restarts_after_it(
 
 
 @pytest.mark.virtual_time
-async def test_queued_requests_keep_the_model_loaded(
-    lab: Lab, assets: FakeAssets, run_stem
-) -> None:
-    async with run_stem(stem(assets, lab, HibernateAfter(10.0), token_delay=60.0)) as h:
+async def test_queued_requests_keep_the_model_loaded(lab: Lab, run_lifecycle) -> None:
+    async with run_lifecycle(HibernateAfter(10.0), token_delay=60.0) as h:
         for rid in ("a", "b", "c"):
             await h.send(rid, infer())
         for rid in ("a", "b", "c"):
@@ -127,10 +133,8 @@ async def test_queued_requests_keep_the_model_loaded(
 
 
 @pytest.mark.virtual_time
-async def test_cold_reload_after_hibernation_reports_the_load(
-    lab: Lab, assets: FakeAssets, run_stem
-) -> None:
-    async with run_stem(stem(assets, lab, HibernateAfter(60.0), load_delay=7.0)) as h:
+async def test_cold_reload_after_hibernation_reports_the_load(lab: Lab, run_lifecycle) -> None:
+    async with run_lifecycle(HibernateAfter(60.0), load_delay=7.0) as h:
         first = await h.request("first", infer())
         assert h.bodies("first")[0] == ProcessStart(model="alpha", cold=True)
         assert isinstance(first, Complete)
@@ -149,10 +153,8 @@ async def test_cold_reload_after_hibernation_reports_the_load(
 
 
 @pytest.mark.virtual_time
-async def test_immediate_unloads_after_the_last_request(
-    lab: Lab, assets: FakeAssets, run_stem
-) -> None:
-    async with run_stem(stem(assets, lab, Immediate(), token_delay=1.0)) as h:
+async def test_immediate_unloads_after_the_last_request(lab: Lab, run_lifecycle) -> None:
+    async with run_lifecycle(Immediate(), token_delay=1.0) as h:
         await h.send("a", infer())
         await h.send("b", infer())
         await h.wait_final("a")
@@ -167,10 +169,8 @@ async def test_immediate_unloads_after_the_last_request(
 
 
 @pytest.mark.virtual_time
-async def test_immediate_does_not_unload_right_after_load_model(
-    lab: Lab, assets: FakeAssets, run_stem
-) -> None:
-    async with run_stem(stem(assets, lab, Immediate())) as h:
+async def test_immediate_does_not_unload_right_after_load_model(lab: Lab, run_lifecycle) -> None:
+    async with run_lifecycle(Immediate()) as h:
         await h.request("load", LoadModel(model="alpha"))
         await anyio.sleep(DAY)
         assert lab.log.loaded == ["alpha"]
@@ -181,8 +181,8 @@ async def test_immediate_does_not_unload_right_after_load_model(
 
 
 @pytest.mark.virtual_time
-async def test_keep_alive_never_unloads(lab: Lab, assets: FakeAssets, run_stem) -> None:
-    async with run_stem(stem(assets, lab, KeepAlive())) as h:
+async def test_keep_alive_never_unloads(lab: Lab, run_lifecycle) -> None:
+    async with run_lifecycle(KeepAlive()) as h:
         await h.request("a", infer())
         await anyio.sleep(30 * DAY)
         assert lab.log.loaded == ["alpha"]
@@ -193,10 +193,8 @@ async def test_keep_alive_never_unloads(lab: Lab, assets: FakeAssets, run_stem) 
 
 
 @pytest.mark.virtual_time
-async def test_per_request_keep_alive_overrides_the_strategy(
-    lab: Lab, assets: FakeAssets, run_stem
-) -> None:
-    async with run_stem(stem(assets, lab, HibernateAfter(FIVE_MINUTES))) as h:
+async def test_per_request_keep_alive_overrides_the_strategy(lab: Lab, run_lifecycle) -> None:
+    async with run_lifecycle(HibernateAfter(FIVE_MINUTES)) as h:
         await h.request("ten", infer(keep_alive=10))
         done = anyio.current_time()
         assert await expires_at(h, "ls") == pytest.approx(BASE + done + 10)
@@ -218,8 +216,8 @@ async def test_per_request_keep_alive_overrides_the_strategy(
 
 
 @pytest.mark.virtual_time
-async def test_immediate_with_keep_alive_forever(lab: Lab, assets: FakeAssets, run_stem) -> None:
-    async with run_stem(stem(assets, lab, Immediate())) as h:
+async def test_immediate_with_keep_alive_forever(lab: Lab, run_lifecycle) -> None:
+    async with run_lifecycle(Immediate()) as h:
         await h.request("keep", infer(keep_alive=-1))
         await anyio.sleep(DAY)
         assert lab.log.loaded == ["alpha"]
@@ -229,10 +227,10 @@ async def test_immediate_with_keep_alive_forever(lab: Lab, assets: FakeAssets, r
 
 @pytest.mark.virtual_time
 async def test_load_model_keep_alive_sets_the_idle_time_like_a_requests(
-    lab: Lab, assets: FakeAssets, run_stem
+    lab: Lab, run_lifecycle
 ) -> None:
     # Ollama's load-only request: {"model": ..., "keep_alive": ...} without a prompt.
-    async with run_stem(stem(assets, lab, HibernateAfter(FIVE_MINUTES))) as h:
+    async with run_lifecycle(HibernateAfter(FIVE_MINUTES)) as h:
         loaded = await h.request("ten", LoadModel(model="alpha", keep_alive=10))
         assert isinstance(loaded, ModelLoaded)
         done = anyio.current_time()
@@ -257,9 +255,9 @@ async def test_load_model_keep_alive_sets_the_idle_time_like_a_requests(
 
 @pytest.mark.virtual_time
 async def test_load_model_keep_alive_zero_waits_for_what_runs_and_waits(
-    lab: Lab, assets: FakeAssets, run_stem
+    lab: Lab, run_lifecycle
 ) -> None:
-    async with run_stem(stem(assets, lab, KeepAlive(), token_delay=1.0)) as h:
+    async with run_lifecycle(KeepAlive(), token_delay=1.0) as h:
         await h.request("warm", infer())
         await h.send("a", infer())
         await h.wait_body("a", ProcessStart)

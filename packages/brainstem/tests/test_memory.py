@@ -8,7 +8,8 @@ trio's ``MockClock`` alone; the others run on asyncio and trio.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -32,6 +33,8 @@ from rusty_genius_stem import Orchestrator, open_brainstem
 from rusty_genius_testhub.requests import WORDS, finish, infer
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
     from conftest import FakeAssets, Harness, Lab
 
 
@@ -121,20 +124,25 @@ def _room_for_one(lab: Lab, assets: FakeAssets) -> Orchestrator:
     )
 
 
-async def _beta_waits_for_busy_alpha(h: Harness) -> None:
-    await h.send("a", infer(WORDS, "alpha"))
-    await h.wait_body("a", Content)
-    await h.send("b", infer("x", "beta"))
-    await h.wait_body("b", AssetComplete)  # measured: now it waits for room
-    assert h.final("a") is None
+@contextlib.asynccontextmanager
+async def _beta_waits_for_busy_alpha(
+    lab: Lab, assets: FakeAssets, run_stem: Callable[..., Any]
+) -> AsyncIterator[Harness]:
+    """A brainstem with room for one model: request a runs on alpha, b waits for room."""
+    async with run_stem(_room_for_one(lab, assets)) as h:
+        await h.send("a", infer(WORDS, "alpha"))
+        await h.wait_body("a", Content)
+        await h.send("b", infer("x", "beta"))
+        await h.wait_body("b", AssetComplete)  # measured: now it waits for room
+        assert h.final("a") is None
+        yield h
 
 
 @pytest.mark.virtual_time
 async def test_a_busy_model_is_not_unloaded_the_switch_waits_until_it_is_idle(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
-    async with run_stem(_room_for_one(lab, assets)) as h:
-        await _beta_waits_for_busy_alpha(h)
+    async with _beta_waits_for_busy_alpha(lab, assets, run_stem) as h:
         assert lab.log.loaded == ["alpha"]
         assert finish(await h.wait_final("b")) is FinishReason.STOP
         assert finish(h.final("a")) is FinishReason.STOP  # alpha ran to its end first
@@ -160,8 +168,7 @@ async def test_models_without_weights_count_as_nothing(
 async def test_cancel_while_waiting_for_room_ends_the_request(
     lab: Lab, assets: FakeAssets, run_stem
 ) -> None:
-    async with run_stem(_room_for_one(lab, assets)) as h:
-        await _beta_waits_for_busy_alpha(h)
+    async with _beta_waits_for_busy_alpha(lab, assets, run_stem) as h:
         assert await h.request("cb", Cancel(target="b")) == Ack(detail="cancelled 'b'")
         assert finish(await h.wait_final("b")) is FinishReason.CANCELLED
         assert h.final("a") is None

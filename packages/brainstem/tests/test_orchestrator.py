@@ -54,7 +54,7 @@ from rusty_genius_stem import KeepAlive, Orchestrator
 from rusty_genius_testhub.requests import WORDS, finish, infer
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from conftest import FakeAssets, Lab
 
@@ -118,13 +118,21 @@ async def test_parallelism_above_one_keeps_streams_apart(
             assert h.bodies(rid)[1:-1] == await reference(prompt)
 
 
+@pytest.fixture
+def run_paced(lab: Lab, assets: FakeAssets, run_stem) -> Callable[..., Any]:
+    """``async with run_paced(**config) as h``: run a brainstem with ``config`` over the lab's
+    Pinky engines, each token taking one virtual second."""
+    return lambda **config: run_stem(
+        Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0), **config)
+    )
+
+
 # -- cancellation -------------------------------------------------------------------------
 
 
 @pytest.mark.virtual_time
-async def test_cancel_a_queued_request(lab: Lab, assets: FakeAssets, run_stem) -> None:
-    stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0))
-    async with run_stem(stem) as h:
+async def test_cancel_a_queued_request(run_paced) -> None:
+    async with run_paced() as h:
         await h.send("a", infer(WORDS))
         await h.send("b", infer("queued and cancelled"))
         await h.send("c", infer("queued and served"))
@@ -139,9 +147,8 @@ async def test_cancel_a_queued_request(lab: Lab, assets: FakeAssets, run_stem) -
 
 
 @pytest.mark.virtual_time
-async def test_cancel_a_running_request(lab: Lab, assets: FakeAssets, run_stem) -> None:
-    stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0))
-    async with run_stem(stem) as h:
+async def test_cancel_a_running_request(run_paced) -> None:
+    async with run_paced() as h:
         await h.send("a", infer(WORDS))
         await h.send("b", infer("after the cancel"))
         await h.wait(lambda: contents(h.bodies("a")).count("w") >= 3)
@@ -260,9 +267,8 @@ async def test_engine_factory_failure_is_reported_and_retried(
 
 
 @pytest.mark.virtual_time
-async def test_asset_error_fails_only_that_request(lab: Lab, assets: FakeAssets, run_stem) -> None:
-    stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0), fetch_assets=True)
-    async with run_stem(stem) as h:
+async def test_asset_error_fails_only_that_request(lab: Lab, run_paced) -> None:
+    async with run_paced(fetch_assets=True) as h:
         await h.send("good", infer("fine", model="alpha"))
         await h.send("bad", infer("never", model="broken"))
         await h.send("good2", infer("fine again", model="alpha"))
@@ -335,11 +341,8 @@ async def test_load_model_forwards_asset_events_then_loads(
 
 
 @pytest.mark.virtual_time
-async def test_model_switch_unloads_the_old_engine_first(
-    lab: Lab, assets: FakeAssets, run_stem
-) -> None:
-    stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0))
-    async with run_stem(stem) as h:
+async def test_model_switch_unloads_the_old_engine_first(lab: Lab, run_paced) -> None:
+    async with run_paced() as h:
         await h.send("a1", infer("first alpha", model="alpha"))
         await h.send("b1", infer("then beta", model="beta"))
         await h.send("a2", infer("alpha again", model="alpha"))  # must not overtake b1
@@ -399,9 +402,8 @@ async def test_other_load_options_reload_the_model(lab: Lab, assets: FakeAssets,
 
 
 @pytest.mark.virtual_time
-async def test_unload_waits_for_the_running_request(lab: Lab, assets: FakeAssets, run_stem) -> None:
-    stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0), strategy=KeepAlive())
-    async with run_stem(stem) as h:
+async def test_unload_waits_for_the_running_request(lab: Lab, run_paced) -> None:
+    async with run_paced(strategy=KeepAlive()) as h:
         await h.send("a", infer("running while unloading"))
         await h.wait_body("a", Content)
         assert await h.request("u", Unload(model="alpha")) == Ack(detail="unloaded 'alpha'")
@@ -473,11 +475,8 @@ async def test_list_models_shows_loaded_models_outside_the_registry(
 
 
 @pytest.mark.virtual_time
-async def test_shutdown_cancels_everything_in_flight(
-    lab: Lab, assets: FakeAssets, run_stem
-) -> None:
-    stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0))
-    async with run_stem(stem) as h:
+async def test_shutdown_cancels_everything_in_flight(lab: Lab, run_paced) -> None:
+    async with run_paced() as h:
         for rid in ("a", "b", "c"):
             await h.send(rid, infer(WORDS))
         await h.wait_body("a", Content)
@@ -490,11 +489,8 @@ async def test_shutdown_cancels_everything_in_flight(
 
 
 @pytest.mark.virtual_time
-async def test_shutdown_drain_finishes_in_flight_and_refuses_new_work(
-    lab: Lab, assets: FakeAssets, run_stem
-) -> None:
-    stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0))
-    async with run_stem(stem) as h:
+async def test_shutdown_drain_finishes_in_flight_and_refuses_new_work(run_paced) -> None:
+    async with run_paced() as h:
         await h.send("a", infer("first one"))
         await h.send("b", infer("second one"))
         await h.send("bye", Shutdown(drain=True))
@@ -509,9 +505,8 @@ async def test_shutdown_drain_finishes_in_flight_and_refuses_new_work(
 
 
 @pytest.mark.virtual_time
-async def test_end_of_input_drains_and_returns(lab: Lab, assets: FakeAssets, run_stem) -> None:
-    stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0))
-    async with run_stem(stem) as h:
+async def test_end_of_input_drains_and_returns(run_paced) -> None:
+    async with run_paced() as h:
         await h.send("a", infer("finish me"))
         await h.input.aclose()
         await h.wait(lambda: h.ended)
@@ -536,9 +531,8 @@ async def test_consumer_gone_stops_the_loop_and_unloads(lab: Lab, assets: FakeAs
 
 
 @pytest.mark.virtual_time
-async def test_full_queue_answers_busy(lab: Lab, assets: FakeAssets, run_stem) -> None:
-    stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0), max_queue=2)
-    async with run_stem(stem) as h:
+async def test_full_queue_answers_busy(run_paced) -> None:
+    async with run_paced(max_queue=2) as h:
         await h.send("run", infer("running"))
         await h.wait_body("run", ProcessStart)
         await h.send("q1", infer("waits"))
@@ -554,9 +548,8 @@ async def test_full_queue_answers_busy(lab: Lab, assets: FakeAssets, run_stem) -
 
 
 @pytest.mark.virtual_time
-async def test_duplicate_request_id_is_refused(lab: Lab, assets: FakeAssets, run_stem) -> None:
-    stem = Orchestrator(assets, engine_factory=lab.factory(token_delay=1.0))
-    async with run_stem(stem) as h:
+async def test_duplicate_request_id_is_refused(run_paced) -> None:
+    async with run_paced() as h:
         h.strict = False  # "dup" legitimately gets two final bodies: one per submission
         await h.send("dup", infer("the original"))
         await h.wait_body("dup", ProcessStart)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import anyio.lowlevel
 import pytest
 
-from facecrab import AssetAuthority
 from rusty_genius_core import (
     AssetComplete,
     AssetStarted,
@@ -27,8 +25,10 @@ from rusty_genius_stem import Immediate, open_brainstem
 from rusty_genius_testhub import TEST_MODELS, add_smollm2_repo
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
+    from facecrab import AssetAuthority
     from rusty_genius_cortex import Engine
     from rusty_genius_testhub import LoopbackHub
 
@@ -38,12 +38,11 @@ QUESTION = "What is the capital of France? Answer in one word."
 SMOLLM2 = f"{TEST_MODELS['smollm2'].repo}:{TEST_MODELS['smollm2'].quantization}"
 
 
-async def no_wait(_seconds: float) -> None:
-    await anyio.lowlevel.checkpoint()
-
-
 async def test_smollm2_answers_paris_through_the_brainstem(
-    test_models: dict[str, Path], llama_cpp_module: object, hub: LoopbackHub, tmp_path: Path
+    test_models: dict[str, Path],
+    llama_cpp_module: object,
+    hub: LoopbackHub,
+    make_authority: Callable[..., AssetAuthority],
 ) -> None:
     from rusty_genius_cortex import create_engine
 
@@ -61,14 +60,7 @@ async def test_smollm2_answers_paris_through_the_brainstem(
         return engine
 
     async with (
-        AssetAuthority(
-            home=tmp_path / "home",
-            cache=tmp_path / "cache",
-            endpoint=hub.url,
-            token=False,
-            environ={},
-            sleep=no_wait,
-        ) as assets,
+        make_authority() as assets,
         open_brainstem(assets, engine_factory=llama, strategy=Immediate()) as client,
     ):
         async with client.stream(LoadModel(model=SMOLLM2)) as stream:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import rusty_genius_teaser
 from rusty_genius_testhub.exports import (
-    misplaced_names,
+    export_problems,
     private_module_names,
-    private_modules,
-    unsorted_all,
 )
 
 INTERNAL = {
@@ -23,8 +21,7 @@ INTERNAL = {
 
 
 def test_all_is_sorted_and_complete() -> None:
-    assert not unsorted_all([rusty_genius_teaser, *private_modules(rusty_genius_teaser)])
-    assert not misplaced_names(rusty_genius_teaser, internal=INTERNAL)
+    assert not export_problems(rusty_genius_teaser, internal=INTERNAL)
 
 
 def test_public_classes_and_functions_name_the_package() -> None:

@@ -19,10 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import rusty_genius_core
 from rusty_genius_core import (
     Ack,
     AssetComplete,
-    AssetError,
     AssetEvent,
     AssetFailed,
     AssetProgress,
@@ -34,9 +34,7 @@ from rusty_genius_core import (
     ChatMessage,
     Command,
     Complete,
-    ConfigError,
     Content,
-    ContextLengthError,
     Embed,
     Embeddings,
     EngineError,
@@ -49,7 +47,6 @@ from rusty_genius_core import (
     ListModels,
     LoadModel,
     LoadOptions,
-    ManifestError,
     ModelList,
     ModelLoaded,
     ModelSpec,
@@ -58,7 +55,6 @@ from rusty_genius_core import (
     ProcessStart,
     ProtocolError,
     Purpose,
-    RequestCancelledError,
     ResponseFormat,
     ResponseKind,
     Role,
@@ -75,7 +71,6 @@ from rusty_genius_core import (
     ToolChoice,
     ToolChoiceMode,
     Unload,
-    UnsupportedError,
     Usage,
     from_dict,
     from_json,
@@ -83,6 +78,8 @@ from rusty_genius_core import (
     to_dict,
     to_json,
 )
+
+from .strategies import gguf_paths, repo_ids
 
 # ---------------------------------------------------------------- strategies
 
@@ -97,13 +94,7 @@ optional_seconds = st.none() | seconds
 seeds = st.none() | st.integers(min_value=0, max_value=2**32 - 1)
 contexts = st.none() | st.integers(min_value=16, max_value=1 << 24)
 
-segments = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,15}", fullmatch=True).filter(
-    lambda s: ".." not in s
-)
-repo_ids = st.builds("{}/{}".format, segments, segments)
-gguf_names = st.builds(
-    lambda dirs, stem: "/".join([*dirs, f"{stem}.gguf"]), st.lists(segments, max_size=2), segments
-)
+gguf_names = gguf_paths(max_dirs=2)
 quantizations = st.from_regex(r"[A-Z0-9_]{1,32}", fullmatch=True)
 revisions = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,40}", fullmatch=True).filter(
     lambda s: ".." not in s
@@ -310,20 +301,13 @@ model_statuses = st.builds(
 model_lists = st.builds(ModelList, models=st.lists(model_statuses, max_size=3).map(tuple))
 model_loaded = st.builds(ModelLoaded, model=non_blank, load_duration=seconds)
 acks = st.builds(Ack, detail=text)
-error_classes = st.sampled_from(
-    [
-        AssetError,
-        BusyError,
-        ConfigError,
-        EngineError,
-        GeniusError,
-        ManifestError,
-        ProtocolError,
-        RequestCancelledError,
-        UnsupportedError,
-        ContextLengthError,
-    ]
-)
+ERROR_CLASSES = [
+    value
+    for value in (getattr(rusty_genius_core, name) for name in rusty_genius_core.__all__)
+    if isinstance(value, type) and issubclass(value, GeniusError)
+]
+"""Every error class core exports: each crosses the wire as its own type."""
+error_classes = st.sampled_from(ERROR_CLASSES)
 error_reports = st.builds(ErrorReport, error=error_classes, message=non_blank)
 bodies = st.one_of(
     inference_events, asset_events, model_lists, model_loaded, embeddings, acks, error_reports
@@ -864,6 +848,11 @@ def test_out_of_range_names_the_field_path(cls: type, field: str, value: object)
         cls(**kwargs)
 
 
+def _infer(**fields: object) -> dict[str, object]:
+    """An encoded ``BrainstemInput`` of request ``r`` running ``Infer`` on model ``m``."""
+    return {"request_id": "r", "command": {"type": "infer", "model": "m", **fields}}
+
+
 @pytest.mark.parametrize(
     ("encoded", "expected", "error"),
     [
@@ -883,42 +872,19 @@ def test_out_of_range_names_the_field_path(cls: type, field: str, value: object)
             id="model-list-row",
         ),
         pytest.param(
-            {
-                "request_id": "r",
-                "command": {
-                    "type": "infer",
-                    "model": "m",
-                    "prompt": "p",
-                    "config": {"sampling": {"top_k": -1}},
-                },
-            },
+            _infer(prompt="p", config={"sampling": {"top_k": -1}}),
             BrainstemInput,
             "$.command.config.sampling.top_k: must be between 0 and 1048576, got -1",
             id="sampling",
         ),
         pytest.param(
-            {
-                "request_id": "r",
-                "command": {
-                    "type": "infer",
-                    "model": "m",
-                    "prompt": "p",
-                    "config": {"stop": ["a", ""]},
-                },
-            },
+            _infer(prompt="p", config={"stop": ["a", ""]}),
             BrainstemInput,
             "$.command.config.stop[1]: must be a non-empty string",
             id="stop-string",
         ),
         pytest.param(
-            {
-                "request_id": "r",
-                "command": {
-                    "type": "infer",
-                    "model": "m",
-                    "messages": [{"role": "robot", "content": ""}],
-                },
-            },
+            _infer(messages=[{"role": "robot", "content": ""}]),
             BrainstemInput,
             "$.command.messages[0].role: 'robot' is not one of 'system', 'user', 'assistant', 'tool'",
             id="chat-role",
@@ -933,13 +899,13 @@ def test_out_of_range_names_the_field_path(cls: type, field: str, value: object)
             id="progress-past-total",
         ),
         pytest.param(
-            {"request_id": "r", "command": {"type": "infer", "model": "m"}},
+            _infer(),
             BrainstemInput,
             "$.command: Infer needs exactly one of 'prompt' or 'messages'",
             id="infer-neither",
         ),
         pytest.param(
-            {"request_id": "r", "command": {"type": "infer", "model": "m", "messages": []}},
+            _infer(messages=[]),
             BrainstemInput,
             "$.command.messages: must be a non-empty sequence of ChatMessage",
             id="infer-empty-messages",

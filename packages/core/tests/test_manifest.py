@@ -21,15 +21,11 @@ from rusty_genius_core import (
     merge_manifests,
 )
 
+from .strategies import gguf_paths, repo_ids, segments
+
 SLOW_OK = settings(deadline=None)
 
-segments = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,15}", fullmatch=True).filter(
-    lambda s: ".." not in s
-)
-repo_ids = st.builds("{}/{}".format, segments, segments)
-relative_paths = st.builds(
-    lambda dirs, stem: "/".join([*dirs, f"{stem}.gguf"]), st.lists(segments, max_size=3), segments
-)
+relative_paths = gguf_paths(max_dirs=3)
 quantizations = st.from_regex(r"[A-Za-z0-9_]{1,32}", fullmatch=True)
 aliases = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,30}", fullmatch=True).filter(
     lambda s: ".." not in s

@@ -154,16 +154,22 @@ async def test_the_first_request_after_a_load_is_cold_and_pays_for_it() -> None:
     assert engine.log == ["load m", "a", "b", "closed", "a", "b", "closed", "unload"]
 
 
-async def test_the_turn_is_released_before_complete() -> None:
+@pytest.fixture
+async def words() -> Words:
+    """A :class:`Words` engine with model ``m`` loaded."""
     engine = Words()
     await engine.load("m", None, LoadOptions())
-    held = engine.infer(prompt="one two", config=InferenceConfig())
+    return engine
+
+
+async def test_the_turn_is_released_before_complete(words: Words) -> None:
+    held = words.infer(prompt="one two", config=InferenceConfig())
     async with aclosing(held):
         async for event in held:
             if isinstance(event, Complete):
                 break  # parked at Complete: the next request must not wait for us
         with anyio.fail_after(10):  # a hang guard, not a timing assertion
-            other = await collect(engine.infer(prompt="three", config=InferenceConfig()))
+            other = await collect(words.infer(prompt="three", config=InferenceConfig()))
     assert [e for e in other if isinstance(e, Content)] == [Content(text="three")]
 
 
@@ -191,21 +197,21 @@ async def test_serialized_requests_take_turns_and_others_interleave(serialize: b
     assert (body == ["a"] * 4 + ["b"] * 4) is serialize
 
 
-async def test_closing_early_closes_the_generation_and_a_missing_complete_is_an_error() -> None:
-    engine = Words()
-    await engine.load("m", None, LoadOptions())
-    stream = engine.infer(prompt="a b c", config=InferenceConfig())
+async def test_closing_early_closes_the_generation_and_a_missing_complete_is_an_error(
+    words: Words,
+) -> None:
+    stream = words.infer(prompt="a b c", config=InferenceConfig())
     async with aclosing(stream):
         async for event in stream:
             if isinstance(event, Content):
                 break
-    assert engine.log[-2:] == ["a", "closed"]
-    engine.complete = False
+    assert words.log[-2:] == ["a", "closed"]
+    words.complete = False
     with pytest.raises(EngineError, match="words engine ended a request without a result"):
-        await collect(engine.infer(prompt="a", config=InferenceConfig()))
+        await collect(words.infer(prompt="a", config=InferenceConfig()))
     # The turn was given back on both paths.
-    engine.complete = True
-    assert len(await collect(engine.infer(prompt="a", config=InferenceConfig()))) == 3
+    words.complete = True
+    assert len(await collect(words.infer(prompt="a", config=InferenceConfig()))) == 3
 
 
 def test_a_stop_signal_is_made_and_read_outside_any_loop() -> None:

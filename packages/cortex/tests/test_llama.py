@@ -37,6 +37,8 @@ from rusty_genius_core import (
 from rusty_genius_cortex import Engine, LlamaEngine, StopSignal
 from rusty_genius_testhub.engines import collect, final, text_of
 
+from .conftest import loaded_llama
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -70,22 +72,8 @@ def rss_mib() -> float:
 
 
 @pytest.fixture(scope="module")
-def smol_path(test_models: dict[str, Path], llama_cpp_module: object) -> Path:
-    return test_models["smollm2"]
-
-
-@pytest.fixture(scope="module")
 def gemma_path(test_models: dict[str, Path], llama_cpp_module: object) -> Path:
     return test_models["gemma3"]
-
-
-@pytest.fixture(scope="module")
-def smol(smol_path: Path) -> Iterator[LlamaEngine]:
-    """SmolLM2 loaded once for the module (on a throwaway loop; each test's loop may use it)."""
-    engine = LlamaEngine()
-    anyio.run(engine.load, "smollm2", smol_path, LoadOptions(context_size=2048))
-    yield engine
-    anyio.run(engine.unload)
 
 
 @pytest.fixture(scope="module")
@@ -98,10 +86,8 @@ def smol_reference(smol_path: Path, llama_cpp_module: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def gemma(gemma_path: Path) -> Iterator[LlamaEngine]:
-    engine = LlamaEngine()
-    anyio.run(engine.load, "gemma3", gemma_path, LoadOptions(context_size=512))
-    yield engine
-    anyio.run(engine.unload)
+    with loaded_llama("gemma3", gemma_path, LoadOptions(context_size=512)) as engine:
+        yield engine
 
 
 # --- answers and parity with llama-cpp-python ------------------------------------------------

@@ -26,7 +26,6 @@ from rusty_genius_core import (
     FinishReason,
     InferenceConfig,
     InferenceEvent,
-    LoadOptions,
     ResponseFormat,
     Sampling,
     Tool,
@@ -35,11 +34,11 @@ from rusty_genius_core import (
     ToolChoice,
     ToolChoiceMode,
 )
-from rusty_genius_cortex import LlamaEngine
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
+
+    from rusty_genius_cortex import LlamaEngine
 
 pytestmark = pytest.mark.real
 
@@ -239,19 +238,6 @@ def max_bytes(schema: dict[str, Any]) -> int:
         return 5
     assert kind == "null"
     return 4
-
-
-@pytest.fixture(scope="module")
-def smol_path(test_models: dict[str, Path], llama_cpp_module: object) -> Path:
-    return test_models["smollm2"]
-
-
-@pytest.fixture(scope="module")
-def smol(smol_path: Path) -> Iterator[LlamaEngine]:
-    engine = LlamaEngine()
-    anyio.run(engine.load, "smollm2", smol_path, LoadOptions(context_size=2048))
-    yield engine
-    anyio.run(engine.unload)
 
 
 async def collect(engine: LlamaEngine, **kwargs: Any) -> list[InferenceEvent]:

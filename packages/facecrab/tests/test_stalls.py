@@ -80,38 +80,39 @@ async def test_a_silent_hub_is_given_up_on_with_what_it_sent(
 
 
 @pytest.mark.virtual_time
-async def test_a_dripping_hub_ends_in_the_stall_error(
-    hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
+@pytest.mark.parametrize(
+    ("options", "pattern"),
+    [
+        pytest.param(
+            # One byte every 20 s: a read timeout never fires; the minimum rate does.
+            {"stall_timeout": 60, "min_rate": 100, "retry": RetryPolicy(attempts=1)},
+            rf"{re.escape(Q4)}: giving up after 2 failed attempts in a row at byte \d+ of {SIZE}: "
+            r"the hub sent 100\d bytes in 60 s, under the minimum of 100 bytes/s \(min_rate\)\. "
+            r"The partial file is kept: pulling again resumes from byte \d+; if the link is this "
+            r"slow, raise GENIUS_STALL_TIMEOUT or lower GENIUS_MIN_RATE",
+            id="the-stall-error",
+        ),
+        pytest.param(
+            # With min_rate=0 every byte is progress: only the overall deadline ends the drip.
+            {"stall_timeout": 60, "min_rate": 0, "attempt_deadline": 300},
+            rf"{re.escape(Q4)}: the download did not finish within 300 s \(attempt_deadline\) and "
+            rf"was stopped at byte 10\d\d of {SIZE}\. The partial file is kept: pulling again "
+            r"resumes from byte 10\d\d; for a slow link raise GENIUS_ATTEMPT_DEADLINE",
+            id="the-attempt-deadline",
+        ),
+    ],
+)
+async def test_a_dripping_hub_ends_in_the_limit_that_stops_it(
+    hub: LoopbackHub,
+    tiny_repo: HubRepo,
+    make_authority: Callable[..., AssetAuthority],
+    options: dict[str, Any],
+    pattern: str,
 ) -> None:
-    """One byte every 20 s: a read timeout never fires; the minimum rate does."""
+    """A hub that drips one byte every 20 s is stopped by the limit the options leave."""
     hub.drip(Q4, 1000, 20.0, times=None)
-    message = await _download_error(
-        make_authority, stall_timeout=60, min_rate=100, retry=RetryPolicy(attempts=1)
-    )
-    assert re.fullmatch(
-        rf"{re.escape(Q4)}: giving up after 2 failed attempts in a row at byte \d+ of {SIZE}: "
-        r"the hub sent 100\d bytes in 60 s, under the minimum of 100 bytes/s \(min_rate\)\. "
-        r"The partial file is kept: pulling again resumes from byte \d+; if the link is this "
-        r"slow, raise GENIUS_STALL_TIMEOUT or lower GENIUS_MIN_RATE",
-        message,
-    ), message
-
-
-@pytest.mark.virtual_time
-async def test_the_attempt_deadline_ends_a_download_that_keeps_crawling(
-    hub: LoopbackHub, tiny_repo: HubRepo, make_authority: Callable[..., AssetAuthority]
-) -> None:
-    """With ``min_rate=0`` every byte is progress: only the overall deadline ends the drip."""
-    hub.drip(Q4, 1000, 20.0, times=None)
-    message = await _download_error(
-        make_authority, stall_timeout=60, min_rate=0, attempt_deadline=300
-    )
-    assert re.fullmatch(
-        rf"{re.escape(Q4)}: the download did not finish within 300 s \(attempt_deadline\) and "
-        rf"was stopped at byte 10\d\d of {SIZE}\. The partial file is kept: pulling again "
-        r"resumes from byte 10\d\d; for a slow link raise GENIUS_ATTEMPT_DEADLINE",
-        message,
-    ), message
+    message = await _download_error(make_authority, **options)
+    assert re.fullmatch(pattern, message), message
 
 
 async def test_retry_after_is_honoured_and_bounded(

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import pytest
@@ -46,20 +46,17 @@ __all__ = [
 SMOLLM2 = TEST_MODELS["smollm2"]
 SMOLLM2_REF = f"{SMOLLM2.repo}:{SMOLLM2.quantization}"
 CLOSED_ENDPOINT = "http://127.0.0.1:9"  # the discard port: nothing listens, connect is refused
+_Job = TypeVar("_Job")
 
 
 # -- a paced engine -----------------------------------------------------------------------
 
 
-class Pacer:
-    """Grants tokens to :class:`PacedEngine` s one permit at a time and records their ends."""
+class Gate:
+    """Tokens granted one permit at a time (from a test's thread, through a portal)."""
 
     def __init__(self) -> None:
         self._send, self._receive = anyio.create_memory_object_stream[None](1000)
-        self.stops: list[StopSignal | None] = []
-        self.finished: list[FinishReason] = []
-        self.started = 0
-        self._changed = anyio.Event()
 
     async def grant(self, n: int = 1) -> None:
         for _ in range(n):
@@ -67,6 +64,21 @@ class Pacer:
 
     async def permit(self) -> None:
         await self._receive.receive()
+
+    def close(self) -> None:
+        self._send.close()
+        self._receive.close()
+
+
+class Pacer(Gate):
+    """Grants tokens to :class:`PacedEngine` s one permit at a time and records their ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stops: list[StopSignal | None] = []
+        self.finished: list[FinishReason] = []
+        self.started = 0
+        self._changed = anyio.Event()
 
     def _touch(self) -> None:
         self._changed.set()
@@ -85,16 +97,26 @@ class Pacer:
         while not condition():
             await self._changed.wait()
 
-    def close(self) -> None:
-        self._send.close()
-        self._receive.close()
-
     def factory(self, *, load_fault: Exception | None = None) -> Callable[[], PacedEngine]:
         """An engine factory for ``Genius(engine_factory=...)``."""
         return lambda: PacedEngine(self, load_fault=load_fault)
 
 
-class PacedEngine(EngineBase[str]):
+class WeightlessEngine(EngineBase[_Job]):
+    """A test engine with nothing to load: loading and unloading only do the bookkeeping."""
+
+    _needs_weights = False
+
+    async def _load_model(
+        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
+    ) -> None:
+        pass
+
+    async def _unload_model(self) -> None:
+        pass
+
+
+class PacedEngine(WeightlessEngine[str]):
     """Echoes the prompt word by word; each word waits for a permit from the :class:`Pacer`,
     then checks the stop signal, as real engines check it between tokens.
 
@@ -102,7 +124,6 @@ class PacedEngine(EngineBase[str]):
     """
 
     _backend = "paced"
-    _needs_weights = False
 
     def __init__(self, pacer: Pacer, *, load_fault: Exception | None = None) -> None:
         super().__init__(serialize=False)
@@ -112,14 +133,6 @@ class PacedEngine(EngineBase[str]):
     def _check_load(self, name: str, path: Path | None) -> None:
         if self.load_fault is not None:
             raise self.load_fault
-
-    async def _load_model(
-        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
-    ) -> None:
-        pass
-
-    async def _unload_model(self) -> None:
-        pass
 
     async def _prepare(self, model: str, request: EngineRequest) -> str:
         if request.prompt is not None:

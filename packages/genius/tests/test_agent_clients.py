@@ -15,7 +15,7 @@ import json
 import math
 import struct
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 import httpx
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from rusty_genius_testhub import LoopbackHub
 
 MODEL = "pinky-agent"
+T = TypeVar("T")
 WEATHER_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -131,24 +132,33 @@ def _openai(url: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
 
 
+async def _with_openai(served: Callable[[], Any], work: Callable[[openai.OpenAI], T]) -> T:
+    """What ``work`` returns, run in a thread with an OpenAI client of a server started for it."""
+    async with served() as url:
+
+        def call() -> T:
+            with _openai(url) as client:
+                return work(client)
+
+        result: T = await anyio.to_thread.run_sync(call)
+    return result
+
+
 # -- OpenAI: tools ------------------------------------------------------------------------------
 
 
 async def test_openai_tool_call_auto_is_a_call_valid_for_the_schema(
     served: Callable[[], Any],
 ) -> None:
-    async with served() as url:
+    def work(client: openai.OpenAI) -> Any:
+        return client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": QUESTION}],
+            tools=TOOLS,  # type: ignore[arg-type]
+            tool_choice="auto",
+        )
 
-        def work() -> Any:
-            with _openai(url) as client:
-                return client.chat.completions.create(
-                    model=MODEL,
-                    messages=[{"role": "user", "content": QUESTION}],
-                    tools=TOOLS,  # type: ignore[arg-type]
-                    tool_choice="auto",
-                )
-
-        reply = await in_thread(work)
+    reply = await _with_openai(served, work)
     choice = reply.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content is None
@@ -164,40 +174,34 @@ async def test_openai_tool_call_auto_is_a_call_valid_for_the_schema(
 
 
 async def test_openai_named_tool_choice_calls_that_tool(served: Callable[[], Any]) -> None:
-    async with served() as url:
+    def work(client: openai.OpenAI) -> Any:
+        return client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "What time is it in Tokyo?"}],
+            tools=TOOLS,  # type: ignore[arg-type]
+            tool_choice={"type": "function", "function": {"name": "get_time"}},
+        )
 
-        def work() -> Any:
-            with _openai(url) as client:
-                return client.chat.completions.create(
-                    model=MODEL,
-                    messages=[{"role": "user", "content": "What time is it in Tokyo?"}],
-                    tools=TOOLS,  # type: ignore[arg-type]
-                    tool_choice={"type": "function", "function": {"name": "get_time"}},
-                )
-
-        reply = await in_thread(work)
+    reply = await _with_openai(served, work)
     (call,) = reply.choices[0].message.tool_calls
     assert call.function.name == "get_time"
     assert json.loads(call.function.arguments) == {"timezone": "What time is it in Tokyo?"}
 
 
 async def test_openai_streams_tool_call_deltas_as_openai_does(served: Callable[[], Any]) -> None:
-    async with served() as url:
+    def work(client: openai.OpenAI) -> list[Any]:
+        return list(
+            client.chat.completions.create(
+                model=MODEL,
+                messages=[{"role": "user", "content": QUESTION}],
+                tools=TOOLS,  # type: ignore[arg-type]
+                tool_choice="required",
+                parallel_tool_calls=False,
+                stream=True,
+            )
+        )
 
-        def work() -> list[Any]:
-            with _openai(url) as client:
-                return list(
-                    client.chat.completions.create(
-                        model=MODEL,
-                        messages=[{"role": "user", "content": QUESTION}],
-                        tools=TOOLS,  # type: ignore[arg-type]
-                        tool_choice="required",
-                        parallel_tool_calls=False,
-                        stream=True,
-                    )
-                )
-
-        chunks = await in_thread(work)
+    chunks = await _with_openai(served, work)
     deltas = [d for c in chunks if c.choices for d in (c.choices[0].delta.tool_calls or [])]
     first, *rest = deltas
     assert (first.index, first.type, first.function.name) == (0, "function", "get_weather")
@@ -212,27 +216,24 @@ async def test_openai_streams_tool_call_deltas_as_openai_does(served: Callable[[
 
 
 async def test_openai_tool_result_goes_back_to_the_model(served: Callable[[], Any]) -> None:
-    async with served() as url:
+    def work(client: openai.OpenAI) -> Any:
+        first = client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": QUESTION}],
+            tools=TOOLS,  # type: ignore[arg-type]
+        )
+        call = first.choices[0].message.tool_calls[0]
+        return client.chat.completions.create(
+            model=MODEL,
+            messages=[
+                {"role": "user", "content": QUESTION},
+                first.choices[0].message.model_dump(exclude_none=True),  # type: ignore[list-item]
+                {"role": "tool", "tool_call_id": call.id, "content": "Sunny, 24 C"},
+            ],
+            tools=TOOLS,  # type: ignore[arg-type]
+        )
 
-        def work() -> Any:
-            with _openai(url) as client:
-                first = client.chat.completions.create(
-                    model=MODEL,
-                    messages=[{"role": "user", "content": QUESTION}],
-                    tools=TOOLS,  # type: ignore[arg-type]
-                )
-                call = first.choices[0].message.tool_calls[0]
-                return client.chat.completions.create(
-                    model=MODEL,
-                    messages=[
-                        {"role": "user", "content": QUESTION},
-                        first.choices[0].message.model_dump(exclude_none=True),  # type: ignore[list-item]
-                        {"role": "tool", "tool_call_id": call.id, "content": "Sunny, 24 C"},
-                    ],
-                    tools=TOOLS,  # type: ignore[arg-type]
-                )
-
-        reply = await in_thread(work)
+    reply = await _with_openai(served, work)
     assert reply.choices[0].finish_reason == "stop"
     assert reply.choices[0].message.content == "Sunny, 24 C"
     assert not reply.choices[0].message.tool_calls
@@ -271,26 +272,23 @@ async def test_openai_refuses_a_choice_naming_an_unknown_tool(served: Callable[[
 
 
 async def test_openai_json_object_and_json_schema(served: Callable[[], Any]) -> None:
-    async with served() as url:
+    def work(client: openai.OpenAI) -> tuple[Any, Any]:
+        loose = client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "Describe a person as JSON"}],
+            response_format={"type": "json_object"},
+        )
+        strict = client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "Describe a person"}],
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "person", "schema": PERSON_SCHEMA, "strict": True},
+            },
+        )
+        return loose, strict
 
-        def work() -> tuple[Any, Any]:
-            with _openai(url) as client:
-                loose = client.chat.completions.create(
-                    model=MODEL,
-                    messages=[{"role": "user", "content": "Describe a person as JSON"}],
-                    response_format={"type": "json_object"},
-                )
-                strict = client.chat.completions.create(
-                    model=MODEL,
-                    messages=[{"role": "user", "content": "Describe a person"}],
-                    response_format={
-                        "type": "json_schema",
-                        "json_schema": {"name": "person", "schema": PERSON_SCHEMA, "strict": True},
-                    },
-                )
-                return loose, strict
-
-        loose, strict = await in_thread(work)
+    loose, strict = await _with_openai(served, work)
     assert json.loads(loose.choices[0].message.content) == {"echo": "Describe a person as JSON"}
     person = json.loads(strict.choices[0].message.content)
     jsonschema.validate(person, PERSON_SCHEMA)
@@ -300,17 +298,14 @@ async def test_openai_json_object_and_json_schema(served: Callable[[], Any]) -> 
 
 
 async def test_openai_parse_with_a_pydantic_model(served: Callable[[], Any]) -> None:
-    async with served() as url:
+    def work(client: openai.OpenAI) -> Any:
+        return client.chat.completions.parse(
+            model=MODEL,
+            messages=[{"role": "user", "content": "Tell me about Lisbon"}],
+            response_format=City,
+        )
 
-        def work() -> Any:
-            with _openai(url) as client:
-                return client.chat.completions.parse(
-                    model=MODEL,
-                    messages=[{"role": "user", "content": "Tell me about Lisbon"}],
-                    response_format=City,
-                )
-
-        reply = await in_thread(work)
+    reply = await _with_openai(served, work)
     city = reply.choices[0].message.parsed
     assert isinstance(city, City)
     assert city.population == 1000

@@ -22,6 +22,8 @@ from rusty_genius.protocol import from_dict
 from rusty_genius_testhub import TEST_MODELS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rusty_genius_testhub import LoopbackHub
 
 SMOLLM2 = TEST_MODELS["smollm2"]
@@ -58,6 +60,22 @@ def wait_until_blocked_reading_stdin(pid: int) -> None:
                 return
         time.sleep(0.01)  # polling an outside state; nothing here can notify us
     raise AssertionError(f"no thread of {pid} blocked reading stdin within 60 s")
+
+
+def interrupt_once_reading_stdin(
+    process: subprocess.Popen[bytes], ready: Callable[[bytes], bool]
+) -> bytes:
+    """Read ``process``'s stderr until ``ready`` says so, then send SIGINT once a thread is
+    blocked reading stdin; what stderr said so far."""
+    assert process.stderr is not None
+    seen = b""
+    while not ready(seen):
+        chunk = os.read(process.stderr.fileno(), 4096)
+        assert chunk, seen
+        seen += chunk
+    wait_until_blocked_reading_stdin(process.pid)
+    process.send_signal(signal.SIGINT)
+    return seen
 
 
 def one_error_line(stderr: str) -> str:
@@ -421,14 +439,8 @@ def test_ctrl_c_at_the_chat_prompt_exits_130_at_once(offline_cli, async_backend:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         ) as chat:
-            assert chat.stderr is not None
-            seen = b""
-            while not seen.endswith(b">>> "):  # waiting for a line from the terminal
-                chunk = os.read(chat.stderr.fileno(), 4096)
-                assert chunk, seen
-                seen += chunk
-            wait_until_blocked_reading_stdin(chat.pid)
-            chat.send_signal(signal.SIGINT)
+            # waiting for a line from the terminal
+            interrupt_once_reading_stdin(chat, lambda seen: seen.endswith(b">>> "))
             # nothing is typed: a reader thread still blocked on the terminal must not hold it
             try:
                 _, err = chat.communicate(timeout=30)
@@ -452,13 +464,9 @@ def test_ctrl_c_while_run_waits_for_a_piped_prompt_exits_130_at_once(offline_cli
     ) as run:
         assert run.stdin is not None
         assert run.stderr is not None
-        seen = b""
-        while b"reading the prompt from stdin\n" not in seen:
-            chunk = os.read(run.stderr.fileno(), 4096)
-            assert chunk, seen
-            seen += chunk
-        wait_until_blocked_reading_stdin(run.pid)
-        run.send_signal(signal.SIGINT)
+        seen = interrupt_once_reading_stdin(
+            run, lambda seen: b"reading the prompt from stdin\n" in seen
+        )
         try:
             run.wait(timeout=30)  # stdin stays open: only the signal can end it
         except subprocess.TimeoutExpired:
@@ -479,16 +487,26 @@ def test_serve_max_memory_takes_a_size() -> None:
     assert build_parser().parse_args(["serve"]).max_memory is None
 
 
-@pytest.mark.parametrize("bad", ["0", "-1", "8XB", "lots", "0.1"])
-def test_serve_max_memory_names_a_bad_size(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+_SIZE_RULE = "a positive size such as 8GiB or 512MB"
+_SECONDS_RULE = "a positive number of seconds"
+
+
+@pytest.mark.parametrize(
+    ("flag", "bad", "rule"),
+    [
+        *(("--max-memory", bad, _SIZE_RULE) for bad in ["0", "-1", "8XB", "lots", "0.1"]),
+        *(("--stop-timeout", bad, _SECONDS_RULE) for bad in ["0", "-1", "inf", "nan", "soon"]),
+    ],
+)
+def test_serve_names_a_bad_value(
+    flag: str, bad: str, rule: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     from rusty_genius._cli import build_parser
 
     with pytest.raises(SystemExit) as exit_info:
-        build_parser().parse_args(["serve", "--max-memory", bad])
+        build_parser().parse_args(["serve", flag, bad])
     assert exit_info.value.code == 2
-    assert f"--max-memory must be a positive size such as 8GiB or 512MB, got {bad!r}" in (
-        capsys.readouterr().err
-    )
+    assert f"{flag} must be {rule}, got {bad!r}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

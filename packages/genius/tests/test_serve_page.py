@@ -22,7 +22,6 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import attrs
 import jsonschema
 import pytest
@@ -32,15 +31,15 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from rusty_genius import Complete, Content, FinishReason, Genius, InferenceEvent, Usage
 from rusty_genius.server import GeniusApp, create_app, open_server
 from rusty_genius_core import ToolCallDelta
-from rusty_genius_cortex import EngineBase, EngineRequest
+from rusty_genius_cortex import EngineRequest
 from rusty_genius_testhub import TEST_MODELS, fake_gguf
+
+from .conftest import Gate, WeightlessEngine
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 
-    from rusty_genius.assets import ModelSpec
     from rusty_genius.engines import StopSignal
-    from rusty_genius_core import LoadOptions
     from rusty_genius_cortex import UsageMeter
     from rusty_genius_testhub import LoopbackHub
 
@@ -67,44 +66,17 @@ expect.set_options(timeout=TIMEOUT_MS)  # the machine is shared: Playwright's 5 
 # -- a gated engine: one token per grant, until told to stop -------------------------------
 
 
-class Gate:
-    """Tokens for :class:`GatedEngine`, granted from the test's thread through the portal."""
-
-    def __init__(self) -> None:
-        self._send, self._receive = anyio.create_memory_object_stream[None](1000)
-
-    async def grant(self, n: int = 1) -> None:
-        for _ in range(n):
-            await self._send.send(None)
-
-    async def permit(self) -> None:
-        await self._receive.receive()
-
-    def close(self) -> None:
-        self._send.close()
-        self._receive.close()
-
-
-class GatedEngine(EngineBase[str]):
+class GatedEngine(WeightlessEngine[str]):
     """Echoes the last message word by word, each word after a grant, and completes at
     one more grant; ``endless`` repeats the words until the request is stopped (waiting
     for a grant ends at the stop)."""
 
     _backend = "gated"
-    _needs_weights = False
 
     def __init__(self, gate: Gate, *, endless: bool) -> None:
         super().__init__()
         self.gate = gate
         self.endless = endless
-
-    async def _load_model(
-        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
-    ) -> None:
-        pass
-
-    async def _unload_model(self) -> None:
-        pass
 
     async def _prepare(self, model: str, request: EngineRequest) -> str:
         return request.messages[-1].content if request.messages else request.prompt or ""
@@ -126,26 +98,17 @@ class GatedEngine(EngineBase[str]):
         yield Complete(usage=Usage(completion_tokens=produced, finish_reason=reason))
 
 
-class GatedToolEngine(EngineBase[EngineRequest]):
+class GatedToolEngine(WeightlessEngine[EngineRequest]):
     """Calls the request's first tool, its arguments one fragment per grant, then
     completes with ``tool_calls`` at one more grant."""
 
     _backend = "gated-tools"
-    _needs_weights = False
     _supports_tools = True
     FRAGMENTS = ('{"city": ', '"Lisbon", ', '"days": ', "3}")
 
     def __init__(self, gate: Gate) -> None:
         super().__init__()
         self.gate = gate
-
-    async def _load_model(
-        self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None
-    ) -> None:
-        pass
-
-    async def _unload_model(self) -> None:
-        pass
 
     async def _prepare(self, model: str, request: EngineRequest) -> EngineRequest:
         return request

@@ -133,7 +133,16 @@ def _lock(tmp_path: Path, body: str) -> Path:
     return path
 
 
-SYNTHETIC = """
+def _pypi_package(name: str, version: str, more: str = "") -> str:
+    """One ``[[package]]`` from PyPI in a uv.lock (braces doubled: SYNTHETIC is formatted)."""
+    return (
+        f'\n[[package]]\nname = "{name}"\nversion = "{version}"\n'
+        f'source = {{{{ registry = "https://pypi.org/simple" }}}}\n{more}'
+    )
+
+
+SYNTHETIC = (
+    """
 [[package]]
 name = "facecrab"
 version = "0.1.0"
@@ -142,41 +151,20 @@ dependencies = [{{ name = "huggingface-hub" }}]
 
 [package.dev-dependencies]
 dev = [{{ name = "aiohttp" }}]
-
-[[package]]
-name = "huggingface-hub"
-version = "0.30.0"
-source = {{ registry = "https://pypi.org/simple" }}
-dependencies = [{{ name = "{hub_dep}" }}, {{ name = "plugins", extra = [{extras}] }}]
-
-[[package]]
-name = "Requests"
-version = "2.32.3"
-source = {{ registry = "https://pypi.org/simple" }}
-
-[[package]]
-name = "filelock"
-version = "3.16.1"
-source = {{ registry = "https://pypi.org/simple" }}
-
-[[package]]
-name = "plugins"
-version = "1.0"
-source = {{ registry = "https://pypi.org/simple" }}
-
-[package.optional-dependencies]
-speed = [{{ name = "uvloop" }}]
-
-[[package]]
-name = "uvloop"
-version = "0.21.0"
-source = {{ registry = "https://pypi.org/simple" }}
-
-[[package]]
-name = "aiohttp"
-version = "3.11.0"
-source = {{ registry = "https://pypi.org/simple" }}
 """
+    + _pypi_package(
+        "huggingface-hub",
+        "0.30.0",
+        'dependencies = [{{ name = "{hub_dep}" }}, {{ name = "plugins", extra = [{extras}] }}]\n',
+    )
+    + _pypi_package("Requests", "2.32.3")
+    + _pypi_package("filelock", "3.16.1")
+    + _pypi_package(
+        "plugins", "1.0", '\n[package.optional-dependencies]\nspeed = [{{ name = "uvloop" }}]\n'
+    )
+    + _pypi_package("uvloop", "0.21.0")
+    + _pypi_package("aiohttp", "3.11.0")
+)
 
 
 def test_check_deps_passes_on_the_real_lock() -> None:

@@ -25,24 +25,33 @@ from ._limits import (
     THREADS,
     TOP_K,
     TOP_P,
+    Limit,
 )
 from ._record import Record
-from ._validators import Refusal, as_tuple, as_validator, number_in, typed
+from ._validators import Refusal, as_tuple, as_validator, at_most, number_in, typed
 
 __all__ = ["InferenceConfig", "LoadOptions", "Sampling"]
+
+
+def _number(default: float, limit: Limit) -> Any:
+    """A number field within one of core's limits (a :class:`ConfigError` outside it)."""
+    return attrs.field(default=default, validator=number_in(limit, ConfigError))
+
+
+def _setting(limit: Limit) -> Any:
+    """An optional number field within ``limit``; ``None`` leaves the choice to the engine."""
+    return attrs.field(default=None, validator=number_in(limit, ConfigError, optional=True))
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class Sampling(Record):
     """How the next token is drawn. ``temperature == 0`` means greedy (argmax)."""
 
-    temperature: float = attrs.field(default=0.8, validator=number_in(TEMPERATURE, ConfigError))
-    top_p: float = attrs.field(default=0.95, validator=number_in(TOP_P, ConfigError))
-    top_k: int = attrs.field(default=40, validator=number_in(TOP_K, ConfigError))
-    min_p: float = attrs.field(default=0.05, validator=number_in(MIN_P, ConfigError))
-    repeat_penalty: float = attrs.field(
-        default=1.0, validator=number_in(REPEAT_PENALTY, ConfigError)
-    )
+    temperature: float = _number(0.8, TEMPERATURE)
+    top_p: float = _number(0.95, TOP_P)
+    top_k: int = _number(40, TOP_K)
+    min_p: float = _number(0.05, MIN_P)
+    repeat_penalty: float = _number(1.0, REPEAT_PENALTY)
 
     @classmethod
     def greedy(cls) -> Sampling:
@@ -62,8 +71,7 @@ def _stop(value: Any) -> Any:
             raise Refusal(f"must be str, got {s!r}", at=f"[{i}]")
         if not s:
             raise Refusal("must be a non-empty string", at=f"[{i}]")
-    if len(value) > MAX_STOP_STRINGS:
-        raise Refusal(f"allows at most {MAX_STOP_STRINGS} strings, got {len(value)}")
+    at_most(value, MAX_STOP_STRINGS, "strings")
     return value
 
 
@@ -79,25 +87,15 @@ class InferenceConfig(Record):
     request has a ``seed`` (so a seeded request run alone always gives the same text).
     """
 
-    max_tokens: int = attrs.field(default=512, validator=number_in(MAX_TOKENS, ConfigError))
-    context_size: int | None = attrs.field(
-        default=None,
-        validator=number_in(CONTEXT_SIZE, ConfigError, optional=True),
-    )
+    max_tokens: int = _number(512, MAX_TOKENS)
+    context_size: int | None = _setting(CONTEXT_SIZE)
     show_thinking: bool = attrs.field(default=True, validator=typed(bool, ConfigError))
     stop: tuple[str, ...] = attrs.field(
         default=(), converter=as_tuple, validator=as_validator(_stop, ConfigError)
     )
-    seed: int | None = attrs.field(
-        default=None,
-        validator=number_in(SEED, ConfigError, optional=True),
-    )
-    parallel: int | None = attrs.field(
-        default=None, validator=number_in(PARALLEL, ConfigError, optional=True)
-    )
-    threads_batch: int | None = attrs.field(
-        default=None, validator=number_in(THREADS, ConfigError, optional=True)
-    )
+    seed: int | None = _setting(SEED)
+    parallel: int | None = _setting(PARALLEL)
+    threads_batch: int | None = _setting(THREADS)
     raw: bool = attrs.field(default=False, validator=typed(bool, ConfigError))
     cache_prompt: bool | None = attrs.field(
         default=None, validator=typed((bool, type(None)), ConfigError)
@@ -120,23 +118,9 @@ class LoadOptions(Record):
     and ``threads_batch`` are llama.cpp's generation and prompt threads.
     """
 
-    context_size: int | None = attrs.field(
-        default=None,
-        validator=number_in(CONTEXT_SIZE, ConfigError, optional=True),
-    )
-    gpu_layers: int | None = attrs.field(
-        default=None, validator=number_in(GPU_LAYERS, ConfigError, optional=True)
-    )
-    threads: int | None = attrs.field(
-        default=None, validator=number_in(THREADS, ConfigError, optional=True)
-    )
-    seed: int | None = attrs.field(
-        default=None,
-        validator=number_in(SEED, ConfigError, optional=True),
-    )
-    parallel: int | None = attrs.field(
-        default=None, validator=number_in(PARALLEL, ConfigError, optional=True)
-    )
-    threads_batch: int | None = attrs.field(
-        default=None, validator=number_in(THREADS, ConfigError, optional=True)
-    )
+    context_size: int | None = _setting(CONTEXT_SIZE)
+    gpu_layers: int | None = _setting(GPU_LAYERS)
+    threads: int | None = _setting(THREADS)
+    seed: int | None = _setting(SEED)
+    parallel: int | None = _setting(PARALLEL)
+    threads_batch: int | None = _setting(THREADS)

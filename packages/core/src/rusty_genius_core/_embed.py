@@ -20,7 +20,9 @@ from ._validators import (
     Refusal,
     as_tuple,
     as_validator,
+    at_most,
     decoded,
+    each_is,
     non_empty,
     non_empty_str,
     number,
@@ -34,11 +36,8 @@ __all__ = ["Embed", "Embeddings"]
 def _inputs(value: Any) -> Any:
     if not isinstance(value, tuple) or not value:
         raise Refusal("must be a non-empty sequence of strings")
-    if len(value) > MAX_EMBED_INPUTS:
-        raise Refusal(f"allows at most {MAX_EMBED_INPUTS} texts, got {len(value)}")
-    for i, text in enumerate(value):
-        if not isinstance(text, str):
-            raise Refusal(f"must be str, got {text!r}", at=f"[{i}]")
+    at_most(value, MAX_EMBED_INPUTS, "texts")
+    each_is(value, str, "str")
     return value
 
 

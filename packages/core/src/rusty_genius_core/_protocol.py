@@ -30,7 +30,9 @@ from ._validators import (
     Refusal,
     as_tuple,
     as_validator,
+    at_most,
     decoded,
+    each_is,
     enum_converter,
     non_empty,
     non_empty_str,
@@ -92,9 +94,7 @@ def _role(value: object) -> Role:
 def _tool_calls(value: Any) -> Any:
     if not isinstance(value, tuple):
         raise Refusal(f"must be a sequence of ToolCall, got {value!r}")
-    for i, call in enumerate(value):
-        if not isinstance(call, ToolCall):
-            raise Refusal(f"must be a ToolCall, got {call!r}", at=f"[{i}]")
+    each_is(value, ToolCall, "a ToolCall")
     return value
 
 
@@ -155,20 +155,15 @@ def _chat(value: Any) -> Any:
         return value
     if not isinstance(value, tuple) or not value:
         raise Refusal("must be a non-empty sequence of ChatMessage")
-    for i, m in enumerate(value):
-        if not isinstance(m, ChatMessage):
-            raise Refusal(f"must be a ChatMessage, got {m!r}", at=f"[{i}]")
+    each_is(value, ChatMessage, "a ChatMessage")
     return value
 
 
 def _tools(value: Any) -> Any:
     if not isinstance(value, tuple):
         raise Refusal(f"must be a sequence of Tool, got {value!r}")
-    if len(value) > MAX_TOOLS:
-        raise Refusal(f"allows at most {MAX_TOOLS} tools, got {len(value)}")
-    for i, tool in enumerate(value):
-        if not isinstance(tool, Tool):
-            raise Refusal(f"must be a Tool, got {tool!r}", at=f"[{i}]")
+    at_most(value, MAX_TOOLS, "tools")
+    each_is(value, Tool, "a Tool")
     return value
 
 

@@ -122,6 +122,22 @@ def number(limit: Limit, *, optional: bool = False) -> Check:
     return check
 
 
+def at_most(value: tuple[Any, ...], limit: int, noun: str) -> None:
+    """Refuse ``value`` when it holds more than ``limit`` items (``noun``: what they are)."""
+    if len(value) > limit:
+        raise Refusal(f"allows at most {limit} {noun}, got {len(value)}")
+
+
+def each_is(value: tuple[Any, ...], kind: type, what: str) -> None:
+    """Refuse the first item of ``value`` that is not a ``kind``, naming its index.
+
+    ``what`` names one item in the message: ``"str"``, ``"a Tool"``.
+    """
+    for i, item in enumerate(value):
+        if not isinstance(item, kind):
+            raise Refusal(f"must be {what}, got {item!r}", at=f"[{i}]")
+
+
 def non_empty(*, optional: bool = False) -> Check:
     def check(value: Any) -> Any:
         if value is None and optional:

@@ -64,18 +64,7 @@ class ThreadRelay(Generic[T]):
         ``abort`` is polled while waiting for room, so a stop request is seen
         even when the consumer reads slowly; it returns False too.
         """
-        with self._cond:
-            while len(self._items) >= self._capacity and not self._closed:
-                if (abort is not None and abort()) or not self._loop_alive():
-                    return False
-                self._cond.wait(_POLL)
-            if self._closed:
-                return False
-            self._items.extend(items)
-            waiter, self._waiter = self._waiter, None
-        if waiter is not None:
-            self._wake(waiter)
-        return True
+        return self._put(items, abort, wait=True)
 
     def put_nowait(self, items: Iterable[T]) -> bool:
         """Append ``items`` even past the capacity (never waits); False if the consumer is gone.
@@ -83,7 +72,14 @@ class ThreadRelay(Generic[T]):
         For a worker that serves many consumers and must not stall on one slow
         reader: what it buffers for one is bounded by that request's own limits.
         """
+        return self._put(items, None, wait=False)
+
+    def _put(self, items: Iterable[T], abort: Callable[[], bool] | None, *, wait: bool) -> bool:
         with self._cond:
+            while wait and len(self._items) >= self._capacity and not self._closed:
+                if (abort is not None and abort()) or not self._loop_alive():
+                    return False
+                self._cond.wait(_POLL)
             if self._closed:
                 return False
             self._items.extend(items)

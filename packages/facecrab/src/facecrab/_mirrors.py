@@ -24,51 +24,43 @@ import re
 import shutil
 import sys
 import zipfile
-from typing import TYPE_CHECKING, Final
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 import anyio
 import anyio.to_thread
+import attrs
 
 from rusty_genius_core import AssetError, Mirror
 
 from ._download import FetchResult, RetryPolicy, Sleep, fetch_file
 from ._errors import DownloadError, IntegrityError
 from ._partial import PartialFile
+from ._stall import TransferLimits
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
-    from pathlib import Path
-
     import httpx
-
-    from ._stall import TransferLimits
 
 __all__ = ["MirrorSource", "fetch_from_mirrors", "pip_command"]
 
 _log: Final = logging.getLogger("facecrab")
 _CHUNK: Final = 4 << 20
 _TAIL: Final = 2000
+_ClientFactory: TypeAlias = "Callable[[], httpx.AsyncClient]"
+"""Opens the authority's shared client (httpx is imported only when a download starts)."""
 
 
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class MirrorSource:
     """What a mirror fetch needs from the asset authority."""
 
-    def __init__(
-        self,
-        *,
-        client: Callable[[], httpx.AsyncClient],
-        work_dir: Path,
-        environ: Mapping[str, str],
-        retry: RetryPolicy,
-        sleep: Sleep,
-        limits: TransferLimits,
-    ) -> None:
-        self.client = client
-        self.work_dir = work_dir
-        self.environ = environ
-        self.retry = retry
-        self.sleep = sleep
-        self.limits = limits
+    client: _ClientFactory
+    work_dir: Path
+    environ: Mapping[str, str]
+    retry: RetryPolicy
+    sleep: Sleep
+    limits: TransferLimits
 
 
 async def fetch_from_mirrors(

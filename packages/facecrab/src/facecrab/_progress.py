@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import anyio
+import attrs
 
 from rusty_genius_core import AssetEvent, AssetProgress, background_tasks
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncIterator
 
 __all__ = ["ProgressThrottle"]
 
 
+@attrs.define(eq=False, repr=False)
 class ProgressThrottle:
     """Turns byte counts into :class:`AssetProgress` events, coalesced but never lost.
 
@@ -27,25 +30,16 @@ class ProgressThrottle:
     losing events.
     """
 
-    def __init__(
-        self,
-        emit: Callable[[AssetEvent], Awaitable[None]],
-        filename: str,
-        total: int | None,
-        *,
-        min_bytes: int = 64 * 1024,
-        min_interval: float = 0.1,
-    ) -> None:
-        self._emit = emit
-        self.filename = filename
-        self.total = total
-        self.min_bytes = min_bytes
-        self.min_interval = min_interval
-        self._last_done = -1
-        self._last_time = -math.inf
-        self._held: int | None = None
-        self._wake = anyio.Event()
-        self._lock = anyio.Lock()
+    _emit: Callable[[AssetEvent], Awaitable[None]]
+    filename: str
+    total: int | None
+    min_bytes: int = attrs.field(default=64 * 1024, kw_only=True)
+    min_interval: float = attrs.field(default=0.1, kw_only=True)
+    _last_done: int = attrs.field(default=-1, init=False)
+    _last_time: float = attrs.field(default=-math.inf, init=False)
+    _held: int | None = attrs.field(default=None, init=False)
+    _wake: anyio.Event = attrs.field(factory=anyio.Event, init=False)
+    _lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
 
     async def __call__(self, done: int) -> None:
         if done == self._last_done:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar, Unpack
 
 import anyio
 import attrs
@@ -76,6 +76,16 @@ if TYPE_CHECKING:
     from ._answer import Answer
 
 __all__ = ["Genius"]
+
+
+class RequestOptions(TypedDict, total=False):
+    """The keyword options :meth:`Genius.chat` and :meth:`Genius.complete` pass to
+    :meth:`Genius.infer`, which documents them."""
+
+    keep_alive: float | None
+    tools: Sequence[ToolLike] | None
+    tool_choice: ToolChoiceLike | None
+    response_format: FormatLike | None
 
 
 T = TypeVar("T")
@@ -365,51 +375,32 @@ class Genius:
         model: str,
         messages: Sequence[MessageLike],
         config: InferenceConfig | None = None,
-        *,
-        keep_alive: float | None = None,
-        tools: Sequence[ToolLike] | None = None,
-        tool_choice: ToolChoiceLike | None = None,
-        response_format: FormatLike | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Answer:
-        """The model's reply to ``messages``, collected (tool calls in ``Answer.tool_calls``)."""
+        """The model's reply to ``messages``, collected (tool calls in ``Answer.tool_calls``).
+
+        ``options`` are :meth:`infer`'s: ``keep_alive``, ``tools``, ``tool_choice`` and
+        ``response_format``.
+        """
         given: object = messages
         if isinstance(given, str):
             raise ProtocolError("chat() takes a sequence of messages; use complete() for a prompt")
-        stream = self.infer(
-            model,
-            messages,
-            config=config,
-            keep_alive=keep_alive,
-            tools=tools,
-            tool_choice=tool_choice,
-            response_format=response_format,
-        )
-        return await stream.answer()
+        return await self.infer(model, messages, config=config, **options).answer()
 
     async def complete(
         self,
         model: str,
         prompt: str,
         config: InferenceConfig | None = None,
-        *,
-        keep_alive: float | None = None,
-        tools: Sequence[ToolLike] | None = None,
-        tool_choice: ToolChoiceLike | None = None,
-        response_format: FormatLike | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Answer:
-        """The model's answer to ``prompt``, collected (``config.raw`` skips the chat template)."""
+        """The model's answer to ``prompt``, collected (``config.raw`` skips the chat template).
+
+        ``options`` are :meth:`infer`'s, as for :meth:`chat`.
+        """
         if not isinstance(prompt, str):
             raise ProtocolError(f"complete() takes a prompt string, got {prompt!r}")
-        stream = self.infer(
-            model,
-            prompt,
-            config=config,
-            keep_alive=keep_alive,
-            tools=tools,
-            tool_choice=tool_choice,
-            response_format=response_format,
-        )
-        return await stream.answer()
+        return await self.infer(model, prompt, config=config, **options).answer()
 
     async def embed(
         self,

@@ -10,13 +10,14 @@ import collections
 import math
 import shutil
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, TextIO
+
+import attrs
 
 from rusty_genius_core import AssetComplete, AssetFailed, AssetProgress, AssetStarted
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from rusty_genius_core import AssetEvent
 
 __all__ = ["ProgressBar", "format_duration", "format_size"]
@@ -82,6 +83,7 @@ class _File:
         return max(0, self.total - self.done) / speed
 
 
+@attrs.define(eq=False, repr=False)
 class ProgressBar:
     """Renders :data:`AssetEvent` s on ``stream``; ``tty`` picks the redrawn bar.
 
@@ -89,23 +91,18 @@ class ProgressBar:
     only mention downloads; ``pull`` confirms either way).
     """
 
-    def __init__(
-        self,
-        stream: TextIO,
-        *,
-        tty: bool,
-        clock: Callable[[], float] = time.monotonic,
-        width: int | None = None,
-        quiet_cached: bool = False,
-    ) -> None:
-        self._stream = stream
-        self._quiet_cached = quiet_cached
-        self._tty = tty
-        self._clock = clock
-        self._width = width
-        self._file: _File | None = None
-        self._drawn = False
-        encoding = (getattr(stream, "encoding", None) or "ascii").lower()
+    _stream: TextIO
+    _tty: bool = attrs.field(kw_only=True)
+    _clock: Callable[[], float] = attrs.field(default=time.monotonic, kw_only=True)
+    _width: int | None = attrs.field(default=None, kw_only=True)
+    _quiet_cached: bool = attrs.field(default=False, kw_only=True)
+    _file: _File | None = attrs.field(default=None, init=False)
+    _drawn: bool = attrs.field(default=False, init=False)
+    _fill: str = attrs.field(init=False)
+    _empty: str = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        encoding = (getattr(self._stream, "encoding", None) or "ascii").lower()
         self._fill, self._empty = ("█", "░") if "utf" in encoding else ("#", "-")
 
     def event(self, event: AssetEvent) -> None:

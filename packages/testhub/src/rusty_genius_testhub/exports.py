@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Sequence
 
 __all__ = [
+    "export_problems",
     "is_public_module",
     "misplaced_names",
     "private_module_names",
@@ -90,6 +91,17 @@ def misplaced_names(
                 if getattr(m, name) is not getattr(module, name)
             ]
     return problems
+
+
+def export_problems(package: types.ModuleType, *, internal: Collection[str] = ()) -> list[str]:
+    """What :func:`unsorted_all` and :func:`misplaced_names` find in a package with no topics.
+
+    The package's and its private modules' ``__all__`` in RUF022 order without repeats,
+    and every name of a private module (but the ``internal`` ones) exported by the package.
+    """
+    return unsorted_all([package, *private_modules(package)]) + misplaced_names(
+        package, internal=internal
+    )
 
 
 def private_module_names(modules: Iterable[types.ModuleType], roots: Collection[str]) -> list[str]:

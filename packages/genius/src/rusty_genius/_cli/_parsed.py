@@ -148,16 +148,12 @@ Command: TypeAlias = (
 
 
 def parse_options(args: argparse.Namespace) -> Options:
-    """The options every command has (parsing cannot fail: argparse checked them)."""
-    return Options(
-        backend=args.backend,
-        json=args.json,
-        debug=args.debug,
-        verbose=args.verbose,
-        home=args.home,
-        cache=args.cache,
-        endpoint=args.endpoint,
-    )
+    """The options every command has (parsing cannot fail: argparse checked them).
+
+    Each field of :class:`Options` is read from the parser's option of the same name, so
+    the fields are listed once, in the class.
+    """
+    return Options(**{field.name: getattr(args, field.name) for field in attrs.fields(Options)})
 
 
 def parse_command(args: argparse.Namespace, options: Options) -> Command:

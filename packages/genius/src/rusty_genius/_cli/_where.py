@@ -26,7 +26,7 @@ import attrs
 from rusty_genius_core import ConfigError, GeniusError
 from rusty_genius_core._record import Record
 
-from .._serve._server import DEFAULT_HOST, DEFAULT_PORT
+from .._serve._server import DEFAULT_HOST, DEFAULT_PORT, base_url
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -73,8 +73,7 @@ class ServerUrl(Record):
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
+        return base_url(self.scheme, self.host, self.port)
 
 
 def server_url(text: str | None) -> ServerUrl:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hmac
 import math
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict, Unpack
 
 import anyio
 from fastapi.exceptions import RequestValidationError
@@ -226,31 +226,26 @@ class GeniusApp:
         return hmac.compare_digest(given, self._key)
 
 
-def create_app(
-    genius: Genius,
-    *,
-    api_key: str | None = None,
-    retry_after: int = 1,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    body_timeout: float = DEFAULT_BODY_TIMEOUT,
-    allow_hosts: str | Iterable[str] | None = None,
-    allow_origins: str | Iterable[str] | None = None,
-) -> GeniusApp:
+class AppOptions(TypedDict, total=False):
+    """:class:`GeniusApp`'s keyword options, which :func:`create_app` passes on."""
+
+    api_key: str | None
+    retry_after: int
+    max_body_bytes: int
+    body_timeout: float
+    allow_hosts: str | Iterable[str] | None
+    allow_origins: str | Iterable[str] | None
+
+
+def create_app(genius: Genius, **options: Unpack[AppOptions]) -> GeniusApp:
     """The ASGI app serving ``genius`` (which must be running while requests arrive).
 
-    ``api_key``: require ``Authorization: Bearer KEY`` (``None``: open, for loopback);
-    ``retry_after``: seconds in the ``Retry-After`` of a 503; ``max_body_bytes``:
-    the largest request body (413 above it); ``body_timeout``: seconds a request body
-    may take to arrive (408 after it); ``allow_hosts``/``allow_origins``: ``Host``
-    names and ``Origin`` patterns allowed beyond this server's own (a comma list or an
-    iterable; ``"*"`` allows any; see :mod:`._site`).
+    The options, with :class:`GeniusApp`'s defaults: ``api_key``: require
+    ``Authorization: Bearer KEY`` (``None``: open, for loopback); ``retry_after``:
+    seconds in the ``Retry-After`` of a 503; ``max_body_bytes``: the largest request body
+    (413 above it); ``body_timeout``: seconds a request body may take to arrive (408
+    after it); ``allow_hosts``/``allow_origins``: ``Host`` names and ``Origin`` patterns
+    allowed beyond this server's own (a comma list or an iterable; ``"*"`` allows any;
+    see :mod:`._site`).
     """
-    return GeniusApp(
-        genius,
-        api_key=api_key,
-        retry_after=retry_after,
-        max_body_bytes=max_body_bytes,
-        body_timeout=body_timeout,
-        allow_hosts=allow_hosts,
-        allow_origins=allow_origins,
-    )
+    return GeniusApp(genius, **options)

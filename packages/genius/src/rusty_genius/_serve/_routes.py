@@ -281,7 +281,7 @@ async def delete(body: DeleteRequest, context: Ctx) -> Response:
     return await _ollama.delete(context, body)
 
 
-add_agent_routes(router, Ctx, _responses)
+add_agent_routes(Ctx, _endpoint)
 
 
 @_endpoint("GET", "/api/version", Version, (401,), _VERSION)

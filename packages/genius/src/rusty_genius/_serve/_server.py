@@ -70,6 +70,12 @@ _SOMAXCONN: Final = Path("/proc/sys/net/core/somaxconn")
 log = logging.getLogger("rusty_genius.serve")
 
 
+def base_url(scheme: str, host: str, port: int) -> str:
+    """``scheme://host:port``, an IPv6 ``host`` in brackets (the CLI's server URL uses it too)."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
+
+
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class ServerAddress(Record):
     """Where a server listens; ``url`` is its base URL (``http://127.0.0.1:8080``)."""
@@ -79,8 +85,7 @@ class ServerAddress(Record):
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return base_url("http", self.host, self.port)
 
 
 def listen_backlog_cap() -> int | None:

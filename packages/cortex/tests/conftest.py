@@ -1,0 +1,38 @@
+"""Cortex's real-engine fixtures: SmolLM2 loaded once per module, shared by both loops."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import anyio
+import pytest
+
+from rusty_genius_core import LoadOptions
+from rusty_genius_cortex import LlamaEngine
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+
+@contextmanager
+def loaded_llama(name: str, path: Path, options: LoadOptions) -> Iterator[LlamaEngine]:
+    """A :class:`LlamaEngine` with ``path`` loaded on a throwaway loop (each test's loop
+    may use it), unloaded at the end."""
+    engine = LlamaEngine()
+    anyio.run(engine.load, name, path, options)
+    yield engine
+    anyio.run(engine.unload)
+
+
+@pytest.fixture(scope="module")
+def smol_path(test_models: dict[str, Path], llama_cpp_module: object) -> Path:
+    return test_models["smollm2"]
+
+
+@pytest.fixture(scope="module")
+def smol(smol_path: Path) -> Iterator[LlamaEngine]:
+    """SmolLM2 loaded once for the module (on a throwaway loop; each test's loop may use it)."""
+    with loaded_llama("smollm2", smol_path, LoadOptions(context_size=2048)) as engine:
+        yield engine
