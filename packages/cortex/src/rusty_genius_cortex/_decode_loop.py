@@ -6,14 +6,21 @@ as llama.cpp's ``tools/server`` slot loop does it:
 
 1. requests that were stopped (``StopSignal``, consumer gone) end, freeing their slot;
    waiting requests take free slots (:class:`~._slots.SlotPlanner` picks the slot and
-   the cached prefix they keep; cells past it are dropped);
+   the cached prefix they keep; cells past it are dropped). While no sequence is
+   generating, the loop first waits (at most :data:`GATHER_SECONDS`) for the requests
+   that are still being prepared (:meth:`DecodeLoop.expect`), so requests that
+   arrive together are evaluated in one batch, not the first alone and the others a
+   whole step later (llama-server gets the same by an intake in C++ that takes
+   microseconds);
 2. one ``llama_batch`` gets the next token of every generating sequence plus chunks of
    the prompts being evaluated (``n_batch`` tokens in all), and ``llama_decode`` runs once;
 3. every sequence with a logits row samples from it with its own sampler chain
    (``llama_sampler_sample(chain, ctx, row)``), turns the token into text (the model's
    piece cache, its own UTF-8 decoder), runs its own :class:`TokenPipeline` (stop
    strings, think tags, usage) and hands the events to its own :class:`ThreadRelay`
-   without waiting for the consumer.
+   without waiting for the consumer; the consumers are woken together once the step's
+   sampling is done (one :class:`WakeBatch` flush per step, one ``run_sync_soon`` per
+   event loop, not one per sequence).
 
 A failure in one sequence (its sampler, its pipeline) ends that request with
 ``FinishReason.ERROR``; a failed ``llama_decode`` ends the requests in that batch.
@@ -25,6 +32,7 @@ import codecs
 import collections
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -35,7 +43,7 @@ from rusty_genius_core._record import FieldsRepr
 from ._engine import StopSignal
 from ._llama_decode import Job
 from ._pipeline import TokenPipeline
-from ._relay import ThreadRelay
+from ._relay import ThreadRelay, WakeBatch
 from ._sampler import build_sampler, free_sampler
 from ._slots import BatchEntry, SlotPlanner
 
@@ -44,11 +52,24 @@ if TYPE_CHECKING:
 
     from ._llama_decode import LoadedModel
 
-__all__ = ["DecodeLoop", "Request"]
+__all__ = ["GATHER_SECONDS", "Arrival", "DecodeLoop", "Request"]
 
 log = logging.getLogger("rusty_genius_cortex.llama")
 
 _SETTLE_POLL: Final = 0.01
+
+GATHER_SECONDS: Final = 0.03
+"""How long an idle loop (nothing generating) waits for requests still being prepared."""
+
+
+class Arrival:
+    """A request being prepared for the loop: from :meth:`DecodeLoop.expect` until it is
+    submitted or withdrawn (:meth:`DecodeLoop.withdraw`; both idempotent)."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending = True
 
 
 @attrs.define(eq=False, repr=False)
@@ -85,6 +106,8 @@ class DecodeLoop:
         self._thread_name = thread_name
         self._cond = threading.Condition(threading.Lock())
         self._waiting: collections.deque[Request] = collections.deque()
+        self._expected = 0  # Arrivals still pending
+        self._wakes = WakeBatch()  # consumers to wake at the end of the step (loop thread)
         self._active: dict[int, Request] = {}
         self._thread: threading.Thread | None = None
         self._exiting: threading.Thread | None = None  # the last thread, once it found no work
@@ -99,8 +122,28 @@ class DecodeLoop:
 
     # -- event-loop side ------------------------------------------------------------------------
 
+    def expect(self) -> Arrival:
+        """A request is being prepared (templating, tokenizing) and will be submitted soon."""
+        with self._cond:
+            self._expected += 1
+        return Arrival()
+
+    def withdraw(self, arrival: Arrival | None) -> None:
+        """``arrival`` will not be submitted after all (idempotent; no-op once submitted)."""
+        if arrival is None:
+            return
+        with self._cond:
+            self._resolve(arrival)
+            self._cond.notify()
+
+    def _resolve(self, arrival: Arrival | None) -> None:
+        if arrival is not None and arrival.pending:  # with the condition held
+            arrival.pending = False
+            self._expected -= 1
+
     def submit(self, request: Request) -> None:
         with self._cond:
+            self._resolve(request.job.arrival)
             if self._closed:
                 raise EngineError(f"model {self._model.name!r} was unloaded")
             self._waiting.append(request)
@@ -154,6 +197,7 @@ class DecodeLoop:
             self._waiting.clear()
         for request in left:
             self._end(request, FinishReason.CANCELLED)
+        self._wakes.flush()
         self._lib.llama_batch_free(self._batch)
 
     # -- the thread -----------------------------------------------------------------------------
@@ -164,6 +208,7 @@ class DecodeLoop:
                 with self._cond:
                     if self._closed:
                         break
+                    self._gather()
                     arrived: list[Request] = []
                     free = self._planner.free
                     while self._waiting and len(arrived) < free:
@@ -174,6 +219,7 @@ class DecodeLoop:
                 for request in arrived:
                     self._place(request)
                 self._step()
+                self._wakes.flush()
         except BaseException:
             log.exception("the decoding loop of %r failed", self._model.name)
             with self._cond:
@@ -183,8 +229,24 @@ class DecodeLoop:
                 self._end(request, FinishReason.ERROR)
         for request in list(self._active.values()):
             self._end(request, FinishReason.CANCELLED)
+        self._wakes.flush()
         with self._cond:
             self._thread, self._exiting = None, self._thread
+
+    def _gather(self) -> None:
+        """With the condition held: while there is work but no sequence generates, wait
+        (at most :data:`GATHER_SECONDS`) for the requests being prepared to be submitted,
+        so that they join this step's batch."""
+        if not self._expected or (not self._waiting and not self._active):
+            return
+        if any(not self._planner.evaluating(slot) for slot in self._active):
+            return  # a sequence generates: never hold its next token back
+        deadline = time.monotonic() + GATHER_SECONDS
+        while self._expected and not self._closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._cond.wait(left)
 
     def _place(self, request: Request) -> None:
         lib, model, job = self._lib, self._model, request.job
@@ -256,7 +318,7 @@ class DecodeLoop:
                 self._end(request, FinishReason.STOP)
                 return
             events, hit = pipeline.token(request.decoder.decode(piece))
-            if events and not request.relay.put_nowait(events):
+            if events and not request.relay.put_nowait(events, self._wakes):
                 self._end(request, FinishReason.CANCELLED)
             elif hit:
                 self._end(request, FinishReason.STOP)
@@ -277,8 +339,8 @@ class DecodeLoop:
         try:
             tail = request.decoder.decode(b"", final=True)  # an incomplete UTF-8 sequence
             if tail:
-                request.relay.put_nowait(request.pipeline.text(tail))
-            request.relay.put_nowait(request.pipeline.complete(reason))
+                request.relay.put_nowait(request.pipeline.text(tail), self._wakes)
+            request.relay.put_nowait(request.pipeline.complete(reason), self._wakes)
         except Exception:
             log.exception("ending a request on %r failed", self._model.name)
         finally:
@@ -295,4 +357,4 @@ class DecodeLoop:
                 )
                 if keep == 0:
                     lib.llama_memory_seq_rm(self._model.ctx.memory, request.slot, -1, -1)
-            request.relay.finish()  # last: the consumer may settle() from here on
+            request.relay.finish(self._wakes)  # last: the consumer may settle() from here on

@@ -28,7 +28,7 @@ from ._tool_parse import CallStyle
 
 if TYPE_CHECKING:  # not at runtime: _decode_loop imports Job from here, and attrs never
     # evaluates these annotations (no resolve_types, no cattrs structuring of this record)
-    from ._decode_loop import DecodeLoop  # noqa: TC004
+    from ._decode_loop import Arrival, DecodeLoop  # noqa: TC004
 
 __all__ = ["Job", "LoadedModel", "merge_batch"]
 
@@ -75,6 +75,7 @@ class Job(Record):
     reuse: bool  # may land on a slot's cached prefix (see the README's engine section)
     grammar: Grammar | None = None  # constrains sampling (llama.cpp's grammar sampler)
     plan: OutputPlan = attrs.field(factory=OutputPlan)  # how tools and formats are honoured
+    arrival: Arrival | None = None  # announced to the model's loop while it was prepared
 
 
 def merge_batch(batch: list[InferenceEvent]) -> list[InferenceEvent]:
