@@ -15,7 +15,8 @@ as llama.cpp's ``tools/server`` slot loop does it:
 2. one ``llama_batch`` gets the next token of every generating sequence plus chunks of
    the prompts being evaluated (``n_batch`` tokens in all), and ``llama_decode`` runs once;
 3. every sequence with a logits row samples from it with its own sampler chain
-   (``llama_sampler_sample(chain, ctx, row)``), turns the token into text (the model's
+   (``llama_sampler_sample(chain, ctx, row)``; plain greedy decoding takes the row's
+   argmax, which is what that chain draws, see ``_sampler.py``), turns the token into text (the model's
    piece cache, its own UTF-8 decoder), runs its own :class:`TokenPipeline` (stop
    strings, think tags, usage) and hands the events to its own :class:`ThreadRelay`
    without waiting for the consumer; the consumers are woken together once the step's
@@ -44,7 +45,7 @@ from ._engine import StopSignal
 from ._llama_decode import Job
 from ._pipeline import TokenPipeline
 from ._relay import ThreadRelay, WakeBatch
-from ._sampler import build_sampler, free_sampler
+from ._sampler import argmax_row, build_sampler, free_sampler, plain_greedy
 from ._slots import BatchEntry, SlotPlanner
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class Request(FieldsRepr):
     decoder: codecs.IncrementalDecoder = attrs.Factory(
         lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
     )
-    sampler: Any = None
+    sampler: Any = None  # its llama_sampler chain; None for plain greedy (argmax_row)
     slot: int = -1
     done: bool = False
 
@@ -259,9 +260,10 @@ class DecodeLoop:
             if not lib.llama_memory_seq_rm(memory, placed.slot, placed.keep, -1):
                 lib.llama_memory_seq_rm(memory, placed.slot, -1, -1)
                 self._planner.restart(placed.slot)
-            request.sampler = build_sampler(
-                lib, model.vocab, model.n_vocab, job.config, job.seed, job.grammar
-            )
+            if not plain_greedy(job.config, job.grammar):  # else argmax_row, no chain
+                request.sampler = build_sampler(
+                    lib, model.vocab, model.n_vocab, job.config, job.seed, job.grammar
+                )
             request.pipeline.meter.prompt_started(len(job.tokens))
         except Exception:
             log.exception("a request on %r could not start", model.name)
@@ -304,7 +306,10 @@ class DecodeLoop:
     def _sample(self, request: Request, row: int) -> None:
         lib, model, pipeline = self._lib, self._model, request.pipeline
         try:
-            token = int(lib.llama_sampler_sample(request.sampler, model.ctx.ctx, row))
+            if request.sampler is None:
+                token = argmax_row(lib, model.ctx.ctx, row, model.n_vocab)
+            else:
+                token = int(lib.llama_sampler_sample(request.sampler, model.ctx.ctx, row))
             pipeline.meter.prompt_done()
             piece = model.pieces.get(token)
             if piece is None:  # first sight of this token: native calls, then cached
