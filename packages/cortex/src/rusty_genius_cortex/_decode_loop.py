@@ -237,17 +237,22 @@ class DecodeLoop:
     def _gather(self) -> None:
         """With the condition held: while there is work but no sequence generates, wait
         (at most :data:`GATHER_SECONDS`) for the requests being prepared to be submitted,
-        so that they join this step's batch."""
+        so that they join this step's batch; a stopped request ends the wait at once."""
         if not self._expected or (not self._waiting and not self._active):
             return
         if any(not self._planner.evaluating(slot) for slot in self._active):
             return  # a sequence generates: never hold its next token back
         deadline = time.monotonic() + GATHER_SECONDS
-        while self._expected and not self._closed:
+        while self._expected and not self._closed and not self._any_stopped():
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            self._cond.wait(left)
+            self._cond.wait(left)  # submit, withdraw, wake (a stop) and close notify
+
+    def _any_stopped(self) -> bool:
+        return any(r.stopped() for r in self._waiting) or any(
+            r.stopped() for r in self._active.values()
+        )
 
     def _place(self, request: Request) -> None:
         lib, model, job = self._lib, self._model, request.job
