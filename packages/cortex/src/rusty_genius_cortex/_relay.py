@@ -142,8 +142,8 @@ class ThreadRelay(Generic[T]):
 
     async def get(self) -> list[T]:
         """The next batch (everything buffered); an empty list once the worker finished."""
+        event: anyio.Event | None = None  # made only to sleep: most calls find items waiting
         while True:
-            event = anyio.Event()
             with self._cond:
                 if self._items:
                     items, self._items = self._items, []
@@ -151,6 +151,8 @@ class ThreadRelay(Generic[T]):
                     return items
                 if self._finished:
                     return []
+                if event is None or event.is_set():
+                    event = anyio.Event()
                 self._waiter = event
             await event.wait()
 
