@@ -2,7 +2,12 @@
 
 For N = 1, 4 and 8, N clients each stream 3 chat requests one after another (distinct
 prompts, greedy, ``max_tokens`` 128; 32 with ``--quick``) against each server in turn,
-the order alternating per repetition (interleaved). Per run: aggregate tok/s (every
+the order alternating per repetition (interleaved). No measured prompt was sent to that
+server before: each run's prompts name the run (and the warm-up has its own), because
+llama-server keeps every finished prompt's KV cache in host memory (``--cache-ram``,
+8 GiB by default) and answers a repeated prompt after evaluating one token, which
+turned the repetitions (and the warm-up's reader 0) into cache hits for the reference
+alone: a measure of that cache, not of batching. Per run: aggregate tok/s (every
 completion token of every request, from the servers' ``usage``, over the run's wall
 time) and the TTFT p50 over its requests (request sent to first content chunk).
 
@@ -140,8 +145,9 @@ async def _one(
     return ttft, usage if usage is not None else chunks
 
 
-def _run(url: str, model: str, n: int, max_tokens: int) -> dict[str, Any]:
-    """N clients x 3 streamed requests: aggregate tok/s and the TTFTs."""
+def _run(url: str, model: str, n: int, max_tokens: int, run: str) -> dict[str, Any]:
+    """N clients x 3 streamed requests: aggregate tok/s and the TTFTs; ``run`` names the
+    run in every prompt (see the module docstring)."""
     prompts = MODELS["smollm2"].prompts
 
     async def main() -> dict[str, Any]:
@@ -155,7 +161,8 @@ def _run(url: str, model: str, n: int, max_tokens: int) -> dict[str, Any]:
             async def client(i: int) -> None:
                 nonlocal tokens
                 for k in range(REQUESTS_PER_CLIENT):
-                    prompt = f"{prompts[(i + k) % len(prompts)]} (reader {i}, part {k + 1})"
+                    base = prompts[(i + k) % len(prompts)]
+                    prompt = f"{base} (reader {i}, part {k + 1}, {run})"
                     ttft, got = await _one(http, url, model, prompt, max_tokens)
                     tokens += got
                     if ttft is not None:
@@ -204,12 +211,12 @@ def run_parallel(workspace: Workspace, plan: Plan) -> list[Row]:
         ):
             targets = {"ours": (ours.url, alias), "reference": (ref.url, MODEL_NAME)}
             for url, name in targets.values():  # warm-up: the load, first-use caches
-                _run(url, name, 1, 4)
+                _run(url, name, 1, 4, "warm-up")
             for rep in range(reps):
                 order = ["ours", "reference"] if rep % 2 == 0 else ["reference", "ours"]
                 for label in order:
                     url, name = targets[label]
-                    runs[label].append(_run(url, name, n, max_tokens))
+                    runs[label].append(_run(url, name, n, max_tokens, f"run {rep + 1}"))
                     print(f"[parallel] N={n} {label}: {runs[label][-1]}", file=sys.stderr)
             if n == max(CLIENTS):
                 remote_port = _free_port()
@@ -219,13 +226,15 @@ def run_parallel(workspace: Workspace, plan: Plan) -> list[Row]:
                     remote_port,
                     workspace.root / "remote.log",
                 ) as remote:
-                    _run(remote.url, MODEL_NAME, 1, 4)
+                    _run(remote.url, MODEL_NAME, 1, 4, "warm-up via genius")
                     direct: list[float] = []
                     fronted: list[float] = []
                     for rep in range(reps):
-                        pairs = [(remote.url, fronted), (ref.url, direct)]
-                        for url, into in pairs if rep % 2 == 0 else pairs[::-1]:
-                            into.append(_run(url, MODEL_NAME, n, max_tokens)["rate"])
+                        # One llama-server behind both: each its own prompts (its prompt cache).
+                        pairs = [(remote.url, fronted, "via genius"), (ref.url, direct, "direct")]
+                        for url, into, how in pairs if rep % 2 == 0 else pairs[::-1]:
+                            run = f"remote run {rep + 1}, {how}"
+                            into.append(_run(url, MODEL_NAME, n, max_tokens, run)["rate"])
                     rows.append(
                         higher_is_better(
                             measurement="parallel",

@@ -84,7 +84,11 @@ class Shell:
             assert action.model_id not in self.unloading | self.gone, "runs on an unloading model"
             self.running[rid] = action.model_id
             request = self.scheduler.requests[rid]
-            assert (action.slot is None) == (request.kind is RequestKind.LOAD)
+            model = self.scheduler.model(action.model_id)
+            assert model is not None
+            # An Infer takes one of the model's places, a LoadModel none.
+            assert (rid in model.running) == (request.kind is RequestKind.INFER)
+            assert (rid in model.loaders) == (request.kind is RequestKind.LOAD)
         elif isinstance(action, Stop):
             assert self.scheduler.requests[action.request_id].cancelled
             self.stopped.add(action.request_id)
@@ -245,7 +249,7 @@ def test_load_finished_runs_the_waiting_and_the_engine_sets_the_slots() -> None:
     sh.admit("r2")  # one slot until the engine says more
     assert state(sh, "r2") is RequestState.QUEUED
     actions = sh.finish_load(1, capacity=3)
-    assert actions == [Run("r1", 1, slot=0), Run("r2", 1, slot=1)]
+    assert actions == [Run("r1", 1), Run("r2", 1)]
     assert sh.scheduler.model_state("a") is ModelState.READY
     assert sh.scheduler.in_service["a"].capacity == 3
 
@@ -254,9 +258,9 @@ def test_a_set_parallelism_is_the_capacity_whatever_the_engine_says() -> None:
     sh = shell(parallelism=2)
     for rid in ("r1", "r2", "r3"):
         sh.admit(rid)
-    assert sh.finish_load(1, capacity=8) == [Run("r1", 1, slot=0), Run("r2", 1, slot=1)]
+    assert sh.finish_load(1, capacity=8) == [Run("r1", 1), Run("r2", 1)]
     assert state(sh, "r3") is RequestState.QUEUED
-    assert sh.finish("r1") == [Run("r3", 1, slot=0)]  # the slot r1 freed
+    assert sh.finish("r1") == [Run("r3", 1)]  # the slot r1 freed
 
 
 def test_while_it_loads_requests_up_to_the_slots_wait_for_the_one_load() -> None:
@@ -264,7 +268,7 @@ def test_while_it_loads_requests_up_to_the_slots_wait_for_the_one_load() -> None
     assert sh.admit("r1") == [Load("r1", 1, "a", LoadOptions(), created_by="r1")]
     assert sh.admit("r2") == []  # started on the loading model: no second load
     assert state(sh, "r2") is RequestState.WAITING_FOR_LOAD
-    assert sh.finish_load(1) == [Run("r1", 1, slot=0), Run("r2", 1, slot=1)]
+    assert sh.finish_load(1) == [Run("r1", 1), Run("r2", 1)]
 
 
 def test_a_failed_load_ends_its_loader_and_the_next_waiting_request_tries_again() -> None:
@@ -274,7 +278,7 @@ def test_a_failed_load_ends_its_loader_and_the_next_waiting_request_tries_again(
     assert sh.fail_load(1) == [Load("r2", 1, "a", LoadOptions(), created_by="r1")]
     assert state(sh, "r1") is RequestState.ENDING
     assert sh.finish("r1") == []
-    assert sh.finish_load(1) == [Run("r2", 1, slot=1)]
+    assert sh.finish_load(1) == [Run("r2", 1)]
 
 
 def test_a_failed_load_with_nobody_waiting_unloads_the_instance() -> None:
@@ -403,7 +407,7 @@ def test_other_options_wait_for_the_running_requests_then_reload() -> None:
     assert sh.admit("r2") == []  # behind the reload, not on the old instance
     assert sh.finish("r1") == [Unload(1, "a")]
     assert sh.unloaded(1) == [Load("load", 2, "a", small, created_by="load")]
-    assert sh.finish_load(2) == [Run("load", 2), Run("r2", 2, slot=0)]
+    assert sh.finish_load(2) == [Run("load", 2), Run("r2", 2)]
 
 
 def test_remembered_options_load_the_model_next_time_and_are_bounded() -> None:
@@ -481,7 +485,7 @@ def test_a_cancelled_request_frees_its_slot() -> None:
     sh.finish_load(1)
     sh.admit("r2")
     sh.cancel("r1")
-    assert sh.finish("r1") == [Run("r2", 1, slot=0)]
+    assert sh.finish("r1") == [Run("r2", 1)]
     assert sh.scheduler.in_service["a"].running == {"r2"}
 
 
@@ -643,11 +647,8 @@ class SchedulerMachine(RuleBasedStateMachine):
         s = self.sh.scheduler
         for model in (*s.in_service.values(), *s.closing.values()):
             assert len(model.running) <= model.capacity
-            slots = sorted(model.slot_of.values())
-            assert len(set(slots)) == len(slots), "two requests in one slot"
-            assert all(0 <= k < model.capacity for k in slots)
-            assert set(model.slot_of) == model.running
-            # An ended request (a cancelled one included) holds no slot and no load.
+            assert not model.running & model.loaders, "a request in two roles"
+            # An ended request (a cancelled one included) holds no place and no load.
             assert model.running | model.loaders <= set(s.requests)
             assert model.loader is None or model.loader in s.requests
 

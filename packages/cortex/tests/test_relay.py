@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
-from rusty_genius_cortex._relay import ThreadRelay
+from rusty_genius_cortex._relay import ThreadRelay, WakeBatch, _noop
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 async def test_items_arrive_in_order_then_an_empty_batch() -> None:
@@ -153,3 +158,71 @@ async def test_put_nowait_never_waits_and_reports_a_closed_relay() -> None:
     closed: ThreadRelay[int] = ThreadRelay(capacity=2)
     closed.close()
     assert not await anyio.to_thread.run_sync(closed.put_nowait, [1])
+
+
+async def test_a_wake_batch_wakes_every_consumer_at_its_flush_with_one_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The decoding loop fills one relay per sequence in a step, then wakes them all at once."""
+    relays: list[ThreadRelay[int]] = [ThreadRelay() for _ in range(3)]
+    backend = anyio.lowlevel.current_token().backend_class
+    schedule = backend.run_sync_soon
+    wakes_scheduled: list[int] = []  # how many consumers each scheduled call wakes
+
+    def counted(func: Callable[..., object], args: tuple[Any, ...], token: object) -> None:
+        if func is not _noop:  # a liveness probe, not a wake
+            wakes_scheduled.append(len(args[0]) if args and isinstance(args[0], list) else -1)
+        schedule(func, args, token)
+
+    monkeypatch.setattr(backend, "run_sync_soon", counted)
+    got: dict[int, list[int]] = {}
+
+    async def consume(i: int) -> None:
+        got[i] = await relays[i].get()
+
+    def produce() -> None:
+        wakes = WakeBatch()
+        for i, relay in enumerate(relays):
+            assert relay.put_nowait([i], wakes)
+        assert wakes_scheduled == []  # nobody woken before the round ends
+        wakes.flush()
+        wakes.flush()  # nothing left to wake
+
+    async with anyio.create_task_group() as tg:
+        for i in range(len(relays)):
+            tg.start_soon(consume, i)
+        while any(r._waiter is None for r in relays):  # every consumer asleep in get()
+            await anyio.lowlevel.checkpoint()
+        await anyio.to_thread.run_sync(produce)
+    assert got == {0: [0], 1: [1], 2: [2]}
+    assert wakes_scheduled == [3]
+
+
+async def test_a_finish_in_a_wake_batch_ends_the_consumer_at_the_flush() -> None:
+    relay: ThreadRelay[int] = ThreadRelay()
+
+    def produce() -> None:
+        wakes = WakeBatch()
+        relay.put_nowait([1], wakes)
+        relay.finish(wakes)
+        wakes.flush()
+
+    await anyio.to_thread.run_sync(produce)
+    assert await relay.get() == [1]
+    assert await relay.get() == []
+    assert relay.finished
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_wake_batch_for_a_loop_that_is_gone_closes_its_relays(backend: str) -> None:
+    relays: list[ThreadRelay[int]] = []
+
+    async def make() -> None:
+        relays.append(ThreadRelay())
+        relays[0]._waiter = anyio.Event()  # as a consumer asleep in get() leaves it
+
+    anyio.run(make, backend=backend)
+    wakes = WakeBatch()
+    assert relays[0].put_nowait([1], wakes)
+    wakes.flush()  # the loop has ended: nobody will ever read
+    assert not relays[0].put_nowait([2])

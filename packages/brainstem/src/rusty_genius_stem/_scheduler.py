@@ -14,6 +14,13 @@ Policy (what the brainstem tests pin):
   (or other load options: another context size) waits until there is room, and nothing
   behind it starts meanwhile, so a busy model cannot starve a switch; a model with
   other options is replaced once its running requests are done.
+- Places, not slots: the scheduler counts how many requests run on an instance (its
+  ``capacity``) and never says which of the engine's sequences a request takes. That
+  choice needs what only the engine knows: the llama engine's slot planner
+  (``rusty_genius_cortex._slots``) puts a request on the free sequence whose KV cache
+  holds the longest prefix of its prompt (llama-server's slot similarity), which a
+  slot number picked here, with no view of the caches, would defeat; a remote server
+  places requests on its own slots.
 - Room: at most ``max_loaded`` instances (closing ones included) and, with
   ``max_memory``, their footprints within the budget; the least recently used idle
   instance is unloaded to make room. Under a budget a request's weights are fetched
@@ -191,9 +198,7 @@ class Scheduler:
         model.served = False
         if capacity is not None and capacity >= 1 and self._cfg.parallelism is None:
             model.capacity = capacity
-        actions: list[Action] = [
-            Run(rid, model_id, model.slot_of.get(rid)) for rid in model.waiting
-        ]
+        actions: list[Action] = [Run(rid, model_id) for rid in model.waiting]
         for rid in model.waiting:
             self.requests[rid].state = RequestState.RUNNING
         model.waiting.clear()
@@ -360,14 +365,12 @@ class Scheduler:
             model.loaders.add(request.id)
         else:
             model.running.add(request.id)
-            taken = set(model.slot_of.values())
-            model.slot_of[request.id] = next(k for k in itertools.count() if k not in taken)
         model.keep_alive = request.keep_alive  # the latest request's says, as in Ollama
         model.deadline = None
         model.last_used = next(self._ticks)
         if model.loaded:
             request.state = RequestState.RUNNING
-            return [Run(request.id, model.id, model.slot_of.get(request.id))]
+            return [Run(request.id, model.id)]
         request.state = RequestState.WAITING_FOR_LOAD
         model.waiting.append(request.id)
         return self._next_loader(model)
@@ -380,7 +383,6 @@ class Scheduler:
 
     def _release(self, model: Model, request: Request, now: float) -> list[Action]:
         (model.loaders if request.kind is RequestKind.LOAD else model.running).discard(request.id)
-        model.slot_of.pop(request.id, None)
         if request.id in model.waiting:
             model.waiting.remove(request.id)
         model.last_used = next(self._ticks)

@@ -64,8 +64,8 @@ class RequestState(enum.Enum):
 
 
 class RequestKind(enum.Enum):
-    INFER = "infer"  # also Embed: runs on a model slot, counted against its parallelism
-    LOAD = "load"  # LoadModel: never waits for a slot, only for the load
+    INFER = "infer"  # also Embed: runs on a model, counted against its parallelism
+    LOAD = "load"  # LoadModel: never waits for room on the model, only for the load
 
 
 @attrs.define(eq=False, repr=False)
@@ -94,7 +94,6 @@ class Model(FieldsRepr):
     footprint: int = 0  # bytes counted against max_memory until it is GONE
     state: ModelState = ModelState.LOADING
     running: set[str] = attrs.Factory(set)  # INFER requests started on it
-    slot_of: dict[str, int] = attrs.Factory(dict)  # each one's slot, 0 to capacity - 1
     loaders: set[str] = attrs.Factory(set)  # LOAD requests started on it
     waiting: list[str] = attrs.Factory(list)  # started, waiting for its load, in order
     created_by: str = ""  # the request whose measurement (if any) prepared its engine
@@ -143,12 +142,12 @@ class Load(Record):
 
 @attrs.frozen(repr=False, eq=False)
 class Run(Record):
-    """Run ``request_id`` on the loaded instance ``model_id``, in its slot ``slot`` (``None``
-    for a ``LoadModel``, which takes none)."""
+    """Run ``request_id`` on the loaded instance ``model_id``: one of its ``capacity`` places
+    (none for a ``LoadModel``). Which of the engine's sequences serves it is the engine's
+    choice, not the scheduler's (see :mod:`._scheduler`, "Places, not slots")."""
 
     request_id: str
     model_id: int
-    slot: int | None = None
 
 
 @attrs.frozen(repr=False, eq=False)

@@ -306,6 +306,10 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
     async def _prepare(self, model: str, request: EngineRequest) -> JobT:
         """Get a request ready (holds the turn, before ``ProcessStart``): errors go here."""
 
+    def _dismiss(self, job: JobT) -> None:
+        """``job`` is over: it ran, or its consumer left before :meth:`_generate` started
+        (default: nothing to do). Called once per prepared job, on every path."""
+
     async def _embed(self, model: str, request: EmbedRequest) -> RawEmbeddings:
         """Embed ``request.inputs`` (holds the turn). Engines that can embed override it."""
         raise UnsupportedError(f"the {self._backend} engine cannot make embeddings")
@@ -367,16 +371,19 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
             if model is None:
                 raise EngineError(f"{type(self).__name__} has no model loaded; call load() first")
             job = await self._prepare(model, request)
-            if self._charges_load:
-                meter.load_duration = self._unpaid_load
-            cold, self._cold, self._unpaid_load = self._cold, False, 0.0
-            yield ProcessStart(model=model, cold=cold)
-            async with contextlib.aclosing(self._generate(job, meter, stop)) as events:
-                async for event in events:
-                    if isinstance(event, Complete):
-                        final = event
-                        break
-                    yield event
+            try:
+                if self._charges_load:
+                    meter.load_duration = self._unpaid_load
+                cold, self._cold, self._unpaid_load = self._cold, False, 0.0
+                yield ProcessStart(model=model, cold=cold)
+                async with contextlib.aclosing(self._generate(job, meter, stop)) as events:
+                    async for event in events:
+                        if isinstance(event, Complete):
+                            final = event
+                            break
+                        yield event
+            finally:
+                self._dismiss(job)
         # The turn is released before Complete.
         if final is None:
             raise EngineError(f"the {self._backend} engine ended a request without a result")

@@ -6,14 +6,22 @@ as llama.cpp's ``tools/server`` slot loop does it:
 
 1. requests that were stopped (``StopSignal``, consumer gone) end, freeing their slot;
    waiting requests take free slots (:class:`~._slots.SlotPlanner` picks the slot and
-   the cached prefix they keep; cells past it are dropped);
+   the cached prefix they keep; cells past it are dropped). While no sequence is
+   generating, the loop first waits (at most :data:`GATHER_SECONDS`) for the requests
+   that are still being prepared (:meth:`DecodeLoop.expect`), so requests that
+   arrive together are evaluated in one batch, not the first alone and the others a
+   whole step later (llama-server gets the same by an intake in C++ that takes
+   microseconds);
 2. one ``llama_batch`` gets the next token of every generating sequence plus chunks of
    the prompts being evaluated (``n_batch`` tokens in all), and ``llama_decode`` runs once;
 3. every sequence with a logits row samples from it with its own sampler chain
-   (``llama_sampler_sample(chain, ctx, row)``), turns the token into text (the model's
+   (``llama_sampler_sample(chain, ctx, row)``; plain greedy decoding takes the row's
+   argmax, which is what that chain draws, see ``_sampler.py``), turns the token into text (the model's
    piece cache, its own UTF-8 decoder), runs its own :class:`TokenPipeline` (stop
    strings, think tags, usage) and hands the events to its own :class:`ThreadRelay`
-   without waiting for the consumer.
+   without waiting for the consumer; the consumers are woken together once the step's
+   sampling is done (one :class:`WakeBatch` flush per step, one ``run_sync_soon`` per
+   event loop, not one per sequence).
 
 A failure in one sequence (its sampler, its pipeline) ends that request with
 ``FinishReason.ERROR``; a failed ``llama_decode`` ends the requests in that batch.
@@ -26,6 +34,7 @@ import collections
 import ctypes
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -37,8 +46,8 @@ from ._adapter_groups import next_group
 from ._engine import StopSignal
 from ._llama_decode import Job
 from ._pipeline import TokenPipeline
-from ._relay import ThreadRelay
-from ._sampler import build_sampler, free_sampler
+from ._relay import ThreadRelay, WakeBatch
+from ._sampler import argmax_row, build_sampler, free_sampler, plain_greedy
 from ._slots import BatchEntry, SlotPlanner
 
 if TYPE_CHECKING:
@@ -46,11 +55,24 @@ if TYPE_CHECKING:
 
     from ._llama_decode import LoadedModel
 
-__all__ = ["DecodeLoop", "Request"]
+__all__ = ["GATHER_SECONDS", "Arrival", "DecodeLoop", "Request"]
 
 log = logging.getLogger("rusty_genius_cortex.llama")
 
 _SETTLE_POLL: Final = 0.01
+
+GATHER_SECONDS: Final = 0.03
+"""How long an idle loop (nothing generating) waits for requests still being prepared."""
+
+
+class Arrival:
+    """A request being prepared for the loop: from :meth:`DecodeLoop.expect` until it is
+    submitted or withdrawn (:meth:`DecodeLoop.withdraw`; both idempotent)."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending = True
 
 
 @attrs.define(eq=False, repr=False)
@@ -65,7 +87,7 @@ class Request(FieldsRepr):
     decoder: codecs.IncrementalDecoder = attrs.Factory(
         lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
     )
-    sampler: Any = None
+    sampler: Any = None  # its llama_sampler chain; None for plain greedy (argmax_row)
     slot: int = -1
     done: bool = False
 
@@ -87,6 +109,8 @@ class DecodeLoop:
         self._thread_name = thread_name
         self._cond = threading.Condition(threading.Lock())
         self._waiting: collections.deque[Request] = collections.deque()
+        self._expected = 0  # Arrivals still pending
+        self._wakes = WakeBatch()  # consumers to wake at the end of the step (loop thread)
         self._active: dict[int, Request] = {}
         self._thread: threading.Thread | None = None
         self._exiting: threading.Thread | None = None  # the last thread, once it found no work
@@ -103,8 +127,28 @@ class DecodeLoop:
 
     # -- event-loop side ------------------------------------------------------------------------
 
+    def expect(self) -> Arrival:
+        """A request is being prepared (templating, tokenizing) and will be submitted soon."""
+        with self._cond:
+            self._expected += 1
+        return Arrival()
+
+    def withdraw(self, arrival: Arrival | None) -> None:
+        """``arrival`` will not be submitted after all (idempotent; no-op once submitted)."""
+        if arrival is None:
+            return
+        with self._cond:
+            self._resolve(arrival)
+            self._cond.notify()
+
+    def _resolve(self, arrival: Arrival | None) -> None:
+        if arrival is not None and arrival.pending:  # with the condition held
+            arrival.pending = False
+            self._expected -= 1
+
     def submit(self, request: Request) -> None:
         with self._cond:
+            self._resolve(request.job.arrival)
             if self._closed:
                 raise EngineError(f"model {self._model.name!r} was unloaded")
             self._waiting.append(request)
@@ -158,6 +202,7 @@ class DecodeLoop:
             self._waiting.clear()
         for request in left:
             self._end(request, FinishReason.CANCELLED)
+        self._wakes.flush()
         self._lib.llama_batch_free(self._batch)
 
     # -- the thread -----------------------------------------------------------------------------
@@ -168,6 +213,7 @@ class DecodeLoop:
                 with self._cond:
                     if self._closed:
                         break
+                    self._gather()
                     arrived: list[Request] = []
                     free = self._planner.free
                     while self._waiting and len(arrived) < free:
@@ -178,6 +224,7 @@ class DecodeLoop:
                 for request in arrived:
                     self._place(request)
                 self._step()
+                self._wakes.flush()
         except BaseException:
             log.exception("the decoding loop of %r failed", self._model.name)
             with self._cond:
@@ -187,8 +234,29 @@ class DecodeLoop:
                 self._end(request, FinishReason.ERROR)
         for request in list(self._active.values()):
             self._end(request, FinishReason.CANCELLED)
+        self._wakes.flush()
         with self._cond:
             self._thread, self._exiting = None, self._thread
+
+    def _gather(self) -> None:
+        """With the condition held: while there is work but no sequence generates, wait
+        (at most :data:`GATHER_SECONDS`) for the requests being prepared to be submitted,
+        so that they join this step's batch; a stopped request ends the wait at once."""
+        if not self._expected or (not self._waiting and not self._active):
+            return
+        if any(not self._planner.evaluating(slot) for slot in self._active):
+            return  # a sequence generates: never hold its next token back
+        deadline = time.monotonic() + GATHER_SECONDS
+        while self._expected and not self._closed and not self._any_stopped():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._cond.wait(left)  # submit, withdraw, wake (a stop) and close notify
+
+    def _any_stopped(self) -> bool:
+        return any(r.stopped() for r in self._waiting) or any(
+            r.stopped() for r in self._active.values()
+        )
 
     def _place(self, request: Request) -> None:
         lib, model, job = self._lib, self._model, request.job
@@ -201,9 +269,10 @@ class DecodeLoop:
             if not lib.llama_memory_seq_rm(memory, placed.slot, placed.keep, -1):
                 lib.llama_memory_seq_rm(memory, placed.slot, -1, -1)
                 self._planner.restart(placed.slot)
-            request.sampler = build_sampler(
-                lib, model.vocab, model.n_vocab, job.config, job.seed, job.grammar
-            )
+            if not plain_greedy(job.config, job.grammar):  # else argmax_row, no chain
+                request.sampler = build_sampler(
+                    lib, model.vocab, model.n_vocab, job.config, job.seed, job.grammar
+                )
             request.pipeline.meter.prompt_started(len(job.tokens))
         except Exception:
             log.exception("a request on %r could not start", model.name)
@@ -262,7 +331,10 @@ class DecodeLoop:
     def _sample(self, request: Request, row: int) -> None:
         lib, model, pipeline = self._lib, self._model, request.pipeline
         try:
-            token = int(lib.llama_sampler_sample(request.sampler, model.ctx.ctx, row))
+            if request.sampler is None:
+                token = argmax_row(lib, model.ctx.ctx, row, model.n_vocab)
+            else:
+                token = int(lib.llama_sampler_sample(request.sampler, model.ctx.ctx, row))
             pipeline.meter.prompt_done()
             piece = model.pieces.get(token)
             if piece is None:  # first sight of this token: native calls, then cached
@@ -276,7 +348,7 @@ class DecodeLoop:
                 self._end(request, FinishReason.STOP)
                 return
             events, hit = pipeline.token(request.decoder.decode(piece))
-            if events and not request.relay.put_nowait(events):
+            if events and not request.relay.put_nowait(events, self._wakes):
                 self._end(request, FinishReason.CANCELLED)
             elif hit:
                 self._end(request, FinishReason.STOP)
@@ -297,8 +369,8 @@ class DecodeLoop:
         try:
             tail = request.decoder.decode(b"", final=True)  # an incomplete UTF-8 sequence
             if tail:
-                request.relay.put_nowait(request.pipeline.text(tail))
-            request.relay.put_nowait(request.pipeline.complete(reason))
+                request.relay.put_nowait(request.pipeline.text(tail), self._wakes)
+            request.relay.put_nowait(request.pipeline.complete(reason), self._wakes)
         except Exception:
             log.exception("ending a request on %r failed", self._model.name)
         finally:
@@ -315,4 +387,4 @@ class DecodeLoop:
                 )
                 if keep == 0:
                     lib.llama_memory_seq_rm(self._model.ctx.memory, request.slot, -1, -1)
-            request.relay.finish()  # last: the consumer may settle() from here on
+            request.relay.finish(self._wakes)  # last: the consumer may settle() from here on

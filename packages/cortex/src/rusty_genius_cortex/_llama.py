@@ -68,7 +68,7 @@ from rusty_genius_core import (
 )
 
 from ._base import EngineBase, EngineRequest
-from ._decode_loop import DecodeLoop, Request
+from ._decode_loop import Arrival, DecodeLoop, Request
 from ._diagnose import tensor_data_problem
 from ._engine import BACKEND_LLAMA, REAL_ENGINE_HINT, StopSignal
 from ._gguf import read_gguf_info
@@ -183,7 +183,22 @@ class LlamaEngine(EngineBase[Job]):
         loaded = self._model
         if loaded is None:
             raise EngineError("LlamaEngine has no model loaded; call load() first")
-        return await anyio.to_thread.run_sync(self._prepare_sync, loaded, request)
+        loop = loaded.loop
+        if loop is None:
+            raise EngineError(f"model {loaded.name!r} was unloaded")
+        # Announced before templating and tokenizing: an idle loop waits for it (a little),
+        # so that requests arriving together start in one batch.
+        arrival = loop.expect()
+        try:
+            return await anyio.to_thread.run_sync(self._prepare_sync, loaded, request, arrival)
+        except BaseException:
+            loop.withdraw(arrival)
+            raise
+
+    def _dismiss(self, job: Job) -> None:
+        loop = job.model.loop
+        if loop is not None:
+            loop.withdraw(job.arrival)
 
     async def _generate(
         self, job: Job, meter: UsageMeter, stop: StopSignal | None
@@ -350,7 +365,9 @@ class LlamaEngine(EngineBase[Job]):
 
     # -- one request --------------------------------------------------------------------------
 
-    def _prepare_sync(self, model: LoadedModel, request: EngineRequest) -> Job:
+    def _prepare_sync(
+        self, model: LoadedModel, request: EngineRequest, arrival: Arrival | None = None
+    ) -> Job:
         """Render and tokenize the prompt; check that it fits (worker thread)."""
         config = request.config
         plan = plan_output(request, model.tool_style)  # SchemaError (400): not enforceable
@@ -401,6 +418,7 @@ class LlamaEngine(EngineBase[Job]):
             plan=plan,
             adapters=adapters,
             adapter_key=adapter_key,
+            arrival=arrival,
         )
 
 

@@ -30,7 +30,7 @@ from ._tool_parse import CallStyle
 
 if TYPE_CHECKING:  # not at runtime: _decode_loop imports Job from here, and attrs never
     # evaluates these annotations (no resolve_types, no cattrs structuring of this record)
-    from ._decode_loop import DecodeLoop  # noqa: TC004
+    from ._decode_loop import Arrival, DecodeLoop  # noqa: TC004
 
 __all__ = ["Job", "LoadedModel", "merge_batch"]
 
@@ -82,6 +82,7 @@ class Job(Record):
     plan: OutputPlan = attrs.field(factory=OutputPlan)  # how tools and formats are honoured
     adapters: tuple[tuple[Any, float], ...] = ()  # (llama_adapter_lora_p, scale), in order
     adapter_key: Hashable = ()  # what batches and cached prefixes are grouped by
+    arrival: Arrival | None = None  # announced to the model's loop while it was prepared
 
 
 def merge_batch(batch: list[InferenceEvent]) -> list[InferenceEvent]:
