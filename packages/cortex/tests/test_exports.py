@@ -64,6 +64,7 @@ INTERNAL = {
     "finish_reason",
     "import_llama_cpp",
     "merge_batch",
+    "output_plan",
     "build_sampler",
     "common_prefix",
     "free_sampler",

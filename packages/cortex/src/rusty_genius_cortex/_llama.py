@@ -12,8 +12,9 @@ How a request runs:
    ``create_chat_completion`` does); ``raw=True`` sends a prompt as-is. The
    prompt is tokenized as llama-cpp-python tokenizes it, so token counts match
    its ``usage``. The request's tools and response format are planned here
-   (``_tool_mode.py``): a template that supports tools gets them; otherwise, and
-   whenever a call is required, the tools go in the system prompt and a grammar
+   (``_output_plan.py``; ``_tool_mode.py``, imported only for a request that has
+   them): a template that supports tools gets them; otherwise, and whenever a call
+   is required, the tools go in the system prompt and a grammar
    (``_json_grammar.py``) admits only valid calls; a JSON response format is the
    grammar of its schema. llama.cpp parses the grammar here too. Errors (no
    template, a prompt that does not fit the context, a schema keyword the grammar
@@ -76,11 +77,10 @@ from ._llama_chat import render_prompt, tool_style_of
 from ._llama_decode import Job, LoadedModel, merge_batch
 from ._llama_embed import EmbeddingContext
 from ._llama_grammar import check_grammar
+from ._output_plan import output_plan
 from ._pipeline import TokenPipeline
 from ._relay import ThreadRelay
 from ._think import prompt_opens_thinking
-from ._tool_mode import plan_output
-from ._tool_stream import ToolCallFilter
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -195,7 +195,11 @@ class LlamaEngine(EngineBase[Job]):
             start_in_thinking=job.start_in_thinking,
             extra_stops=job.extra_stops,
         )
-        tools = ToolCallFilter(job.plan) if job.plan.style is not None else None
+        tools = None
+        if job.plan.style is not None:
+            from ._tool_stream import ToolCallFilter  # only for a request with tools
+
+            tools = ToolCallFilter(job.plan)
         relay: ThreadRelay[InferenceEvent] = ThreadRelay(self._relay_capacity)
         halt = StopSignal()  # set when the consumer goes away
         loop.submit(Request(job=job, pipeline=pipeline, relay=relay, stop=stop, halt=halt))
@@ -351,7 +355,7 @@ class LlamaEngine(EngineBase[Job]):
     def _prepare_sync(self, model: LoadedModel, request: EngineRequest) -> Job:
         """Render and tokenize the prompt; check that it fits (worker thread)."""
         config = request.config
-        plan = plan_output(request, model.tool_style)  # SchemaError (400): not enforceable
+        plan = output_plan(request, model.tool_style)  # SchemaError (400): not enforceable
         if model.loop is None:
             raise EngineError(f"model {model.name!r} was unloaded")
         # Templating and tokenizing read the model only: they run beside the decoding loop.

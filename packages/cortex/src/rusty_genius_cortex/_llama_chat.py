@@ -18,12 +18,12 @@ import attrs
 from rusty_genius_core import ChatMessage, EngineError
 from rusty_genius_core._record import Record
 
-from ._tool_mode import chat_dicts
-from ._tool_parse import CallStyle, detect_style
+from ._chat_dicts import chat_dicts
 
 if TYPE_CHECKING:
     from ._base import EngineRequest
-    from ._tool_mode import OutputPlan
+    from ._output_plan import OutputPlan
+    from ._tool_parse import CallStyle
 
 __all__ = ["Rendered", "render_prompt", "tool_style_of", "tools_for_template"]
 
@@ -66,7 +66,11 @@ def tool_style_of(formatter: Any, template: str) -> CallStyle | None:
         rendered = formatter(messages=[{"role": "user", "content": "hi"}], tools=probe)
     except Exception:  # a template may refuse the probe: then it has no tools for us
         return None
-    return detect_style(template) if _PROBE in rendered.prompt else None
+    if _PROBE not in rendered.prompt:
+        return None
+    from ._tool_parse import detect_style  # only for a template with tools
+
+    return detect_style(template)
 
 
 def render_prompt(

@@ -25,7 +25,7 @@ from ._tool_parse import CallScanner
 if TYPE_CHECKING:
     from rusty_genius_core import InferenceEvent, ToolCall
 
-    from ._tool_mode import OutputPlan
+    from ._output_plan import OutputPlan
 
 __all__ = ["ToolCallFilter"]
 
