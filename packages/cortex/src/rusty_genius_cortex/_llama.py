@@ -70,7 +70,6 @@ from rusty_genius_core import (
 
 from ._base import EngineBase, EngineRequest
 from ._decode_loop import DecodeLoop, Request
-from ._diagnose import tensor_data_problem
 from ._engine import BACKEND_LLAMA, REAL_ENGINE_HINT, StopSignal
 from ._gguf import read_gguf_info
 from ._llama_chat import render_prompt, tool_style_of
@@ -259,6 +258,8 @@ class LlamaEngine(EngineBase[Job]):
                 lib, path, options, n_ctx, n_slots, self._n_batch, gpu_layers, self._verbose
             )
         except Exception as exc:  # llama-cpp-python raises ValueError/RuntimeError
+            from ._diagnose import tensor_data_problem  # the tensor table: only on a failure
+
             alignment = info.metadata.get("general.alignment", 32)
             cause = tensor_data_problem(
                 path,

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-import attrs
-
 from rusty_genius_core import ChatMessage, EngineError
-from rusty_genius_core._record import Record
+from rusty_genius_core._record import PlainRecord
 
 from ._chat_dicts import chat_dicts
 
@@ -30,13 +28,16 @@ __all__ = ["Rendered", "render_prompt", "tool_style_of", "tools_for_template"]
 _PROBE: Final = "rg_probe_tool_7f3a"
 
 
-@attrs.frozen(repr=False, eq=False)
-class Rendered(Record):
+class Rendered(PlainRecord):
     """The prompt text, whether a BOS token goes first, and the template's stop strings."""
 
-    text: str
-    add_bos: bool
-    stops: tuple[str, ...] = ()
+    __match_args__ = ("text", "add_bos", "stops")
+    __slots__ = ("add_bos", "stops", "text")
+
+    def __init__(self, text: str, add_bos: bool, stops: tuple[str, ...] = ()) -> None:
+        self.text: Final = text
+        self.add_bos: Final = add_bos
+        self.stops: Final = stops
 
 
 def tools_for_template(plan: OutputPlan) -> list[dict[str, Any]]:

@@ -11,30 +11,32 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-import attrs
+from rusty_genius_core import ToolCall
+from rusty_genius_core._record import PlainRecord
 
-from rusty_genius_core import Tool, ToolCall
-from rusty_genius_core._record import Record
+if TYPE_CHECKING:
+    from rusty_genius_core import Tool
 
-if TYPE_CHECKING:  # not at run time: nothing resolves or structures these records' annotations
     from ._base import EngineRequest
-    from ._tool_parse import CallStyle, ParsedCall  # noqa: TC004
+    from ._tool_parse import CallStyle, ParsedCall
 
 __all__ = ["Grammar", "OutputPlan", "output_plan"]
 
 
-@attrs.frozen(repr=False, eq=False)
-class Grammar(Record):
+class Grammar(PlainRecord):
     """A llama.cpp grammar: GBNF text and the rule generation starts from."""
 
-    text: str
-    root: str = "root"
+    __match_args__ = ("text", "root")
+    __slots__ = ("root", "text")
+
+    def __init__(self, text: str, root: str = "root") -> None:
+        self.text: Final = text
+        self.root: Final = root
 
 
-@attrs.frozen(repr=False, eq=False)
-class OutputPlan(Record):
+class OutputPlan(PlainRecord):
     """How one request's output is constrained and read back.
 
     ``grammar`` (or None) goes to the sampler; ``style`` is how calls are parsed
@@ -42,11 +44,22 @@ class OutputPlan(Record):
     generic mode's tool descriptions); ``native`` says the template gets ``tools``.
     """
 
-    grammar: Grammar | None = None
-    style: CallStyle | None = None
-    native: bool = False
-    system: str = ""
-    tools: tuple[Tool, ...] = ()
+    __match_args__ = ("grammar", "style", "native", "system", "tools")
+    __slots__ = ("grammar", "native", "style", "system", "tools")
+
+    def __init__(
+        self,
+        grammar: Grammar | None = None,
+        style: CallStyle | None = None,
+        native: bool = False,
+        system: str = "",
+        tools: tuple[Tool, ...] = (),
+    ) -> None:
+        self.grammar: Final = grammar
+        self.style: Final = style
+        self.native: Final = native
+        self.system: Final = system
+        self.tools: Final = tools
 
     def call_of(self, parsed: ParsedCall) -> ToolCall | None:
         """The call as a :class:`ToolCall`, or None when its tool is unknown or its
