@@ -130,6 +130,7 @@ def _has_string(hint: object) -> bool:
 
 
 _EVALUATED: dict[tuple[str, str], object] = {}
+_COMPILED: dict[str, types.CodeType] = {}  # "int | None" compiles once for every module
 
 
 def _evaluate(hint: str, module: str, namespace: dict[str, object]) -> object:
@@ -137,5 +138,8 @@ def _evaluate(hint: str, module: str, namespace: dict[str, object]) -> object:
     try:
         return _EVALUATED[key]
     except KeyError:
-        value = _EVALUATED[key] = eval(hint, namespace)  # what get_type_hints does, once
+        code = _COMPILED.get(hint)
+        if code is None:
+            code = _COMPILED[hint] = compile(hint, "<annotation>", "eval")
+        value = _EVALUATED[key] = eval(code, namespace)  # what get_type_hints does, once
         return value
