@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import multiprocessing
 import random
 import threading
 import time
@@ -432,6 +431,8 @@ def _open_native(
     model_params.n_gpu_layers = 0x7FFFFFFF if gpu_layers == -1 else gpu_layers
     model = _internals.LlamaModel(path_model=str(path), params=model_params, verbose=verbose)
     try:
+        import multiprocessing  # llama_cpp has imported it by now; not at start-up
+
         cpus = multiprocessing.cpu_count()
         params = lib.llama_context_default_params()
         params.n_ctx = n_ctx * n_slots
