@@ -62,3 +62,38 @@ def test_plain_repr_keeps_identity_and_shows_recursion() -> None:
     assert box == box
     box.b = box
     assert repr(box) == "_Box(a=1, b=...)"  # no __match_args__: the slots, in order
+
+
+class _Base(PlainRecord):
+    __slots__ = ("name",)
+
+    def __init__(self, *, name: str) -> None:
+        self.name: Final = name
+
+
+class _Derived(_Base):
+    __slots__ = ("size", "note")  # noqa: RUF023  (the order the repr shows)
+
+    def __init__(self, *, name: str, size: int, note: str = "") -> None:
+        super().__init__(name=name)
+        self.size: Final = size
+        self.note: Final = note
+
+
+def test_fields_without_match_args_are_the_slots_bases_first() -> None:
+    one = _Derived(name="a", size=1)
+    assert repr(one) == "_Derived(name='a', size=1, note='')"
+    assert one == _Derived(name="a", size=1)
+    assert one != _Derived(name="a", size=1, note="x")
+    assert one != _Base(name="a")
+
+
+def test_evolve_copies_with_changes_and_keeps_the_class() -> None:
+    one = _Derived(name="a", size=1, note="n")
+    two = one.evolve(size=2)
+    assert type(two) is _Derived
+    assert two == _Derived(name="a", size=2, note="n")
+    assert one.size == 1  # unchanged
+    assert _Pair(1, "l").evolve(left="r") == _Pair(1, "r")
+    with pytest.raises(TypeError):
+        one.evolve(colour="red")

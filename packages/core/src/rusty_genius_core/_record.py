@@ -18,7 +18,7 @@ class costs about a millisecond to build while a plain class costs almost nothin
 from __future__ import annotations
 
 import reprlib
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import attrs
 
@@ -80,11 +80,11 @@ _FIELDS: Final[dict[type, tuple[str, ...]]] = {}
 
 
 def _field_names(cls: type) -> tuple[str, ...]:
-    """``cls.__match_args__`` (the fields in their ``__init__`` order), or else every
+    """The ``__match_args__`` ``cls`` declares (its fields in ``__init__`` order), or else every
     ``__slots__`` name of ``cls`` and its bases, the bases' first."""
     found = _FIELDS.get(cls)
     if found is None:
-        names: list[str] = list(getattr(cls, "__match_args__", ()))
+        names: list[str] = list(vars(cls).get("__match_args__", ()))
         if not names:
             for klass in reversed(cls.__mro__):
                 slots = vars(klass).get("__slots__", ())
@@ -106,9 +106,9 @@ class PlainRepr:
 
 
 class PlainRecord(PlainRepr):
-    """:class:`PlainRepr` with equality and a hash over the fields its ``__match_args__``
-    names, for a value class whose ``__init__`` sets them all (``Final`` attributes: mypy
-    keeps them unchanged)."""
+    """:class:`PlainRepr` with equality, a hash and :meth:`evolve` over its fields (the
+    ``__match_args__`` it declares, or its and its bases' ``__slots__``), for a value class
+    whose ``__init__`` sets them all (``Final`` attributes: mypy keeps them unchanged)."""
 
     __slots__ = ()
 
@@ -121,3 +121,9 @@ class PlainRecord(PlainRepr):
     def __hash__(self) -> int:
         cls = type(self)
         return hash((cls, *(getattr(self, n) for n in _field_names(cls))))
+
+    def evolve(self, **changes: Any) -> Self:
+        """A copy with ``changes`` (as ``attrs.evolve``), for a class whose ``__init__``
+        takes each field by its name."""
+        fields = {name: getattr(self, name) for name in _field_names(type(self))}
+        return type(self)(**{**fields, **changes})
