@@ -73,7 +73,6 @@ from ._engine import BACKEND_LLAMA, REAL_ENGINE_HINT, StopSignal
 from ._gguf import read_gguf_info
 from ._llama_chat import render_prompt, tool_style_of
 from ._llama_decode import Job, LoadedModel, merge_batch
-from ._llama_embed import EmbeddingContext
 from ._llama_grammar import check_grammar
 from ._output_plan import output_plan
 from ._pipeline import TokenPipeline
@@ -85,6 +84,7 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from ._embedding import EmbedRequest, RawEmbeddings
+    from ._llama_embed import EmbeddingContext
     from ._usage import UsageMeter
 
 __all__ = ["LlamaEngine", "import_llama_cpp"]
@@ -229,6 +229,8 @@ class LlamaEngine(EngineBase[Job]):
             if model.loop is None:
                 raise EngineError(f"model {model.name!r} was unloaded")
             if self._embedder is None:
+                from ._llama_embed import EmbeddingContext  # on the first embed()
+
                 self._embedder = EmbeddingContext(
                     model.lib, model.model, model.ctx.params, model.n_ctx, verbose=self._verbose
                 )

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 from facecrab import DEFAULT_MODEL
 
 from ._exit import EXIT_USAGE
-from ._suggest import usage_hint
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,6 +44,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one line, ``genius: error: …``, and exit 2."""
 
     def error(self, message: str) -> NoReturn:
+        from ._suggest import usage_hint  # only for a usage error
+
         hint = usage_hint(message, self._every_option())
         sys.stderr.write(f"genius: error: {message}{hint} (see '{self.prog} --help')\n")
         raise SystemExit(EXIT_USAGE)
