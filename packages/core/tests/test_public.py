@@ -167,3 +167,49 @@ def test_private_lazy_exports_keep_the_module(
     getattr_, _ = lazy_exports("fakepkg", {"Plain": "._impl"}, public=False)
     assert getattr_("Plain") is impl.Plain
     assert impl.Plain.__module__ == "fakepkg._impl"
+
+
+def test_published_field_types_are_what_attrs_resolve_types_gives() -> None:
+    """Own fields, inherited ones and hints holding a forward reference all end up with the
+    types ``typing.get_type_hints`` gives, and attrs sees the class as resolved."""
+    package = types.ModuleType("fakepkg2")
+    impl = types.ModuleType("fakepkg2._impl")
+    source = textwrap.dedent(
+        """
+        from __future__ import annotations
+        from pathlib import Path
+        from typing import Union
+        import attrs
+
+        Value = Union[int, tuple["Value", ...]]
+
+        @attrs.frozen
+        class Base:
+            where: Path
+            nothing: None = None
+
+        @attrs.frozen
+        class Child(Base):
+            size: int = 0
+
+        @attrs.frozen
+        class Nested:
+            values: dict[str, Value]
+        """
+    )
+    sys.modules.update({"fakepkg2": package, "fakepkg2._impl": impl})
+    try:
+        exec(compile(source, "fakepkg2/_impl.py", "exec"), vars(impl))
+        for name in ("Base", "Child", "Nested", "Value"):  # Value: as GgufValue is exported
+            setattr(package, name, getattr(impl, name))
+        package.__all__ = ["Base", "Child", "Nested", "Value"]
+        publish("fakepkg2")
+        for cls in (impl.Base, impl.Child, impl.Nested):
+            assert cls.__module__ == "fakepkg2"
+            hints = typing.get_type_hints(cls, include_extras=True)
+            assert {f.name: f.type for f in attrs.fields(cls)} == hints
+            assert cls.__attrs_types_resolved__ is cls
+        assert attrs.fields(impl.Base).nothing.type is type(None)
+        assert attrs.fields(impl.Child).where.type is impl.Path
+    finally:
+        del sys.modules["fakepkg2"], sys.modules["fakepkg2._impl"]

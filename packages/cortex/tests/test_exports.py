@@ -72,6 +72,7 @@ INTERNAL = {
     "import_llama_cpp",
     "merge_batch",
     "argmax_row",
+    "output_plan",
     "build_sampler",
     "common_prefix",
     "free_sampler",

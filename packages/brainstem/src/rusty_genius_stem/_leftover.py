@@ -19,18 +19,16 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 import anyio
 import anyio.lowlevel
-import attrs
 
 from rusty_genius_core import running_on_trio
-from rusty_genius_core._record import FieldsRepr
+from rusty_genius_core._record import PlainRepr
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Awaitable, Callable, Coroutine
 
 __all__ = ["EngineRun"]
 
@@ -70,23 +68,25 @@ def _start_detached(func: Callable[[], Awaitable[None]], name: str) -> None:
     task.add_done_callback(_kept.discard)
 
 
-@attrs.define(eq=False, repr=False)
-class EngineRun(FieldsRepr, Generic[T]):
+class EngineRun(PlainRepr, Generic[T]):
     """One request's engine stream, run by :meth:`start` in a task that can be left behind.
 
     The work gets the run: it marks :attr:`sending` while it waits for its own consumer
     (not the engine's fault), and checks :attr:`abandoned` before each send.
     """
 
-    name: str
-    done: anyio.Event = attrs.Factory(anyio.Event)
-    sending: bool = False
-    abandoned: bool = False
-    cleanup: Callable[[], Awaitable[None]] | None = None
-    """Run if the work ends after it was abandoned (the engine's unload)."""
-    _scope: anyio.CancelScope = attrs.Factory(anyio.CancelScope)
-    _result: T | None = None
-    _error: Exception | None = None
+    __slots__ = ("_error", "_result", "_scope", "abandoned", "cleanup", "done", "name", "sending")
+
+    def __init__(self, *, name: str) -> None:
+        self.name: Final = name
+        self.done = anyio.Event()
+        self.sending = False
+        self.abandoned = False
+        self.cleanup: Callable[[], Awaitable[None]] | None = None
+        """Run if the work ends after it was abandoned (the engine's unload)."""
+        self._scope = anyio.CancelScope()
+        self._result: T | None = None
+        self._error: Exception | None = None
 
     def start(self, work: Callable[[EngineRun[T]], Awaitable[T]]) -> None:
         async def run() -> None:

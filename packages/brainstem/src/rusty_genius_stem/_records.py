@@ -7,10 +7,9 @@ is one admitted request's task, woken by the action the scheduler addressed to i
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 import anyio
-import attrs
 
 from rusty_genius_core import (
     Complete,
@@ -26,51 +25,95 @@ from rusty_genius_core import (
     RequestCancelledError,
     Usage,
 )
-from rusty_genius_core._record import FieldsRepr
+from rusty_genius_core._record import PlainRepr
 from rusty_genius_cortex import Engine, StopSignal
 
-from ._leftover import EngineRun
 from ._scheduler_state import Action, RequestKind
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ._leftover import EngineRun
 
 __all__ = ["Instance", "Job", "cancelled_body", "cancelled_complete", "error_report"]
 
 
-@attrs.define(eq=False, repr=False)
-class Instance(FieldsRepr):
+class Instance(PlainRepr):
     """The engine of one scheduler model instance (``id``), loaded by the first request."""
 
-    id: int
-    name: str
-    closed: anyio.Event = attrs.Factory(anyio.Event)
-    engine: Engine | None = None
-    spec: ModelSpec | None = None
-    path: Path | None = None
-    fetched: tuple[ModelSpec | None, Path | None] | None = None  # by the request that measured
-    close_started: bool = False
-    jobs: set[Job] = attrs.Factory(set)  # told to load or run on it, not yet ended
-    broken: bool = False  # its engine did not stop in time and was abandoned
-    stragglers: int = 0  # abandoned runs still holding its engine
+    __slots__ = (
+        "broken",
+        "close_started",
+        "closed",
+        "engine",
+        "fetched",
+        "id",
+        "jobs",
+        "name",
+        "path",
+        "spec",
+        "stragglers",
+    )
+
+    def __init__(self, *, id: int, name: str) -> None:
+        self.id: Final = id
+        self.name: Final = name
+        self.closed = anyio.Event()
+        self.engine: Engine | None = None
+        self.spec: ModelSpec | None = None
+        self.path: Path | None = None
+        self.fetched: tuple[ModelSpec | None, Path | None] | None = None  # by who measured
+        self.close_started = False
+        self.jobs: set[Job] = set()  # told to load or run on it, not yet ended
+        self.broken = False  # its engine did not stop in time and was abandoned
+        self.stragglers = 0  # abandoned runs still holding its engine
 
 
-@attrs.define(eq=False, repr=False)
-class Job(FieldsRepr):
+class Job(PlainRepr):
     """An ``Infer``, ``Embed`` or ``LoadModel`` from admission to its final body."""
 
-    request_id: str
-    command: Infer | Embed | LoadModel
-    wake: anyio.Event = attrs.Factory(anyio.Event)
-    directive: Action | None = None  # the scheduler's latest action for it
-    stop: StopSignal = attrs.Factory(StopSignal)
-    instance: Instance | None = None
-    cancelled: bool = False
-    scope: anyio.CancelScope | None = None
-    prepared: tuple[Engine, ModelSpec | None, Path | None] | None = None  # what measuring fetched
-    failure: Exception | None = None  # ends it before it starts
-    run: EngineRun[OutputBody] | None = None  # its engine stream, while it streams
-    abandoned: EngineError | None = None  # its engine was abandoned: it ends with this
-    load_seconds: float | None = None  # set when it performed its model's load
-    loaded: bool = False  # a LoadModel that got its model loaded
-    resolved: ModelSpec | None = None  # its model resolved offline at admission (None: unknown)
+    __slots__ = (
+        "abandoned",
+        "cancelled",
+        "command",
+        "directive",
+        "failure",
+        "instance",
+        "load_seconds",
+        "loaded",
+        "prepared",
+        "request_id",
+        "resolved",
+        "run",
+        "scope",
+        "stop",
+        "wake",
+    )
+
+    def __init__(
+        self,
+        *,
+        request_id: str,
+        command: Infer | Embed | LoadModel,
+        resolved: ModelSpec | None = None,
+    ) -> None:
+        self.request_id: Final = request_id
+        self.command: Final = command
+        self.wake = anyio.Event()
+        self.directive: Action | None = None  # the scheduler's latest action for it
+        self.stop = StopSignal()
+        self.instance: Instance | None = None
+        self.cancelled = False
+        self.scope: anyio.CancelScope | None = None
+        # what measuring fetched
+        self.prepared: tuple[Engine, ModelSpec | None, Path | None] | None = None
+        self.failure: Exception | None = None  # ends it before it starts
+        self.run: EngineRun[OutputBody] | None = None  # its engine stream, while it streams
+        self.abandoned: EngineError | None = None  # its engine was abandoned: ends with this
+        self.load_seconds: float | None = None  # set when it performed its model's load
+        self.loaded = False  # a LoadModel that got its model loaded
+        # its model resolved offline at admission (None: unknown)
+        self.resolved: Final = resolved
 
     @property
     def model(self) -> str:

@@ -20,11 +20,12 @@ once, through :meth:`~._scheduler.Scheduler.request_finished`.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING, Final
 
-import attrs
+from rusty_genius_core._record import PlainRecord, PlainRepr
 
-from rusty_genius_core import GeniusError, LoadOptions
-from rusty_genius_core._record import FieldsRepr, Record
+if TYPE_CHECKING:
+    from rusty_genius_core import GeniusError, LoadOptions
 
 __all__ = [
     "Action",
@@ -68,41 +69,89 @@ class RequestKind(enum.Enum):
     LOAD = "load"  # LoadModel: never waits for room on the model, only for the load
 
 
-@attrs.define(eq=False, repr=False)
-class Request(FieldsRepr):
+class Request(PlainRepr):
     """One admitted ``Infer``/``Embed``/``LoadModel``, from admission to its final body."""
 
-    id: str
-    model: str
-    kind: RequestKind
-    options: LoadOptions | None  # what it needs the model loaded with; None accepts any
-    keep_alive: float | None
-    state: RequestState = RequestState.QUEUED
-    model_id: int | None = None  # the instance it started on
-    footprint: int | None = None  # estimated bytes of its model, once measured
-    cancelled: bool = False
+    __slots__ = (
+        "cancelled",
+        "footprint",
+        "id",
+        "keep_alive",
+        "kind",
+        "model",
+        "model_id",
+        "options",
+        "state",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        model: str,
+        kind: RequestKind,
+        options: LoadOptions | None,
+        keep_alive: float | None,
+    ) -> None:
+        self.id: Final = id
+        self.model: Final = model
+        self.kind: Final = kind
+        self.options: LoadOptions | None = options  # what it needs loaded; None accepts any
+        self.keep_alive: Final = keep_alive
+        self.state = RequestState.QUEUED
+        self.model_id: int | None = None  # the instance it started on
+        self.footprint: int | None = None  # estimated bytes of its model, once measured
+        self.cancelled = False
 
 
-@attrs.define(eq=False, repr=False)
-class Model(FieldsRepr):
+class Model(PlainRepr):
     """One instance of a model: a name, an engine, the options it loads with."""
 
-    id: int
-    name: str
-    options: LoadOptions
-    capacity: int  # requests that may run on it at once
-    footprint: int = 0  # bytes counted against max_memory until it is GONE
-    state: ModelState = ModelState.LOADING
-    running: set[str] = attrs.Factory(set)  # INFER requests started on it
-    loaders: set[str] = attrs.Factory(set)  # LOAD requests started on it
-    waiting: list[str] = attrs.Factory(list)  # started, waiting for its load, in order
-    created_by: str = ""  # the request whose measurement (if any) prepared its engine
-    loader: str | None = None  # the request performing its load
-    loaded: bool = False  # its engine loaded (it may be out of service by now)
-    served: bool = False  # an INFER request ended on it since it loaded
-    keep_alive: float | None = None  # the latest request's, as in Ollama
-    deadline: float | None = None  # when it unloads if still idle
-    last_used: int = 0  # a tick of the scheduler's use counter, for LRU eviction
+    __slots__ = (
+        "capacity",
+        "created_by",
+        "deadline",
+        "footprint",
+        "id",
+        "keep_alive",
+        "last_used",
+        "loaded",
+        "loader",
+        "loaders",
+        "name",
+        "options",
+        "running",
+        "served",
+        "state",
+        "waiting",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: int,
+        name: str,
+        options: LoadOptions,
+        capacity: int,
+        footprint: int = 0,
+        created_by: str = "",
+    ) -> None:
+        self.id: Final = id
+        self.name: Final = name
+        self.options: LoadOptions = options
+        self.capacity = capacity  # requests that may run on it at once
+        self.footprint = footprint  # bytes counted against max_memory until it is GONE
+        self.state = ModelState.LOADING
+        self.running: set[str] = set()  # INFER requests started on it
+        self.loaders: set[str] = set()  # LOAD requests started on it
+        self.waiting: list[str] = []  # started, waiting for its load, in order
+        self.created_by = created_by  # the request whose measurement (if any) prepared its engine
+        self.loader: str | None = None  # the request performing its load
+        self.loaded = False  # its engine loaded (it may be out of service by now)
+        self.served = False  # an INFER request ended on it since it loaded
+        self.keep_alive: float | None = None  # the latest request's, as in Ollama
+        self.deadline: float | None = None  # when it unloads if still idle
+        self.last_used = 0  # a tick of the scheduler's use counter, for LRU eviction
 
     @property
     def active(self) -> bool:
@@ -113,78 +162,108 @@ class Model(FieldsRepr):
         return self.state in (ModelState.DRAINING, ModelState.UNLOADING, ModelState.GONE)
 
 
-@attrs.frozen(repr=False, eq=False)
-class Reject(Record):
+class Reject(PlainRecord):
     """Refuse ``request_id`` with ``BusyError``: it was never admitted."""
 
-    request_id: str
-    message: str
+    __match_args__ = ("request_id", "message")
+    __slots__ = ("message", "request_id")
+
+    def __init__(self, request_id: str, message: str) -> None:
+        self.request_id: Final = request_id
+        self.message: Final = message
 
 
-@attrs.frozen(repr=False, eq=False)
-class Measure(Record):
+class Measure(PlainRecord):
     """Fetch ``model``'s weights for ``request_id`` and report their size (``measured``)."""
 
-    request_id: str
-    model: str
+    __match_args__ = ("request_id", "model")
+    __slots__ = ("model", "request_id")
+
+    def __init__(self, request_id: str, model: str) -> None:
+        self.request_id: Final = request_id
+        self.model: Final = model
 
 
-@attrs.frozen(repr=False, eq=False)
-class Load(Record):
-    """``request_id`` loads instance ``model_id`` (a new engine if it has none yet)."""
+class Load(PlainRecord):
+    """``request_id`` loads instance ``model_id`` (a new engine if it has none yet);
+    ``created_by`` is the request whose measurement (if any) prepared its engine."""
 
-    request_id: str
-    model_id: int
-    name: str
-    options: LoadOptions
-    created_by: str  # the request whose measurement (if any) prepared its engine
+    __match_args__ = ("request_id", "model_id", "name", "options", "created_by")
+    __slots__ = ("created_by", "model_id", "name", "options", "request_id")
+
+    def __init__(
+        self, request_id: str, model_id: int, name: str, options: LoadOptions, created_by: str
+    ) -> None:
+        self.request_id: Final = request_id
+        self.model_id: Final = model_id
+        self.name: Final = name
+        self.options: Final = options
+        self.created_by: Final = created_by
 
 
-@attrs.frozen(repr=False, eq=False)
-class Run(Record):
+class Run(PlainRecord):
     """Run ``request_id`` on the loaded instance ``model_id``: one of its ``capacity`` places
     (none for a ``LoadModel``). Which of the engine's sequences serves it is the engine's
     choice, not the scheduler's (see :mod:`._scheduler`, "Places, not slots")."""
 
-    request_id: str
-    model_id: int
+    __match_args__ = ("request_id", "model_id")
+    __slots__ = ("model_id", "request_id")
+
+    def __init__(self, request_id: str, model_id: int) -> None:
+        self.request_id: Final = request_id
+        self.model_id: Final = model_id
 
 
-@attrs.frozen(repr=False, eq=False)
-class Stop(Record):
+class Stop(PlainRecord):
     """Ask the started request ``request_id`` to stop; it still ends through the shell."""
 
-    request_id: str
+    __match_args__ = ("request_id",)
+    __slots__ = ("request_id",)
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id: Final = request_id
 
 
-@attrs.frozen(repr=False, eq=False)
-class EndCancelled(Record):
+class EndCancelled(PlainRecord):
     """End the not yet started ``request_id`` as cancelled."""
 
-    request_id: str
+    __match_args__ = ("request_id",)
+    __slots__ = ("request_id",)
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id: Final = request_id
 
 
-@attrs.frozen(repr=False, eq=False)
-class Fail(Record):
+class Fail(PlainRecord):
     """End ``request_id`` with ``error`` (``None``: the failure the shell already holds)."""
 
-    request_id: str
-    error: GeniusError | None = None
+    __match_args__ = ("request_id", "error")
+    __slots__ = ("error", "request_id")
+
+    def __init__(self, request_id: str, error: GeniusError | None = None) -> None:
+        self.request_id: Final = request_id
+        self.error: Final = error
 
 
-@attrs.frozen(repr=False, eq=False)
-class Unload(Record):
+class Unload(PlainRecord):
     """Unload instance ``model_id``'s engine, then report ``unload_finished``."""
 
-    model_id: int
-    name: str
+    __match_args__ = ("model_id", "name")
+    __slots__ = ("model_id", "name")
+
+    def __init__(self, model_id: int, name: str) -> None:
+        self.model_id: Final = model_id
+        self.name: Final = name
 
 
-@attrs.frozen(repr=False, eq=False)
-class SetTimer(Record):
+class SetTimer(PlainRecord):
     """Feed ``tick`` at ``deadline`` (the earliest idle deadline, loop clock)."""
 
-    deadline: float
+    __match_args__ = ("deadline",)
+    __slots__ = ("deadline",)
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline: Final = deadline
 
 
 Action = Reject | Measure | Load | Run | Stop | EndCancelled | Fail | Unload | SetTimer

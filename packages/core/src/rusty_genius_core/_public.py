@@ -6,9 +6,9 @@ has a trap: with ``from __future__ import annotations`` a class's annotations ar
 which ``typing.get_type_hints``, attrs and cattrs evaluate in ``sys.modules[cls.__module__]``,
 the public module, where private helpers and imports such as ``Path`` are missing. So each
 class's annotations are evaluated first, in the module that defined them, and stored
-evaluated (``attrs.resolve_types`` for the fields of attrs classes). A class whose annotations
-cannot be evaluated (a name imported only under ``TYPE_CHECKING``) keeps its private module,
-and the packages' export tests name it. Private: the rusty-genius packages share it.
+evaluated (with the field types of attrs classes, as ``attrs.resolve_types`` sets them). A
+class whose annotations cannot be evaluated (a name imported only under ``TYPE_CHECKING``)
+keeps its private module, and the packages' export tests name it. Private: the rusty-genius packages share it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import inspect
 import re
 import sys
 import types
-from typing import TYPE_CHECKING
+import typing
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -86,22 +87,50 @@ def _resolve_annotations(cls: type) -> bool:
     if any(isinstance(hint, str) for hint in own.values()):
         namespace = vars(sys.modules[cls.__module__])
         try:
-            resolved = {
+            own = {
                 name: _evaluate(hint, cls.__module__, namespace) if isinstance(hint, str) else hint
                 for name, hint in own.items()
             }
         except (NameError, TypeError, SyntaxError, AttributeError):
             return False
-        type.__setattr__(cls, "__annotations__", resolved)
+        type.__setattr__(cls, "__annotations__", own)
     if attrs.has(cls):
         try:
-            attrs.resolve_types(cls)  # cheap now: its own strings are gone
+            _resolve_fields(cls, own)
         except (NameError, TypeError):
             return False
     return True
 
 
+def _resolve_fields(cls: type, own: dict[str, Any]) -> None:
+    """``attrs.resolve_types(cls)``, from ``cls``'s own evaluated annotations when every
+    field is its own (no ``typing.get_type_hints`` over the MRO: most of publishing's cost).
+
+    As attrs does it: each field's ``type`` set on the frozen field, and the class marked
+    resolved, so that attrs and cattrs do not resolve it again. An inherited field, or a
+    hint with a string still inside (``tuple["Value", ...]``), takes attrs' own way.
+    """
+    fields = attrs.fields(cls)
+    if any(f.inherited or f.name not in own or _has_string(own[f.name]) for f in fields):
+        attrs.resolve_types(cls)
+        return
+    for field in fields:
+        hint = own[field.name]
+        object.__setattr__(field, "type", type(None) if hint is None else hint)
+    type.__setattr__(cls, "__attrs_types_resolved__", cls)
+
+
+def _has_string(hint: object) -> bool:
+    """Whether ``hint`` is or holds a forward reference (which ``get_type_hints`` evaluates)."""
+    if type(hint) is type:  # a plain class: the common case, answered at once
+        return False
+    if isinstance(hint, str | typing.ForwardRef):
+        return True
+    return any(_has_string(arg) for arg in getattr(hint, "__args__", None) or ())
+
+
 _EVALUATED: dict[tuple[str, str], object] = {}
+_COMPILED: dict[str, types.CodeType] = {}  # "int | None" compiles once for every module
 
 
 def _evaluate(hint: str, module: str, namespace: dict[str, object]) -> object:
@@ -109,5 +138,8 @@ def _evaluate(hint: str, module: str, namespace: dict[str, object]) -> object:
     try:
         return _EVALUATED[key]
     except KeyError:
-        value = _EVALUATED[key] = eval(hint, namespace)  # what get_type_hints does, once
+        code = _COMPILED.get(hint)
+        if code is None:
+            code = _COMPILED[hint] = compile(hint, "<annotation>", "eval")
+        value = _EVALUATED[key] = eval(code, namespace)  # what get_type_hints does, once
         return value

@@ -29,7 +29,7 @@ import attrs
 from ._converter import converter, enums
 from ._errors import ProtocolError
 from ._limits import TOOL_NAME_MAX_LENGTH
-from ._record import FieldsRepr, Record
+from ._record import PlainRepr, Record
 from ._validators import Refusal, WrongType, as_validator, enum_converter, non_empty, typed
 
 if TYPE_CHECKING:
@@ -284,11 +284,13 @@ def _check_tool_choice(tools: tuple[Tool, ...], choice: ToolChoice, where: str) 
         )
 
 
-@attrs.define(repr=False)
-class _Partial(FieldsRepr):
-    id: str
-    name: str
-    arguments: list[str]
+class _Partial(PlainRepr):
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self, id: str, name: str, arguments: list[str]) -> None:
+        self.id: Final = id
+        self.name: Final = name
+        self.arguments: Final = arguments  # fragments, appended to
 
 
 class ToolCallCollector:

@@ -3,7 +3,8 @@
 :class:`PinkyEngine` is the stub that needs no weights; :class:`LlamaEngine` runs
 GGUF models through llama-cpp-python (extra ``llama``, imported only when a
 model loads); :class:`RemoteEngine` forwards to an OpenAI-compatible server
-(imported on first use: its module imports httpx, which a local run never needs);
+(imported on first use: its module imports httpx, which a local run never needs;
+the tool-call parser and the JSON Schema grammar load on first use too);
 :func:`create_engine` picks one. All three are :class:`EngineBase` subclasses
 (the turn, the request checks and the cold-load bookkeeping live there), and
 all three push their text through the same :class:`TokenPipeline` (stop strings,
@@ -41,28 +42,38 @@ from ._gguf import read_gguf_info as read_gguf_info
 from ._gguf_adapter import AdapterError as AdapterError
 from ._gguf_adapter import check_adapters as check_adapters
 from ._gguf_adapter import check_lora_adapter as check_lora_adapter
-from ._json_grammar import ANY_JSON_OBJECT as ANY_JSON_OBJECT
-from ._json_grammar import SchemaError as SchemaError
-from ._json_grammar import schema_to_grammar as schema_to_grammar
 from ._llama import LlamaEngine as LlamaEngine
 from ._pinky import PINKY_THOUGHT as PINKY_THOUGHT
 from ._pinky import PinkyEngine as PinkyEngine
 from ._pinky import pinky_tokens as pinky_tokens
 from ._pipeline import StopMatcher as StopMatcher
 from ._pipeline import TokenPipeline as TokenPipeline
+from ._schema_error import SchemaError as SchemaError
 from ._think import THINK_CLOSE as THINK_CLOSE
 from ._think import THINK_OPEN as THINK_OPEN
 from ._think import ThinkParser as ThinkParser
 from ._think import prompt_opens_thinking as prompt_opens_thinking
-from ._tool_parse import CallStyle as CallStyle
-from ._tool_parse import ParsedCall as ParsedCall
-from ._tool_parse import parse_calls as parse_calls
 from ._usage import UsageMeter as UsageMeter
 
 if TYPE_CHECKING:
+    from ._json_grammar import ANY_JSON_OBJECT as ANY_JSON_OBJECT
+    from ._json_grammar import schema_to_grammar as schema_to_grammar
     from ._remote import RemoteEngine as RemoteEngine
+    from ._tool_parse import CallStyle as CallStyle
+    from ._tool_parse import ParsedCall as ParsedCall
+    from ._tool_parse import parse_calls as parse_calls
 else:  # PEP 562; hidden from type checkers, which would otherwise accept any name here
-    __getattr__, __dir__ = _lazy_exports(__name__, {"RemoteEngine": "._remote"})
+    __getattr__, __dir__ = _lazy_exports(
+        __name__,
+        {
+            "ANY_JSON_OBJECT": "._json_grammar",
+            "CallStyle": "._tool_parse",
+            "ParsedCall": "._tool_parse",
+            "RemoteEngine": "._remote",
+            "parse_calls": "._tool_parse",
+            "schema_to_grammar": "._json_grammar",
+        },
+    )
 
 __all__ = [
     "ANY_JSON_OBJECT",

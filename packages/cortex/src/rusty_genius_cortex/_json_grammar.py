@@ -29,21 +29,16 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from rusty_genius_core import UnsupportedError
-
 from ._gbnf import decimal_range, format_literal, int_range, json_literal, repetition
 from ._json_primitives import FORMATS as _FORMATS
 from ._json_primitives import FORMATS_ALSO as _FORMATS_ALSO
 from ._json_primitives import PRIMITIVES as _PRIMITIVES
+from ._schema_error import SchemaError
 
 __all__ = ["ANY_JSON_OBJECT", "GrammarBuilder", "SchemaError", "schema_to_grammar"]
 
 ANY_JSON_OBJECT: Final[dict[str, Any]] = {"type": "object", "additionalProperties": True}
 """The schema of ``response_format: json_object`` / ``format: "json"``: any JSON object."""
-
-
-class SchemaError(UnsupportedError):
-    """A JSON Schema uses a keyword the grammar cannot enforce, or is malformed (400)."""
 
 
 _SPACE: Final = 'space ::= " "?'

@@ -12,8 +12,9 @@ How a request runs:
    ``create_chat_completion`` does); ``raw=True`` sends a prompt as-is. The
    prompt is tokenized as llama-cpp-python tokenizes it, so token counts match
    its ``usage``. The request's tools and response format are planned here
-   (``_tool_mode.py``): a template that supports tools gets them; otherwise, and
-   whenever a call is required, the tools go in the system prompt and a grammar
+   (``_output_plan.py``; ``_tool_mode.py``, imported only for a request that has
+   them): a template that supports tools gets them; otherwise, and whenever a call
+   is required, the tools go in the system prompt and a grammar
    (``_json_grammar.py``) admits only valid calls; a JSON response format is the
    grammar of its schema. llama.cpp parses the grammar here too. Errors (no
    template, a prompt that does not fit the context, a schema keyword the grammar
@@ -47,7 +48,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import multiprocessing
 import random
 import threading
 import time
@@ -69,25 +69,23 @@ from rusty_genius_core import (
 
 from ._base import EngineBase, EngineRequest
 from ._decode_loop import Arrival, DecodeLoop, Request
-from ._diagnose import tensor_data_problem
 from ._engine import BACKEND_LLAMA, REAL_ENGINE_HINT, StopSignal
 from ._gguf import read_gguf_info
 from ._llama_adapters import native_adapters
 from ._llama_chat import render_prompt, tool_style_of
 from ._llama_decode import Job, LoadedModel, merge_batch
-from ._llama_embed import EmbeddingContext
 from ._llama_grammar import check_grammar
+from ._output_plan import output_plan
 from ._pipeline import TokenPipeline
 from ._relay import ThreadRelay
 from ._think import prompt_opens_thinking
-from ._tool_mode import plan_output
-from ._tool_stream import ToolCallFilter
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
     from types import ModuleType
 
     from ._embedding import EmbedRequest, RawEmbeddings
+    from ._llama_embed import EmbeddingContext
     from ._usage import UsageMeter
 
 __all__ = ["LlamaEngine", "import_llama_cpp"]
@@ -212,7 +210,11 @@ class LlamaEngine(EngineBase[Job]):
             start_in_thinking=job.start_in_thinking,
             extra_stops=job.extra_stops,
         )
-        tools = ToolCallFilter(job.plan) if job.plan.style is not None else None
+        tools = None
+        if job.plan.style is not None:
+            from ._tool_stream import ToolCallFilter  # only for a request with tools
+
+            tools = ToolCallFilter(job.plan)
         relay: ThreadRelay[InferenceEvent] = ThreadRelay(self._relay_capacity)
         halt = StopSignal()  # set when the consumer goes away
         loop.submit(Request(job=job, pipeline=pipeline, relay=relay, stop=stop, halt=halt))
@@ -244,6 +246,8 @@ class LlamaEngine(EngineBase[Job]):
             if model.loop is None:
                 raise EngineError(f"model {model.name!r} was unloaded")
             if self._embedder is None:
+                from ._llama_embed import EmbeddingContext  # on the first embed()
+
                 self._embedder = EmbeddingContext(
                     model.lib, model.model, model.ctx.params, model.n_ctx, verbose=self._verbose
                 )
@@ -272,6 +276,8 @@ class LlamaEngine(EngineBase[Job]):
                 lib, path, options, n_ctx, n_slots, self._n_batch, gpu_layers, self._verbose
             )
         except Exception as exc:  # llama-cpp-python raises ValueError/RuntimeError
+            from ._diagnose import tensor_data_problem  # the tensor table: only on a failure
+
             alignment = info.metadata.get("general.alignment", 32)
             cause = tensor_data_problem(
                 path,
@@ -370,7 +376,7 @@ class LlamaEngine(EngineBase[Job]):
     ) -> Job:
         """Render and tokenize the prompt; check that it fits (worker thread)."""
         config = request.config
-        plan = plan_output(request, model.tool_style)  # SchemaError (400): not enforceable
+        plan = output_plan(request, model.tool_style)  # SchemaError (400): not enforceable
         if model.loop is None:
             raise EngineError(f"model {model.name!r} was unloaded")
         # Templating and tokenizing read the model only: they run beside the decoding loop.
@@ -450,6 +456,8 @@ def _open_native(
     model_params.n_gpu_layers = 0x7FFFFFFF if gpu_layers == -1 else gpu_layers
     model = _internals.LlamaModel(path_model=str(path), params=model_params, verbose=verbose)
     try:
+        import multiprocessing  # llama_cpp has imported it by now; not at start-up
+
         cpus = multiprocessing.cpu_count()
         params = lib.llama_context_default_params()
         params.n_ctx = n_ctx * n_slots

@@ -13,30 +13,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-import attrs
-
 from rusty_genius_core import ChatMessage, EngineError
-from rusty_genius_core._record import Record
+from rusty_genius_core._record import PlainRecord
 
-from ._tool_mode import chat_dicts
-from ._tool_parse import CallStyle, detect_style
+from ._chat_dicts import chat_dicts
 
 if TYPE_CHECKING:
     from ._base import EngineRequest
-    from ._tool_mode import OutputPlan
+    from ._output_plan import OutputPlan
+    from ._tool_parse import CallStyle
 
 __all__ = ["Rendered", "render_prompt", "tool_style_of", "tools_for_template"]
 
 _PROBE: Final = "rg_probe_tool_7f3a"
 
 
-@attrs.frozen(repr=False, eq=False)
-class Rendered(Record):
+class Rendered(PlainRecord):
     """The prompt text, whether a BOS token goes first, and the template's stop strings."""
 
-    text: str
-    add_bos: bool
-    stops: tuple[str, ...] = ()
+    __match_args__ = ("text", "add_bos", "stops")
+    __slots__ = ("add_bos", "stops", "text")
+
+    def __init__(self, text: str, add_bos: bool, stops: tuple[str, ...] = ()) -> None:
+        self.text: Final = text
+        self.add_bos: Final = add_bos
+        self.stops: Final = stops
 
 
 def tools_for_template(plan: OutputPlan) -> list[dict[str, Any]]:
@@ -66,7 +67,11 @@ def tool_style_of(formatter: Any, template: str) -> CallStyle | None:
         rendered = formatter(messages=[{"role": "user", "content": "hi"}], tools=probe)
     except Exception:  # a template may refuse the probe: then it has no tools for us
         return None
-    return detect_style(template) if _PROBE in rendered.prompt else None
+    if _PROBE not in rendered.prompt:
+        return None
+    from ._tool_parse import detect_style  # only for a template with tools
+
+    return detect_style(template)
 
 
 def render_prompt(

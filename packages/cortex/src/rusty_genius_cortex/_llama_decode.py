@@ -25,12 +25,13 @@ from rusty_genius_core import (
 )
 from rusty_genius_core._record import FieldsRepr, Record
 
-from ._tool_mode import Grammar, OutputPlan
-from ._tool_parse import CallStyle
+from ._output_plan import Grammar, OutputPlan
 
 if TYPE_CHECKING:  # not at runtime: _decode_loop imports Job from here, and attrs never
-    # evaluates these annotations (no resolve_types, no cattrs structuring of this record)
+    # evaluates these annotations (no resolve_types, no cattrs structuring of this record);
+    # _tool_parse loads only for a request with tools
     from ._decode_loop import Arrival, DecodeLoop  # noqa: TC004
+    from ._tool_parse import CallStyle  # noqa: TC004
 
 __all__ = ["Job", "LoadedModel", "merge_batch"]
 

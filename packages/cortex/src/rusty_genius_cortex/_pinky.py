@@ -41,7 +41,6 @@ from rusty_genius_core import (
 from ._base import EngineBase, EngineRequest
 from ._embedding import EmbedRequest, RawEmbeddings
 from ._engine import BACKEND_PINKY
-from ._pinky_agent import pinky_reply, pinky_vector
 from ._pipeline import TokenPipeline
 from ._think import prompt_opens_thinking
 
@@ -118,6 +117,8 @@ class PinkyEngine(EngineBase[EngineRequest]):
         return request
 
     async def _embed(self, model: str, request: EmbedRequest) -> RawEmbeddings:
+        from ._pinky_agent import pinky_vector  # its agent script loads on first use
+
         vectors, counts = [], []
         for i, text in enumerate(request.inputs):
             tokens = pinky_tokens(text)
@@ -138,6 +139,8 @@ class PinkyEngine(EngineBase[EngineRequest]):
         self, request: EngineRequest, meter: UsageMeter, stop: StopSignal | None
     ) -> AsyncGenerator[InferenceEvent, None]:
         prompt_text = _prompt_text(request)
+        from ._pinky_agent import pinky_reply  # its agent script loads on first use
+
         reply = pinky_reply(request)
         pipeline = TokenPipeline(
             request.config, meter=meter, start_in_thinking=prompt_opens_thinking(prompt_text)

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import anyio
 import anyio.lowlevel
-import attrs
 from anyio.lowlevel import RunVar
 
-from rusty_genius_core._record import FieldsRepr
+from rusty_genius_core._record import PlainRepr
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -32,18 +31,22 @@ if TYPE_CHECKING:
 __all__ = ["RequestQueue"]
 
 
-@attrs.define(eq=False, repr=False)
-class _Waiter(FieldsRepr):
-    exclusive: bool
-    event: anyio.Event = attrs.Factory(anyio.Event)
-    granted: bool = False
+class _Waiter(PlainRepr):
+    __slots__ = ("event", "exclusive", "granted")
+
+    def __init__(self, exclusive: bool) -> None:
+        self.exclusive: Final = exclusive
+        self.event = anyio.Event()
+        self.granted = False
 
 
-@attrs.define(eq=False, repr=False)
-class _Gate(FieldsRepr):
-    shared: int = 0
-    exclusive: bool = False
-    waiters: collections.deque[_Waiter] = attrs.Factory(collections.deque)
+class _Gate(PlainRepr):
+    __slots__ = ("exclusive", "shared", "waiters")
+
+    def __init__(self) -> None:
+        self.shared = 0
+        self.exclusive = False
+        self.waiters: collections.deque[_Waiter] = collections.deque()
 
     def fits(self, exclusive: bool, capacity: int) -> bool:
         if self.exclusive:

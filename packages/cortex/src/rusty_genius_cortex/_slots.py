@@ -34,15 +34,12 @@ The rules, as llama.cpp's ``tools/server`` slot loop has them:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable
 from typing import TYPE_CHECKING, Final
 
-import attrs
-
-from rusty_genius_core._record import FieldsRepr, Record
+from rusty_genius_core._record import PlainRecord, PlainRepr
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Hashable, Sequence
 
 __all__ = ["BatchEntry", "Placement", "SlotPlanner", "common_prefix"]
 
@@ -59,35 +56,53 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-@attrs.frozen(repr=False, eq=False)
-class Placement(Record):
+class Placement(PlainRecord):
     """Where a request landed: its slot and how many cached tokens it keeps there."""
 
-    slot: int
-    keep: int  # tokens [0, keep) of the slot's cache are the prompt's own prefix
+    __match_args__ = ("slot", "keep")
+    __slots__ = ("keep", "slot")
+
+    def __init__(self, slot: int, keep: int) -> None:
+        self.slot: Final = slot
+        self.keep: Final = keep  # tokens [0, keep) of the slot's cache are the prompt's prefix
 
 
-@attrs.frozen(repr=False, eq=False)
-class BatchEntry(Record):
-    """One token of a step's batch."""
+class BatchEntry(PlainRecord):
+    """One token of a step's batch; ``logits``: whether llama.cpp computes logits for it
+    (the sequence samples after it)."""
 
-    slot: int
-    token: int
-    pos: int
-    logits: bool  # whether llama.cpp computes logits for it (the sequence samples after it)
+    __match_args__ = ("slot", "token", "pos", "logits")
+    __slots__ = ("logits", "pos", "slot", "token")
+
+    def __init__(self, slot: int, token: int, pos: int, logits: bool) -> None:
+        self.slot: Final = slot
+        self.token: Final = token
+        self.pos: Final = pos
+        self.logits: Final = logits
 
 
-@attrs.define(repr=False)
-class _Slot(FieldsRepr):
-    cached: list[int] = attrs.Factory(list)  # tokens whose KV cells this sequence holds
-    busy: bool = False
-    used: int = 0  # tick of the last placement, for least-recently-used choice
-    # While busy:
-    prompt: list[int] = attrs.Factory(list)
-    evaluated: int = 0  # prompt tokens in the cache (kept prefix included)
-    arrival: int = 0
-    next_token: int | None = None  # sampled, to be fed in the next batch
-    key: Hashable = ()  # the adapter set its cached cells were computed under
+class _Slot(PlainRepr):
+    __slots__ = (
+        "arrival",
+        "busy",
+        "cached",
+        "evaluated",
+        "key",
+        "next_token",
+        "prompt",
+        "used",
+    )
+
+    def __init__(self) -> None:
+        self.cached: list[int] = []  # tokens whose KV cells this sequence holds
+        self.busy = False
+        self.used = 0  # tick of the last placement, for least-recently-used choice
+        # While busy:
+        self.prompt: list[int] = []
+        self.evaluated = 0  # prompt tokens in the cache (kept prefix included)
+        self.arrival = 0
+        self.next_token: int | None = None  # sampled, to be fed in the next batch
+        self.key: Hashable = ()  # the adapter set its cached cells were computed under
 
 
 class SlotPlanner:

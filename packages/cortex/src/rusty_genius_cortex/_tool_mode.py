@@ -13,8 +13,8 @@
   plain answer (or one valid for the response format);
 * a JSON ``response_format`` alone: the grammar of its schema.
 
-The grammar is one :class:`Grammar` (GBNF text and its start rule), applied as
-one sampler of the chain (llama.cpp's grammar sampler). :meth:`OutputPlan.call_of`
+The plan (:mod:`._output_plan`) keeps its grammar as one :class:`Grammar` (GBNF text and
+its start rule), applied as one sampler of the chain (llama.cpp's grammar sampler). :meth:`OutputPlan.call_of`
 turns each parsed call into a :class:`ToolCall` whose arguments parse as JSON and
 validate (jsonschema) against the tool's parameters, or refuses it.
 """
@@ -22,65 +22,20 @@ validate (jsonschema) against the tool's parameters, or refuses it.
 from __future__ import annotations
 
 import json
-import secrets
 from typing import TYPE_CHECKING, Any, Final
 
-import attrs
+from rusty_genius_core import Tool, ToolChoiceMode
 
-from rusty_genius_core import ChatMessage, Role, Tool, ToolCall, ToolChoiceMode
-from rusty_genius_core._record import Record
-
+from ._chat_dicts import chat_dicts
 from ._gbnf import json_literal
 from ._json_grammar import GrammarBuilder, schema_to_grammar
-from ._tool_parse import CallStyle, ParsedCall
+from ._output_plan import Grammar, OutputPlan
+from ._tool_parse import CallStyle
 
 if TYPE_CHECKING:
     from ._base import EngineRequest
 
 __all__ = ["Grammar", "OutputPlan", "chat_dicts", "plan_output"]
-
-
-@attrs.frozen(repr=False, eq=False)
-class Grammar(Record):
-    """A llama.cpp grammar: GBNF text and the rule generation starts from."""
-
-    text: str
-    root: str = "root"
-
-
-@attrs.frozen(repr=False, eq=False)
-class OutputPlan(Record):
-    """How one request's output is constrained and read back.
-
-    ``grammar`` (or None) goes to the sampler; ``style`` is how calls are parsed
-    (None: no tools); ``system`` is text to put before the system prompt (the
-    generic mode's tool descriptions); ``native`` says the template gets ``tools``;
-    ``parallel`` False keeps only an answer's first call (the generic grammar allows
-    only one anyway).
-    """
-
-    grammar: Grammar | None = None
-    style: CallStyle | None = None
-    native: bool = False
-    system: str = ""
-    tools: tuple[Tool, ...] = ()
-    parallel: bool = True
-
-    def call_of(self, parsed: ParsedCall) -> ToolCall | None:
-        """The call as a :class:`ToolCall`, or None when its tool is unknown or its
-        arguments are not a JSON object valid against the tool's parameters."""
-        import jsonschema  # only when a call is checked: it costs import time
-
-        tool = next((t for t in self.tools if t.name == parsed.name), None)
-        if tool is None or not isinstance(parsed.arguments, dict):
-            return None
-        try:
-            jsonschema.validate(parsed.arguments, tool.parameters)
-        except (jsonschema.ValidationError, jsonschema.SchemaError):
-            return None
-        call_id = parsed.id or f"call_{secrets.token_hex(12)}"
-        arguments = json.dumps(parsed.arguments, ensure_ascii=False)
-        return ToolCall(id=call_id, name=tool.name, arguments=arguments)
 
 
 _GENERIC_CALL_SHAPE: Final = '{"name": <tool name>, "arguments": <JSON object of arguments>}'
@@ -164,53 +119,3 @@ def _generic_system(tools: tuple[Tool, ...], *, forced: bool, named: str | None)
             "in the next message."
         )
     return "\n\n".join(lines)
-
-
-def chat_dicts(
-    messages: tuple[ChatMessage, ...], *, native: bool, system: str = ""
-) -> list[dict[str, Any]]:
-    """The messages as chat-template input.
-
-    Native: OpenAI's shapes (``tool_calls`` with arguments as objects, ``tool``
-    messages with ``tool_call_id`` and ``name``). Generic: a template that knows
-    no tools sees each call as the JSON the model wrote and each result as a user
-    message naming its tool. ``system`` goes first in the system prompt.
-    """
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        if native:
-            item: dict[str, Any] = {"role": m.role.value, "content": m.content}
-            if m.tool_calls:
-                item["tool_calls"] = [
-                    {
-                        "id": c.id,
-                        "type": "function",
-                        "function": {"name": c.name, "arguments": c.parsed_arguments()},
-                    }
-                    for c in m.tool_calls
-                ]
-            if m.tool_call_id is not None:
-                item["tool_call_id"] = m.tool_call_id
-            if m.name is not None:
-                item["name"] = m.name
-            out.append(item)
-        elif m.role is Role.TOOL:
-            who = m.name or m.tool_call_id or "the tool"
-            out.append({"role": "user", "content": f"Result of {who}: {m.content}"})
-        elif m.tool_calls:
-            calls = "\n".join(
-                json.dumps(
-                    {"tool_call": {"name": c.name, "arguments": c.parsed_arguments()}},
-                    ensure_ascii=False,
-                )
-                for c in m.tool_calls
-            )
-            out.append({"role": "assistant", "content": (m.content + "\n" + calls).strip()})
-        else:
-            out.append({"role": m.role.value, "content": m.content})
-    if system:
-        if out and out[0]["role"] == "system":
-            out[0] = {**out[0], "content": f"{system}\n\n{out[0]['content']}"}
-        else:
-            out.insert(0, {"role": "system", "content": system})
-    return out

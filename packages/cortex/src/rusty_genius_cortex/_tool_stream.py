@@ -25,7 +25,7 @@ from ._tool_parse import CallScanner
 if TYPE_CHECKING:
     from rusty_genius_core import InferenceEvent, ToolCall
 
-    from ._tool_mode import OutputPlan
+    from ._output_plan import OutputPlan
 
 __all__ = ["ToolCallFilter"]
 
@@ -63,7 +63,8 @@ class ToolCallFilter:
             text, calls = "".join(self._text)[self._shown :], []
         self._calls = [c for c in calls if c is not None]
         if not self._plan.parallel and len(self._calls) > 1:
-            log.info("parallel_tool_calls off: %d calls after the first dropped", len(calls) - 1)
+            dropped = len(self._calls) - 1
+            log.info("parallel_tool_calls off: %d calls after the first dropped", dropped)
             del self._calls[1:]
         out: list[InferenceEvent] = [Content(text=text)] if text else []
         for i, call in enumerate(self._calls):

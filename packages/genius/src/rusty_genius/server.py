@@ -18,18 +18,24 @@ from ._serve import DEFAULT_PORT as DEFAULT_PORT
 from ._serve import ServerAddress as ServerAddress
 from ._serve import __all__ as __all__  # the same names, declared once there
 from ._serve import open_server as open_server
-from ._serve import parse_keep_alive as parse_keep_alive
 
 if TYPE_CHECKING:
     from ._serve import DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES
     from ._serve import GeniusApp as GeniusApp
     from ._serve import ServerStatistics as ServerStatistics
     from ._serve import create_app as create_app
+    from ._serve import parse_keep_alive as parse_keep_alive
 else:  # PEP 562; hidden from type checkers, which would otherwise accept any name here
     __getattr__, __dir__ = _lazy_exports(
         __name__,
         dict.fromkeys(
-            ("DEFAULT_MAX_BODY_BYTES", "GeniusApp", "ServerStatistics", "create_app"),
+            (
+                "DEFAULT_MAX_BODY_BYTES",
+                "GeniusApp",
+                "ServerStatistics",
+                "create_app",
+                "parse_keep_alive",
+            ),
             "rusty_genius._serve",
         ),
     )

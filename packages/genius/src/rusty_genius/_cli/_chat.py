@@ -210,11 +210,11 @@ def _set(words: list[str], rest: str, chat: _Chat, out: Output) -> None:
         except ConfigError as exc:
             out.error(str(exc))
             return
-        chat.command = attrs.evolve(command, config=config)
+        chat.command = command.evolve(config=config)
         out.info(f"set parameter {words[1]} to {' '.join(words[2:])}")
     elif words[:1] == ["system"]:
         text = rest.strip()[len("system") :].strip()
-        chat.command = attrs.evolve(command, system=text or None)
+        chat.command = command.evolve(system=text or None)
         out.info("set the system message" if text else "removed the system message")
     else:
         out.error("use /set parameter NAME VALUE or /set system TEXT (/? for help)")

@@ -19,7 +19,6 @@ from rusty_genius_cortex import read_gguf_info
 
 from .._genius import Genius
 from .._progress import ProgressBar
-from .._serve._command import serve_command
 from ._exit import _UsageError
 from ._parsed import (
     ChatCommand,
@@ -70,6 +69,8 @@ async def execute(command: Command, out: Output) -> None:
         case StopCommand():
             await _stop(command, out)
         case ServeCommand():
+            from .._serve._command import serve_command  # the server: only for serve
+
             emit = out.emit if out.json else None
             await serve_command(command.arguments, info=out.info, note=out.note, emit=emit)
         case _:

@@ -10,14 +10,13 @@ of range a ``ConfigError`` that names the flag and the range from
 
 from __future__ import annotations
 
-import argparse
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import attrs
 
 from facecrab import DEFAULT_MODEL, GeniusPaths, load_manifest
 from rusty_genius_core import ConfigError, GeniusError, InferenceConfig, ModelReference
-from rusty_genius_core._record import Record
+from rusty_genius_core._record import PlainRecord
 from rusty_genius_core.limits import (
     CONTEXT_SIZE,
     MAX_STOP_STRINGS,
@@ -28,11 +27,14 @@ from rusty_genius_core.limits import (
     TOP_P,
 )
 
-from .._backend import BackendName
 from ._exit import _UsageError
 
 if TYPE_CHECKING:
+    import argparse
+
     from rusty_genius_core.limits import Limit
+
+    from .._backend import BackendName
 
 __all__ = [
     "ChatCommand",
@@ -51,87 +53,145 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class Options(Record):
+class Options(PlainRecord):
     """What every command accepts, before or after its name."""
 
-    backend: BackendName = "auto"
-    json: bool = False
-    debug: bool = False
-    verbose: bool = False
-    home: str | None = None
-    cache: str | None = None
-    endpoint: str | None = None
+    __match_args__ = ("backend", "json", "debug", "verbose", "home", "cache", "endpoint")
+    __slots__ = ("backend", "cache", "debug", "endpoint", "home", "json", "verbose")
+
+    def __init__(
+        self,
+        *,
+        backend: BackendName = "auto",
+        json: bool = False,
+        debug: bool = False,
+        verbose: bool = False,
+        home: str | None = None,
+        cache: str | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        self.backend: Final = backend
+        self.json: Final = json
+        self.debug: Final = debug
+        self.verbose: Final = verbose
+        self.home: Final = home
+        self.cache: Final = cache
+        self.endpoint: Final = endpoint
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class _Command(Record):
-    options: Options
+# The commands are plain records (fields: each class's __slots__, its bases' first): one
+# run builds one of them, and building a dozen attrs classes cost more than the whole parse.
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+class _Command(PlainRecord):
+    __slots__ = ("options",)
+
+    def __init__(self, *, options: Options) -> None:
+        self.options: Final = options
+
+
 class _ModelCommand(_Command):
-    model: str
-    """A checked model reference (an alias or ``org/repo[:QUANT]``), stripped."""
+    __slots__ = ("model",)
+
+    def __init__(self, *, options: Options, model: str) -> None:
+        super().__init__(options=options)
+        self.model: Final = model
+        """A checked model reference (an alias or ``org/repo[:QUANT]``), stripped."""
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
 class _GenerateCommand(_ModelCommand):
-    config: InferenceConfig
-    system: str | None = None
-    keep_alive: float | None = None
+    __slots__ = ("config", "keep_alive", "system")
+
+    def __init__(
+        self,
+        *,
+        options: Options,
+        model: str,
+        config: InferenceConfig,
+        system: str | None = None,
+        keep_alive: float | None = None,
+    ) -> None:
+        super().__init__(options=options, model=model)
+        self.config: Final = config
+        self.system: Final = system
+        self.keep_alive: Final = keep_alive
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
 class PullCommand(_ModelCommand):
     """``genius pull``: download ``model``."""
 
+    __slots__ = ()
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+
 class ListCommand(_Command):
     """``genius list``: the downloaded models."""
 
+    __slots__ = ()
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+
 class RemoveCommand(_ModelCommand):
     """``genius rm``: delete ``model``'s files."""
 
+    __slots__ = ()
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+
 class PsCommand(_Command):
     """``genius ps``: the models this process has loaded."""
 
+    __slots__ = ()
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+
 class StopCommand(_ModelCommand):
     """``genius stop``: unload ``model`` on the running server."""
 
+    __slots__ = ()
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+
 class InfoCommand(_ModelCommand):
     """``genius info``: a downloaded model's GGUF metadata."""
 
+    __slots__ = ()
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+
 class RunCommand(_GenerateCommand):
     """``genius run``: one prompt, answered; ``prompt`` ``None`` reads it from stdin
     (``-``, or no prompt from a pipe) or, with no prompt on a terminal, opens a chat."""
 
-    prompt: str | None
-    stdin: bool = False
-    """The prompt was given as ``-``: read stdin even from a terminal."""
+    __slots__ = ("prompt", "stdin")
+
+    def __init__(
+        self,
+        *,
+        options: Options,
+        model: str,
+        config: InferenceConfig,
+        prompt: str | None,
+        stdin: bool = False,
+        system: str | None = None,
+        keep_alive: float | None = None,
+    ) -> None:
+        super().__init__(
+            options=options, model=model, config=config, system=system, keep_alive=keep_alive
+        )
+        self.prompt: Final = prompt
+        self.stdin: Final = stdin
+        """The prompt was given as ``-``: read stdin even from a terminal."""
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ChatCommand(_GenerateCommand):
     """``genius chat``: a conversation read line by line from stdin."""
 
+    __slots__ = ()
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
+
 class ServeCommand(_Command):
     """``genius serve``: its options stay as parsed, for ``serve_command`` to read."""
 
-    arguments: argparse.Namespace
+    __slots__ = ("arguments",)
+
+    def __init__(self, *, options: Options, arguments: argparse.Namespace) -> None:
+        super().__init__(options=options)
+        self.arguments: Final = arguments
 
 
 Command: TypeAlias = (
@@ -150,10 +210,10 @@ Command: TypeAlias = (
 def parse_options(args: argparse.Namespace) -> Options:
     """The options every command has (parsing cannot fail: argparse checked them).
 
-    Each field of :class:`Options` is read from the parser's option of the same name, so
-    the fields are listed once, in the class.
+    Each field of :class:`Options` (its ``__slots__``) is read from the parser's option of
+    the same name, so the fields are listed in the class, not again here.
     """
-    return Options(**{field.name: getattr(args, field.name) for field in attrs.fields(Options)})
+    return Options(**{name: getattr(args, name) for name in Options.__slots__})
 
 
 def parse_command(args: argparse.Namespace, options: Options) -> Command:

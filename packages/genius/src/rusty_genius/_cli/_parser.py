@@ -1,19 +1,22 @@
 """The ``genius`` argument parser: commands, options and their help text.
 
 This module only declares; :mod:`._parsed` reads what it parsed into typed commands.
+Each command's parser is set up the first time it is used (:class:`_LazyParser`), so
+``genius run`` builds ``run``'s alone while ``genius --help`` still lists every command.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from facecrab import DEFAULT_MODEL
 
-from .._serve._command import add_serve_options
 from ._exit import EXIT_USAGE
-from ._suggest import usage_hint
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["build_parser"]
 
@@ -41,6 +44,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one line, ``genius: error: …``, and exit 2."""
 
     def error(self, message: str) -> NoReturn:
+        from ._suggest import usage_hint  # only for a usage error
+
         hint = usage_hint(message, self._every_option())
         sys.stderr.write(f"genius: error: {message}{hint} (see '{self.prog} --help')\n")
         raise SystemExit(EXIT_USAGE)
@@ -53,6 +58,31 @@ class _Parser(argparse.ArgumentParser):
                 for sub in action.choices.values():
                     found += [o for o in sub._option_string_actions if o.startswith("--")]
         return sorted(set(found))
+
+
+class _LazyParser(_Parser):
+    """A parser set up on first use: created with its arguments' ``declare`` function,
+    it runs ``ArgumentParser.__init__`` and ``declare`` at the first lookup of an instance
+    attribute, which is the first thing parsing, help, usage or ``add_argument`` does.
+
+    Building a parser costs a few gettext lookups and every ``add_argument``; ``genius``
+    has ten command parsers and one run uses one of them.
+    """
+
+    def __init__(
+        self, *, declare: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs: Any
+    ) -> None:
+        vars(self)["_pending"] = (declare, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        pending = vars(self).pop("_pending", None)
+        if pending is None:  # set up already (or being set up): a missing attribute
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        declare, kwargs = pending
+        super().__init__(**kwargs)
+        if declare is not None:
+            declare(self)
+        return getattr(self, name)
 
 
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -115,10 +145,29 @@ def _inference_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _ref(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ref", metavar="REF")
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("words", nargs="*", metavar="[REF] [PROMPT]", help=argparse.SUPPRESS)
+    _inference_options(parser)
+
+
+def _chat_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ref", nargs="?", metavar="REF")
+    _inference_options(parser)
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    from .._serve._command import add_serve_options  # the server's modules: only for serve
+
+    add_serve_options(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``genius`` parser; :func:`~._parsed.parse_command` turns its result into a command."""
-    common = _Parser(add_help=False)
-    _common_options(common, suppress=True)
+    common = _LazyParser(add_help=False, declare=lambda p: _common_options(p, suppress=True))
     parser = _Parser(
         prog="genius",
         description="Local LLM inference: pull GGUF models and run them, streamed.",
@@ -126,36 +175,47 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common_options(parser, suppress=False)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_LazyParser
+    )
 
-    def command(name: str, help_text: str, usage: str | None = None) -> argparse.ArgumentParser:
+    def command(
+        name: str,
+        help_text: str,
+        usage: str | None = None,
+        declare: Callable[[argparse.ArgumentParser], None] | None = None,
+    ) -> argparse.ArgumentParser:
+        """Declare command ``name``; ``declare`` adds its arguments when it is first used."""
         sub: argparse.ArgumentParser = commands.add_parser(
-            name, help=help_text, description=help_text, parents=[common], usage=usage
+            name,
+            help=help_text,
+            description=help_text,
+            parents=[common],
+            usage=usage,
+            declare=declare,
         )
         return sub
 
-    pull = command("pull", "download a model (a cut download resumes)")
-    pull.add_argument("ref", metavar="REF")
+    command("pull", "download a model (a cut download resumes)", declare=_ref)
     command("list", "list downloaded models")
-    rm = command("rm", "delete a downloaded model")
-    rm.add_argument("ref", metavar="REF")
-    run = command(
+    command("rm", "delete a downloaded model", declare=_ref)
+    command(
         "run",
         "answer one prompt, streamed (PROMPT '-' reads stdin; none on a terminal: chat)",
         usage="genius run [options] [REF] [PROMPT]",
+        declare=_run_arguments,
     )
-    run.add_argument("words", nargs="*", metavar="[REF] [PROMPT]", help=argparse.SUPPRESS)
-    _inference_options(run)
-    chat = command("chat", "chat interactively; /bye or exit ends, /? lists commands")
-    chat.add_argument("ref", nargs="?", metavar="REF")
-    _inference_options(chat)
+    command(
+        "chat",
+        "chat interactively; /bye or exit ends, /? lists commands",
+        declare=_chat_arguments,
+    )
     command("ps", "show the loaded models and when they unload")
-    stop = command("stop", "unload a model on the running server")
-    stop.add_argument("ref", metavar="REF")
-    info = command("info", "show a downloaded model's GGUF metadata")
-    info.add_argument("ref", metavar="REF")
-    serve = command(
-        "serve", "serve OpenAI- and Ollama-compatible HTTP (loopback by default) until Ctrl-C"
+    command("stop", "unload a model on the running server", declare=_ref)
+    command("info", "show a downloaded model's GGUF metadata", declare=_ref)
+    command(
+        "serve",
+        "serve OpenAI- and Ollama-compatible HTTP (loopback by default) until Ctrl-C",
+        declare=_serve_arguments,
     )
-    add_serve_options(serve)
     return parser

@@ -21,10 +21,9 @@ import urllib.parse
 from typing import TYPE_CHECKING, Final
 
 import anyio
-import attrs
 
 from rusty_genius_core import ConfigError, GeniusError
-from rusty_genius_core._record import Record
+from rusty_genius_core._record import PlainRecord
 
 from .._serve._server import DEFAULT_HOST, DEFAULT_PORT, base_url
 
@@ -63,13 +62,16 @@ class ServerFailedError(GeniusError):
     http_status = 502
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class ServerUrl(Record):
+class ServerUrl(PlainRecord):
     """A server's base URL and the host and port to connect to."""
 
-    scheme: str
-    host: str
-    port: int
+    __match_args__ = ("scheme", "host", "port")
+    __slots__ = ("host", "port", "scheme")
+
+    def __init__(self, *, scheme: str, host: str, port: int) -> None:
+        self.scheme: Final = scheme
+        self.host: Final = host
+        self.port: Final = port
 
     @property
     def url(self) -> str:

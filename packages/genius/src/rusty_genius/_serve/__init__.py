@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Final
 
 from rusty_genius_core._lazy import lazy_exports as _lazy_exports
 
-from ._keep_alive import parse_keep_alive as parse_keep_alive
 from ._server import DEFAULT_HOST as DEFAULT_HOST
 from ._server import DEFAULT_PORT as DEFAULT_PORT
 from ._server import ServerAddress as ServerAddress
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from ._app import DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES
     from ._app import GeniusApp as GeniusApp
     from ._app import create_app as create_app
+    from ._keep_alive import parse_keep_alive as parse_keep_alive
     from ._statistics import ServerStatistics as ServerStatistics
 
 __all__ = [
@@ -42,6 +42,7 @@ _LAZY: Final = {
     "GeniusApp": "._app",
     "ServerStatistics": "._statistics",
     "create_app": "._app",
+    "parse_keep_alive": "._keep_alive",  # its patterns compile on first use
 }
 
 if not TYPE_CHECKING:  # PEP 562; hidden from type checkers, which would accept any name here
