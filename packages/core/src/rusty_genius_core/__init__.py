@@ -6,6 +6,10 @@ No I/O, and no dependency on any other rusty-genius package.
 
 from __future__ import annotations
 
+from ._adapter import Adapter as Adapter
+from ._adapter import AdapterFile as AdapterFile
+from ._adapter import AdapterSet as AdapterSet
+from ._adapter import adapter_set_key as adapter_set_key
 from ._concurrency import background_tasks as background_tasks
 from ._concurrency import exception_leaves as exception_leaves
 from ._concurrency import running_on_trio as running_on_trio
@@ -94,6 +98,9 @@ __all__ = [
     "GO_TEMPLATE_REFUSAL",
     "OLLAMA_NAMES",
     "Ack",
+    "Adapter",
+    "AdapterFile",
+    "AdapterSet",
     "AssetComplete",
     "AssetError",
     "AssetEvent",
@@ -157,6 +164,7 @@ __all__ = [
     "UnsupportedError",
     "Usage",
     "UserManifest",
+    "adapter_set_key",
     "background_tasks",
     "error_class",
     "exception_leaves",

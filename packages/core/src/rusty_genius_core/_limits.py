@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final, NamedTuple
 
 __all__ = [
+    "ADAPTER_SCALE",
     "BYTE_SIZE",
     "CONTEXT_SIZE",
     "DEFAULT_PARALLEL",
@@ -18,6 +19,7 @@ __all__ = [
     "EMBED_DIMENSIONS",
     "GPU_LAYERS",
     "KEEP_ALIVE",
+    "MAX_ADAPTERS",
     "MAX_CONTEXT",
     "MAX_EMBED_INPUTS",
     "MAX_STOP_STRINGS",
@@ -106,3 +108,7 @@ MAX_EMBED_INPUTS: Final = 2048
 EMBED_DIMENSIONS: Final = Limit(1, 1 << 16, integer=True)
 """The ``dimensions`` an embedding may be cut to."""
 REQUEST_ID_MAX_LENGTH: Final = 128
+ADAPTER_SCALE: Final = Limit(-16.0, 16.0)
+"""How strongly a LoRA adapter applies: 1 as trained, 0 not at all, negative inverts it."""
+MAX_ADAPTERS: Final = 16
+"""The most LoRA adapters one model entry (and so one request) applies."""

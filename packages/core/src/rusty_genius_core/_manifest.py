@@ -15,11 +15,12 @@ from typing import Any, Final
 
 import attrs
 
+from ._adapter import Adapter
 from ._converter import converter, enums, omit_defaults, structure
 from ._created import _template_check as template_check
 from ._created import _toml_plain as toml_plain
 from ._errors import ManifestError
-from ._limits import BYTE_SIZE
+from ._limits import BYTE_SIZE, MAX_ADAPTERS
 from ._mirror import Mirror
 from ._parameters import Parameters
 from ._protocol import ChatMessage
@@ -180,6 +181,19 @@ class ModelReference(Record):
         return f"{self.repo}:{self.quantization}" if self.quantization else self.repo
 
 
+def _adapters(value: Any) -> Any:
+    """A manifest's ``adapters`` list: :class:`Adapter` values, at most ``MAX_ADAPTERS``."""
+    if not isinstance(value, tuple) or not all(isinstance(a, Adapter) for a in value):
+        raise Refusal(f"must be a list of adapters, got {value!r}")
+    if len(value) > MAX_ADAPTERS:
+        raise Refusal(f"lists {len(value)} adapters; at most {MAX_ADAPTERS}")
+    labels = [a.label for a in value]
+    for i, label in enumerate(labels):
+        if label in labels[:i]:
+            raise Refusal(f"names the adapter {label!r} twice", at=f"[{i}]")
+    return value
+
+
 def _purpose(value: object) -> Purpose:
     return enum_converter(Purpose, ManifestError, "ModelSpec.purpose")(value)
 
@@ -207,6 +221,10 @@ class ModelSpec(Record):
         converter=_purpose,
         validator=typed(Purpose, ManifestError),
     )
+    adapters: tuple[Adapter, ...] = attrs.field(
+        default=(), converter=as_tuple, validator=as_validator(_adapters, ManifestError)
+    )
+    """LoRA adapters applied over this file (``()``: the base model alone)."""
 
     @property
     def reference(self) -> str:
@@ -273,6 +291,11 @@ class ModelEntry(Record):
         default=None, converter=as_tuple, validator=_checked(_mirrors)
     )
     """Other places serving this entry's file, tried in order after the hub (see ``Mirror``)."""
+    adapters: tuple[Adapter, ...] | None = attrs.field(
+        default=None, converter=as_tuple, validator=_checked(_adapters)
+    )
+    """LoRA adapters over this entry's base file (see ``Adapter``); aliases over one base
+    file with different adapters share one loaded copy of it."""
     base: str | None = attrs.field(default=None, validator=_checked(_base))
     """A created model's ``FROM``: the alias or ``org/repo[:QUANT]`` it runs on."""
     system: str | None = attrs.field(
@@ -317,6 +340,7 @@ class ModelEntry(Record):
         if self.repo is not None and base.repo is not None and self.repo != base.repo:
             for key in _REPO_BOUND:
                 inherited[key] = None
+            inherited["adapters"] = None  # trained on another model
         if self.quantization is not None and base.quantization != self.quantization:
             for key in _REPO_BOUND:
                 inherited[key] = None

@@ -6,6 +6,7 @@ validators and the HTTP server's request models enforce.
 
 from __future__ import annotations
 
+from ._limits import ADAPTER_SCALE as ADAPTER_SCALE
 from ._limits import BYTE_SIZE as BYTE_SIZE
 from ._limits import CONTEXT_SIZE as CONTEXT_SIZE
 from ._limits import DEFAULT_PARALLEL as DEFAULT_PARALLEL
@@ -13,6 +14,7 @@ from ._limits import DURATION as DURATION
 from ._limits import EMBED_DIMENSIONS as EMBED_DIMENSIONS
 from ._limits import GPU_LAYERS as GPU_LAYERS
 from ._limits import KEEP_ALIVE as KEEP_ALIVE
+from ._limits import MAX_ADAPTERS as MAX_ADAPTERS
 from ._limits import MAX_CONTEXT as MAX_CONTEXT
 from ._limits import MAX_EMBED_INPUTS as MAX_EMBED_INPUTS
 from ._limits import MAX_STOP_STRINGS as MAX_STOP_STRINGS
