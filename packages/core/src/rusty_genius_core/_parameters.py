@@ -10,6 +10,7 @@ Modelfile's Ollama names (``num_predict``, ``num_ctx``) map onto them through
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
@@ -46,6 +47,19 @@ OLLAMA_NAMES: Final = {
 """Ollama's parameter names (a Modelfile's, ``/api/create``'s) to :class:`Parameters`' fields."""
 
 _SAMPLING: Final = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty")
+_INTEGERS: Final = frozenset({"top_k", "seed", "max_tokens", "context_size"})
+
+
+def _ollama_value(name: str, value: Any) -> Any:
+    """A Modelfile's text for parameter ``name`` as the number or string it stands for."""
+    field = OLLAMA_NAMES[name]
+    if field == "stop" or not isinstance(value, str):
+        return value
+    try:
+        return int(value) if field in _INTEGERS else float(value)
+    except ValueError:
+        kind = "an integer" if field in _INTEGERS else "a number"
+        raise ConfigError(f"parameter {name!r} must be {kind}, got {value!r}") from None
 
 
 def _opt(limit: Any) -> Any:
@@ -67,6 +81,36 @@ class Parameters(Record):
         default=None, converter=as_tuple, validator=as_validator(optional(_stop), ConfigError)
     )
     context_size: int | None = attrs.field(default=None, validator=_opt(CONTEXT_SIZE))
+
+    @classmethod
+    def from_ollama(cls, values: Mapping[str, Any]) -> Parameters:
+        """Ollama-named parameters (``/api/create``'s object, a Modelfile's ``PARAMETER``
+        lines as text) as a record; an unknown name or a bad value is a ConfigError
+        naming the parameter. ``stop`` may be one string or a list of them."""
+        fields: dict[str, Any] = {}
+        for name, raw in values.items():
+            field = OLLAMA_NAMES.get(name)
+            if field is None:
+                raise ConfigError(
+                    f"unknown parameter {name!r}; supported: {', '.join(OLLAMA_NAMES)}"
+                )
+            value = _ollama_value(name, raw)
+            if field == "stop" and isinstance(value, str):
+                value = (value,)
+            try:
+                cls(**{field: value})
+            except ConfigError as exc:
+                words = exc.message.removeprefix(f"Parameters.{field}").strip()
+                raise ConfigError(f"parameter {name!r} {words}") from None
+            fields[field] = value
+        return cls(**fields)
+
+    def to_ollama(self) -> dict[str, Any]:
+        """The set fields under Ollama's names (``/api/create``'s ``parameters`` object)."""
+        names = {ours: theirs for theirs, ours in OLLAMA_NAMES.items()}
+        return {
+            names[k]: list(v) if k == "stop" else v for k, v in self.set_fields().items()
+        }
 
     @property
     def empty(self) -> bool:
