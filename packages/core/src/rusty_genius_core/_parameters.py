@@ -10,8 +10,7 @@ Modelfile's Ollama names (``num_predict``, ``num_ctx``) map onto them through
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -30,6 +29,9 @@ from ._limits import (
 )
 from ._record import Record
 from ._validators import as_tuple, as_validator, number_in, optional
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["OLLAMA_NAMES", "Parameters"]
 
@@ -108,9 +110,7 @@ class Parameters(Record):
     def to_ollama(self) -> dict[str, Any]:
         """The set fields under Ollama's names (``/api/create``'s ``parameters`` object)."""
         names = {ours: theirs for theirs, ours in OLLAMA_NAMES.items()}
-        return {
-            names[k]: list(v) if k == "stop" else v for k, v in self.set_fields().items()
-        }
+        return {names[k]: list(v) if k == "stop" else v for k, v in self.set_fields().items()}
 
     @property
     def empty(self) -> bool:
