@@ -14,6 +14,10 @@ from rusty_genius_testhub.exports import (
 
 INTERNAL = {
     "READ_BYTES",
+    "adapter_wanted",
+    "ensure_adapters",
+    "find_adapters",
+    "with_adapters",
     "Flight",
     "Flights",
     "ENV_SETTINGS",

@@ -12,7 +12,6 @@ from rusty_genius_core._public import publish as _publish
 
 from ._authority import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
 from ._authority import AssetAuthority as AssetAuthority
-from ._authority import LocalModel as LocalModel
 from ._authority import ProgressCallback as ProgressCallback
 from ._blobs import BlobStore as BlobStore
 from ._blobs import check_digest as check_digest
@@ -31,6 +30,7 @@ from ._errors import QuantizationNotFoundError as QuantizationNotFoundError
 from ._errors import RegistryError as RegistryError
 from ._errors import RepoNotFoundError as RepoNotFoundError
 from ._errors import RevisionNotFoundError as RevisionNotFoundError
+from ._local import LocalModel as LocalModel
 from ._manifest import DEFAULT_MODEL as DEFAULT_MODEL
 from ._manifest import embedded_manifest as embedded_manifest
 from ._manifest import load_manifest as load_manifest

@@ -19,7 +19,6 @@ import copy
 import datetime as dt
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 from urllib.parse import quote
 
@@ -39,12 +38,13 @@ from rusty_genius_core import (
     UserManifest,
     background_tasks,
 )
-from rusty_genius_core._record import Record
 
+from ._adapters import ensure_adapters, find_adapters
 from ._download import RetryPolicy, Sleep, fetch_file
 from ._errors import OfflineError, RepoNotFoundError
 from ._files import delete_files, files_present, same_key, stored_token
 from ._flights import Flight, Flights, no_progress
+from ._local import LocalModel, with_adapters
 from ._locks import file_lock
 from ._manifest import load_manifest
 from ._mirrors import MirrorSource, fetch_from_mirrors
@@ -65,27 +65,18 @@ from ._resolve import (
 from ._stall import TransferLimits
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import httpx
     from anyio.streams.memory import MemoryObjectReceiveStream
 
-__all__ = ["DEFAULT_ENDPOINT", "AssetAuthority", "LocalModel", "ProgressCallback"]
+__all__ = ["DEFAULT_ENDPOINT", "AssetAuthority", "ProgressCallback"]
 
 DEFAULT_ENDPOINT: Final = "https://huggingface.co"
 ProgressCallback = Callable[[AssetEvent], Awaitable[None]]
 """Receives every asset event of one call, awaited in order (backpressure, nothing dropped)."""
 
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class LocalModel(Record):
-    """A verified model on disk. ``cached`` when this call fetched nothing;
-    ``parts`` lists every file of a split GGUF (``path`` is the first)."""
-
-    spec: ModelSpec
-    path: Path
-    cached: bool
-    parts: tuple[Path, ...]
 
 
 class AssetAuthority:
@@ -257,7 +248,8 @@ class AssetAuthority:
         before it serves a model without the network. A reference that cannot be
         resolved (unknown name, bad syntax) raises as in :meth:`ensure_model`.
         """
-        return await self._local(await self._wanted(reference))
+        want = await self._wanted(reference)
+        return await find_adapters(await self._local(want), want, self._local)
 
     async def resolve(self, reference: str, *, network: bool = True) -> ModelSpec:
         """The complete :class:`ModelSpec` for ``reference``.
@@ -269,7 +261,7 @@ class AssetAuthority:
         want = await self._wanted(reference)
         hits = registry_hits(want, await self.registry.entries())
         if hits:
-            return hits[0].spec(want.name)
+            return attrs.evolve(hits[0].spec(want.name), adapters=want.adapters)
         if want.complete or (want.filename is not None and not network):
             assert want.filename is not None
             return want.spec(want.filename, want.sha256, want.size)
@@ -341,6 +333,13 @@ class AssetAuthority:
 
     async def _ensure(self, reference: str, emit: ProgressCallback) -> LocalModel:
         want = await self._wanted(reference)
+        # Adapters first: the model's AssetComplete ends a pull.
+        adapters = await ensure_adapters(want.adapters, self._ensure_file, emit)
+        return with_adapters(await self._ensure_file(reference, want, emit), want, adapters)
+
+    async def _ensure_file(
+        self, reference: str, want: Wanted, emit: ProgressCallback
+    ) -> LocalModel:
         found = await self._local(want)
         if found is not None:
             await emit(AssetComplete(reference=reference, path=str(found.path), cached=True))

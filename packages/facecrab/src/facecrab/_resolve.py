@@ -15,6 +15,7 @@ import attrs
 
 from rusty_genius_core import (
     DEFAULT_REVISION,
+    Adapter,
     ManifestError,
     Mirror,
     ModelReference,
@@ -87,6 +88,7 @@ class Wanted(Record):
     size: int | None = None
     purpose: Purpose = Purpose.CHAT
     mirrors: tuple[Mirror, ...] = ()
+    adapters: tuple[Adapter, ...] = ()
 
     @classmethod
     def of_entry(cls, name: str, repo: str, entry: ModelEntry) -> Wanted:
@@ -101,6 +103,7 @@ class Wanted(Record):
             size=entry.size,
             purpose=entry.purpose or Purpose.CHAT,
             mirrors=entry.mirrors or (),
+            adapters=entry.adapters or (),
         )
 
     @property
@@ -136,6 +139,7 @@ class Wanted(Record):
             sha256=sha256,
             size=size,
             purpose=self.purpose,
+            adapters=self.adapters,
         )
 
 
