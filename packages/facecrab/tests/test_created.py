@@ -51,6 +51,11 @@ async def test_create_writes_the_entry_and_the_authority_sees_it(tmp_path: Path)
     }
     spec = await assets.resolve("bot", network=False)
     assert (spec.name, spec.repo) == ("bot", "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF")
+    assert spec.template is None
+    await created.create("templated", ModelEntry(base="bot", template="{{ messages[0].content }}"))
+    templated = await assets.resolve("templated", network=False)
+    assert templated.template == "{{ messages[0].content }}"
+    assert (await assets.resolve("smollm2-135m-instruct", network=False)).template is None
     assert await created.own("bot") == BOT
     assert await created.own("smollm2-135m-instruct") is None
 

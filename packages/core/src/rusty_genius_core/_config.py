@@ -140,3 +140,8 @@ class LoadOptions(Record):
     threads_batch: int | None = attrs.field(
         default=None, validator=number_in(THREADS, ConfigError, optional=True)
     )
+    chat_template: str | None = attrs.field(
+        default=None, validator=typed((str, type(None)), ConfigError)
+    )
+    """A Jinja chat template used instead of the GGUF's ``tokenizer.chat_template``
+    (llama-server's ``--chat-template``); a created model's ``TEMPLATE`` sets it."""

@@ -225,6 +225,10 @@ class ModelSpec(Record):
         default=(), converter=as_tuple, validator=as_validator(_adapters, ManifestError)
     )
     """LoRA adapters applied over this file (``()``: the base model alone)."""
+    template: str | None = attrs.field(
+        default=None, validator=as_validator(optional(template_check), ManifestError)
+    )
+    """A created model's Jinja chat template, replacing the GGUF's own."""
 
     @property
     def reference(self) -> str:

@@ -89,6 +89,7 @@ class Wanted(Record):
     purpose: Purpose = Purpose.CHAT
     mirrors: tuple[Mirror, ...] = ()
     adapters: tuple[Adapter, ...] = ()
+    template: str | None = None
 
     @classmethod
     def of_entry(cls, name: str, repo: str, entry: ModelEntry) -> Wanted:
@@ -104,6 +105,7 @@ class Wanted(Record):
             purpose=entry.purpose or Purpose.CHAT,
             mirrors=entry.mirrors or (),
             adapters=entry.adapters or (),
+            template=entry.template,
         )
 
     @property
@@ -140,6 +142,7 @@ class Wanted(Record):
             size=size,
             purpose=self.purpose,
             adapters=self.adapters,
+            template=self.template,
         )
 
 
