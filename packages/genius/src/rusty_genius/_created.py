@@ -1,0 +1,56 @@
+"""What a created model does to each request: its system prompt, messages and parameters.
+
+Ollama's rules: the model's ``SYSTEM`` is the system message of a request that has
+none; its ``MESSAGE`` turns come before the request's own; its ``PARAMETER`` values are
+defaults under the request's options. A plain prompt (not ``raw``) becomes a chat of
+those turns and the prompt, as Ollama's ``/api/generate`` renders it. The ``TEMPLATE``
+is not applied here: it replaces the GGUF's chat template when the model loads.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from rusty_genius_core import ChatMessage, ManifestError, ModelReference, Role
+
+if TYPE_CHECKING:
+    from rusty_genius_core import Infer, ModelEntry, UserManifest
+
+__all__ = ["created_entry", "with_created"]
+
+
+def created_entry(manifest: UserManifest, model: str) -> ModelEntry | None:
+    """The entry (defaults and base filled in) of the alias ``model``; ``None`` for a repo
+    reference or an unknown name (the brainstem reports those)."""
+    try:
+        alias = ModelReference.parse(model).alias
+    except ManifestError:
+        return None
+    return None if alias is None else manifest.entry(alias)
+
+
+def with_created(entry: ModelEntry | None, command: Infer) -> Infer:
+    """``command`` with ``entry``'s system prompt, messages and parameters applied."""
+    if entry is None:
+        return command
+    turns = entry.messages or ()
+    system = entry.system
+    config = command.config if entry.parameters is None else entry.parameters.under(command.config)
+    if command.messages is not None:
+        own = command.messages
+        head = 0  # the request's own leading system messages stay first
+        while head < len(own) and own[head].role is Role.SYSTEM:
+            head += 1
+        has_system = any(m.role is Role.SYSTEM for m in own)
+        lead = own[:head]
+        if system is not None and not has_system:
+            lead = (ChatMessage(role=Role.SYSTEM, content=system),)
+        messages = (*lead, *turns, *own[head:])
+        return attrs.evolve(command, messages=messages, config=config)
+    if command.prompt is not None and not command.config.raw and (system is not None or turns):
+        lead = () if system is None else (ChatMessage(role=Role.SYSTEM, content=system),)
+        prompt = ChatMessage(role=Role.USER, content=command.prompt)
+        return attrs.evolve(command, prompt=None, messages=(*lead, *turns, prompt), config=config)
+    return attrs.evolve(command, config=config)
