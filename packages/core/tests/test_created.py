@@ -161,9 +161,10 @@ def test_parameters_give_the_context_size_a_load_left_open() -> None:
 
 
 def test_parameters_list_as_ollama_names() -> None:
-    params = Parameters(temperature=0.0, max_tokens=5, stop=("a", "b"), context_size=64)
+    params = Parameters(temperature=0.0, top_p=0.9, max_tokens=5, stop=("a", "b"), context_size=64)
     assert params.ollama_lines() == [
-        ("temperature", "0.0"),
+        ("temperature", "0"),
+        ("top_p", "0.9"),
         ("num_predict", "5"),
         ("stop", '"a"'),
         ("stop", '"b"'),

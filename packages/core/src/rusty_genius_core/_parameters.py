@@ -163,6 +163,8 @@ class Parameters(Record):
         for name, value in self.set_fields().items():
             if name == "stop":
                 lines += [(names[name], f'"{s}"') for s in value]
+            elif isinstance(value, float) and value.is_integer():
+                lines.append((names[name], str(int(value))))  # as Ollama prints 0.0: 0
             else:
                 lines.append((names[name], str(value)))
         return lines
