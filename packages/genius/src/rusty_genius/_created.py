@@ -9,6 +9,7 @@ is not applied here: it replaces the GGUF's chat template when the model loads.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import attrs
@@ -18,7 +19,15 @@ from rusty_genius_core import ChatMessage, ManifestError, ModelReference, Role
 if TYPE_CHECKING:
     from rusty_genius_core import Infer, ModelEntry, UserManifest
 
-__all__ = ["created_entry", "with_created"]
+__all__ = ["adapter_name", "created_entry", "with_created"]
+
+
+def adapter_name(filename: str) -> str:
+    """An adapter's name from its file's name: the stem, in the characters names allow."""
+    stem = re.split(r"[/\\]", filename)[-1]
+    stem = stem[:-5] if stem.lower().endswith(".gguf") else stem
+    name = re.sub(r"[^A-Za-z0-9._:-]+", "-", stem).strip("-._:")[:128]
+    return name or "adapter"
 
 
 def created_entry(manifest: UserManifest, model: str) -> ModelEntry | None:

@@ -27,9 +27,11 @@ import attrs
 
 from rusty_genius_core import (
     GO_TEMPLATE_REFUSAL,
+    Adapter,
     ChatMessage,
     ConfigError,
     ManifestError,
+    ModelEntry,
     Parameters,
     is_go_template,
 )
@@ -57,6 +59,18 @@ class Modelfile(Record):
     template: str | None = None
     messages: tuple[ChatMessage, ...] = ()
     license: str | None = None
+
+    def entry(self, adapters: tuple[Adapter, ...] = ()) -> ModelEntry:
+        """The manifest entry this Modelfile creates, with its adapters resolved."""
+        return ModelEntry(
+            base=self.base,
+            adapters=adapters or None,
+            system=self.system,
+            template=self.template,
+            parameters=None if self.parameters.empty else self.parameters,
+            messages=self.messages or None,
+            license=self.license,
+        )
 
 
 class _Reader:

@@ -47,6 +47,7 @@ from rusty_genius_core import filename_matches_quant as filename_matches_quant
 from rusty_genius_core import merge_manifests as merge_manifests
 from rusty_genius_core._public import publish as _publish
 
+from ._created import adapter_name as adapter_name
 from ._created import created_entry as created_entry
 from ._created import with_created as with_created
 from ._modelfile import Modelfile as Modelfile
@@ -81,6 +82,7 @@ __all__ = [
     "Sleep",
     "UserManifest",
     "Wanted",
+    "adapter_name",
     "created_entry",
     "embedded_manifest",
     "fetch_file",

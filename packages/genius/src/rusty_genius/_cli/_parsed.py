@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import attrs
 
 from facecrab import DEFAULT_MODEL, GeniusPaths, load_manifest
-from rusty_genius_core import ConfigError, GeniusError, InferenceConfig, ModelReference
+from rusty_genius_core import (
+    ConfigError,
+    GeniusError,
+    InferenceConfig,
+    ManifestError,
+    ModelReference,
+)
 from rusty_genius_core._record import Record
 from rusty_genius_core.limits import (
     CONTEXT_SIZE,
@@ -37,6 +43,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ChatCommand",
     "Command",
+    "CopyCommand",
+    "CreateCommand",
     "InfoCommand",
     "ListCommand",
     "Options",
@@ -98,6 +106,21 @@ class RemoveCommand(_ModelCommand):
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
+class CreateCommand(_ModelCommand):
+    """``genius create``: ``model`` (a name) from the Modelfile at ``file``."""
+
+    file: str
+
+
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class CopyCommand(_Command):
+    """``genius cp``: ``destination`` becomes a model that runs as ``source`` does."""
+
+    source: str
+    destination: str
+
+
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class PsCommand(_Command):
     """``genius ps``: the models this process has loaded."""
 
@@ -136,6 +159,8 @@ class ServeCommand(_Command):
 
 Command: TypeAlias = (
     PullCommand
+    | CreateCommand
+    | CopyCommand
     | ListCommand
     | RemoveCommand
     | PsCommand
@@ -173,6 +198,12 @@ def parse_command(args: argparse.Namespace, options: Options) -> Command:
         return ListCommand(options=options)
     if name == "rm":
         return RemoveCommand(options=options, model=_model(args.ref))
+    if name == "create":
+        return CreateCommand(options=options, model=_name(args.name), file=args.file)
+    if name == "cp":
+        return CopyCommand(
+            options=options, source=_model(args.source), destination=_name(args.destination)
+        )
     if name == "ps":
         return PsCommand(options=options)
     if name == "stop":
@@ -234,6 +265,13 @@ def _names_a_model(word: str, options: Options) -> bool:
 def _model(text: str) -> str:
     ModelReference.parse(text)  # ManifestError for a malformed reference
     return text.strip()
+
+
+def _name(text: str) -> str:
+    """A created model's name: an alias (lower case), not a repo reference."""
+    if ModelReference.parse(text).alias is None:
+        raise ManifestError(f"model name {text.strip()!r} must be a name, not a repo reference")
+    return text.strip().lower()
 
 
 def _config(args: argparse.Namespace) -> InferenceConfig:

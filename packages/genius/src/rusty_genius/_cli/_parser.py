@@ -137,8 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     pull = command("pull", "download a model (a cut download resumes)")
     pull.add_argument("ref", metavar="REF")
     command("list", "list downloaded models")
-    rm = command("rm", "delete a downloaded model")
+    rm = command("rm", "delete a downloaded model, or forget a created one")
     rm.add_argument("ref", metavar="REF")
+    create = command("create", "create a model from a Modelfile (FROM, ADAPTER, SYSTEM, ...)")
+    create.add_argument("name", metavar="NAME")
+    create.add_argument(
+        "-f", "--file", default="Modelfile", metavar="PATH", help="the Modelfile (./Modelfile)"
+    )
+    cp = command("cp", "copy a model under another name (a created model over it)")
+    cp.add_argument("source", metavar="SOURCE")
+    cp.add_argument("destination", metavar="DESTINATION")
     run = command(
         "run",
         "answer one prompt, streamed (PROMPT '-' reads stdin; none on a terminal: chat)",

@@ -8,7 +8,6 @@ the running server serves it at once. Every check runs before anything is writte
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
@@ -16,6 +15,7 @@ from starlette.responses import Response
 from facecrab import CreatedModels
 from rusty_genius_core import Adapter, ModelEntry, Parameters
 
+from .._created import adapter_name
 from ._errors import Api, dumps
 from ._replies import error_response, json_response
 
@@ -28,14 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["copy", "create", "has_blob", "put_blob"]
 
 _NDJSON = "application/x-ndjson"
-
-
-def adapter_name(filename: str) -> str:
-    """An adapter's name from its file's name: the stem, in the characters names allow."""
-    stem = re.split(r"[/\\]", filename)[-1]
-    stem = stem[:-5] if stem.lower().endswith(".gguf") else stem
-    name = re.sub(r"[^A-Za-z0-9._:-]+", "-", stem).strip("-._:")[:128]
-    return name or "adapter"
 
 
 async def create(context: Context, body: CreateRequest) -> Response:
