@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from rusty_genius_cortex import pinky_tokens
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
@@ -99,9 +101,10 @@ def test_create_run_copy_rm_in_process(offline_cli: Any, tmp_path: Path) -> None
         "--temperature", "0", ALIAS, question,
     )  # fmt: skip
     assert _content(created) == "alpha beta "  # Pinky echoes; the model's stop cut it
-    # The created model's two MESSAGE turns come on top of the same system prompt.
-    turns = len("Is it ripe?".split()) + len(["banana"])
-    assert usage_of(created)["prompt_tokens"] == usage_of(explicit)["prompt_tokens"] + turns
+    # Pinky counts the messages joined: the system prompt, the two MESSAGE turns, the question.
+    seen = "\n".join([SYSTEM, "Is it ripe?", "banana", question])
+    assert usage_of(created)["prompt_tokens"] == len(pinky_tokens(seen))
+    assert usage_of(explicit)["prompt_tokens"] == len(pinky_tokens(f"{SYSTEM}\n{question}"))
 
     copied = offline_cli("cp", "bot", "bot2", "--backend", "pinky")
     assert copied.stderr == "genius: copied bot to bot2\n"
