@@ -11,6 +11,8 @@ from rusty_genius_testhub.exports import misplaced_names, private_module_names, 
 
 INTERNAL = {
     "FORMATS",
+    "next_group",
+    "native_adapters",
     "FORMATS_ALSO",
     "FRACTION_DIGITS",
     "INT_DIGITS",

@@ -38,6 +38,9 @@ from ._gguf import GgufInfo as GgufInfo
 from ._gguf import GgufValue as GgufValue
 from ._gguf import GgufValueType as GgufValueType
 from ._gguf import read_gguf_info as read_gguf_info
+from ._gguf_adapter import AdapterError as AdapterError
+from ._gguf_adapter import check_adapters as check_adapters
+from ._gguf_adapter import check_lora_adapter as check_lora_adapter
 from ._json_grammar import ANY_JSON_OBJECT as ANY_JSON_OBJECT
 from ._json_grammar import SchemaError as SchemaError
 from ._json_grammar import schema_to_grammar as schema_to_grammar
@@ -72,6 +75,7 @@ __all__ = [
     "REAL_ENGINE_HINT",
     "THINK_CLOSE",
     "THINK_OPEN",
+    "AdapterError",
     "Backend",
     "CallStyle",
     "EmbedRequest",
@@ -94,6 +98,8 @@ __all__ = [
     "TokenPipeline",
     "UsageMeter",
     "available_backends",
+    "check_adapters",
+    "check_lora_adapter",
     "create_engine",
     "finish_vectors",
     "parse_calls",

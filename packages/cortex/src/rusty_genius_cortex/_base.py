@@ -36,6 +36,8 @@ import anyio
 import attrs
 
 from rusty_genius_core import (
+    AdapterFile,
+    AdapterSet,
     ChatMessage,
     Complete,
     ConfigError,
@@ -55,6 +57,7 @@ from rusty_genius_core import (
 )
 from rusty_genius_core._record import Record
 from rusty_genius_core._tools import _check_tool_choice
+from rusty_genius_core.limits import MAX_ADAPTERS
 
 from ._embedding import EmbedRequest, RawEmbeddings, finish_vectors
 from ._queue import RequestQueue
@@ -87,6 +90,7 @@ class EngineRequest(Record):
     tools: tuple[Tool, ...] = ()
     tool_choice: ToolChoice = attrs.field(factory=ToolChoice)
     response_format: ResponseFormat = attrs.field(factory=ResponseFormat)
+    adapters: AdapterSet = ()  # LoRA adapters over the loaded model, for this request only
 
     @classmethod
     def checked(
@@ -98,6 +102,7 @@ class EngineRequest(Record):
         tools: Sequence[Tool] = (),
         tool_choice: ToolChoice | None = None,
         response_format: ResponseFormat | None = None,
+        adapters: Sequence[AdapterFile] = (),
     ) -> EngineRequest:
         """The request, or :class:`~rusty_genius_core.ConfigError` naming what is wrong."""
         if (prompt is None) == (messages is None):
@@ -118,11 +123,26 @@ class EngineRequest(Record):
             tuple(tools),
             choice,
             ResponseFormat() if response_format is None else response_format,
+            _checked_adapters(adapters),
         )
 
     @property
     def offers_tools(self) -> bool:
         return bool(self.tools) and self.tool_choice.mode is not ToolChoiceMode.NONE
+
+
+def _checked_adapters(adapters: Sequence[AdapterFile]) -> AdapterSet:
+    found = tuple(adapters)
+    if not all(isinstance(a, AdapterFile) for a in found):
+        raise ConfigError(f"infer(adapters=...) takes AdapterFile values, got {found!r}")
+    if len(found) > MAX_ADAPTERS:
+        raise ConfigError(
+            f"infer(adapters=...) lists {len(found)} adapters; at most {MAX_ADAPTERS}"
+        )
+    names = [a.name for a in found]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"infer(adapters=...) names an adapter twice: {', '.join(names)}")
+    return found
 
 
 class EngineBase(Generic[JobT], metaclass=ABCMeta):
@@ -141,6 +161,8 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
     """Whether :meth:`_generate` honours ``tools`` (else they are refused, unless ``none``)."""
     _supports_json: ClassVar[bool] = False
     """Whether :meth:`_generate` honours a JSON ``response_format`` (else it is refused)."""
+    _supports_adapters: ClassVar[bool] = False
+    """Whether :meth:`_generate` applies a request's LoRA ``adapters`` (else they are refused)."""
 
     def __init__(self, *, serialize: bool = True) -> None:
         self._queue = RequestQueue(f"cortex.{self._backend}.{id(self):x}") if serialize else None
@@ -210,8 +232,13 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
         tools: Sequence[Tool] = (),
         tool_choice: ToolChoice | None = None,
         response_format: ResponseFormat | None = None,
+        adapters: Sequence[AdapterFile] = (),
     ) -> AsyncGenerator[InferenceEvent, None]:
-        """Stream events for one request; exactly one of ``prompt``/``messages``."""
+        """Stream events for one request; exactly one of ``prompt``/``messages``.
+
+        ``adapters`` are LoRA adapters applied over the loaded model for this request
+        alone (their files checked at pull time; see ``check_adapters``).
+        """
         return self._stream(
             prompt,
             messages,
@@ -220,6 +247,7 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
             tools=tools,
             tool_choice=tool_choice,
             response_format=response_format,
+            adapters=adapters,
         )
 
     async def embed(
@@ -313,6 +341,7 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
         tools: Sequence[Tool],
         tool_choice: ToolChoice | None,
         response_format: ResponseFormat | None,
+        adapters: Sequence[AdapterFile] = (),
     ) -> AsyncGenerator[InferenceEvent, None]:
         request = EngineRequest.checked(
             prompt,
@@ -321,7 +350,10 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
             tools=tools,
             tool_choice=tool_choice,
             response_format=response_format,
+            adapters=adapters,
         )
+        if request.adapters and not self._supports_adapters:
+            raise UnsupportedError(f"the {self._backend} engine cannot apply LoRA adapters")
         if request.offers_tools and not self._supports_tools:
             raise UnsupportedError(f"the {self._backend} engine cannot call tools")
         if request.response_format.is_json and not self._supports_json:

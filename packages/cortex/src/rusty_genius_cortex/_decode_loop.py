@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import collections
+import ctypes
 import logging
 import threading
 from typing import TYPE_CHECKING, Any, Final
@@ -32,6 +33,7 @@ import attrs
 from rusty_genius_core import EngineError, FinishReason, InferenceEvent
 from rusty_genius_core._record import FieldsRepr
 
+from ._adapter_groups import next_group
 from ._engine import StopSignal
 from ._llama_decode import Job
 from ._pipeline import TokenPipeline
@@ -40,7 +42,7 @@ from ._sampler import build_sampler, free_sampler
 from ._slots import BatchEntry, SlotPlanner
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Hashable, Sequence
 
     from ._llama_decode import LoadedModel
 
@@ -90,6 +92,8 @@ class DecodeLoop:
         self._exiting: threading.Thread | None = None  # the last thread, once it found no work
         self._closed = False
         self._batch = self._lib.llama_batch_init(model.n_batch, 0, 1)
+        self._group: Hashable | None = None  # the adapter set the last step served
+        self._applied: Hashable = ()  # the adapter set on the context now
         self.steps = 0  # llama_decode calls so far (for tests and statistics)
 
     @property
@@ -189,7 +193,7 @@ class DecodeLoop:
     def _place(self, request: Request) -> None:
         lib, model, job = self._lib, self._model, request.job
         try:
-            placed = self._planner.place(job.tokens, reuse=job.reuse)
+            placed = self._planner.place(job.tokens, reuse=job.reuse, key=job.adapter_key)
             request.slot = placed.slot
             with self._cond:
                 self._active[placed.slot] = request
@@ -209,9 +213,12 @@ class DecodeLoop:
         for request in list(self._active.values()):
             if request.stopped():
                 self._end(request, FinishReason.CANCELLED)
-        entries = self._planner.plan()
+        self._group = group = next_group(self._planner.groups(), self._group)
+        entries = self._planner.plan(group)
         if not entries:
             return
+        if group != self._applied:
+            self._apply(entries[0].slot)
         self._fill(entries)
         status = self._lib.llama_decode(self._model.ctx.ctx, self._batch)
         self.steps += 1
@@ -228,6 +235,16 @@ class DecodeLoop:
                 sampling = self._active.get(entry.slot)
                 if sampling is not None:
                     self._sample(sampling, row)
+
+    def _apply(self, slot: int) -> None:
+        """Put the adapter set of the request on ``slot`` on the context (this step's group)."""
+        job = self._active[slot].job
+        lib, n = self._lib, len(job.adapters)
+        adapters = (lib.llama_adapter_lora_p_ctypes * n)(*(a for a, _ in job.adapters))
+        scales = (ctypes.c_float * n)(*(scale for _, scale in job.adapters))
+        if lib.llama_set_adapters_lora(self._model.ctx.ctx, adapters, n, scales) != 0:
+            raise EngineError(f"llama.cpp could not set the LoRA adapters on {self._model.name!r}")
+        self._applied = job.adapter_key
 
     def _fill(self, entries: Sequence[BatchEntry]) -> None:
         batch = self._batch

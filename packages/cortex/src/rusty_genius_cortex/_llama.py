@@ -72,6 +72,7 @@ from ._decode_loop import DecodeLoop, Request
 from ._diagnose import tensor_data_problem
 from ._engine import BACKEND_LLAMA, REAL_ENGINE_HINT, StopSignal
 from ._gguf import read_gguf_info
+from ._llama_adapters import native_adapters
 from ._llama_chat import render_prompt, tool_style_of
 from ._llama_decode import Job, LoadedModel, merge_batch
 from ._llama_embed import EmbeddingContext
@@ -122,6 +123,7 @@ class LlamaEngine(EngineBase[Job]):
     _backend = BACKEND_LLAMA
     _supports_tools = True
     _supports_json = True
+    _supports_adapters = True
 
     def __init__(
         self,
@@ -384,6 +386,7 @@ class LlamaEngine(EngineBase[Job]):
                 f"{n_ctx}: shorten it or load the model with a larger LoadOptions.context_size"
             )
         seed = config.seed if config.seed is not None else model.rng.randrange(_SEED_SPACE)
+        adapters, adapter_key = native_adapters(model, request.adapters)
         return Job(
             model=model,
             config=config,
@@ -396,6 +399,8 @@ class LlamaEngine(EngineBase[Job]):
             and (config.cache_prompt if config.cache_prompt is not None else config.seed is None),
             grammar=plan.grammar,
             plan=plan,
+            adapters=adapters,
+            adapter_key=adapter_key,
         )
 
 

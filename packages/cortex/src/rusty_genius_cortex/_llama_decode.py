@@ -8,6 +8,8 @@ request with :func:`merge_batch`.
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Hashable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -59,6 +61,9 @@ class LoadedModel(FieldsRepr):
     # may hold at that moment; a dict lookup does not.
     pieces: dict[int, bytes] = attrs.field(factory=dict)
     eogs: set[int] = attrs.field(factory=set)
+    # LoRA adapters loaded on this model, by file: each once, shared by every request.
+    adapters: dict[Path, Any] = attrs.field(factory=dict)  # llama_adapter_lora_p
+    adapters_lock: threading.Lock = attrs.field(factory=threading.Lock)
 
 
 @attrs.frozen(repr=False, eq=False)
@@ -75,6 +80,8 @@ class Job(Record):
     reuse: bool  # may land on a slot's cached prefix (see the README's engine section)
     grammar: Grammar | None = None  # constrains sampling (llama.cpp's grammar sampler)
     plan: OutputPlan = attrs.field(factory=OutputPlan)  # how tools and formats are honoured
+    adapters: tuple[tuple[Any, float], ...] = ()  # (llama_adapter_lora_p, scale), in order
+    adapter_key: Hashable = ()  # what batches and cached prefixes are grouped by
 
 
 def merge_batch(batch: list[InferenceEvent]) -> list[InferenceEvent]:

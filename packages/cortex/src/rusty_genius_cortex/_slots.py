@@ -21,6 +21,11 @@ The rules, as llama.cpp's ``tools/server`` slot loop has them:
   prompt chunks of the sequences still evaluating their prompt, in arrival order,
   up to ``n_batch`` tokens in all. A long prompt therefore delays the others'
   next token by at most one step, never by its whole prefill.
+* **Adapter sets.** llama.cpp applies LoRA adapters per context, not per sequence, so
+  one step only decodes sequences under the same adapter set (``key``): the caller
+  picks the step's group (:func:`~._adapter_groups.next_group` over :meth:`groups`)
+  and :meth:`plan` takes only that group's sequences. A cached prefix is reused only
+  by a request under the adapter set it was computed with.
 * **Release**: a finished, cancelled or failed sequence frees its slot at once;
   its cached tokens stay on record (for reuse) only when the sequence evaluated
   them completely, and are forgotten otherwise.
@@ -29,6 +34,7 @@ The rules, as llama.cpp's ``tools/server`` slot loop has them:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -81,6 +87,7 @@ class _Slot(FieldsRepr):
     evaluated: int = 0  # prompt tokens in the cache (kept prefix included)
     arrival: int = 0
     next_token: int | None = None  # sampled, to be fed in the next batch
+    key: Hashable = ()  # the adapter set its cached cells were computed under
 
 
 class SlotPlanner:
@@ -112,6 +119,15 @@ class SlotPlanner:
         """The tokens slot ``slot`` holds in the KV cache (a copy)."""
         return list(self._slots[slot].cached)
 
+    def groups(self) -> list[Hashable]:
+        """The adapter-set keys of the busy sequences with work to do, each once, in slot order."""
+        found: list[Hashable] = []
+        for s in self._slots:
+            working = s.busy and (s.next_token is not None or s.evaluated < len(s.prompt))
+            if working and s.key not in found:
+                found.append(s.key)
+        return found
+
     def evaluating(self, slot: int) -> bool:
         """Whether the request on ``slot`` still has prompt tokens to evaluate."""
         s = self._slots[slot]
@@ -119,10 +135,12 @@ class SlotPlanner:
 
     # -- transitions --------------------------------------------------------------------------
 
-    def place(self, prompt: Sequence[int], *, reuse: bool) -> Placement:
+    def place(self, prompt: Sequence[int], *, reuse: bool, key: Hashable = ()) -> Placement:
         """Put a request with ``prompt`` on a free slot; ValueError when none is free.
 
-        The caller drops the slot's KV cells from ``keep`` on before the next batch.
+        ``key`` is the request's adapter set: only a prefix cached under the same key
+        is reused. The caller drops the slot's KV cells from ``keep`` on before the
+        next batch.
         """
         if not prompt:
             raise ValueError("a request needs at least one prompt token")
@@ -130,14 +148,16 @@ class SlotPlanner:
         if not free:
             raise ValueError("no free slot")
         chosen = min(free, key=lambda i: self._slots[i].used)  # least recently used
+
+        def shared(i: int) -> int:
+            s = self._slots[i]
+            return common_prefix(s.cached, prompt) if s.key == key else _NO_REUSE
+
         if reuse:
-            best = max(
-                free,
-                key=lambda i: (common_prefix(self._slots[i].cached, prompt), -self._slots[i].used),
-            )
-            if common_prefix(self._slots[best].cached, prompt) >= self.similarity * len(prompt):
+            best = max(free, key=lambda i: (shared(i), -self._slots[i].used))
+            if shared(best) >= self.similarity * len(prompt):
                 chosen = best
-        keep = common_prefix(self._slots[chosen].cached, prompt) if reuse else _NO_REUSE
+        keep = shared(chosen) if reuse else _NO_REUSE
         keep = min(keep, len(prompt) - 1)  # the last prompt token is evaluated for its logits
         s = self._slots[chosen]
         tick = next(self._ticks)
@@ -146,6 +166,7 @@ class SlotPlanner:
         s.cached = s.cached[:keep]
         s.evaluated = keep
         s.next_token = None
+        s.key = key
         return Placement(slot=chosen, keep=keep)
 
     def restart(self, slot: int) -> None:
@@ -156,15 +177,18 @@ class SlotPlanner:
         s.cached = []
         s.evaluated = 0
 
-    def plan(self) -> list[BatchEntry]:
+    def plan(self, group: Hashable | None = None) -> list[BatchEntry]:
         """The next step's batch (empty when there is nothing to do); see the module docstring.
 
         Each generating sequence contributes its pending token; then prompt chunks, in
         arrival order, fill the room left. A sequence's last entry carries ``logits``
-        when it completes its prompt (or is a generated token).
+        when it completes its prompt (or is a generated token). With ``group``, only the
+        sequences under that adapter set take part.
         """
         entries: list[BatchEntry] = []
         for i, s in enumerate(self._slots):
+            if group is not None and s.key != group:
+                continue
             if s.busy and s.next_token is not None:
                 entries.append(
                     BatchEntry(slot=i, token=s.next_token, pos=len(s.cached), logits=True)
@@ -174,7 +198,10 @@ class SlotPlanner:
             (
                 i
                 for i, s in enumerate(self._slots)
-                if s.busy and s.evaluated < len(s.prompt) and s.next_token is None
+                if s.busy
+                and s.evaluated < len(s.prompt)
+                and s.next_token is None
+                and (group is None or s.key == group)
             ),
             key=lambda i: self._slots[i].arrival,
         )
