@@ -10,7 +10,9 @@ import subprocess
 import tomllib
 from typing import TYPE_CHECKING, Any
 
+import gguf
 import httpx
+import numpy as np
 
 from rusty_genius_cortex import pinky_tokens
 
@@ -65,11 +67,29 @@ def usage_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return usage
 
 
+PLAIN = MODELFILE.replace("ADAPTER ./adapters/router-lora.gguf\n", "")
+"""The same model without its adapter: the one whose answers Pinky is asked for."""
+
+
+def tiny_lora(path: Path, *, general_type: str = "adapter") -> Path:
+    """A small LoRA adapter GGUF (llama architecture) that needs no base file to write."""
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_string("general.type", general_type)
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", 4.0)
+    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((4, 64), dtype=np.float32))
+    writer.add_tensor("blk.0.attn_q.weight.lora_b", np.zeros((64, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
 def _modelfile(tmp_path: Path, text: str = MODELFILE) -> tuple[Path, str]:
     folder = tmp_path / "project"
     (folder / "adapters").mkdir(parents=True)
-    adapter = folder / "adapters" / "router-lora.gguf"
-    adapter.write_bytes(b"GGUF lora bytes" * 100)
+    adapter = tiny_lora(folder / "adapters" / "router-lora.gguf")
     (folder / "Modelfile").write_text(text, "utf-8")
     return folder / "Modelfile", hashlib.sha256(adapter.read_bytes()).hexdigest()
 
@@ -95,7 +115,12 @@ def test_create_run_copy_rm_in_process(offline_cli: Any, tmp_path: Path) -> None
     assert adapter["path"] == str(offline_cli.home / "blobs" / f"sha256-{sha}")
 
     question = "alpha beta gamma delta"
-    created = offline_cli("run", "--json", "--backend", "pinky", "bot", question)
+    (modelfile.parent / "Plain").write_text(PLAIN, "utf-8")
+    plain = offline_cli(
+        "create", "plain", "-f", str(modelfile.parent / "Plain"), "--backend", "pinky"
+    )
+    assert plain.returncode == 0, plain.stderr
+    created = offline_cli("run", "--json", "--backend", "pinky", "plain", question)
     explicit = offline_cli(
         "run", "--json", "--backend", "pinky", "--system", SYSTEM, "--stop", "gamma",
         "--temperature", "0", ALIAS, question,
@@ -111,7 +136,7 @@ def test_create_run_copy_rm_in_process(offline_cli: Any, tmp_path: Path) -> None
     removed = offline_cli("rm", "bot", "--backend", "pinky")
     assert removed.returncode == 0, removed.stderr
     after = tomllib.loads((offline_cli.home / "manifest.toml").read_text("utf-8"))
-    assert sorted(after["models"]) == ["bot2"]
+    assert sorted(after["models"]) == ["bot2", "plain"]
     assert after["models"]["bot2"] == bot
 
 
@@ -136,6 +161,13 @@ def test_create_errors_name_the_line_and_change_nothing(offline_cli: Any, tmp_pa
     assert (
         f"ADAPTER ./gone.gguf: no such file {str(modelfile.parent / 'gone.gguf')!r}" in gone.stderr
     )
+    tiny_lora(modelfile.parent / "model.gguf", general_type="model")
+    wrong = modelfile.parent / "Wrong"
+    wrong.write_text(f"FROM {ALIAS}\nADAPTER model.gguf\n", "utf-8")
+    refused_file = offline_cli("create", "bot", "-f", str(wrong), "--backend", "pinky")
+    assert refused_file.returncode == 2
+    assert "is not a LoRA adapter: its general.type is 'model'" in refused_file.stderr
+    assert not (offline_cli.home / "blobs").exists()  # checked before anything was copied
     unknown = modelfile.parent / "Unknown"
     unknown.write_text("FROM nowhere\n", "utf-8")
     base = offline_cli("create", "bot", "-f", str(unknown), "--backend", "pinky")
@@ -155,7 +187,10 @@ def test_with_a_server_create_cp_rm_go_through_it(offline_cli: Any, tmp_path: Pa
         shown = httpx.post(f"{url}/api/show", json={"model": "bot"}).json()
         assert shown["system"] == SYSTEM
         assert shown["adapters"][0]["path"].endswith(f"sha256-{sha}")
-        answer = offline_cli("run", "--json", "bot", "alpha beta gamma delta", **host)
+        (modelfile.parent / "Plain").write_text(PLAIN, "utf-8")
+        plain = offline_cli("create", "plain", "-f", str(modelfile.parent / "Plain"), **host)
+        assert plain.returncode == 0, plain.stderr
+        answer = offline_cli("run", "--json", "plain", "alpha beta gamma delta", **host)
         assert _content(answer) == "alpha beta "
         info = offline_cli("info", "--json", "bot", **host)
         copied = offline_cli("cp", "bot", "bot2", **host)
@@ -165,7 +200,7 @@ def test_with_a_server_create_cp_rm_go_through_it(offline_cli: Any, tmp_path: Pa
         after = httpx.post(f"{url}/api/show", json={"model": "bot2"}).json()
     assert after["system"] == SYSTEM
     manifest = tomllib.loads((offline_cli.home / "manifest.toml").read_text("utf-8"))
-    assert sorted(manifest["models"]) == ["bot2"]
+    assert sorted(manifest["models"]) == ["bot2", "plain"]
     # Pinky needs no file: info through the server reports the created part all the same.
     [record] = json_rows(info)
     assert record["created"] == {

@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
+import gguf
 import httpx
+import numpy as np
 import ollama
 import pytest
 
@@ -35,11 +37,25 @@ async def in_thread(work: Callable[[], Any]) -> Any:
     return await anyio.to_thread.run_sync(work)
 
 
+def tiny_lora(path: Path, *, general_type: str = "adapter") -> Path:
+    """A small LoRA adapter GGUF (llama architecture) that needs no base file to write."""
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_string("general.type", general_type)
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", 4.0)
+    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((4, 64), dtype=np.float32))
+    writer.add_tensor("blk.0.attn_q.weight.lora_b", np.zeros((64, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
 async def test_create_with_an_adapter_blob_then_chat_show_copy_delete(
     make_genius: Callable[..., Genius], tmp_path: Path
 ) -> None:
-    adapter = tmp_path / "router-lora.gguf"
-    adapter.write_bytes(b"GGUF" + bytes(range(256)) * 64)
+    adapter = tiny_lora(tmp_path / "router-lora.gguf")
     digest = "sha256:" + hashlib.sha256(adapter.read_bytes()).hexdigest()
     async with _served(make_genius) as url:
 
@@ -62,8 +78,18 @@ async def test_create_with_an_adapter_blob_then_chat_show_copy_delete(
                     )
                 )
                 whole = client.create(model="banana2", from_="banana", system="Other.")
+                client.create(
+                    model="plain",
+                    from_=BASE,
+                    system=SYSTEM,
+                    parameters={"temperature": 0, "stop": ["gamma"], "num_predict": 32},
+                    messages=[
+                        {"role": "user", "content": "Hi"},
+                        {"role": "assistant", "content": "banana"},
+                    ],
+                )
                 created = client.chat(
-                    model="banana", messages=[{"role": "user", "content": "alpha beta gamma delta"}]
+                    model="plain", messages=[{"role": "user", "content": "alpha beta gamma delta"}]
                 )
                 explicit = client.chat(
                     model=BASE,
@@ -125,7 +151,7 @@ async def test_create_with_an_adapter_blob_then_chat_show_copy_delete(
     assert gone.status_code == 200  # banana3 is gone: Pinky answers any name with its own show
     assert "system" not in gone.json()
     manifest = tomllib.loads((tmp_path / "home" / "manifest.toml").read_text("utf-8"))
-    assert sorted(manifest["models"]) == ["banana", "banana2"]
+    assert sorted(manifest["models"]) == ["banana", "banana2", "plain"]
     assert manifest["models"]["banana"]["adapters"][0]["sha256"] == digest.split(":")[1]
 
 
@@ -214,3 +240,20 @@ async def test_copy_and_delete_errors(make_genius: Callable[..., Genius]) -> Non
     assert "nowhere" in missing.json()["error"]
     assert "destination" in no_field.json()["error"]
     assert stream_false.json() == {"status": "success"}
+
+
+async def test_a_blob_that_is_not_a_lora_adapter_is_refused(
+    make_genius: Callable[..., Genius], tmp_path: Path
+) -> None:
+    model = tiny_lora(tmp_path / "model.gguf", general_type="model")
+    digest = "sha256:" + hashlib.sha256(model.read_bytes()).hexdigest()
+    async with _served(make_genius) as url, httpx.AsyncClient(base_url=url) as http:
+        assert (
+            await http.post(f"/api/blobs/{digest}", content=model.read_bytes())
+        ).status_code == 201
+        body = {"model": "x", "from": BASE, "adapters": {"model.gguf": digest}}
+        answer = await http.post("/api/create", json=body)
+    assert answer.status_code == 400
+    assert "adapter 'model'" in answer.json()["error"]
+    assert "is not a LoRA adapter: its general.type is 'model'" in answer.json()["error"]
+    assert not (tmp_path / "home" / "manifest.toml").exists()

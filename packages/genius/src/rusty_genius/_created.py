@@ -9,17 +9,42 @@ is not applied here: it replaces the GGUF's chat template when the model loads.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 
+import anyio.to_thread
 import attrs
 
-from rusty_genius_core import ChatMessage, ManifestError, ModelReference, Role
+from rusty_genius_core import ChatMessage, GeniusError, ManifestError, ModelReference, Role
+from rusty_genius_cortex import check_lora_adapter, read_gguf_info
 
 if TYPE_CHECKING:
+    from facecrab import AssetAuthority
     from rusty_genius_core import Infer, ModelEntry, UserManifest
 
-__all__ = ["adapter_name", "created_entry", "with_created"]
+__all__ = ["adapter_name", "check_created_adapters", "created_entry", "with_created"]
+
+
+async def check_created_adapters(assets: AssetAuthority, entry: ModelEntry) -> None:
+    """Refuse (AdapterError, 400) a local adapter file that is not a LoRA adapter GGUF, or
+    was made for another architecture than the base's, when the base is on disk."""
+    files = [a for a in entry.adapters or () if a.path is not None]
+    if not files:
+        return
+    architecture = None
+    if entry.base is not None:
+        try:
+            found = await assets.find_local(entry.base)
+        except GeniusError:  # an unknown base is refused by name when the entry is stored
+            found = None
+        if found is not None:
+            info = await anyio.to_thread.run_sync(read_gguf_info, found.path)
+            architecture = info.architecture
+    for adapter in files:
+        assert adapter.path is not None
+        check = functools.partial(check_lora_adapter, name=adapter.label)
+        await anyio.to_thread.run_sync(check, adapter.path, architecture)
 
 
 def adapter_name(filename: str) -> str:

@@ -58,7 +58,7 @@ from ._agent_args import (
     as_tools,
 )
 from ._backend import BackendName, check_backend, resolve_auto
-from ._created import created_entry, with_created
+from ._created import check_created_adapters, created_entry, with_created
 from ._errors import error_from_report
 from ._streams import EventStream, InferenceStream
 
@@ -332,7 +332,9 @@ class Genius:
         return await self.assets.remove_model(reference)
 
     async def create_model(self, name: str, entry: ModelEntry) -> None:
-        """Store ``entry`` (it names a ``base``) as the created model ``name``."""
+        """Store ``entry`` (it names a ``base``) as the created model ``name``; its local
+        adapter files must be LoRA adapter GGUFs for the base's architecture."""
+        await check_created_adapters(self.assets, entry)
         await CreatedModels(self.assets).create(name, entry)
         await self.unload(name)  # its next request loads it as it now is
 

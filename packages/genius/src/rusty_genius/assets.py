@@ -48,6 +48,7 @@ from rusty_genius_core import merge_manifests as merge_manifests
 from rusty_genius_core._public import publish as _publish
 
 from ._created import adapter_name as adapter_name
+from ._created import check_created_adapters as check_created_adapters
 from ._created import created_entry as created_entry
 from ._created import with_created as with_created
 from ._modelfile import Modelfile as Modelfile
@@ -83,6 +84,7 @@ __all__ = [
     "UserManifest",
     "Wanted",
     "adapter_name",
+    "check_created_adapters",
     "created_entry",
     "embedded_manifest",
     "fetch_file",

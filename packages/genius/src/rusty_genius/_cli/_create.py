@@ -19,7 +19,7 @@ import anyio.to_thread
 from facecrab import CreatedModels
 from rusty_genius_core import Adapter, ManifestError
 
-from .._created import adapter_name
+from .._created import adapter_name, check_created_adapters
 from .._modelfile import parse_modelfile
 from ._session import authority
 from ._where import open_remote
@@ -78,6 +78,11 @@ async def create_model(command: CreateCommand, out: Output) -> None:
         else:
             async with authority(command.options) as assets:
                 created = CreatedModels(assets)
+                sources = tuple(
+                    p if isinstance(p, Adapter) else Adapter(path=str(p), name=adapter_name(p.name))
+                    for p in places
+                )
+                await check_created_adapters(assets, parsed.entry(sources))  # before any copy
                 adapters: list[Adapter] = []
                 for place in places:
                     if isinstance(place, Adapter):
