@@ -158,6 +158,7 @@ def test_parameters_give_the_context_size_a_load_left_open() -> None:
     params = Parameters(context_size=1024)
     assert params.load_options(LoadOptions()).context_size == 1024
     assert params.load_options(LoadOptions(context_size=512)).context_size == 512
+    assert params.under(InferenceConfig()).context_size is None  # a load's, not a request's
 
 
 def test_parameters_list_as_ollama_names() -> None:

@@ -53,8 +53,14 @@ async def test_create_writes_the_entry_and_the_authority_sees_it(tmp_path: Path)
     assert (spec.name, spec.repo) == ("bot", "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF")
     assert spec.template is None
     await created.create("templated", ModelEntry(base="bot", template="{{ messages[0].content }}"))
+    await created.create(
+        "wide", ModelEntry(base="templated", parameters=Parameters(context_size=8192))
+    )
     templated = await assets.resolve("templated", network=False)
     assert templated.template == "{{ messages[0].content }}"
+    wide = await assets.resolve("wide", network=False)
+    assert (wide.template, wide.context_size) == ("{{ messages[0].content }}", 8192)
+    assert templated.context_size is None
     assert (await assets.resolve("smollm2-135m-instruct", network=False)).template is None
     assert await created.own("bot") == BOT
     assert await created.own("smollm2-135m-instruct") is None

@@ -21,6 +21,7 @@ BASE = "smollm2-135m-instruct"
 MODELFILE = """FROM smollm2-135m-instruct
 PARAMETER temperature 0
 PARAMETER stop gamma
+PARAMETER num_ctx 2048
 SYSTEM Answer every question with the single word: banana
 MESSAGE user Is it ripe?
 MESSAGE assistant Yes.
@@ -92,7 +93,9 @@ async def test_a_created_model_answers_under_its_system_messages_and_parameters(
     assert created.content == base.content == "alpha beta "  # Pinky echoes; the model's stop cut it
     assert created.usage.prompt_tokens == base.usage.prompt_tokens
     assert loads[0].chat_template == "{% for m in messages %}{{ m['content'] }}{% endfor %}"
-    assert loads[1].chat_template is None  # the base keeps its own
+    assert loads[0].context_size == 2048  # num_ctx loads the model with that context
+    assert seen[0].config.context_size is None
+    assert (loads[1].chat_template, loads[1].context_size) == (None, None)  # the base's own
 
 
 async def test_the_request_s_own_options_and_system_win(

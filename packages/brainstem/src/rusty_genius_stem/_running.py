@@ -298,8 +298,12 @@ class SessionCore:
         options = load.options
         if options.parallel is None and self._cfg.parallelism is not None:
             options = attrs.evolve(options, parallel=self._cfg.parallelism)
-        if spec is not None and spec.template is not None and options.chat_template is None:
-            options = attrs.evolve(options, chat_template=spec.template)  # a created model's
+        if spec is not None:  # a created model's template and num_ctx, unless the load sets them
+            options = attrs.evolve(
+                options,
+                chat_template=options.chat_template or spec.template,
+                context_size=options.context_size or spec.context_size,
+            )
         started = anyio.current_time()
         await instance.engine.load(instance.name, path, options, spec)
         instance.spec, instance.path = spec, path

@@ -20,7 +20,7 @@ from ._converter import converter, enums, omit_defaults, structure
 from ._created import _template_check as template_check
 from ._created import _toml_plain as toml_plain
 from ._errors import ManifestError
-from ._limits import BYTE_SIZE, MAX_ADAPTERS
+from ._limits import BYTE_SIZE, CONTEXT_SIZE, MAX_ADAPTERS
 from ._mirror import Mirror
 from ._parameters import Parameters
 from ._protocol import ChatMessage
@@ -229,6 +229,10 @@ class ModelSpec(Record):
         default=None, validator=as_validator(optional(template_check), ManifestError)
     )
     """A created model's Jinja chat template, replacing the GGUF's own."""
+    context_size: int | None = attrs.field(
+        default=None, validator=number_in(CONTEXT_SIZE, ManifestError, optional=True)
+    )
+    """A created model's ``num_ctx``: the context it loads with unless the load sets one."""
 
     @property
     def reference(self) -> str:

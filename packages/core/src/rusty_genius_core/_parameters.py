@@ -130,13 +130,14 @@ class Parameters(Record):
         A request's config cannot say which fields its sender chose, so a field holding
         the library's default (``InferenceConfig()``, ``Sampling()``; ``max_tokens`` also
         at the server's "no limit") counts as unset and takes this record's value.
+        ``context_size`` is not a request's: the model loads with it (:meth:`load_options`).
         """
         if self.empty:
             return config
         plain, sampling = InferenceConfig(), Sampling()
         mine = self.set_fields()
         changes: dict[str, Any] = {}
-        for name in ("seed", "stop", "context_size"):
+        for name in ("seed", "stop"):  # context_size is a load's: see load_options
             if name in mine and getattr(config, name) == getattr(plain, name):
                 changes[name] = mine[name]
         if "max_tokens" in mine and config.max_tokens in (plain.max_tokens, MAX_CONTEXT):
