@@ -13,6 +13,7 @@ from rusty_genius_testhub.exports import (
 # Shared between the package's own modules, not exported: the engine runs, the scheduler
 # state machine (its states, records and actions) and the session that performs it.
 INTERNAL = {
+    "AdapterRouter",
     "EngineRun",
     "serve_embed",
     *("Instance", "Job", "cancelled_body", "cancelled_complete", "error_report"),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from rusty_genius_core import AssetError, GeniusError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
     from rusty_genius_core import ModelSpec
@@ -29,18 +30,22 @@ def weights_size(path: Path | None) -> int:
 
 
 async def fetch_weights(
-    assets: AssetSource, engine: Engine, name: str, forward: ProgressCallback, *, fetch: bool
+    assets: AssetSource,
+    engine: Engine,
+    name: str,
+    forward: ProgressCallback,
+    *,
+    fetch: bool,
+    resolve: Callable[[str], Awaitable[ModelSpec | None]],
 ) -> tuple[ModelSpec | None, Path | None]:
     """Make the weights local, forwarding asset events; skipped for engines without weights
-    unless ``fetch``. An asset source's own bug is still an :class:`AssetError`."""
+    unless ``fetch`` (then ``resolve`` names the model offline, ``None`` when unknown: Pinky
+    only needs a name). An asset source's own bug is still an :class:`AssetError`."""
     try:
         if engine.needs_weights or fetch:
             local = await assets.ensure_model(name, progress=forward)
             return local.spec, local.path
-        try:
-            return await assets.resolve(name, network=False), None
-        except GeniusError:  # unknown to the registry: Pinky only needs a name
-            return None, None
+        return await resolve(name), None
     except GeniusError:
         raise
     except Exception as exc:

@@ -70,6 +70,7 @@ class Job(FieldsRepr):
     abandoned: EngineError | None = None  # its engine was abandoned: it ends with this
     load_seconds: float | None = None  # set when it performed its model's load
     loaded: bool = False  # a LoadModel that got its model loaded
+    resolved: ModelSpec | None = None  # its model resolved offline at admission (None: unknown)
 
     @property
     def model(self) -> str:

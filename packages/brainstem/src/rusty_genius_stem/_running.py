@@ -9,6 +9,7 @@ loop around it (reading commands, ``Unload``, ``ListModels``, the idle timer) is
 
 from __future__ import annotations
 
+import functools
 import logging
 from contextlib import suppress
 from typing import TYPE_CHECKING, Final, Protocol
@@ -29,6 +30,7 @@ from rusty_genius_core import (
     OutputBody,
 )
 
+from ._adapters import AdapterRouter
 from ._embedding import serve_embed
 from ._fetching import fetch_weights, weights_size
 from ._leftover import EngineRun
@@ -86,6 +88,7 @@ class SessionCore:
         self._assets = assets
         self._outputs = outputs
         self._scheduler = Scheduler(config)
+        self._router = AdapterRouter(assets)  # aliases over one base share its load
         self._tg: TaskGroup | None = None
         self._ids: dict[str, Job | None] = {}
         self._instances: dict[int, Instance] = {}
@@ -338,8 +341,20 @@ class SessionCore:
             await self._send(request_id, event)
 
         return await fetch_weights(
-            self._assets, engine, name, forward, fetch=self._cfg.fetch_assets
+            self._assets,
+            engine,
+            name,
+            forward,
+            fetch=self._cfg.fetch_assets,
+            resolve=functools.partial(self._resolved, request_id),
         )
+
+    async def _resolved(self, request_id: str, name: str) -> ModelSpec | None:
+        """``name`` resolved offline: as its request's admission found it, or afresh."""
+        job = self._ids.get(request_id)
+        if job is not None and job.model == name:
+            return job.resolved
+        return await self._router.spec(name)
 
     # -- unloading ----------------------------------------------------------------------------
 
@@ -373,7 +388,17 @@ class SessionCore:
         job.run = run
 
         async def stream(run: EngineRun[OutputBody]) -> OutputBody:
-            return await stream_events(job, command, run, self._send)
+            instance = job.instance
+            assert instance is not None
+            assert instance.engine is not None
+
+            async def forward(event: AssetEvent) -> None:
+                await self._send(job.request_id, event)
+
+            adapters = await self._router.adapters(
+                job.model, job.resolved, instance.engine, instance.path, forward
+            )
+            return await stream_events(job, command, run, self._send, adapters)
 
         run.start(stream)
         try:

@@ -131,10 +131,11 @@ class Session(SessionCore):
             self._spawn(self._serve_list, rid)
 
     async def _admit(self, request_id: str, command: Infer | Embed | LoadModel) -> None:
-        job = Job(request_id=request_id, command=command)
+        spec = await self._router.spec(command.model)
+        job = Job(request_id=request_id, command=command, resolved=spec)
         actions = self._scheduler.admit(
             request_id,
-            command.model,
+            self._router.load_name(command.model, spec),
             job.kind,
             options=command.options if isinstance(command, LoadModel) else None,
             keep_alive=command.keep_alive,
@@ -190,7 +191,7 @@ class Session(SessionCore):
             self._perform(self._scheduler.tick(anyio.current_time()))
 
     async def _serve_unload(self, request_id: str, command: Unload) -> None:
-        actions, waits = self._scheduler.unload(command.model)
+        actions, waits = self._scheduler.unload(self._router.known_load_name(command.model))
         inline = next((a.model_id for a in actions if isinstance(a, UnloadAction)), None)
         for model_id in self._perform(actions, inline=inline):
             await self._close(model_id)

@@ -15,7 +15,7 @@ from ._records import Job, cancelled_complete
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
-    from rusty_genius_core import InferenceEvent
+    from rusty_genius_core import AdapterSet, InferenceEvent
 
     from ._leftover import EngineRun
 
@@ -26,9 +26,17 @@ Send = Callable[[str, OutputBody], Awaitable[None]]
 
 
 async def stream_events(
-    job: Job, command: Infer, run: EngineRun[OutputBody], send: Send
+    job: Job,
+    command: Infer,
+    run: EngineRun[OutputBody],
+    send: Send,
+    adapters: AdapterSet = (),
 ) -> OutputBody:
-    """Run ``job``'s engine stream in ``run``, sending its events; its final ``Complete``."""
+    """Run ``job``'s engine stream in ``run``, sending its events; its final ``Complete``.
+
+    ``adapters`` are the request's LoRA adapters over its instance's model (which may be
+    loaded under another alias of the same base file: events name the request's model).
+    """
     instance = job.instance
     assert instance is not None
     assert instance.engine is not None
@@ -40,6 +48,7 @@ async def stream_events(
         tools=command.tools,
         tool_choice=command.tool_choice,
         response_format=command.response_format,
+        **({"adapters": adapters} if adapters else {}),  # engines older than adapters
     )
     load_seconds = job.load_seconds
     cold = load_seconds is not None
@@ -51,7 +60,7 @@ async def stream_events(
                 break
             run.sending = True  # waiting for our consumer is not the engine's fault
             if isinstance(event, ProcessStart):
-                event = attrs.evolve(event, cold=cold, model=event.model or job.model)
+                event = attrs.evolve(event, cold=cold, model=job.model)
                 announced = True
             elif not announced:
                 await send(job.request_id, ProcessStart(model=job.model, cold=cold))

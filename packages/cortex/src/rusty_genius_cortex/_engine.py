@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from rusty_genius_core import (
+        AdapterFile,
         ChatMessage,
         Embeddings,
         InferenceConfig,
@@ -178,8 +179,12 @@ class Engine(Protocol):
         tools: Sequence[Tool] = (),
         tool_choice: ToolChoice | None = None,
         response_format: ResponseFormat | None = None,
+        adapters: Sequence[AdapterFile] = (),
     ) -> AsyncGenerator[InferenceEvent, None]:
         """Stream events for one request; exactly one of ``prompt``/``messages``.
+
+        ``adapters``: LoRA adapters over the loaded model for this request alone (an
+        engine that cannot apply them raises :class:`~rusty_genius_core.UnsupportedError`).
 
         ``tools`` the model may call as ``tool_choice`` allows (default ``auto``); calls
         stream as :class:`~rusty_genius_core.ToolCallDelta` and the request finishes with

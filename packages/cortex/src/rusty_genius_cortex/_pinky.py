@@ -6,7 +6,8 @@ user message), cut into word-ish tokens (a tag's ``<``, ``/`` and ``>`` are
 tokens of their own, so tags arrive split as a real tokenizer splits them).
 That text goes through the same :class:`~rusty_genius_cortex.TokenPipeline`
 (stop strings, the think parser, usage accounting) as llama.cpp's output, so
-the stub exercises the real path. Everything is deterministic; the only
+the stub exercises the real path. Under LoRA adapters the echo starts with their
+names (:func:`adapter_mark`), so adapter routing is testable without weights. Everything is deterministic; the only
 timing is the configurable load and per-token delays (``anyio.sleep``, zero in
 fast tests). Its durations are read from the event loop's clock.
 
@@ -48,10 +49,12 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
     from pathlib import Path
 
+    from rusty_genius_core import AdapterSet
+
     from ._engine import StopSignal
     from ._usage import UsageMeter
 
-__all__ = ["PINKY_THOUGHT", "PinkyEngine", "pinky_tokens"]
+__all__ = ["PINKY_THOUGHT", "PinkyEngine", "adapter_mark", "pinky_tokens"]
 
 #: The raw text Pinky generates before its echo; the think parser turns it into a thought.
 PINKY_THOUGHT: Final = "<think>\nNarf!\n</think>\n\n"
@@ -79,6 +82,7 @@ class PinkyEngine(EngineBase[EngineRequest]):
     _needs_weights = False
     _supports_tools = True
     _supports_json = True
+    _supports_adapters = True
 
     def __init__(self, *, load_delay: float = 0.0, token_delay: float = 0.0) -> None:
         if load_delay < 0 or token_delay < 0:
@@ -142,7 +146,10 @@ class PinkyEngine(EngineBase[EngineRequest]):
         meter.prompt_done()
         reason = FinishReason.STOP
         delay = self._token_delay
-        tokens = pinky_tokens(PINKY_THOUGHT + reply.text)
+        text = reply.text
+        if reply.tool is None and not request.response_format.is_json:
+            text = adapter_mark(request.adapters) + text
+        tokens = pinky_tokens(PINKY_THOUGHT + text)
         thought = len(pinky_tokens(PINKY_THOUGHT))
         if reply.tool is not None:
             tokens += pinky_tokens(reply.arguments)
@@ -178,6 +185,16 @@ class PinkyEngine(EngineBase[EngineRequest]):
                 break
         for event in pipeline.complete(reason):
             yield event
+
+
+def adapter_mark(adapters: AdapterSet) -> str:
+    """What Pinky puts before its echo under LoRA adapters: ``"[adapters: a, b*0.5] "``.
+
+    Adapters at scale 0 change nothing and are not named (``""`` when none are left), as
+    llama.cpp leaves them out.
+    """
+    shown = [a.name if a.scale == 1 else f"{a.name}*{a.scale:g}" for a in adapters if a.scale]
+    return f"[adapters: {', '.join(shown)}] " if shown else ""
 
 
 def _prompt_text(request: EngineRequest) -> str:
