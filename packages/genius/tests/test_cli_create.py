@@ -131,6 +131,9 @@ def test_create_run_copy_rm_in_process(offline_cli: Any, tmp_path: Path) -> None
     assert usage_of(created)["prompt_tokens"] == len(pinky_tokens(seen))
     assert usage_of(explicit)["prompt_tokens"] == len(pinky_tokens(f"{SYSTEM}\n{question}"))
 
+    adapted = offline_cli("run", "--json", "--backend", "pinky", "bot", question)
+    assert _content(adapted) == "[adapters: router-lora] alpha beta "  # Pinky names them
+
     copied = offline_cli("cp", "bot", "bot2", "--backend", "pinky")
     assert copied.stderr == "genius: copied bot to bot2\n"
     removed = offline_cli("rm", "bot", "--backend", "pinky")

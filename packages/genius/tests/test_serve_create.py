@@ -101,6 +101,9 @@ async def test_create_with_an_adapter_blob_then_chat_show_copy_delete(
                     ],
                     options={"temperature": 0, "stop": ["gamma"], "num_predict": 32},
                 )
+                adapted = client.chat(
+                    model="banana", messages=[{"role": "user", "content": "alpha beta gamma delta"}]
+                )
                 shown = client.show("banana")
                 copied = client.copy("banana", "banana3")
                 copied_shown = client.show("banana3")
@@ -111,6 +114,7 @@ async def test_create_with_an_adapter_blob_then_chat_show_copy_delete(
                     "created": created,
                     "explicit": explicit,
                     "shown": shown,
+                    "adapted": adapted.message.content,
                     "copied": copied.status,
                     "copied_modelfile": copied_shown.modelfile,
                     "deleted": deleted.status,
@@ -125,6 +129,7 @@ async def test_create_with_an_adapter_blob_then_chat_show_copy_delete(
     assert got["whole"] == "success"
     assert got["created"].message.content == got["explicit"].message.content == "alpha beta "
     assert got["created"].prompt_eval_count == got["explicit"].prompt_eval_count
+    assert got["adapted"] == "[adapters: router-lora] alpha beta "  # Pinky names its adapters
     shown = got["shown"]
     assert f"SYSTEM {SYSTEM}\n" in shown.modelfile
     assert shown.license == "MIT"

@@ -368,6 +368,7 @@ def test_exports_are_complete_and_sorted() -> None:
         "engines",
         "exports",
         "gbnf",
+        "lora",
         "pytest_plugin",
         "requests",
     }  # public submodules, loaded on use

@@ -26,6 +26,7 @@ from rusty_genius_cortex import PINKY_THOUGHT as PINKY_THOUGHT
 from rusty_genius_cortex import REAL_ENGINE_HINT as REAL_ENGINE_HINT
 from rusty_genius_cortex import THINK_CLOSE as THINK_CLOSE
 from rusty_genius_cortex import THINK_OPEN as THINK_OPEN
+from rusty_genius_cortex import AdapterError as AdapterError
 from rusty_genius_cortex import Backend as Backend
 from rusty_genius_cortex import CallStyle as CallStyle
 from rusty_genius_cortex import EmbedRequest as EmbedRequest
@@ -48,6 +49,8 @@ from rusty_genius_cortex import TokenPipeline as TokenPipeline
 from rusty_genius_cortex import UsageMeter as UsageMeter
 from rusty_genius_cortex import __all__ as _cortex_names
 from rusty_genius_cortex import available_backends as available_backends
+from rusty_genius_cortex import check_adapters as check_adapters
+from rusty_genius_cortex import check_lora_adapter as check_lora_adapter
 from rusty_genius_cortex import create_engine as create_engine
 from rusty_genius_cortex import finish_vectors as finish_vectors
 from rusty_genius_cortex import parse_calls as parse_calls
