@@ -134,6 +134,8 @@ def test_create_run_copy_rm_in_process(offline_cli: Any, tmp_path: Path) -> None
     adapted = offline_cli("run", "--json", "--backend", "pinky", "bot", question)
     assert _content(adapted) == "[adapters: router-lora] alpha beta "  # Pinky names them
 
+    listed = json_rows(offline_cli("list", "--json", "--backend", "pinky"))
+    assert [(r["name"], r["downloaded"]) for r in listed] == [("bot", False), ("plain", False)]
     copied = offline_cli("cp", "bot", "bot2", "--backend", "pinky")
     assert copied.stderr == "genius: copied bot to bot2\n"
     removed = offline_cli("rm", "bot", "--backend", "pinky")

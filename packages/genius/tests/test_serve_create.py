@@ -107,6 +107,7 @@ async def test_create_with_an_adapter_blob_then_chat_show_copy_delete(
                 shown = client.show("banana")
                 copied = client.copy("banana", "banana3")
                 copied_shown = client.show("banana3")
+                listed = client.list()
                 deleted = client.delete("banana3")
                 return {
                     "lines": [line.status for line in lines],
@@ -118,6 +119,7 @@ async def test_create_with_an_adapter_blob_then_chat_show_copy_delete(
                     "copied": copied.status,
                     "copied_modelfile": copied_shown.modelfile,
                     "deleted": deleted.status,
+                    "listed": {m.model: m.details.parent_model for m in listed.models},
                 }
 
         got = await in_thread(work)
@@ -140,6 +142,12 @@ async def test_create_with_an_adapter_blob_then_chat_show_copy_delete(
     ]
     assert shown.details.parent_model == BASE
     assert (got["copied"], got["deleted"]) == ("success", "success")
+    assert got["listed"] == {
+        "banana": BASE,
+        "banana2": "banana",
+        "banana3": BASE,  # a copy of banana: its entry, over the same base
+        "plain": BASE,
+    }  # the base is not downloaded (Pinky needs no file): only the created models
     assert got["copied_modelfile"] == shown.modelfile
     ShowResponse.model_validate(raw_show)
     assert raw_show["system"] == SYSTEM

@@ -96,6 +96,11 @@ class CreatedModels:
         await self._edit(change)
         return bool(removed)
 
+    async def all(self) -> list[tuple[str, ModelEntry]]:
+        """Every created model of the user's manifest, by name."""
+        user = await anyio.to_thread.run_sync(self.file.read_sync)
+        return sorted((a, e) for a, e in user.models.items() if e.created)
+
     async def own(self, name: str) -> ModelEntry | None:
         """The created entry ``name`` as the user's manifest holds it, if it is one."""
         try:

@@ -16,14 +16,52 @@ from typing import TYPE_CHECKING
 import anyio.to_thread
 import attrs
 
-from rusty_genius_core import ChatMessage, GeniusError, ManifestError, ModelReference, Role
+from facecrab import CreatedModels
+from rusty_genius_core import (
+    ChatMessage,
+    GeniusError,
+    ManifestError,
+    ModelReference,
+    ModelStatus,
+    Role,
+)
 from rusty_genius_cortex import check_lora_adapter, read_gguf_info
 
 if TYPE_CHECKING:
     from facecrab import AssetAuthority
     from rusty_genius_core import Infer, ModelEntry, UserManifest
 
-__all__ = ["adapter_name", "check_created_adapters", "created_entry", "with_created"]
+__all__ = [
+    "adapter_name",
+    "check_created_adapters",
+    "created_entry",
+    "created_statuses",
+    "with_created",
+]
+
+
+async def created_statuses(assets: AssetAuthority) -> list[tuple[ModelStatus, ModelEntry]]:
+    """A status row for each created model (its base's file, when on disk), with its entry."""
+    rows: list[tuple[ModelStatus, ModelEntry]] = []
+    for name, entry in await CreatedModels(assets).all():
+        try:
+            found = await assets.find_local(name)
+        except GeniusError:  # a base that no longer resolves: listed, with nothing on disk
+            found = None
+        status = ModelStatus(name=name)
+        if found is not None:
+            spec = found.spec
+            status = ModelStatus(
+                name=name,
+                repo=spec.repo,
+                filename=spec.filename,
+                quantization=spec.quantization,
+                size=spec.size,
+                path=str(found.path),
+                downloaded=True,
+            )
+        rows.append((status, entry))
+    return rows
 
 
 async def check_created_adapters(assets: AssetAuthority, entry: ModelEntry) -> None:

@@ -50,6 +50,7 @@ from rusty_genius_core._public import publish as _publish
 from ._created import adapter_name as adapter_name
 from ._created import check_created_adapters as check_created_adapters
 from ._created import created_entry as created_entry
+from ._created import created_statuses as created_statuses
 from ._created import with_created as with_created
 from ._modelfile import Modelfile as Modelfile
 from ._modelfile import parse_modelfile as parse_modelfile
@@ -86,6 +87,7 @@ __all__ = [
     "adapter_name",
     "check_created_adapters",
     "created_entry",
+    "created_statuses",
     "embedded_manifest",
     "fetch_file",
     "filename_matches_quant",

@@ -17,7 +17,7 @@ from facecrab import AssetAuthority, OfflineError
 from rusty_genius_core import AssetComplete, ChatMessage, GeniusError, Role, to_dict
 from rusty_genius_cortex import read_gguf_info
 
-from .._created import created_entry
+from .._created import created_entry, created_statuses
 from .._genius import Genius
 from .._progress import ProgressBar
 from .._serve._command import serve_command
@@ -132,6 +132,7 @@ async def _list(command: ListCommand, out: Output) -> None:
         else:
             async with _genius(command.options) as genius:
                 models = tuple(m for m in await genius.list_models() if m.downloaded)
+                models += tuple(s for s, _ in await created_statuses(genius.assets))
     show_models(models, out)
 
 

@@ -8,24 +8,28 @@ the running server serves it at once. Every check runs before anything is writte
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from starlette.responses import Response
 
 from facecrab import CreatedModels
 from rusty_genius_core import Adapter, ModelEntry, Parameters
 
-from .._created import adapter_name
+from .._created import adapter_name, created_statuses
 from ._errors import Api, dumps
 from ._replies import error_response, json_response
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable
 
+    from facecrab import AssetAuthority
+
     from ._infer import Context
     from ._models_create import CopyRequest, CreateRequest
 
-__all__ = ["copy", "create", "has_blob", "put_blob"]
+__all__ = ["copy", "create", "created_tags", "has_blob", "put_blob"]
 
 _NDJSON = "application/x-ndjson"
 
@@ -85,3 +89,31 @@ async def put_blob(context: Context, digest: str, chunks: AsyncIterable[bytes]) 
     """201 once the body, streamed to a temp file, hashed to ``digest`` and moved in place."""
     await CreatedModels(context.genius.assets).blobs.receive(digest, chunks)
     return Response(status_code=201)
+
+
+async def created_tags(assets: AssetAuthority) -> list[dict[str, Any]]:
+    """``/api/tags`` rows of the created models: the base's size and quantization, and
+    when the user's manifest last changed."""
+    manifest = CreatedModels(assets).file.path
+    changed = await anyio.to_thread.run_sync(
+        lambda: manifest.stat().st_mtime if manifest.exists() else 0.0
+    )
+    modified = dt.datetime.fromtimestamp(changed, dt.UTC).isoformat()
+    return [
+        {
+            "name": status.name,
+            "model": status.name,
+            "modified_at": modified,
+            "size": status.size or 0,
+            "digest": "",
+            "details": {
+                "parent_model": entry.base or "",
+                "format": "gguf",
+                "family": "",
+                "families": None,
+                "parameter_size": "",
+                "quantization_level": status.quantization,
+            },
+        }
+        for status, entry in await created_statuses(assets)
+    ]
