@@ -66,9 +66,16 @@ def _agent(workspace: Workspace, plan: Plan) -> list[Row]:
     return run_agent(workspace, plan)
 
 
+def _lora(workspace: Workspace, plan: Plan) -> list[Row]:
+    from ._lora import run_lora
+
+    return run_lora(workspace, plan)
+
+
 # name -> (runner, needs the test models); cold_start and memory come from the same runs.
 MEASUREMENTS: Final[dict[str, tuple[Runner, bool]]] = {
     "decode": (_decode, True),
+    "lora": (_lora, True),
     "serve": (_serve, True),
     "parallel": (_parallel, True),
     "stem": (_stem, False),

@@ -12,6 +12,7 @@ from rusty_genius_testhub.exports import misplaced_names, private_module_names, 
 INTERNAL = {
     "FORMATS",
     "next_group",
+    "RemoteAdapters",
     "adapter_mark",
     "native_adapters",
     "FORMATS_ALSO",

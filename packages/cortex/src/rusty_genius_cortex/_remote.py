@@ -72,6 +72,7 @@ from ._engine import BACKEND_REMOTE
 from ._openai_wire import Reply, deltas, error_text, finish_reason, request_body, usage_of
 from ._pipeline import TokenPipeline
 from ._remote_embed import remote_embeddings
+from ._remote_lora import RemoteAdapters
 from ._sse import SSEDecoder
 from ._think import THINK_CLOSE, THINK_OPEN
 
@@ -134,6 +135,7 @@ class RemoteEngine(EngineBase[_Call]):
     _charges_load = False  # asking the server for its model list is not a model load
     _supports_tools = True  # passed through to the server
     _supports_json = True
+    _supports_adapters = True  # as the server takes them (_remote_lora.py), or refused
 
     def __init__(
         self,
@@ -178,6 +180,7 @@ class RemoteEngine(EngineBase[_Call]):
         self._check_model = bool(check_model)
         self._client: httpx.AsyncClient | None = http_client
         self._served_as: str | None = None
+        self._lora = RemoteAdapters(self.base_url, self._get, self._list_models)
 
     def __repr__(self) -> str:  # never shows the key
         return f"<RemoteEngine {self.base_url} model={self.model_name!r}>"
@@ -216,6 +219,7 @@ class RemoteEngine(EngineBase[_Call]):
             raise
         self._served_as = remote
         self._parallel = parallel
+        self._lora = RemoteAdapters(self.base_url, self._get, self._list_models)
 
     async def _server_slots(self) -> int | None:
         """llama-server's ``total_slots`` from ``GET /props``; ``None`` if it has none."""
@@ -276,6 +280,7 @@ class RemoteEngine(EngineBase[_Call]):
 
     async def _prepare(self, model: str, request: EngineRequest) -> _Call:
         path, body = request_body(self._served_as, request)
+        body = await self._lora.apply(body, request.adapters)
         # The server cuts at stop strings and max_tokens; cutting again here could only
         # move event boundaries. Thinking is still parsed (and hidden) here.
         return _Call(f"{self.base_url}{path}", body, attrs.evolve(request.config, stop=()))

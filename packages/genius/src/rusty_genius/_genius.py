@@ -47,6 +47,7 @@ from rusty_genius_stem import (
     open_brainstem,
 )
 
+from ._adapter_check import check_pulled
 from ._agent_args import (
     FormatLike,
     MessageLike,
@@ -253,9 +254,11 @@ class Genius:
     ) -> LocalModel:
         """The verified local copy of ``reference``, downloaded first if needed.
 
-        ``progress`` is awaited with every :data:`AssetEvent` (see facecrab).
+        ``progress`` is awaited with every :data:`AssetEvent` (see facecrab). LoRA adapters
+        that do not fit the base raise ``AdapterError`` naming the file.
         """
-        return await self.assets.ensure_model(reference, progress=progress)
+        local = await self.assets.ensure_model(reference, progress=progress)
+        return await check_pulled(reference, local, progress)
 
     def pull(self, reference: str) -> EventStream[AssetEvent]:
         """Download ``reference`` (if needed), streaming its :data:`AssetEvent` s.
@@ -276,7 +279,8 @@ class Genius:
         async def fetch() -> None:
             try:
                 with scope, send:
-                    await assets.ensure_model(reference, progress=send.send)
+                    local = await assets.ensure_model(reference, progress=send.send)
+                    await check_pulled(reference, local, send.send)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 pass  # the reader left
             except Exception as exc:  # raised to the reader, never into the task group
