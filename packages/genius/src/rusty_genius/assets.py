@@ -47,6 +47,7 @@ from rusty_genius_core import filename_matches_quant as filename_matches_quant
 from rusty_genius_core import merge_manifests as merge_manifests
 from rusty_genius_core._public import publish as _publish
 
+from ._adapter_check import check_pulled as check_pulled
 from ._created import adapter_name as adapter_name
 from ._created import check_created_adapters as check_created_adapters
 from ._created import created_entry as created_entry
@@ -86,6 +87,7 @@ __all__ = [
     "Wanted",
     "adapter_name",
     "check_created_adapters",
+    "check_pulled",
     "created_entry",
     "created_statuses",
     "embedded_manifest",
