@@ -27,10 +27,12 @@ from rusty_genius_core import AdapterFile, GeniusError
 from rusty_genius_cortex import check_adapters
 
 if TYPE_CHECKING:
-    from rusty_genius_core import Adapter, AdapterSet, ModelSpec
+    from rusty_genius_core import Adapter, AdapterSet, AssetEvent, ModelSpec
     from rusty_genius_cortex import Engine
 
     from ._assets import AssetSource, ProgressCallback
+    from ._records import Job
+    from ._streaming import Send
 
 __all__ = ["AdapterRouter"]
 
@@ -79,6 +81,18 @@ class AdapterRouter:
         _remember(self._load_names, model, name)
         return name
 
+    async def adapters_for(self, job: Job, send: Send) -> AdapterSet:
+        """The adapter set of ``job``, running on its instance; asset events go to ``send``."""
+        instance = job.instance
+        assert instance is not None
+        assert instance.engine is not None
+
+        async def forward(event: AssetEvent) -> None:
+            await send(job.request_id, event)
+
+        spec = job.resolved or (instance.spec if instance.name == job.model else None)
+        return await self.adapters(job.model, spec, instance.engine, instance.path, forward)
+
     async def adapters(
         self,
         model: str,
@@ -87,11 +101,13 @@ class AdapterRouter:
         base: Path | None,
         forward: ProgressCallback,
     ) -> AdapterSet:
-        """The adapter set of ``model``'s requests (resolved as ``spec``): verified files,
-        checked against the loaded ``base``."""
+        """The adapter set of ``model``'s requests (resolved as ``spec``, ``None`` when not
+        known offline): verified files, checked against the loaded ``base``."""
         found = self._sets.get(model)
         if found is not None:
             return found
+        if spec is not None and not spec.adapters:
+            return ()  # the common case: no adapters, no asset call, no events
         if engine.needs_weights:
             local = await self._assets.ensure_model(model, progress=forward)
             files: AdapterSet = tuple(getattr(local, "adapters", ()))

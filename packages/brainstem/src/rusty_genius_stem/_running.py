@@ -379,16 +379,7 @@ class SessionCore:
         job.run = run
 
         async def stream(run: EngineRun[OutputBody]) -> OutputBody:
-            instance = job.instance
-            assert instance is not None
-            assert instance.engine is not None
-
-            async def forward(event: AssetEvent) -> None:
-                await self._send(job.request_id, event)
-
-            adapters = await self._router.adapters(
-                job.model, job.resolved, instance.engine, instance.path, forward
-            )
+            adapters = await self._router.adapters_for(job, self._send)
             return await stream_events(job, command, run, self._send, adapters)
 
         run.start(stream)

@@ -217,10 +217,13 @@ class DecodeLoop:
         entries = self._planner.plan(group)
         if not entries:
             return
-        if group != self._applied:
-            self._apply(entries[0].slot)
         self._fill(entries)
-        status = self._lib.llama_decode(self._model.ctx.ctx, self._batch)
+        # Held while llama.cpp may read the model's adapter list: a request's preparation
+        # loads new adapters onto the model (llama_adapter_lora_init) under the same lock.
+        with self._model.adapters_lock:
+            if group != self._applied:
+                self._apply(entries[0].slot)
+            status = self._lib.llama_decode(self._model.ctx.ctx, self._batch)
         self.steps += 1
         if status != 0:
             log.error("llama_decode failed (%d) on %r", status, self._model.name)

@@ -19,7 +19,7 @@ from rusty_genius_cortex import check_adapters
 if TYPE_CHECKING:
     from facecrab import LocalModel, ProgressCallback
 
-__all__ = ["check_pulled"]
+__all__: list[str] = []  # the facade's own step, not a name it exports
 
 
 async def check_pulled(

@@ -6,7 +6,8 @@ first use: its module imports httpx). Each implements :class:`Engine` and is sto
 a :class:`StopSignal`; :func:`create_engine` builds one by :data:`Backend` name and
 :func:`choose_backend` picks ``pinky`` or ``llama`` for ``"auto"``. The text pipeline
 (:class:`TokenPipeline`, :class:`StopMatcher`, :class:`ThinkParser`, :class:`UsageMeter`) and
-the GGUF reader (:func:`read_gguf_info`) are here too.
+the GGUF reader (:func:`read_gguf_info`) and the LoRA adapter check (:func:`check_adapters`)
+are here too.
 """
 
 from __future__ import annotations
