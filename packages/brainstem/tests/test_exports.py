@@ -16,7 +16,7 @@ INTERNAL = {
     "serve_embed",
     *("Instance", "Job", "cancelled_body", "cancelled_complete", "error_report"),
     *("OutputSink", "SessionCore", "Session", "REMEMBERED_OPTIONS", "Scheduler"),
-    *("Send", "stream_events", "fetch_weights", "weights_size", "make_config"),
+    *("Send", "stream_events", "fetch_weights", "weights_size", "make_config", "load_options"),
     *("Action", "EndCancelled", "Fail", "Load", "Measure", "Model", "ModelState", "Reject"),
     *("Request", "RequestKind", "RequestState", "Run", "SetTimer", "Stop", "Unload"),
 }

@@ -47,7 +47,7 @@ class AdapterRouter:
     def __init__(self, assets: AssetSource) -> None:
         self._assets = assets
         self._load_names: dict[str, str] = {}
-        self._by_base: dict[tuple[str, str, str], str] = {}
+        self._by_base: dict[tuple[str, str, str, str | None, int | None], str] = {}
         self._sets: dict[str, AdapterSet] = {}
         self._specs: dict[str, ModelSpec] = {}
 
@@ -75,7 +75,8 @@ class AdapterRouter:
             return known
         if spec is None:
             return model  # unknown offline: scheduled as itself, its fetch says why
-        key = (spec.repo.lower(), spec.filename, spec.revision)
+        # A created model's own template or context is a load of its own (as in Ollama).
+        key = (spec.repo.lower(), spec.filename, spec.revision, spec.template, spec.context_size)
         name = self._by_base.setdefault(key, model)
         _remember(self._load_names, model, name)
         return name

@@ -1,9 +1,11 @@
-"""Making a model's weights local for a load, and estimating its memory from them."""
+"""Making a model's weights local for a load, its memory estimate, and its load options."""
 
 from __future__ import annotations
 
 from os import fspath
 from typing import TYPE_CHECKING
+
+import attrs
 
 from rusty_genius_core import AssetError, GeniusError
 
@@ -11,12 +13,26 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from pathlib import Path
 
-    from rusty_genius_core import ModelSpec
+    from rusty_genius_core import LoadOptions, ModelSpec
     from rusty_genius_cortex import Engine
 
     from ._assets import AssetSource, ProgressCallback
 
-__all__ = ["fetch_weights", "weights_size"]
+__all__ = ["fetch_weights", "load_options", "weights_size"]
+
+
+def load_options(options: LoadOptions, spec: ModelSpec | None, parallel: int | None) -> LoadOptions:
+    """What a load leaves open, filled: the brainstem's ``parallel``, and a created model's
+    chat template and context size (its ``TEMPLATE`` and ``num_ctx``)."""
+    if options.parallel is None and parallel is not None:
+        options = attrs.evolve(options, parallel=parallel)
+    if spec is not None:
+        options = attrs.evolve(
+            options,
+            chat_template=options.chat_template or spec.template,
+            context_size=options.context_size or spec.context_size,
+        )
+    return options
 
 
 def weights_size(path: Path | None) -> int:

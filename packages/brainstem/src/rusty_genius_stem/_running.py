@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 import anyio
 import anyio.lowlevel
-import attrs
 
 from rusty_genius_core import (
     BrainstemOutput,
@@ -32,7 +31,7 @@ from rusty_genius_core import (
 
 from ._adapters import AdapterRouter
 from ._embedding import serve_embed
-from ._fetching import fetch_weights, weights_size
+from ._fetching import fetch_weights, load_options, weights_size
 from ._leftover import EngineRun
 from ._records import Instance, Job, cancelled_body, cancelled_complete, error_report
 from ._scheduler import Scheduler
@@ -298,9 +297,7 @@ class SessionCore:
             (spec, path), instance.fetched = instance.fetched, None
         else:
             spec, path = await self._fetch(instance.engine, instance.name, request_id)
-        options = load.options
-        if options.parallel is None and self._cfg.parallelism is not None:
-            options = attrs.evolve(options, parallel=self._cfg.parallelism)
+        options = load_options(load.options, spec, self._cfg.parallelism)
         started = anyio.current_time()
         await instance.engine.load(instance.name, path, options, spec)
         instance.spec, instance.path = spec, path

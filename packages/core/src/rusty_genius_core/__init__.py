@@ -17,6 +17,8 @@ from ._concurrency import unwrap_exception_groups as unwrap_exception_groups
 from ._config import InferenceConfig as InferenceConfig
 from ._config import LoadOptions as LoadOptions
 from ._config import Sampling as Sampling
+from ._created import GO_TEMPLATE_REFUSAL as GO_TEMPLATE_REFUSAL
+from ._created import is_go_template as is_go_template
 from ._embed import Embed as Embed
 from ._embed import Embeddings as Embeddings
 from ._errors import AssetError as AssetError
@@ -56,6 +58,8 @@ from ._manifest import UserManifest as UserManifest
 from ._manifest import filename_matches_quant as filename_matches_quant
 from ._manifest import merge_manifests as merge_manifests
 from ._mirror import Mirror as Mirror
+from ._parameters import OLLAMA_NAMES as OLLAMA_NAMES
+from ._parameters import Parameters as Parameters
 from ._protocol import Ack as Ack
 from ._protocol import BrainstemInput as BrainstemInput
 from ._protocol import BrainstemOutput as BrainstemOutput
@@ -91,6 +95,8 @@ from ._wire import to_json as to_json
 
 __all__ = [
     "DEFAULT_REVISION",
+    "GO_TEMPLATE_REFUSAL",
+    "OLLAMA_NAMES",
     "Ack",
     "Adapter",
     "AdapterFile",
@@ -133,6 +139,7 @@ __all__ = [
     "ModelSpec",
     "ModelStatus",
     "OutputBody",
+    "Parameters",
     "ProcessStart",
     "ProtocolError",
     "Purpose",
@@ -165,6 +172,7 @@ __all__ = [
     "from_dict",
     "from_json",
     "is_final",
+    "is_go_template",
     "merge_manifests",
     "message_types",
     "running_on_trio",

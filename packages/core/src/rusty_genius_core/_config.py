@@ -124,3 +124,8 @@ class LoadOptions(Record):
     seed: int | None = _setting(SEED)
     parallel: int | None = _setting(PARALLEL)
     threads_batch: int | None = _setting(THREADS)
+    chat_template: str | None = attrs.field(
+        default=None, validator=typed((str, type(None)), ConfigError)
+    )
+    """A Jinja chat template used instead of the GGUF's ``tokenizer.chat_template``
+    (llama-server's ``--chat-template``); a created model's ``TEMPLATE`` sets it."""

@@ -17,9 +17,13 @@ import attrs
 
 from ._adapter import Adapter
 from ._converter import converter, enums, omit_defaults, structure
+from ._created import _template_check as template_check
+from ._created import _toml_plain as toml_plain
 from ._errors import ManifestError
-from ._limits import BYTE_SIZE, MAX_ADAPTERS
+from ._limits import BYTE_SIZE, CONTEXT_SIZE, MAX_ADAPTERS
 from ._mirror import Mirror
+from ._parameters import Parameters
+from ._protocol import ChatMessage
 from ._record import Record
 from ._validators import (
     Refusal,
@@ -221,6 +225,14 @@ class ModelSpec(Record):
         default=(), converter=as_tuple, validator=as_validator(_adapters, ManifestError)
     )
     """LoRA adapters applied over this file (``()``: the base model alone)."""
+    template: str | None = attrs.field(
+        default=None, validator=as_validator(optional(template_check), ManifestError)
+    )
+    """A created model's Jinja chat template, replacing the GGUF's own."""
+    context_size: int | None = attrs.field(
+        default=None, validator=number_in(CONTEXT_SIZE, ManifestError, optional=True)
+    )
+    """A created model's ``num_ctx``: the context it loads with unless the load sets one."""
 
     @property
     def reference(self) -> str:
@@ -232,6 +244,25 @@ def _mirrors(value: Any) -> Any:
         raise Refusal(f"must be a list of mirrors, got {value!r}")
     if len(value) > 16:
         raise Refusal(f"lists {len(value)} mirrors; at most 16")
+    return value
+
+
+def _base(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise Refusal(f"must be a model reference string, got {value!r}")
+    try:
+        ModelReference.parse(value)
+    except ManifestError as exc:
+        raise Refusal(exc.message) from None
+    return value
+
+
+def _messages(value: Any) -> Any:
+    if not isinstance(value, tuple):
+        raise Refusal(f"must be a list of chat messages, got {value!r}")
+    for i, message in enumerate(value):
+        if not isinstance(message, ChatMessage):
+            raise Refusal(f"must be a chat message, got {message!r}", at=f"[{i}]")
     return value
 
 
@@ -273,8 +304,35 @@ class ModelEntry(Record):
     )
     """LoRA adapters over this entry's base file (see ``Adapter``); aliases over one base
     file with different adapters share one loaded copy of it."""
+    base: str | None = attrs.field(default=None, validator=_checked(_base))
+    """A created model's ``FROM``: the alias or ``org/repo[:QUANT]`` it runs on."""
+    system: str | None = attrs.field(
+        default=None, validator=typed((str, type(None)), ManifestError)
+    )
+    """The system prompt a request without one gets."""
+    template: str | None = attrs.field(default=None, validator=_checked(template_check))
+    """A Jinja chat template replacing the GGUF's own ``tokenizer.chat_template``."""
+    parameters: Parameters | None = attrs.field(
+        default=None, validator=typed((Parameters, type(None)), ManifestError)
+    )
+    """Sampling and context defaults under each request's own options."""
+    messages: tuple[ChatMessage, ...] | None = attrs.field(
+        default=None, converter=as_tuple, validator=_checked(_messages)
+    )
+    """Chat turns every request's messages follow."""
+    license: str | None = attrs.field(
+        default=None, validator=typed((str, type(None)), ManifestError)
+    )
+    """A Modelfile's ``LICENSE`` text, stored and shown, never enforced."""
+
+    @property
+    def created(self) -> bool:
+        """Whether this entry was made by ``create`` (it names a base model)."""
+        return self.base is not None
 
     def check_consistent(self, where: str) -> None:
+        if self.base is not None and (self.repo is not None or self.filename is not None):
+            raise ManifestError(f"{where}: sets both 'base' and a repo or filename; choose one")
         if (
             self.filename is not None
             and self.quantization is not None
@@ -295,6 +353,8 @@ class ModelEntry(Record):
             for key in _REPO_BOUND:
                 inherited[key] = None
         mine = {k: v for k, v in attrs.asdict(self, recurse=False).items() if v is not None}
+        if self.parameters is not None and base.parameters is not None:
+            mine["parameters"] = self.parameters.over(base.parameters)
         return ModelEntry(**{**inherited, **mine})
 
 
@@ -340,12 +400,35 @@ class UserManifest(Record):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain TOML-ready tables: unset fields and empty ``[defaults]`` left out."""
-        return converter.unstructure(self)  # type: ignore[no-any-return]
+        return toml_plain(converter.unstructure(self))  # type: ignore[no-any-return]
 
     def entry(self, alias: str) -> ModelEntry | None:
-        """The entry for ``alias`` with the manifest's defaults filled in."""
+        """The entry for ``alias`` with the manifest's defaults filled in; a created
+        entry (one with a ``base``) over its base's entry, followed to the end."""
         found = self.models.get(alias)
-        return None if found is None else found.over(self.defaults)
+        return None if found is None else self._based(alias, found, ()).over(self.defaults)
+
+    def _based(self, alias: str, entry: ModelEntry, seen: tuple[str, ...]) -> ModelEntry:
+        if entry.base is None:
+            return entry
+        if alias in seen:
+            raise ManifestError(f"[models.{alias}]: its base chain loops: {' -> '.join(seen)}")
+        ref = ModelReference.parse(entry.base)
+        own = attrs.evolve(entry, base=None)
+        if ref.repo is not None:
+            known = self.find_repo(ref.repo)
+            under = ModelEntry(repo=ref.repo, quantization=ref.quantization)
+            if known is not None and ref.quantization in (None, known[1].quantization):
+                under = known[1]
+            return attrs.evolve(own.over(under), base=entry.base)
+        assert ref.alias is not None
+        below = self.models.get(ref.alias)
+        if below is None:
+            raise ManifestError(
+                f"[models.{alias}]: its base {entry.base!r} is no model any manifest defines"
+            )
+        resolved = self._based(ref.alias, below, (*seen, alias))
+        return attrs.evolve(own.over(resolved), base=entry.base)
 
     def find_repo(self, repo: str) -> tuple[str, ModelEntry] | None:
         """The first alias whose entry names ``repo`` (ignoring case), with defaults filled."""

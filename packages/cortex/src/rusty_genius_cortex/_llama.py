@@ -311,7 +311,7 @@ class LlamaEngine(EngineBase[Job]):
     ) -> LoadedModel:
         vocab = model.vocab
         metadata = model.metadata()
-        template = metadata.get("tokenizer.chat_template")
+        template = options.chat_template or metadata.get("tokenizer.chat_template")
         formatter = None
         if isinstance(template, str) and template.strip():
             from llama_cpp import llama_chat_format

@@ -13,11 +13,15 @@ from rusty_genius_core._public import publish as _publish
 from ._authority import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
 from ._authority import AssetAuthority as AssetAuthority
 from ._authority import ProgressCallback as ProgressCallback
+from ._blobs import BlobStore as BlobStore
+from ._blobs import check_digest as check_digest
+from ._created import CreatedModels as CreatedModels
 from ._download import FetchResult as FetchResult
 from ._download import RetryPolicy as RetryPolicy
 from ._download import Sleep as Sleep
 from ._download import fetch_file as fetch_file
 from ._errors import AmbiguousQuantizationError as AmbiguousQuantizationError
+from ._errors import DigestMismatchError as DigestMismatchError
 from ._errors import DownloadError as DownloadError
 from ._errors import IntegrityError as IntegrityError
 from ._errors import ModelNotFoundError as ModelNotFoundError
@@ -42,6 +46,7 @@ from ._resolve import Resolution as Resolution
 from ._resolve import Wanted as Wanted
 from ._resolve import quantization_of as quantization_of
 from ._resolve import select_gguf as select_gguf
+from ._user_manifest import ManifestFile as ManifestFile
 
 __all__ = [
     "APP_NAME",
@@ -50,11 +55,15 @@ __all__ = [
     "REGISTRY_VERSION",
     "AmbiguousQuantizationError",
     "AssetAuthority",
+    "BlobStore",
+    "CreatedModels",
+    "DigestMismatchError",
     "DownloadError",
     "FetchResult",
     "GeniusPaths",
     "IntegrityError",
     "LocalModel",
+    "ManifestFile",
     "ModelNotFoundError",
     "OfflineError",
     "ProgressCallback",
@@ -71,6 +80,7 @@ __all__ = [
     "RevisionNotFoundError",
     "Sleep",
     "Wanted",
+    "check_digest",
     "embedded_manifest",
     "fetch_file",
     "load_manifest",

@@ -261,7 +261,7 @@ class AssetAuthority:
         want = await self._wanted(reference)
         hits = registry_hits(want, await self.registry.entries())
         if hits:
-            return attrs.evolve(hits[0].spec(want.name), adapters=want.adapters)
+            return attrs.evolve(hits[0].spec(want.name), **want.created_fields())
         if want.complete or (want.filename is not None and not network):
             assert want.filename is not None
             return want.spec(want.filename, want.sha256, want.size)

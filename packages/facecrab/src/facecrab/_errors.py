@@ -9,7 +9,8 @@
     ├── OfflineError                404   the model is not local and the network is off
     ├── DownloadError               502   the transfer failed (HTTP error, retries used up)
     ├── IntegrityError              502   the bytes are not the ones the hub listed (sha256, size)
-    └── RegistryError               500   registry.toml cannot be read or written
+    ├── RegistryError               500   registry.toml cannot be read or written
+    └── DigestMismatchError         400   an uploaded blob's bytes do not hash to its name
 
 Messages name the reference and file and, where it helps, list what does exist
 (``alternatives``). No message ever contains the access token.
@@ -21,6 +22,7 @@ from rusty_genius_core import AssetError
 
 __all__ = [
     "AmbiguousQuantizationError",
+    "DigestMismatchError",
     "DownloadError",
     "IntegrityError",
     "ModelNotFoundError",
@@ -89,3 +91,9 @@ class IntegrityError(AssetError):
 
 class RegistryError(AssetError):
     """``registry.toml`` is unreadable or malformed; it is left untouched for a human."""
+
+
+class DigestMismatchError(AssetError):
+    """An uploaded blob does not hash to the digest it was sent as; nothing was kept."""
+
+    http_status = 400

@@ -30,6 +30,7 @@ class LocalModel(Record):
 
 
 def with_adapters(found: LocalModel, want: Wanted, files: tuple[AdapterFile, ...]) -> LocalModel:
-    """``found`` as the entry ``want`` describes it: its adapters and their files."""
-    spec = attrs.evolve(found.spec, adapters=want.adapters)
+    """``found`` as the entry ``want`` describes it: its adapters and their files, and a
+    created model's chat template."""
+    spec = attrs.evolve(found.spec, **want.created_fields())
     return attrs.evolve(found, spec=spec, adapters=files)

@@ -9,7 +9,7 @@ carries the quantization as a whole token is picked, with every part of a split 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
@@ -89,6 +89,8 @@ class Wanted(Record):
     purpose: Purpose = Purpose.CHAT
     mirrors: tuple[Mirror, ...] = ()
     adapters: tuple[Adapter, ...] = ()
+    template: str | None = None
+    context_size: int | None = None
 
     @classmethod
     def of_entry(cls, name: str, repo: str, entry: ModelEntry) -> Wanted:
@@ -104,7 +106,18 @@ class Wanted(Record):
             purpose=entry.purpose or Purpose.CHAT,
             mirrors=entry.mirrors or (),
             adapters=entry.adapters or (),
+            template=entry.template,
+            context_size=entry.parameters.context_size if entry.parameters else None,
         )
+
+    def created_fields(self) -> dict[str, Any]:
+        """What a spec from the registry takes from the entry: adapters, a created
+        model's template and context size."""
+        return {
+            "adapters": self.adapters,
+            "template": self.template,
+            "context_size": self.context_size,
+        }
 
     @property
     def complete(self) -> bool:
@@ -140,6 +153,8 @@ class Wanted(Record):
             size=size,
             purpose=self.purpose,
             adapters=self.adapters,
+            template=self.template,
+            context_size=self.context_size,
         )
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar, Unpack
 import anyio
 import attrs
 
-from facecrab import AssetAuthority
+from facecrab import AssetAuthority, CreatedModels
 from rusty_genius_core import (
     Ack,
     AssetEvent,
@@ -59,6 +59,7 @@ from ._agent_args import (
     as_tools,
 )
 from ._backend import BackendName, check_backend, resolve_auto
+from ._created import check_created_adapters, created_entry, with_created
 from ._errors import error_from_report
 from ._streams import EventStream, InferenceStream
 
@@ -70,7 +71,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
     from facecrab import LocalModel, ProgressCallback
-    from rusty_genius_core import Command, OutputBody
+    from rusty_genius_core import Command, ModelEntry, OutputBody
     from rusty_genius_cortex import Engine
     from rusty_genius_stem import BrainstemClient, CortexStrategy
 
@@ -336,9 +337,32 @@ class Genius:
         return (await self._call(Unload(model=model), Ack)).detail
 
     async def remove_model(self, reference: str) -> bool:
-        """Unload ``reference`` and delete its files; ``False`` when it was not downloaded."""
+        """Unload ``reference`` and delete its files; ``False`` when it was not downloaded.
+
+        A created model is only forgotten: its base's files stay."""
         await self.unload(reference)
+        if await CreatedModels(self.assets).remove(reference):
+            return True
         return await self.assets.remove_model(reference)
+
+    async def create_model(self, name: str, entry: ModelEntry) -> None:
+        """Store ``entry`` (it names a ``base``) as the created model ``name``; its local
+        adapter files must be LoRA adapter GGUFs for the base's architecture."""
+        await check_created_adapters(self.assets, entry)
+        await CreatedModels(self.assets).create(name, entry)
+        await self.unload(name)  # its next request loads it as it now is
+
+    async def copy_model(self, source: str, destination: str) -> None:
+        """Make ``destination`` a created model that runs as ``source`` does."""
+        await CreatedModels(self.assets).copy(source, destination)
+        await self.unload(destination)
+
+    async def model_entry(self, model: str) -> ModelEntry | None:
+        """The manifest entry of the alias ``model`` (base, defaults filled in), if any."""
+        return created_entry(await self.assets.manifest(), model)
+
+    async def _with_created(self, command: Infer) -> Infer:
+        return with_created(await self.model_entry(command.model), command)
 
     # -- inference ------------------------------------------------------------------------
 
@@ -372,7 +396,7 @@ class Genius:
             tool_choice=as_tool_choice(tool_choice),
             response_format=as_response_format(response_format),
         )
-        return InferenceStream(self, self.client, command)
+        return InferenceStream(self, self.client, command, self._with_created)
 
     async def chat(
         self,

@@ -32,7 +32,7 @@ from ._answer import Answer, AnswerBuilder
 from ._errors import error_from_report
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Awaitable, Callable
 
     from rusty_genius_stem import BrainstemClient
 
@@ -83,11 +83,17 @@ class InferenceStream(EventStream[RequestEvent]):
     ``ErrorReport`` is raised as the exception it names (see ``error_from_report``).
     """
 
-    def __init__(self, genius: Genius, client: BrainstemClient, command: Infer) -> None:
+    def __init__(
+        self,
+        genius: Genius,
+        client: BrainstemClient,
+        command: Infer,
+        prepare: Callable[[Infer], Awaitable[Infer]] | None = None,
+    ) -> None:
         self.command: Final = command
         self.request_id: Final = client.new_request_id()
         self._genius = genius
-        super().__init__(_request_events(client, command, self.request_id))
+        super().__init__(_request_events(client, command, self.request_id, prepare))
 
     async def __aenter__(self) -> InferenceStream:
         return self
@@ -109,9 +115,15 @@ class InferenceStream(EventStream[RequestEvent]):
 
 
 async def _request_events(
-    client: BrainstemClient, command: Infer, request_id: str
+    client: BrainstemClient,
+    command: Infer,
+    request_id: str,
+    prepare: Callable[[Infer], Awaitable[Infer]] | None = None,
 ) -> AsyncGenerator[RequestEvent, None]:
+    """The request's events; ``prepare`` (a created model's settings) runs first."""
     finished = False
+    if prepare is not None:
+        command = await prepare(command)
     async with client.stream(command, request_id=request_id) as bodies:
         async for body in bodies:
             if isinstance(body, ErrorReport):

@@ -4,7 +4,8 @@
 verified local GGUF, downloading with :func:`fetch_file` under a :class:`RetryPolicy` and
 recording it in the :class:`Registry`. Manifests (:class:`UserManifest`,
 :class:`ModelEntry`, :class:`ModelSpec`...) name the models; :class:`GeniusPaths` says where
-files live. Asset events (``AssetStarted``...) are in :mod:`rusty_genius`, the errors in
+files live. Created models (``genius create``): :func:`parse_modelfile` reads a Modelfile,
+:class:`CreatedModels` writes them into the user's manifest. Asset events (``AssetStarted``...) are in :mod:`rusty_genius`, the errors in
 :mod:`rusty_genius.errors`.
 """
 
@@ -15,6 +16,8 @@ from facecrab import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
 from facecrab import DEFAULT_MODEL as DEFAULT_MODEL
 from facecrab import REGISTRY_VERSION as REGISTRY_VERSION
 from facecrab import AssetAuthority as AssetAuthority
+from facecrab import BlobStore as BlobStore
+from facecrab import CreatedModels as CreatedModels
 from facecrab import FetchResult as FetchResult
 from facecrab import GeniusPaths as GeniusPaths
 from facecrab import LocalModel as LocalModel
@@ -37,10 +40,21 @@ from rusty_genius_core import DEFAULT_REVISION as DEFAULT_REVISION
 from rusty_genius_core import ModelEntry as ModelEntry
 from rusty_genius_core import ModelReference as ModelReference
 from rusty_genius_core import ModelSpec as ModelSpec
+from rusty_genius_core import Parameters as Parameters
 from rusty_genius_core import Purpose as Purpose
 from rusty_genius_core import UserManifest as UserManifest
 from rusty_genius_core import filename_matches_quant as filename_matches_quant
 from rusty_genius_core import merge_manifests as merge_manifests
+from rusty_genius_core._public import publish as _publish
+
+from ._adapter_check import check_pulled as check_pulled
+from ._created import adapter_name as adapter_name
+from ._created import check_created_adapters as check_created_adapters
+from ._created import created_entry as created_entry
+from ._created import created_statuses as created_statuses
+from ._created import with_created as with_created
+from ._modelfile import Modelfile as Modelfile
+from ._modelfile import parse_modelfile as parse_modelfile
 
 __all__ = [
     "APP_NAME",
@@ -49,12 +63,16 @@ __all__ = [
     "DEFAULT_REVISION",
     "REGISTRY_VERSION",
     "AssetAuthority",
+    "BlobStore",
+    "CreatedModels",
     "FetchResult",
     "GeniusPaths",
     "LocalModel",
     "ModelEntry",
     "ModelReference",
     "ModelSpec",
+    "Modelfile",
+    "Parameters",
     "ProgressCallback",
     "ProgressThrottle",
     "Purpose",
@@ -67,11 +85,20 @@ __all__ = [
     "Sleep",
     "UserManifest",
     "Wanted",
+    "adapter_name",
+    "check_created_adapters",
+    "check_pulled",
+    "created_entry",
+    "created_statuses",
     "embedded_manifest",
     "fetch_file",
     "filename_matches_quant",
     "load_manifest",
     "merge_manifests",
+    "parse_modelfile",
     "quantization_of",
     "select_gguf",
+    "with_created",
 ]
+
+_publish(__name__)  # reprs and pickles name this module, not the private ones

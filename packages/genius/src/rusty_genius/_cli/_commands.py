@@ -17,12 +17,17 @@ from facecrab import AssetAuthority, OfflineError
 from rusty_genius_core import AssetComplete, ChatMessage, GeniusError, Role, to_dict
 from rusty_genius_cortex import read_gguf_info
 
+from .._created import created_entry, created_statuses
 from .._genius import Genius
 from .._progress import ProgressBar
+from ._create import copy_model, create_model
+from ._created_info import created_of_entry
 from ._exit import _UsageError
 from ._parsed import (
     ChatCommand,
     Command,
+    CopyCommand,
+    CreateCommand,
     InfoCommand,
     ListCommand,
     Options,
@@ -56,6 +61,10 @@ async def execute(command: Command, out: Output) -> None:
             await _list(command, out)
         case RemoveCommand():
             await _rm(command, out)
+        case CreateCommand():
+            await create_model(command, out)
+        case CopyCommand():
+            await copy_model(command, out)
         case PsCommand():
             await _ps(command, out)
         case InfoCommand():
@@ -124,6 +133,7 @@ async def _list(command: ListCommand, out: Output) -> None:
         else:
             async with _genius(command.options) as genius:
                 models = tuple(m for m in await genius.list_models() if m.downloaded)
+                models += tuple(s for s, _ in await created_statuses(genius.assets))
     show_models(models, out)
 
 
@@ -199,8 +209,9 @@ async def _info(command: InfoCommand, out: Output) -> None:
             raise GeniusError(
                 f"model {ref!r} is not downloaded; run `genius pull {ref}` first"
             ) from None
+        created = created_of_entry(created_entry(await offline.manifest(), ref))
     info = await anyio.to_thread.run_sync(read_gguf_info, local.path)
-    show_info(info_record(local, info), out)
+    show_info({**info_record(local, info), "created": created}, out)
 
 
 async def _run(command: RunCommand, out: Output) -> None:

@@ -34,6 +34,7 @@ from rusty_genius_core import (
 
 from .._serve._models_ollama import OWN_INFO as OWN
 from .._serve._models_ollama import GenerateResponse, OllamaChatResponse
+from ._created_info import created_of_show
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -222,4 +223,5 @@ def info_record_of(show: ShowResponse) -> dict[str, Any]:
         "chat_template": bool(show.template),
         "gguf_version": info.get(f"{OWN}gguf_version"),
         "tensor_count": info.get(f"{OWN}tensor_count"),
+        "created": created_of_show(show),
     }

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 import attrs
 
 from facecrab import DEFAULT_MODEL, GeniusPaths, load_manifest
-from rusty_genius_core import ConfigError, GeniusError, InferenceConfig, ModelReference
+from rusty_genius_core import (
+    ConfigError,
+    GeniusError,
+    InferenceConfig,
+    ManifestError,
+    ModelReference,
+)
 from rusty_genius_core._record import PlainRecord
 from rusty_genius_core.limits import (
     CONTEXT_SIZE,
@@ -39,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ChatCommand",
     "Command",
+    "CopyCommand",
+    "CreateCommand",
     "InfoCommand",
     "ListCommand",
     "Options",
@@ -135,6 +143,27 @@ class RemoveCommand(_ModelCommand):
     __slots__ = ()
 
 
+class CreateCommand(_ModelCommand):
+    """``genius create``: ``model`` (a name) from the Modelfile at ``file``."""
+
+    __slots__ = ("file",)
+
+    def __init__(self, *, options: Options, model: str, file: str) -> None:
+        super().__init__(options=options, model=model)
+        self.file: Final = file
+
+
+class CopyCommand(_Command):
+    """``genius cp``: ``destination`` becomes a model that runs as ``source`` does."""
+
+    __slots__ = ("destination", "source")
+
+    def __init__(self, *, options: Options, source: str, destination: str) -> None:
+        super().__init__(options=options)
+        self.source: Final = source
+        self.destination: Final = destination
+
+
 class PsCommand(_Command):
     """``genius ps``: the models this process has loaded."""
 
@@ -196,6 +225,8 @@ class ServeCommand(_Command):
 
 Command: TypeAlias = (
     PullCommand
+    | CreateCommand
+    | CopyCommand
     | ListCommand
     | RemoveCommand
     | PsCommand
@@ -229,6 +260,12 @@ def parse_command(args: argparse.Namespace, options: Options) -> Command:
         return ListCommand(options=options)
     if name == "rm":
         return RemoveCommand(options=options, model=_model(args.ref))
+    if name == "create":
+        return CreateCommand(options=options, model=_name(args.name), file=args.file)
+    if name == "cp":
+        return CopyCommand(
+            options=options, source=_model(args.source), destination=_name(args.destination)
+        )
     if name == "ps":
         return PsCommand(options=options)
     if name == "stop":
@@ -290,6 +327,13 @@ def _names_a_model(word: str, options: Options) -> bool:
 def _model(text: str) -> str:
     ModelReference.parse(text)  # ManifestError for a malformed reference
     return text.strip()
+
+
+def _name(text: str) -> str:
+    """A created model's name: an alias (lower case), not a repo reference."""
+    if ModelReference.parse(text).alias is None:
+        raise ManifestError(f"model name {text.strip()!r} must be a name, not a repo reference")
+    return text.strip().lower()
 
 
 def _config(args: argparse.Namespace) -> InferenceConfig:

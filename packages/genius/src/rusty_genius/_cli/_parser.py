@@ -149,6 +149,18 @@ def _ref(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ref", metavar="REF")
 
 
+def _create_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME")
+    parser.add_argument(
+        "-f", "--file", default="Modelfile", metavar="PATH", help="the Modelfile (./Modelfile)"
+    )
+
+
+def _cp_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="SOURCE")
+    parser.add_argument("destination", metavar="DESTINATION")
+
+
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("words", nargs="*", metavar="[REF] [PROMPT]", help=argparse.SUPPRESS)
     _inference_options(parser)
@@ -198,7 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("pull", "download a model (a cut download resumes)", declare=_ref)
     command("list", "list downloaded models")
-    command("rm", "delete a downloaded model", declare=_ref)
+    command("rm", "delete a downloaded model, or forget a created one", declare=_ref)
+    command(
+        "create",
+        "create a model from a Modelfile (FROM, ADAPTER, SYSTEM, ...)",
+        declare=_create_arguments,
+    )
+    command(
+        "cp", "copy a model under another name (a created model over it)", declare=_cp_arguments
+    )
     command(
         "run",
         "answer one prompt, streamed (PROMPT '-' reads stdin; none on a terminal: chat)",

@@ -47,6 +47,7 @@ from ._where import ServerFailedError, ServerRefusedError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+    from pathlib import Path
 
     from rusty_genius_core import ChatMessage, InferenceConfig, InferenceEvent
 
@@ -162,6 +163,26 @@ class Remote:
         self._raise_for(response)
         return True
 
+    async def create(self, body: dict[str, Any]) -> AsyncIterator[str]:
+        """``POST /api/create`` with ``body``: its status lines, ``success`` last."""
+        async with self._lines("POST", "/api/create", {**body, "stream": True}) as lines:
+            async for data in lines:
+                yield str(data.get("status", ""))
+
+    async def copy(self, source: str, destination: str) -> None:
+        body = {"source": source, "destination": destination}
+        self._raise_for(await self._send("POST", "/api/copy", body))
+
+    async def upload_blob(self, path: Path, digest: str) -> None:
+        """Send the file at ``path`` as the blob ``digest``, unless the server has it."""
+        try:
+            if (await self._client.head(f"/api/blobs/{digest}")).status_code == 200:
+                return
+            response = await self._client.post(f"/api/blobs/{digest}", content=_chunks(path))
+        except httpx.HTTPError as exc:
+            raise self._broken(exc) from exc
+        self._raise_for(response)
+
     async def unload(self, model: str) -> None:
         """Unload ``model`` now, the Ollama way: a request without a prompt, ``keep_alive`` 0."""
         response = await self._send("POST", "/api/generate", {"model": model, "keep_alive": 0})
@@ -244,6 +265,12 @@ class Remote:
             f"lost the server at {self.url}: {exc or type(exc).__name__} "
             f"(is `genius serve` still running?)"
         )
+
+
+async def _chunks(path: Path) -> AsyncGenerator[bytes, None]:
+    async with await anyio.open_file(path, "rb") as f:
+        while chunk := await f.read(1 << 20):
+            yield chunk
 
 
 async def _answer(

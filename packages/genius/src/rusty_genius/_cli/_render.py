@@ -289,3 +289,7 @@ def show_info(record: dict[str, Any], out: Output) -> None:
     for key, value in rows:
         out.stdout.write(f"{key.ljust(width)}  {value}\n")
     out.stdout.flush()
+    if record.get("created") is not None:
+        from ._created_info import show_created
+
+        show_created(record["created"], out)

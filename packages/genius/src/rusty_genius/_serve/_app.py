@@ -56,6 +56,8 @@ __all__ = ["DEFAULT_BODY_TIMEOUT", "DEFAULT_MAX_BODY_BYTES", "GeniusApp", "creat
 
 DEFAULT_MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 """Largest request body accepted (413 above it)."""
+_MAX_BLOB_BYTES: Final = 1 << 40
+"""Largest blob ``POST /api/blobs`` accepts; its body streams to a file, not to memory."""
 
 _PUBLIC: Final = frozenset({"/", "/health", "/openapi.json", "/docs"})
 _WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -195,15 +197,17 @@ class GeniusApp:
             await response(scope, receive, send)
             return
         if scope["method"] in _WITH_BODY:
+            # A blob (an adapter file) is streamed to disk: only _MAX_BLOB_BYTES bounds it.
+            limit = _MAX_BLOB_BYTES if path.startswith("/api/blobs/") else self._max_body_bytes
             declared = self._declared_length(scope)
-            if declared is not None and declared > self._max_body_bytes:
-                message = f"the request body exceeds {self._max_body_bytes} bytes"
+            if declared is not None and declared > limit:
+                message = f"the request body exceeds {limit} bytes"
                 await error_response(api_of(path), 413, message)(scope, receive, send)
                 return
             # JSON whatever the Content-Type says: FastAPI parses only a JSON type.
             headers = [h for h in scope["headers"] if h[0] != b"content-type"]
             scope = {**scope, "headers": [*headers, _JSON]}
-            receive = _limited(receive, self._max_body_bytes, self._body_timeout)
+            receive = _limited(receive, limit, self._body_timeout)
         await self.api(scope, receive, send)
 
     @staticmethod

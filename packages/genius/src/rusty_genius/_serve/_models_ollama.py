@@ -343,3 +343,8 @@ class ShowResponse(BaseModel):
     model_info: dict[str, Any]
     capabilities: list[Literal["completion", "tools", "embedding", "thinking", "vision", "insert"]]
     modified_at: str
+    system: str | None = None
+    """A created model's system prompt (as are the fields below)."""
+    messages: list[dict[str, str]] | None = None
+    license: str | None = None
+    adapters: list[dict[str, Any]] | None = None

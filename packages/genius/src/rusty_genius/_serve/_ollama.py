@@ -63,6 +63,7 @@ from rusty_genius_core._record import Record
 
 from . import _agent_wire
 from ._answering import started_events, whole_answer
+from ._create import created_tags
 from ._errors import Api, dumps
 from ._infer import Job, build_config
 from ._replies import Reply, Watched, error_response, json_response
@@ -356,6 +357,7 @@ def _details(quantization: str) -> dict[str, Any]:
 
 
 async def tags(context: Context) -> Response:
+    """Downloaded models, then created ones (over their base's file)."""
     entries = await context.genius.assets.list_models()
     return json_response(
         {
@@ -370,6 +372,7 @@ async def tags(context: Context) -> Response:
                 }
                 for e in entries
             ]
+            + await created_tags(context.genius.assets)
         }
     )
 

@@ -55,6 +55,7 @@ from ._models_openai import (
 from ._page import page_router
 from ._replies import error_response, json_response
 from ._routes_agent import add_agent_routes
+from ._routes_create import add_create_routes
 
 __all__ = ["api_of", "build_api", "openapi_document"]
 
@@ -282,6 +283,7 @@ async def delete(body: DeleteRequest, context: Ctx) -> Response:
 
 
 add_agent_routes(Ctx, _endpoint)
+add_create_routes(router, Ctx, _responses)
 
 
 @_endpoint("GET", "/api/version", Version, (401,), _VERSION)

@@ -26,6 +26,7 @@ from rusty_genius_cortex import PINKY_THOUGHT, EngineBase, GgufArray, PinkyEngin
 from ._errors import Api
 from ._models_ollama import OWN_INFO as OWN
 from ._replies import error_response, json_response
+from ._show_created import with_created
 
 if TYPE_CHECKING:
     from starlette.responses import Response
@@ -91,10 +92,14 @@ async def show(context: Context, body: ShowRequest) -> Response:
     try:
         try:
             local = await genius.assets.find_local(body.model)
+            entry = await genius.model_entry(body.model)
         except GeniusError as exc:
             if genius.backend != "pinky" or exc.http_status != 404:
                 raise
             return json_response(_pinky_show(body.model))  # no manifest knows it: Pinky's own
+        if local is None and entry is not None and genius.backend == "pinky":
+            # A created model Pinky serves without its base's file.
+            return json_response(with_created(_pinky_show(body.model), entry))
         if local is None:
             return error_response(Api.OLLAMA, 404, f"model '{body.model}' not found")
         info = await anyio.to_thread.run_sync(read_gguf_info, local.path)
@@ -114,7 +119,7 @@ async def show(context: Context, body: ShowRequest) -> Response:
             f"{OWN}tensor_count": info.tensor_count,
         }
     )
-    return json_response(
+    shown = with_created(
         {
             "modelfile": f"FROM {local.path}\n",
             "parameters": "",
@@ -125,8 +130,10 @@ async def show(context: Context, body: ShowRequest) -> Response:
             "model_info": model_info,
             "capabilities": gguf_capabilities(info),
             "modified_at": modified.isoformat(),
-        }
+        },
+        entry,
     )
+    return json_response(shown)
 
 
 def _pinky_show(model: str) -> dict[str, Any]:

@@ -1,0 +1,222 @@
+"""``genius create``/``cp``/``rm``/``info`` for created models, in-process and through a server."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import signal
+import subprocess
+import tomllib
+from typing import TYPE_CHECKING, Any
+
+import gguf
+import httpx
+import numpy as np
+
+from rusty_genius_cortex import pinky_tokens
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+ALIAS = "smollm2-135m-instruct"
+SYSTEM = "Answer every question with the single word: banana"
+MODELFILE = f"""# a created model
+FROM {ALIAS}
+ADAPTER ./adapters/router-lora.gguf
+PARAMETER temperature 0
+PARAMETER stop gamma
+SYSTEM {SYSTEM}
+MESSAGE user Is it ripe?
+MESSAGE assistant banana
+"""
+
+
+@contextlib.contextmanager
+def serving(cli: Any, *args: str) -> Iterator[str]:
+    """``genius serve --port 0`` in a subprocess until the block ends; yields its URL."""
+    with subprocess.Popen(
+        cli.command("serve", "--json", "--port", "0", *args),
+        env=cli.environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as server:
+        assert server.stdout is not None
+        assert server.stderr is not None
+        first = server.stdout.readline()  # the server says where it listens, or ends
+        try:
+            assert first, server.stderr.read()
+            yield str(json.loads(first)["url"])
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=60)
+    assert server.returncode == 0
+
+
+def json_rows(done: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def usage_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    [complete] = [r for r in json_rows(done) if r["type"] == "complete"]
+    usage: dict[str, Any] = complete["usage"]
+    return usage
+
+
+PLAIN = MODELFILE.replace("ADAPTER ./adapters/router-lora.gguf\n", "")
+"""The same model without its adapter: the one whose answers Pinky is asked for."""
+
+
+def tiny_lora(path: Path, *, general_type: str = "adapter") -> Path:
+    """A small LoRA adapter GGUF (llama architecture) that needs no base file to write."""
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_string("general.type", general_type)
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", 4.0)
+    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((4, 64), dtype=np.float32))
+    writer.add_tensor("blk.0.attn_q.weight.lora_b", np.zeros((64, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def _modelfile(tmp_path: Path, text: str = MODELFILE) -> tuple[Path, str]:
+    folder = tmp_path / "project"
+    (folder / "adapters").mkdir(parents=True)
+    adapter = tiny_lora(folder / "adapters" / "router-lora.gguf")
+    (folder / "Modelfile").write_text(text, "utf-8")
+    return folder / "Modelfile", hashlib.sha256(adapter.read_bytes()).hexdigest()
+
+
+def _content(done: Any) -> str:
+    return "".join(r["text"] for r in json_rows(done) if r["type"] == "content")
+
+
+def test_create_run_copy_rm_in_process(offline_cli: Any, tmp_path: Path) -> None:
+    modelfile, sha = _modelfile(tmp_path)
+    made = offline_cli("create", "bot", "-f", str(modelfile), "--backend", "pinky")
+    assert made.returncode == 0, made.stderr
+    assert made.stderr == "genius: created bot\n"
+    manifest = tomllib.loads((offline_cli.home / "manifest.toml").read_text("utf-8"))
+    bot = manifest["models"]["bot"]
+    assert (bot["base"], bot["system"], bot["parameters"]) == (
+        ALIAS,
+        SYSTEM,
+        {"temperature": 0.0, "stop": ["gamma"]},
+    )
+    [adapter] = bot["adapters"]
+    assert (adapter["name"], adapter["sha256"]) == ("router-lora", sha)
+    assert adapter["path"] == str(offline_cli.home / "blobs" / f"sha256-{sha}")
+
+    question = "alpha beta gamma delta"
+    (modelfile.parent / "Plain").write_text(PLAIN, "utf-8")
+    plain = offline_cli(
+        "create", "plain", "-f", str(modelfile.parent / "Plain"), "--backend", "pinky"
+    )
+    assert plain.returncode == 0, plain.stderr
+    created = offline_cli("run", "--json", "--backend", "pinky", "plain", question)
+    explicit = offline_cli(
+        "run", "--json", "--backend", "pinky", "--system", SYSTEM, "--stop", "gamma",
+        "--temperature", "0", ALIAS, question,
+    )  # fmt: skip
+    assert _content(created) == "alpha beta "  # Pinky echoes; the model's stop cut it
+    # Pinky counts the messages joined: the system prompt, the two MESSAGE turns, the question.
+    seen = "\n".join([SYSTEM, "Is it ripe?", "banana", question])
+    assert usage_of(created)["prompt_tokens"] == len(pinky_tokens(seen))
+    assert usage_of(explicit)["prompt_tokens"] == len(pinky_tokens(f"{SYSTEM}\n{question}"))
+
+    adapted = offline_cli("run", "--json", "--backend", "pinky", "bot", question)
+    assert _content(adapted) == "[adapters: router-lora] alpha beta "  # Pinky names them
+
+    listed = json_rows(offline_cli("list", "--json", "--backend", "pinky"))
+    assert [(r["name"], r["downloaded"]) for r in listed] == [("bot", False), ("plain", False)]
+    copied = offline_cli("cp", "bot", "bot2", "--backend", "pinky")
+    assert copied.stderr == "genius: copied bot to bot2\n"
+    removed = offline_cli("rm", "bot", "--backend", "pinky")
+    assert removed.returncode == 0, removed.stderr
+    after = tomllib.loads((offline_cli.home / "manifest.toml").read_text("utf-8"))
+    assert sorted(after["models"]) == ["bot2", "plain"]
+    assert after["models"]["bot2"] == bot
+
+
+def test_create_errors_name_the_line_and_change_nothing(offline_cli: Any, tmp_path: Path) -> None:
+    modelfile, _ = _modelfile(tmp_path, f"FROM {ALIAS}\nSYSTEM hi\nQUANTIZE q4\n")
+    bad = offline_cli("create", "bot", "-f", str(modelfile), "--backend", "pinky")
+    assert bad.returncode == 2
+    assert "Modelfile line 3: unknown instruction 'QUANTIZE'" in bad.stderr
+    go = modelfile.parent / "Go"
+    go.write_text(f"FROM {ALIAS}\nTEMPLATE {{{{ .Prompt }}}}\n", "utf-8")
+    refused = offline_cli("create", "bot", "-f", str(go), "--backend", "pinky")
+    assert refused.returncode == 2
+    assert "line 2: TEMPLATE is a Go template" in refused.stderr
+    assert "only Jinja chat templates" in refused.stderr
+    missing = offline_cli("create", "bot", "-f", str(tmp_path / "nope"), "--backend", "pinky")
+    assert missing.returncode == 2
+    assert "cannot read the Modelfile" in missing.stderr
+    no_adapter = modelfile.parent / "NoAdapter"
+    no_adapter.write_text(f"FROM {ALIAS}\nADAPTER ./gone.gguf\n", "utf-8")
+    gone = offline_cli("create", "bot", "-f", str(no_adapter), "--backend", "pinky")
+    assert gone.returncode == 2
+    assert (
+        f"ADAPTER ./gone.gguf: no such file {str(modelfile.parent / 'gone.gguf')!r}" in gone.stderr
+    )
+    tiny_lora(modelfile.parent / "model.gguf", general_type="model")
+    wrong = modelfile.parent / "Wrong"
+    wrong.write_text(f"FROM {ALIAS}\nADAPTER model.gguf\n", "utf-8")
+    refused_file = offline_cli("create", "bot", "-f", str(wrong), "--backend", "pinky")
+    assert refused_file.returncode == 2
+    assert "is not a LoRA adapter: its general.type is 'model'" in refused_file.stderr
+    assert not (offline_cli.home / "blobs").exists()  # checked before anything was copied
+    unknown = modelfile.parent / "Unknown"
+    unknown.write_text("FROM nowhere\n", "utf-8")
+    base = offline_cli("create", "bot", "-f", str(unknown), "--backend", "pinky")
+    assert base.returncode == 2
+    assert "base model 'nowhere' is not an alias" in base.stderr
+    assert not (offline_cli.home / "manifest.toml").exists()
+
+
+def test_with_a_server_create_cp_rm_go_through_it(offline_cli: Any, tmp_path: Path) -> None:
+    modelfile, sha = _modelfile(tmp_path)
+    with serving(offline_cli, "--backend", "pinky") as url:
+        host = {"GENIUS_HOST": url}
+        made = offline_cli("-v", "create", "bot", "-f", str(modelfile), **host)
+        assert made.returncode == 0, made.stderr
+        assert f"genius: using the server at {url}" in made.stderr
+        assert "genius: success\n" in made.stderr
+        shown = httpx.post(f"{url}/api/show", json={"model": "bot"}).json()
+        assert shown["system"] == SYSTEM
+        assert shown["adapters"][0]["path"].endswith(f"sha256-{sha}")
+        (modelfile.parent / "Plain").write_text(PLAIN, "utf-8")
+        plain = offline_cli("create", "plain", "-f", str(modelfile.parent / "Plain"), **host)
+        assert plain.returncode == 0, plain.stderr
+        answer = offline_cli("run", "--json", "plain", "alpha beta gamma delta", **host)
+        assert _content(answer) == "alpha beta "
+        info = offline_cli("info", "--json", "bot", **host)
+        copied = offline_cli("cp", "bot", "bot2", **host)
+        assert copied.returncode == 0, copied.stderr
+        removed = offline_cli("rm", "bot", **host)
+        assert removed.returncode == 0, removed.stderr
+        after = httpx.post(f"{url}/api/show", json={"model": "bot2"}).json()
+    assert after["system"] == SYSTEM
+    manifest = tomllib.loads((offline_cli.home / "manifest.toml").read_text("utf-8"))
+    assert sorted(manifest["models"]) == ["bot2", "plain"]
+    # Pinky needs no file: info through the server reports the created part all the same.
+    [record] = json_rows(info)
+    assert record["created"] == {
+        "base": ALIAS,
+        "system": SYSTEM,
+        "template": None,
+        "parameters": ["temperature 0", 'stop "gamma"'],
+        "messages": [
+            {"role": "user", "content": "Is it ripe?"},
+            {"role": "assistant", "content": "banana"},
+        ],
+        "adapters": ["router-lora"],
+        "license": None,
+    }
