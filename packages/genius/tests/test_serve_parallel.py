@@ -59,3 +59,34 @@ def test_threads_are_checked() -> None:
     assert threads_setting(4) == 4
     with pytest.raises(ConfigError, match="--threads 0"):
         threads_setting(0)
+
+
+def test_cache_ram_is_mib_in_bytes_and_bad_values_name_the_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert parse().cache_ram is None  # the engine's default
+    assert parse("--cache-ram", "0").cache_ram == 0
+    assert parse("--cache-ram", "256").cache_ram == 256 << 20
+    for bad in ("-1", "lots", "2.5", str((1 << 20) + 1)):
+        with pytest.raises(SystemExit):
+            parse("--cache-ram", bad)
+        assert f"--cache-ram must be a whole number of MiB from 0 to 1048576, got {bad!r}" in (
+            capsys.readouterr().err
+        )
+
+
+@pytest.mark.real
+def test_the_llama_engines_get_the_cache_size_and_the_threads(llama_cpp_module: object) -> None:
+    from rusty_genius._serve._command import _llama_engines
+
+    name, factory = _llama_engines("llama", 2, 5 << 20)
+    engine = factory()
+    assert name == "llama"
+    assert (engine._default_threads, engine._cache_ram) == (2, 5 << 20)
+
+
+def test_pinky_takes_neither_threads_nor_a_prompt_cache() -> None:
+    from rusty_genius._serve._command import _llama_engines
+
+    name, factory = _llama_engines("pinky", 2, 5 << 20)
+    assert (name, factory().backend) == ("pinky", "pinky")

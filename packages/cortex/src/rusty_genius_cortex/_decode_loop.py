@@ -46,6 +46,7 @@ from ._adapter_groups import next_group
 from ._engine import StopSignal
 from ._llama_decode import Job
 from ._pipeline import TokenPipeline
+from ._prompt_cache import PromptCache
 from ._relay import ThreadRelay, WakeBatch
 from ._sampler import argmax_row, build_sampler, free_sampler, plain_greedy
 from ._slots import BatchEntry, SlotPlanner
@@ -102,10 +103,13 @@ class DecodeLoop:
     signal. Blocking (call from a worker thread): :meth:`settle`, :meth:`close`.
     """
 
-    def __init__(self, model: LoadedModel, thread_name: str) -> None:
+    def __init__(
+        self, model: LoadedModel, thread_name: str, prompts: PromptCache | None = None
+    ) -> None:
         self._model = model
         self._lib = model.lib
         self._planner = SlotPlanner(model.n_slots, model.n_batch)
+        self._prompts = PromptCache(0) if prompts is None else prompts
         self._thread_name = thread_name
         self._cond = threading.Condition(threading.Lock())
         self._waiting: collections.deque[Request] = collections.deque()
@@ -265,8 +269,13 @@ class DecodeLoop:
             request.slot = placed.slot
             with self._cond:
                 self._active[placed.slot] = request
+            keep = placed.keep
+            if self._prompts.wants(placed.dropped):
+                self._save(placed.slot, placed.dropped, placed.dropped_key)
+            if job.reuse:
+                keep = self._restore(placed.slot, job, keep)
             memory = model.ctx.memory
-            if not lib.llama_memory_seq_rm(memory, placed.slot, placed.keep, -1):
+            if not lib.llama_memory_seq_rm(memory, placed.slot, keep, -1):
                 lib.llama_memory_seq_rm(memory, placed.slot, -1, -1)
                 self._planner.restart(placed.slot)
             if not plain_greedy(job.config, job.grammar):  # else argmax_row, no chain
@@ -277,6 +286,34 @@ class DecodeLoop:
         except Exception:
             log.exception("a request on %r could not start", model.name)
             self._end(request, FinishReason.ERROR)
+
+    def _save(self, slot: int, tokens: tuple[int, ...], key: Hashable) -> None:
+        """Copy the cells of ``slot`` (holding ``tokens``) into the prompt cache."""
+        lib, ctx = self._lib, self._model.ctx.ctx
+        size = int(lib.llama_state_seq_get_size(ctx, slot))
+        if size <= 0 or size > self._prompts.capacity:
+            return
+        buffer = (ctypes.c_uint8 * size)()
+        written = int(lib.llama_state_seq_get_data(ctx, buffer, size, slot))
+        if written > 0:
+            self._prompts.put(tokens, key, bytes(buffer)[:written])
+
+    def _restore(self, slot: int, job: Job, keep: int) -> int:
+        """Put the cached prompt sharing the longest prefix with ``job``'s on ``slot`` when
+        it shares more than the slot keeps; return the tokens kept now."""
+        found = self._prompts.best(job.tokens, job.adapter_key)
+        if found is None or min(found[1], len(job.tokens) - 1) <= keep:
+            return keep
+        entry = found[0]
+        lib, model = self._lib, self._model
+        lib.llama_memory_seq_rm(model.ctx.memory, slot, -1, -1)
+        state = (ctypes.c_uint8 * len(entry.state)).from_buffer_copy(entry.state)
+        if lib.llama_state_seq_set_data(model.ctx.ctx, state, len(entry.state), slot) == 0:
+            log.warning("a cached prompt could not be restored on %r", model.name)
+            lib.llama_memory_seq_rm(model.ctx.memory, slot, -1, -1)
+            self._planner.restart(slot)
+            return 0
+        return self._planner.restored(slot, entry.tokens)
 
     def _step(self) -> None:
         for request in list(self._active.values()):

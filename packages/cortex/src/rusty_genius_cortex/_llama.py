@@ -77,6 +77,7 @@ from ._llama_decode import Job, LoadedModel, merge_batch
 from ._llama_grammar import check_grammar
 from ._output_plan import output_plan
 from ._pipeline import TokenPipeline
+from ._prompt_cache import DEFAULT_CACHE_RAM, PromptCache
 from ._relay import ThreadRelay
 from ._think import prompt_opens_thinking
 
@@ -114,6 +115,8 @@ class LlamaEngine(EngineBase[Job]):
     ``default_parallel`` when it leaves ``parallel`` open, ``default_threads`` when it
     leaves ``threads`` open (``None``: llama-cpp-python's choice); ``n_batch`` is the
     tokens of one decoding step (generated tokens and prompt chunks together);
+    ``cache_ram`` bounds the bytes of prompts kept in host memory after their slot
+    moved on (llama-server's ``--cache-ram``; 0 keeps none; see :mod:`._prompt_cache`);
     ``relay_capacity`` is kept for compatibility (the decoding loop never waits
     for one consumer); ``verbose`` lets llama.cpp log to stderr.
     """
@@ -131,13 +134,21 @@ class LlamaEngine(EngineBase[Job]):
         default_threads: int | None = None,
         n_batch: int = 512,
         relay_capacity: int = 256,
+        cache_ram: int = DEFAULT_CACHE_RAM,
         verbose: bool = False,
     ) -> None:
-        if default_context_size < 16 or n_batch < 1 or relay_capacity < 1 or default_parallel < 1:
+        if (
+            default_context_size < 16
+            or n_batch < 1
+            or relay_capacity < 1
+            or default_parallel < 1
+            or cache_ram < 0
+        ):
             raise ConfigError(
                 "LlamaEngine needs default_context_size >= 16, default_parallel >= 1, "
-                f"n_batch >= 1 and relay_capacity >= 1, got {default_context_size}, "
-                f"{default_parallel}, {n_batch}, {relay_capacity}"
+                f"n_batch >= 1, relay_capacity >= 1 and cache_ram >= 0, got "
+                f"{default_context_size}, {default_parallel}, {n_batch}, {relay_capacity}, "
+                f"{cache_ram}"
             )
         super().__init__()
         self._default_context_size = default_context_size
@@ -145,6 +156,7 @@ class LlamaEngine(EngineBase[Job]):
         self._default_threads = default_threads
         self._n_batch = n_batch
         self._relay_capacity = relay_capacity
+        self._cache_ram = cache_ram
         self._verbose = verbose
         self._model: LoadedModel | None = None
         self._embedder: EmbeddingContext | None = None  # made on the first embed()
@@ -291,7 +303,9 @@ class LlamaEngine(EngineBase[Job]):
             ) from exc
         try:
             loaded = self._describe(name, path, model, ctx, lib, options, n_slots)
-            loaded.loop = DecodeLoop(loaded, f"{_THREAD_PREFIX}:{name}")
+            loaded.loop = DecodeLoop(
+                loaded, f"{_THREAD_PREFIX}:{name}", PromptCache(self._cache_ram)
+            )
         except BaseException:
             ctx.close()
             model.close()

@@ -57,14 +57,27 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 class Placement(PlainRecord):
-    """Where a request landed: its slot and how many cached tokens it keeps there."""
+    """Where a request landed: its slot and how many cached tokens it keeps there.
 
-    __match_args__ = ("slot", "keep")
-    __slots__ = ("keep", "slot")
+    ``dropped`` are the tokens the slot held before, when it keeps fewer of them (their
+    cells are still there until the caller cuts them: a prompt cache may copy them out),
+    computed under the adapter set ``dropped_key``.
+    """
 
-    def __init__(self, slot: int, keep: int) -> None:
+    __match_args__ = ("slot", "keep", "dropped", "dropped_key")
+    __slots__ = ("dropped", "dropped_key", "keep", "slot")
+
+    def __init__(
+        self,
+        slot: int,
+        keep: int,
+        dropped: tuple[int, ...] = (),
+        dropped_key: Hashable = (),
+    ) -> None:
         self.slot: Final = slot
         self.keep: Final = keep  # tokens [0, keep) of the slot's cache are the prompt's prefix
+        self.dropped: Final = dropped
+        self.dropped_key: Final = dropped_key
 
 
 class BatchEntry(PlainRecord):
@@ -175,6 +188,8 @@ class SlotPlanner:
         keep = shared(chosen) if reuse else _NO_REUSE
         keep = min(keep, len(prompt) - 1)  # the last prompt token is evaluated for its logits
         s = self._slots[chosen]
+        dropped = tuple(s.cached) if keep < len(s.cached) else ()
+        dropped_key = s.key
         tick = next(self._ticks)
         s.busy, s.used, s.arrival = True, tick, tick
         s.prompt = list(prompt)
@@ -182,7 +197,19 @@ class SlotPlanner:
         s.evaluated = keep
         s.next_token = None
         s.key = key
-        return Placement(slot=chosen, keep=keep)
+        return Placement(slot=chosen, keep=keep, dropped=dropped, dropped_key=dropped_key)
+
+    def restored(self, slot: int, tokens: Sequence[int]) -> int:
+        """The not yet started request on ``slot`` got a copy of cells holding ``tokens``
+        (under its own adapter set) instead of what the slot held; return how many it
+        keeps (the shared prefix, less the last prompt token). The caller cuts the rest."""
+        s = self._slots[slot]
+        if not s.busy or s.next_token is not None or s.evaluated == len(s.prompt):
+            raise ValueError(f"slot {slot} is not a request that has yet to start")
+        keep = min(common_prefix(tokens, s.prompt), len(s.prompt) - 1)
+        s.cached = list(tokens[:keep])
+        s.evaluated = keep
+        return keep
 
     def restart(self, slot: int) -> None:
         """The busy ``slot`` keeps nothing after all (its cache could not be cut): start at 0."""

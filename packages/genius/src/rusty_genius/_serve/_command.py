@@ -126,14 +126,20 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
     _add_site_options(group)
 
 
-def _threaded_engines(backend: str, threads: int) -> tuple[str, Callable[[], Any]]:
-    """The backend's name and an engine factory whose llama engines use ``threads``."""
+def _llama_engines(
+    backend: str, threads: int | None, cache_ram: int | None
+) -> tuple[str, Callable[[], Any]]:
+    """The backend's name and an engine factory whose llama engines use ``threads`` and
+    keep ``cache_ram`` bytes of prompts (None: the engine's default)."""
     from rusty_genius_cortex import BACKEND_LLAMA, create_engine
 
     from .._backend import check_backend, resolve_auto
 
     chosen = resolve_auto(check_backend(backend))
-    extra: dict[str, Any] = {"default_threads": threads} if chosen == BACKEND_LLAMA else {}
+    extra: dict[str, Any] = {}
+    if chosen == BACKEND_LLAMA:
+        given = {"default_threads": threads, "cache_ram": cache_ram}
+        extra = {name: value for name, value in given.items() if value is not None}
     return chosen, lambda: create_engine(chosen, **extra)
 
 
@@ -261,8 +267,8 @@ async def serve_command(
         options["engine_factory"] = lambda: RemoteEngine(args.remote, api_key=remote_key)
     shown = f"remote {args.remote}" if args.remote else None
     threads = threads_setting(args.threads)
-    if threads is not None and not args.remote:
-        shown, options["engine_factory"] = _threaded_engines(args.backend, threads)
+    if (threads is not None or args.cache_ram is not None) and not args.remote:
+        shown, options["engine_factory"] = _llama_engines(args.backend, threads, args.cache_ram)
     authority = AssetAuthority(home=args.home, cache=args.cache, endpoint=args.endpoint)
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with (

@@ -43,6 +43,27 @@ def add_parallel_options(group: argparse._ArgumentGroup) -> None:
         metavar="N",
         help="llama.cpp threads for generation and prompts (default: llama-cpp-python's)",
     )
+    group.add_argument(
+        "--cache-ram",
+        type=_cache_ram,
+        metavar="MIB",
+        help="MiB of prompts a llama model keeps in host memory after their slot moved on, "
+        "so a returning prompt skips its prefill (llama-server's --cache-ram; 0: none; "
+        "default 1024)",
+    )
+
+
+def _cache_ram(text: str) -> int:
+    """``--cache-ram`` in bytes: a whole number of MiB, 0 or more."""
+    try:
+        mib = int(text)
+    except ValueError:
+        mib = -1
+    if not 0 <= mib <= 1 << 20:
+        raise argparse.ArgumentTypeError(
+            f"--cache-ram must be a whole number of MiB from 0 to {1 << 20}, got {text!r}"
+        )
+    return mib << 20
 
 
 def _in(limit: Limit, value: int) -> bool:
