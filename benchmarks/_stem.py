@@ -54,7 +54,9 @@ async def _measure(workspace: Workspace, words: int, rounds: int) -> dict[str, A
     from rusty_genius_stem import KeepAlive, open_brainstem
 
     prompt = " ".join(f"w{i}" for i in range(words))
-    config = InferenceConfig(max_tokens=words + 64)
+    # Pinky counts a context of 4096 of its tokens by default, as a real model would: the
+    # stream of ``words`` words needs its own (one load, as every request asks the same).
+    config = InferenceConfig(max_tokens=words + 64, context_size=2 * words + 128)
     command = Infer(model="pinky-bench", prompt=prompt, config=config)
     result: dict[str, list[float]] = {"stem": [], "stem_bare": [], "genius": [], "genius_bare": []}
 
