@@ -24,6 +24,7 @@ ignore end-of-sequence); each round checks that both sides produced the same tex
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -36,6 +37,7 @@ from ._report import Row, higher_is_better, paired_delta
 from ._setup import MODELS, BenchModel
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from pathlib import Path
 
     from ._setup import Plan, Workspace
@@ -154,6 +156,26 @@ def default_threads() -> int:
     return max(1, cores // 2)
 
 
+@contextlib.asynccontextmanager
+async def loaded_genius(
+    workspace: Workspace, model: BenchModel, threads: int
+) -> AsyncIterator[Any]:
+    """A llama ``Genius`` on the workspace (offline, kept alive) with ``model`` loaded."""
+    from rusty_genius import Genius
+    from rusty_genius_core import LoadOptions
+    from rusty_genius_stem import KeepAlive
+
+    async with Genius(
+        backend="llama",
+        home=workspace.home,
+        cache=workspace.cache,
+        offline=True,
+        strategy=KeepAlive(),
+    ) as genius:
+        await genius.load(model.alias, LoadOptions(context_size=N_CTX, threads=threads))
+        yield genius
+
+
 def _raw_llama(path: Path, threads: int) -> Any:
     """A ``Llama`` built as ``LlamaEngine`` builds its own (same context, batch, offload)."""
     import llama_cpp
@@ -173,19 +195,8 @@ def _raw_llama(path: Path, threads: int) -> Any:
 async def _rounds(
     workspace: Workspace, model: BenchModel, llm: Any, rounds: int, max_tokens: int, threads: int
 ) -> dict[str, list[Sample]]:
-    from rusty_genius import Genius
-    from rusty_genius_core import LoadOptions
-    from rusty_genius_stem import KeepAlive
-
     got: dict[str, list[Sample]] = {"ours": [], "raw": [], "ours_again": [], "raw_again": []}
-    async with Genius(
-        backend="llama",
-        home=workspace.home,
-        cache=workspace.cache,
-        offline=True,
-        strategy=KeepAlive(),
-    ) as genius:
-        await genius.load(model.alias, LoadOptions(context_size=N_CTX, threads=threads))
+    async with loaded_genius(workspace, model, threads) as genius:
         # Warm-up, not counted: the first request pays one-time costs on both sides.
         await _ours(genius, model, model.prompts[-1], 8)
         _raw(llm, model, model.prompts[-1], 8)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
-from ._decode import N_BATCH, N_CTX, Sample, _ours, _raw, default_threads
+from ._decode import N_BATCH, N_CTX, Sample, _ours, _raw, default_threads, loaded_genius
 from ._report import higher_is_better, lower_is_better
 from ._setup import MODELS
 
@@ -70,23 +70,12 @@ def _resident() -> int:
 async def _run(
     workspace: Workspace, adapter: Path, rounds: int, max_tokens: int, threads: int
 ) -> tuple[dict[str, list[Sample]], list[float], list[float]]:
-    from rusty_genius import Genius
-    from rusty_genius_core import LoadOptions
-    from rusty_genius_stem import KeepAlive
-
     model = attrs.evolve(MODELS["smollm2"], alias="smollm2-router")
     tone = attrs.evolve(MODELS["smollm2"], alias="smollm2-tone")
     got: dict[str, list[Sample]] = {"ours": [], "raw": []}
     one: list[float] = []
     two: list[float] = []
-    async with Genius(
-        backend="llama",
-        home=workspace.home,
-        cache=workspace.cache,
-        offline=True,
-        strategy=KeepAlive(),
-    ) as genius:
-        await genius.load(model.alias, LoadOptions(context_size=N_CTX, threads=threads))
+    async with loaded_genius(workspace, model, threads) as genius:
         await _ours(genius, model, model.prompts[-1], 8)
         one.append(_resident())
         await _ours(genius, tone, model.prompts[-1], 8)
