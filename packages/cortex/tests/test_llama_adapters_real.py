@@ -19,6 +19,8 @@ from rusty_genius_cortex import AdapterError, LlamaEngine
 from rusty_genius_cortex._slots import common_prefix
 from rusty_genius_testhub.lora import write_lora_gguf
 
+from .conftest import loaded_llama
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from pathlib import Path
@@ -48,11 +50,9 @@ def adapters(
 
 
 @pytest.fixture(scope="module")
-def engine(test_models: dict[str, Path], llama_cpp_module: object) -> Iterator[LlamaEngine]:
-    engine = LlamaEngine()
-    anyio.run(engine.load, "smollm2", test_models["smollm2"], OPTIONS)
-    yield engine
-    anyio.run(engine.unload)
+def engine(smol_path: Path) -> Iterator[LlamaEngine]:
+    with loaded_llama("smollm2", smol_path, OPTIONS) as engine:
+        yield engine
 
 
 def use(adapters: dict[str, Path], name: str, scale: float = 1.0) -> tuple[AdapterFile, ...]:

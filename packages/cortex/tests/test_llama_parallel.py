@@ -33,6 +33,8 @@ from rusty_genius_cortex._pipeline import TokenPipeline
 from rusty_genius_cortex._relay import ThreadRelay
 from rusty_genius_cortex._slots import common_prefix
 
+from .conftest import loaded_llama
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
@@ -53,11 +55,9 @@ TOKENS = 40
 
 
 @pytest.fixture(scope="module")
-def engine(test_models: dict[str, Path], llama_cpp_module: object) -> Iterator[LlamaEngine]:
-    engine = LlamaEngine()
-    anyio.run(engine.load, "smollm2", test_models["smollm2"], OPTIONS)
-    yield engine
-    anyio.run(engine.unload)
+def engine(smol_path: Path) -> Iterator[LlamaEngine]:
+    with loaded_llama("smollm2", smol_path, OPTIONS) as engine:
+        yield engine
 
 
 OPTIONS = LoadOptions(context_size=2048, parallel=8, threads=1, threads_batch=1)
