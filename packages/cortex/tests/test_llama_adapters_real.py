@@ -18,6 +18,7 @@ from rusty_genius_core import AdapterFile, ChatMessage, Content, InferenceConfig
 from rusty_genius_cortex import AdapterError, LlamaEngine
 from rusty_genius_cortex._slots import common_prefix
 from rusty_genius_testhub.lora import write_lora_gguf
+from rusty_genius_testhub.memory import resident
 
 from .conftest import loaded_llama
 
@@ -69,15 +70,6 @@ async def answer(
         if isinstance(event, Content):
             parts.append(event.text)
     return "".join(parts)
-
-
-def resident() -> int:
-    """This process's resident memory (``VmRSS``), in bytes."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
 
 
 def tokens_of(engine: LlamaEngine, text: str) -> list[int]:
