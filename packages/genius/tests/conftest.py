@@ -3,11 +3,12 @@ on ``tmp_path``, and the ``genius`` command line run as a real subprocess."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -225,6 +226,39 @@ class Cli:
     def model_path(self) -> Path:
         return self.cache / SMOLLM2.repo / SMOLLM2.filename
 
+    def popen(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        """``genius ARGS`` started in a process: no stdin, stdout and stderr piped as text."""
+        return subprocess.Popen(
+            self.command(*args),
+            env=self.environment(**env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    @contextmanager
+    def json_server(self, *args: str, **env: str) -> Iterator[str]:
+        """``genius serve --json --port 0 ARGS`` in a process until the block ends; yields
+        the URL its first line names, and checks that SIGINT ends it with status 0."""
+        with self.popen("serve", "--json", "--port", "0", *args, **env) as server:
+            assert server.stdout is not None
+            assert server.stderr is not None
+            first = server.stdout.readline()  # the server says where it listens, or ends
+            try:
+                assert first, server.stderr.read()
+                serving_at = json.loads(first)
+                assert serving_at["type"] == "serving"
+                yield str(serving_at["url"])
+            finally:
+                server.send_signal(signal.SIGINT)
+                try:
+                    server.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    raise
+        assert server.returncode == 0
+
     @asynccontextmanager
     async def serving(self, *args: str, startup: float, **env: str) -> AsyncIterator[Served]:
         """``genius serve ARGS`` in a process, from its first line on stderr to its exit.
@@ -264,6 +298,12 @@ class Served:
         self.log = ""
         """Its stderr so far; all of it once the block has ended."""
         self.returncode: int | None = None
+
+
+def json_rows(done: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    """The lines of a successful ``--json`` command, parsed."""
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 @pytest.fixture
