@@ -39,6 +39,8 @@ from ._validators import (
 )
 from ._validators import relative as _relative
 from ._validators import repo as _repo
+from ._validators import revision as _revision
+from ._validators import sha256 as _sha256
 
 __all__ = [
     "DEFAULT_REVISION",
@@ -54,8 +56,6 @@ __all__ = [
 DEFAULT_REVISION: Final = "main"
 _QUANT = re.compile(r"^[A-Za-z0-9_]{1,32}$")
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
 
 
 class Purpose(enum.StrEnum):
@@ -84,18 +84,6 @@ def _upper_quant(value: Any) -> Any:
 def _any_case_quant(value: Any) -> Any:
     """What a manifest may write: any case, upper-cased here."""
     return _quant_name(value).upper()
-
-
-def _revision(value: Any) -> Any:
-    if not isinstance(value, str) or not _REVISION.fullmatch(value) or ".." in value:
-        raise Refusal(f"{value!r} is not a valid revision (branch, tag or commit)")
-    return value
-
-
-def _sha256(value: Any) -> Any:
-    if value is not None and (not isinstance(value, str) or not _SHA256.fullmatch(value)):
-        raise Refusal(f"must be 64 lowercase hex digits, got {value!r}")
-    return value
 
 
 def _gguf_file(value: Any) -> Any:
@@ -212,7 +200,9 @@ class ModelSpec(Record):
     revision: str = attrs.field(
         default=DEFAULT_REVISION, validator=as_validator(_revision, ManifestError)
     )
-    sha256: str | None = attrs.field(default=None, validator=as_validator(_sha256, ManifestError))
+    sha256: str | None = attrs.field(
+        default=None, validator=as_validator(optional(_sha256), ManifestError)
+    )
     size: int | None = attrs.field(
         default=None, validator=number_in(BYTE_SIZE, ManifestError, optional=True)
     )
