@@ -31,6 +31,7 @@ from ._validators import (
     as_validator,
     check_repo_id,
     decoded,
+    each_is,
     enum_converter,
     non_empty_str,
     number_in,
@@ -250,9 +251,7 @@ def _base(value: Any) -> Any:
 def _messages(value: Any) -> Any:
     if not isinstance(value, tuple):
         raise Refusal(f"must be a list of chat messages, got {value!r}")
-    for i, message in enumerate(value):
-        if not isinstance(message, ChatMessage):
-            raise Refusal(f"must be a chat message, got {message!r}", at=f"[{i}]")
+    each_is(value, ChatMessage, "a chat message")
     return value
 
 
