@@ -21,6 +21,7 @@ from rusty_genius_core import (
     merge_manifests,
 )
 
+from .manifests import entry_fields
 from .strategies import gguf_paths, repo_ids, segments
 
 SLOW_OK = settings(deadline=None)
@@ -311,16 +312,16 @@ def test_manifest_from_dict_reads_defaults_and_entries() -> None:
     assert manifest.defaults == ModelEntry(
         quantization="Q4_K_M", revision="main", purpose=Purpose.CHAT
     )
-    qwen = manifest.entry("qwen")
-    assert qwen is not None
-    assert (qwen.repo, qwen.quantization, qwen.filename) == (
+    assert entry_fields(manifest, "qwen", "repo", "quantization", "filename") == (
         "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
         "Q4_K_M",
         None,
     )
-    smol = manifest.entry("smol")
-    assert smol is not None
-    assert (smol.quantization, smol.purpose, smol.size) == ("Q4_1", Purpose.COMPLETION, 100)
+    assert entry_fields(manifest, "smol", "quantization", "purpose", "size") == (
+        "Q4_1",
+        Purpose.COMPLETION,
+        100,
+    )
     assert manifest.entry("missing") is None
     found = manifest.find_repo("huggingfacetb/smollm2-135m-instruct-gguf")
     assert found is not None
@@ -418,9 +419,7 @@ def test_merge_lets_user_values_win() -> None:
     assert merged.defaults == ModelEntry(
         quantization="Q8_0", revision="main", purpose=Purpose.COMPLETION
     )
-    qwen = merged.entry("qwen")
-    assert qwen is not None
-    assert (qwen.repo, qwen.quantization, qwen.revision) == (
+    assert entry_fields(merged, "qwen", "repo", "quantization", "revision") == (
         "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
         "Q8_0",
         "v2",
