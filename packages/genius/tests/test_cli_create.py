@@ -101,37 +101,28 @@ def test_create_run_copy_rm_in_process(offline_cli: Any, tmp_path: Path) -> None
 
 def test_create_errors_name_the_line_and_change_nothing(offline_cli: Any, tmp_path: Path) -> None:
     modelfile, _ = _modelfile(tmp_path, f"FROM {ALIAS}\nSYSTEM hi\nQUANTIZE q4\n")
-    bad = offline_cli("create", "bot", "-f", str(modelfile), "--backend", "pinky")
-    assert bad.returncode == 2
-    assert "Modelfile line 3: unknown instruction 'QUANTIZE'" in bad.stderr
-    go = modelfile.parent / "Go"
-    go.write_text(f"FROM {ALIAS}\nTEMPLATE {{{{ .Prompt }}}}\n", "utf-8")
-    refused = offline_cli("create", "bot", "-f", str(go), "--backend", "pinky")
-    assert refused.returncode == 2
-    assert "line 2: TEMPLATE is a Go template" in refused.stderr
-    assert "only Jinja chat templates" in refused.stderr
-    missing = offline_cli("create", "bot", "-f", str(tmp_path / "nope"), "--backend", "pinky")
-    assert missing.returncode == 2
-    assert "cannot read the Modelfile" in missing.stderr
-    no_adapter = modelfile.parent / "NoAdapter"
-    no_adapter.write_text(f"FROM {ALIAS}\nADAPTER ./gone.gguf\n", "utf-8")
-    gone = offline_cli("create", "bot", "-f", str(no_adapter), "--backend", "pinky")
-    assert gone.returncode == 2
-    assert (
-        f"ADAPTER ./gone.gguf: no such file {str(modelfile.parent / 'gone.gguf')!r}" in gone.stderr
-    )
+
+    def refused(path: Path, text: str | None = None) -> str:
+        """``genius create bot -f PATH`` (PATH holding ``text`` when given): exit 2; stderr."""
+        if text is not None:
+            path.write_text(text, "utf-8")
+        done = offline_cli("create", "bot", "-f", str(path), "--backend", "pinky")
+        assert done.returncode == 2
+        return str(done.stderr)
+
+    assert "Modelfile line 3: unknown instruction 'QUANTIZE'" in refused(modelfile)
+    go = refused(modelfile.parent / "Go", f"FROM {ALIAS}\nTEMPLATE {{{{ .Prompt }}}}\n")
+    assert "line 2: TEMPLATE is a Go template" in go
+    assert "only Jinja chat templates" in go
+    assert "cannot read the Modelfile" in refused(tmp_path / "nope")
+    gone = refused(modelfile.parent / "NoAdapter", f"FROM {ALIAS}\nADAPTER ./gone.gguf\n")
+    assert f"ADAPTER ./gone.gguf: no such file {str(modelfile.parent / 'gone.gguf')!r}" in gone
     tiny_lora(modelfile.parent / "model.gguf", general_type="model")
-    wrong = modelfile.parent / "Wrong"
-    wrong.write_text(f"FROM {ALIAS}\nADAPTER model.gguf\n", "utf-8")
-    refused_file = offline_cli("create", "bot", "-f", str(wrong), "--backend", "pinky")
-    assert refused_file.returncode == 2
-    assert "is not a LoRA adapter: its general.type is 'model'" in refused_file.stderr
+    wrong = refused(modelfile.parent / "Wrong", f"FROM {ALIAS}\nADAPTER model.gguf\n")
+    assert "is not a LoRA adapter: its general.type is 'model'" in wrong
     assert not (offline_cli.home / "blobs").exists()  # checked before anything was copied
-    unknown = modelfile.parent / "Unknown"
-    unknown.write_text("FROM nowhere\n", "utf-8")
-    base = offline_cli("create", "bot", "-f", str(unknown), "--backend", "pinky")
-    assert base.returncode == 2
-    assert "base model 'nowhere' is not an alias" in base.stderr
+    base = refused(modelfile.parent / "Unknown", "FROM nowhere\n")
+    assert "base model 'nowhere' is not an alias" in base
     assert not (offline_cli.home / "manifest.toml").exists()
 
 
