@@ -67,14 +67,7 @@ def recorded(make_genius: Callable[..., Genius]) -> Recorded:
 
 
 def _entry() -> ModelEntry:
-    parsed = parse_modelfile(MODELFILE)
-    return ModelEntry(
-        base=parsed.base,
-        system=parsed.system,
-        template=parsed.template,
-        parameters=parsed.parameters,
-        messages=parsed.messages,
-    )
+    return parse_modelfile(MODELFILE).entry()
 
 
 async def test_a_created_model_answers_under_its_system_messages_and_parameters(
