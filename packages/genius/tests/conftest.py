@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, closing, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -161,9 +161,8 @@ class PacedEngine(WeightlessEngine[str]):
 
 @pytest.fixture
 def pacer() -> Iterator[Pacer]:
-    made = Pacer()
-    yield made
-    made.close()
+    with closing(Pacer()) as made:
+        yield made
 
 
 @pytest.fixture
