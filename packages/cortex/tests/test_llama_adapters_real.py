@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 import anyio
 import pytest
 
-from rusty_genius_core import AdapterFile, ChatMessage, Content, InferenceConfig, LoadOptions
+from rusty_genius_core import AdapterFile, ChatMessage, InferenceConfig, LoadOptions
 from rusty_genius_cortex import AdapterError, LlamaEngine
 from rusty_genius_cortex._slots import common_prefix
+from rusty_genius_testhub.engines import events_of, text_of
 from rusty_genius_testhub.lora import write_lora_gguf
 from rusty_genius_testhub.memory import resident
 
-from .conftest import loaded_llama
+from .conftest import loaded_llama, tokens_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -63,19 +64,9 @@ def use(adapters: dict[str, Path], name: str, scale: float = 1.0) -> tuple[Adapt
 async def answer(
     engine: LlamaEngine, prompt: str, adapters: Sequence[AdapterFile] = (), tokens: int = 40
 ) -> str:
-    parts = []
     config = InferenceConfig.greedy(max_tokens=tokens, cache_prompt=False)
     messages = [ChatMessage(role="user", content=prompt)]
-    async for event in engine.infer(messages=messages, config=config, adapters=adapters):
-        if isinstance(event, Content):
-            parts.append(event.text)
-    return "".join(parts)
-
-
-def tokens_of(engine: LlamaEngine, text: str) -> list[int]:
-    model = engine._model
-    assert model is not None
-    return list(model.model.tokenize(text.encode(), False, False))
+    return text_of(await events_of(engine, messages=messages, config=config, adapters=adapters))
 
 
 async def test_a_zero_adapter_and_scale_zero_give_exactly_the_base_text(

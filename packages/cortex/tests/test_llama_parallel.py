@@ -32,8 +32,9 @@ from rusty_genius_cortex._decode_loop import Request
 from rusty_genius_cortex._pipeline import TokenPipeline
 from rusty_genius_cortex._relay import ThreadRelay
 from rusty_genius_cortex._slots import common_prefix
+from rusty_genius_testhub.engines import events_of, text_of
 
-from .conftest import loaded_llama
+from .conftest import loaded_llama, tokens_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -72,17 +73,7 @@ def ask(prompt: str) -> list[ChatMessage]:
 
 
 async def answer(engine: LlamaEngine, prompt: str, config: InferenceConfig | None = None) -> str:
-    parts = []
-    async for event in engine.infer(messages=ask(prompt), config=config or greedy()):
-        if isinstance(event, Content):
-            parts.append(event.text)
-    return "".join(parts)
-
-
-def tokens_of(engine: LlamaEngine, text: str) -> list[int]:
-    model = engine._model
-    assert model is not None
-    return list(model.model.tokenize(text.encode(), False, False))
+    return text_of(await events_of(engine, messages=ask(prompt), config=config or greedy()))
 
 
 def check_isolated(engine: LlamaEngine, got: dict[str, str], solo: dict[str, str]) -> None:
