@@ -52,6 +52,16 @@ def replace_whole(
 ) -> None:
     """Replace ``path`` with ``text``; a failing disk (full, read-only) raises ``error``
     naming ``what``, with the old file in place and no temp file left."""
+    try:
+        _replace(path, text, prefix)
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise error(
+            f"{what} cannot be written: {reason}; it still holds what it held before"
+        ) from exc
+
+
+def _replace(path: Path, text: str, prefix: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
@@ -60,12 +70,6 @@ def replace_whole(
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise error(
-            f"{what} cannot be written: {reason}; it still holds what it held before"
-        ) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
