@@ -329,6 +329,11 @@ def async_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def strict_schema_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's ``response_format`` asking for JSON valid for ``schema``, strictly."""
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+
+
 def run_agent(url: str, model: str, build: Callable[[Any], Any], prompt: str) -> Any:
     """Run the pydantic-ai agent ``build(chat model)`` on ``prompt`` against the server at
     ``url``, serving ``model``, in a loop of its own, in this thread.

@@ -34,7 +34,7 @@ from rusty_genius_core import ToolCallDelta
 from rusty_genius_cortex import EngineRequest
 from rusty_genius_testhub import TEST_MODELS, fake_gguf
 
-from .conftest import Gate, WeightlessEngine
+from .conftest import Gate, WeightlessEngine, strict_schema_format
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
@@ -605,10 +605,7 @@ def test_a_json_schema_answer_is_shown_as_a_json_block(
         shown, value = shown_json(answer.locator(".json-block code"), schema)
         assert set(schema["required"]) <= set(value), value
         assert shown == json.dumps(value, indent=2)  # pretty-printed, not the wire's text
-        assert bodies[0]["response_format"] == {
-            "type": "json_schema",
-            "json_schema": {"name": "response", "schema": schema, "strict": True},
-        }
+        assert bodies[0]["response_format"] == strict_schema_format("response", schema)
         assert "tools" not in bodies[0]
 
         page.select_option("#format-mode", "json")  # any JSON object: json_object
