@@ -34,7 +34,7 @@ from ._converter import omit_defaults
 from ._errors import ManifestError
 from ._limits import ADAPTER_SCALE, BYTE_SIZE
 from ._record import Record
-from ._validators import Refusal, as_validator, matches, non_empty_str, number, optional
+from ._validators import Refusal, as_validator, non_empty_str, number, optional
 from ._validators import relative as _relative
 from ._validators import repo as _repo
 from ._validators import revision as _revision
@@ -43,7 +43,6 @@ from ._validators import sha256 as _sha256
 __all__ = ["Adapter", "AdapterFile", "AdapterSet", "adapter_set_key"]
 
 _NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_name: Final = matches(_NAME, "letters, digits, '.', '_', ':' or '-' (at most 128)")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -61,6 +60,12 @@ def _local_path(value: Any) -> Any:
         raise Refusal(f"{value!r} must not contain control characters")
     if not (PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute()):
         raise Refusal(f"{value!r} must be an absolute path")
+    return value
+
+
+def _name(value: Any) -> Any:
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise Refusal(f"{value!r} must be letters, digits, '.', '_', ':' or '-' (at most 128)")
     return value
 
 
