@@ -61,6 +61,14 @@ def run_lifecycle(lab: Lab, assets: FakeAssets, run_stem) -> Callable[..., Any]:
     return run
 
 
+async def on_alpha(h, rid: str, *, cold: bool) -> Any:
+    """Request ``rid``, one inference on ``alpha``, checking that it started cold or warm;
+    its final body."""
+    final = await h.request(rid, infer())
+    assert h.bodies(rid)[0] == ProcessStart(model="alpha", cold=cold)
+    return final
+
+
 async def expires_at(h, rid: str) -> float | None:
     listing = await h.request(rid, ListModels())
     assert isinstance(listing, ModelList)
@@ -135,18 +143,15 @@ async def test_queued_requests_keep_the_model_loaded(lab: Lab, run_lifecycle) ->
 @pytest.mark.virtual_time
 async def test_cold_reload_after_hibernation_reports_the_load(lab: Lab, run_lifecycle) -> None:
     async with run_lifecycle(HibernateAfter(60.0), load_delay=7.0) as h:
-        first = await h.request("first", infer())
-        assert h.bodies("first")[0] == ProcessStart(model="alpha", cold=True)
+        first = await on_alpha(h, "first", cold=True)
         assert isinstance(first, Complete)
         assert first.usage.load_duration == pytest.approx(7.0)
-        warm = await h.request("warm", infer())
-        assert h.bodies("warm")[0] == ProcessStart(model="alpha", cold=False)
+        warm = await on_alpha(h, "warm", cold=False)
         assert isinstance(warm, Complete)
         assert warm.usage.load_duration == 0.0
         await anyio.sleep(61.0)
         assert lab.log.loaded == []
-        cold = await h.request("cold", infer())
-        assert h.bodies("cold")[0] == ProcessStart(model="alpha", cold=True)
+        cold = await on_alpha(h, "cold", cold=True)
         assert isinstance(cold, Complete)
         assert cold.usage.load_duration == pytest.approx(7.0)
         assert len(lab.log.times("load")) == 2
@@ -163,8 +168,7 @@ async def test_immediate_unloads_after_the_last_request(lab: Lab, run_lifecycle)
         # Unloaded before b's Complete was sent, and not a moment later.
         assert lab.log.loaded == []
         assert lab.log.times("unload") == [pytest.approx(anyio.current_time(), abs=1e-9)]
-        await h.request("c", infer())
-        assert h.bodies("c")[0] == ProcessStart(model="alpha", cold=True)
+        await on_alpha(h, "c", cold=True)
         assert lab.log.loaded == []
 
 
@@ -175,8 +179,7 @@ async def test_immediate_does_not_unload_right_after_load_model(lab: Lab, run_li
         await anyio.sleep(DAY)
         assert lab.log.loaded == ["alpha"]
         assert await expires_at(h, "ls") is None
-        await h.request("a", infer())
-        assert h.bodies("a")[0] == ProcessStart(model="alpha", cold=False)
+        await on_alpha(h, "a", cold=False)
         assert lab.log.loaded == []
 
 
@@ -187,8 +190,7 @@ async def test_keep_alive_never_unloads(lab: Lab, run_lifecycle) -> None:
         await anyio.sleep(30 * DAY)
         assert lab.log.loaded == ["alpha"]
         assert await expires_at(h, "ls") is None
-        await h.request("b", infer())
-        assert h.bodies("b")[0] == ProcessStart(model="alpha", cold=False)
+        await on_alpha(h, "b", cold=False)
     assert len(lab.log.times("unload")) == 1  # only at shutdown
 
 

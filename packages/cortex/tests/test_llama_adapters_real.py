@@ -14,10 +14,14 @@ from typing import TYPE_CHECKING
 import anyio
 import pytest
 
-from rusty_genius_core import AdapterFile, ChatMessage, Content, InferenceConfig, LoadOptions
+from rusty_genius_core import AdapterFile, ChatMessage, InferenceConfig, LoadOptions
 from rusty_genius_cortex import AdapterError, LlamaEngine
 from rusty_genius_cortex._slots import common_prefix
+from rusty_genius_testhub.engines import events_of, text_of
 from rusty_genius_testhub.lora import write_lora_gguf
+from rusty_genius_testhub.memory import resident
+
+from .conftest import loaded_llama, tokens_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -48,11 +52,9 @@ def adapters(
 
 
 @pytest.fixture(scope="module")
-def engine(test_models: dict[str, Path], llama_cpp_module: object) -> Iterator[LlamaEngine]:
-    engine = LlamaEngine()
-    anyio.run(engine.load, "smollm2", test_models["smollm2"], OPTIONS)
-    yield engine
-    anyio.run(engine.unload)
+def engine(smol_path: Path) -> Iterator[LlamaEngine]:
+    with loaded_llama("smollm2", smol_path, OPTIONS) as engine:
+        yield engine
 
 
 def use(adapters: dict[str, Path], name: str, scale: float = 1.0) -> tuple[AdapterFile, ...]:
@@ -62,28 +64,9 @@ def use(adapters: dict[str, Path], name: str, scale: float = 1.0) -> tuple[Adapt
 async def answer(
     engine: LlamaEngine, prompt: str, adapters: Sequence[AdapterFile] = (), tokens: int = 40
 ) -> str:
-    parts = []
     config = InferenceConfig.greedy(max_tokens=tokens, cache_prompt=False)
     messages = [ChatMessage(role="user", content=prompt)]
-    async for event in engine.infer(messages=messages, config=config, adapters=adapters):
-        if isinstance(event, Content):
-            parts.append(event.text)
-    return "".join(parts)
-
-
-def resident() -> int:
-    """This process's resident memory (``VmRSS``), in bytes."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
-
-
-def tokens_of(engine: LlamaEngine, text: str) -> list[int]:
-    model = engine._model
-    assert model is not None
-    return list(model.model.tokenize(text.encode(), False, False))
+    return text_of(await events_of(engine, messages=messages, config=config, adapters=adapters))
 
 
 async def test_a_zero_adapter_and_scale_zero_give_exactly_the_base_text(

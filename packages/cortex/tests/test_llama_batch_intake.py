@@ -27,6 +27,8 @@ from rusty_genius_cortex import EngineRequest, LlamaEngine
 from rusty_genius_cortex import _decode_loop as decode_loop
 from rusty_genius_cortex._sampler import argmax_row, build_sampler, free_sampler
 
+from .conftest import loaded_llama
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
@@ -43,11 +45,9 @@ DEADLINE = 120.0  # far below NEVER: a request held back by a lost arrival fails
 
 
 @pytest.fixture(scope="module")
-def engine(test_models: dict[str, Path], llama_cpp_module: object) -> Iterator[LlamaEngine]:
-    engine = LlamaEngine()
-    anyio.run(engine.load, "smollm2", test_models["smollm2"], OPTIONS)
-    yield engine
-    anyio.run(engine.unload)
+def engine(smol_path: Path) -> Iterator[LlamaEngine]:
+    with loaded_llama("smollm2", smol_path, OPTIONS) as engine:
+        yield engine
 
 
 @pytest.fixture

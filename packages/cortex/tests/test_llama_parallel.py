@@ -32,6 +32,9 @@ from rusty_genius_cortex._decode_loop import Request
 from rusty_genius_cortex._pipeline import TokenPipeline
 from rusty_genius_cortex._relay import ThreadRelay
 from rusty_genius_cortex._slots import common_prefix
+from rusty_genius_testhub.engines import events_of, text_of
+
+from .conftest import loaded_llama, tokens_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -53,11 +56,9 @@ TOKENS = 40
 
 
 @pytest.fixture(scope="module")
-def engine(test_models: dict[str, Path], llama_cpp_module: object) -> Iterator[LlamaEngine]:
-    engine = LlamaEngine()
-    anyio.run(engine.load, "smollm2", test_models["smollm2"], OPTIONS)
-    yield engine
-    anyio.run(engine.unload)
+def engine(smol_path: Path) -> Iterator[LlamaEngine]:
+    with loaded_llama("smollm2", smol_path, OPTIONS) as engine:
+        yield engine
 
 
 OPTIONS = LoadOptions(context_size=2048, parallel=8, threads=1, threads_batch=1)
@@ -72,17 +73,7 @@ def ask(prompt: str) -> list[ChatMessage]:
 
 
 async def answer(engine: LlamaEngine, prompt: str, config: InferenceConfig | None = None) -> str:
-    parts = []
-    async for event in engine.infer(messages=ask(prompt), config=config or greedy()):
-        if isinstance(event, Content):
-            parts.append(event.text)
-    return "".join(parts)
-
-
-def tokens_of(engine: LlamaEngine, text: str) -> list[int]:
-    model = engine._model
-    assert model is not None
-    return list(model.model.tokenize(text.encode(), False, False))
+    return text_of(await events_of(engine, messages=ask(prompt), config=config or greedy()))
 
 
 def check_isolated(engine: LlamaEngine, got: dict[str, str], solo: dict[str, str]) -> None:

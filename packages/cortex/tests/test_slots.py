@@ -19,6 +19,14 @@ def run_prompt(planner: SlotPlanner) -> list[list[BatchEntry]]:
     return steps
 
 
+def cached(planner: SlotPlanner, prompt: list[int]) -> int:
+    """Place ``prompt``, evaluate it and release its slot keeping the cache; the slot."""
+    placed = planner.place(prompt, reuse=True)
+    run_prompt(planner)
+    planner.release(placed.slot, keep_cache=True)
+    return placed.slot
+
+
 def test_common_prefix() -> None:
     assert common_prefix([1, 2, 3], [1, 2, 4]) == 2
     assert common_prefix([], [1]) == 0
@@ -78,31 +86,25 @@ def test_a_returning_conversation_lands_on_the_slot_with_its_prefix() -> None:
 
 def test_an_unrelated_prompt_leaves_a_conversations_slot_alone() -> None:
     planner = SlotPlanner(2, 64)
-    talk = planner.place([1, 2, 3, 4, 5, 6], reuse=True)
-    run_prompt(planner)
-    planner.release(talk.slot, keep_cache=True)
+    talk = cached(planner, [1, 2, 3, 4, 5, 6])
     # Shares only its first token (a BOS) with the cached conversation: below similarity.
     other = planner.place([1, 9, 9, 9], reuse=True)
-    assert other.slot != talk.slot
-    assert planner.cached(talk.slot) == [1, 2, 3, 4, 5, 6]
+    assert other.slot != talk
+    assert planner.cached(talk) == [1, 2, 3, 4, 5, 6]
 
 
 def test_without_reuse_the_least_recently_used_slot_keeps_nothing() -> None:
     planner = SlotPlanner(2, 64)
-    a = planner.place([1, 2, 3], reuse=True)
-    run_prompt(planner)
-    planner.release(a.slot, keep_cache=True)
+    a = cached(planner, [1, 2, 3])
     fresh = planner.place([1, 2, 3], reuse=False)
     assert fresh.keep == 0
-    assert fresh.slot != a.slot  # the slot never used is the least recently used
+    assert fresh.slot != a  # the slot never used is the least recently used
     assert planner.cached(fresh.slot) == []
 
 
 def test_the_last_prompt_token_is_always_evaluated_again() -> None:
     planner = SlotPlanner(1, 64)
-    a = planner.place([1, 2, 3], reuse=True)
-    run_prompt(planner)
-    planner.release(a.slot, keep_cache=True)
+    cached(planner, [1, 2, 3])
     again = planner.place([1, 2, 3], reuse=True)
     assert again.keep == 2
     assert planner.plan() == [BatchEntry(slot=0, token=3, pos=2, logits=True)]
@@ -119,9 +121,7 @@ def test_release_without_cache_forgets_and_reports_zero() -> None:
 
 def test_restart_drops_a_kept_prefix() -> None:
     planner = SlotPlanner(1, 64)
-    planner.place([1, 2, 3], reuse=True)
-    run_prompt(planner)
-    planner.release(0, keep_cache=True)
+    assert cached(planner, [1, 2, 3]) == 0
     planner.place([1, 2, 9], reuse=True)
     planner.restart(0)
     assert [e.pos for e in planner.plan()] == [0, 1, 2]

@@ -47,6 +47,8 @@ INTERNAL = {
     "probe_hub",
     "quiet_hub_retries",
     "unreachable",
+    "replace_whole",
+    "update_locked",
 }
 """Names private modules share with each other, not exported."""
 

@@ -35,6 +35,14 @@ def content(repo: HubRepo, name: str = Q4) -> bytes:
     return source
 
 
+@pytest.fixture
+def q4_in_cache(tmp_path: Path) -> Path:
+    """Where the tiny repo's Q4 file lands in the cache, its folder made and the file not."""
+    path = tmp_path / "cache" / TINY / Q4
+    path.parent.mkdir(parents=True)
+    return path
+
+
 async def test_corrupt_bytes_leave_no_file_no_partial_no_entry(
     hub: LoopbackHub,
     tiny_repo: HubRepo,
@@ -162,11 +170,11 @@ async def test_a_stale_partial_from_another_version_is_replaced(
     hub: LoopbackHub,
     tiny_repo: HubRepo,
     make_authority: Callable[..., AssetAuthority],
-    tmp_path: Path,
+    q4_in_cache: Path,
 ) -> None:
-    path = tmp_path / "cache" / TINY / Q4
-    path.parent.mkdir(parents=True)
-    partial_of(path).write_bytes(b"GGUF" + b"\0" * 999_996)  # right length prefix, wrong bytes
+    partial_of(q4_in_cache).write_bytes(
+        b"GGUF" + b"\0" * 999_996
+    )  # right length prefix, wrong bytes
     async with make_authority() as assets:
         model = await assets.ensure_model(REF)
     assert model.path.read_bytes() == content(tiny_repo)
@@ -177,10 +185,9 @@ async def test_a_verified_file_missing_from_the_registry_is_recorded_without_fet
     hub: LoopbackHub,
     tiny_repo: HubRepo,
     make_authority: Callable[..., AssetAuthority],
-    tmp_path: Path,
+    q4_in_cache: Path,
 ) -> None:
-    path = tmp_path / "cache" / TINY / Q4
-    path.parent.mkdir(parents=True)
+    path = q4_in_cache
     path.write_bytes(content(tiny_repo))  # e.g. a crash between the rename and the record
     async with make_authority() as assets:
         model = await assets.ensure_model(REF)

@@ -33,6 +33,13 @@ def big_blob() -> bytes:
     return fake_gguf("transport-big", BIG_SIZE)
 
 
+@pytest.fixture
+def big_hub(hub: LoopbackHub, big_blob: bytes) -> LoopbackHub:
+    """The hub serving ``acme/big-GGUF``, whose one file is ``big_blob``."""
+    hub.add_repo(BIG, {BIG_FILE: big_blob})
+    return hub
+
+
 def test_the_transport_replaces_the_pool_httpx_built() -> None:
     """httpx builds its pool in ``__init__``; this guards the attribute the class replaces."""
     transport = WideReadTransport()
@@ -42,17 +49,16 @@ def test_the_transport_replaces_the_pool_httpx_built() -> None:
     assert READ_BYTES > HTTPCORE_READ
 
 
-async def test_reads_are_wider_than_httpcores_64_kib(hub: LoopbackHub, big_blob: bytes) -> None:
+async def test_reads_are_wider_than_httpcores_64_kib(big_hub: LoopbackHub, big_blob: bytes) -> None:
     """httpcore alone never yields a body chunk over 64 KiB (one h11 event per read).
 
     The hub writes 256 KiB at a time into the same loopback socket, so over 20 MiB some
     read finds more than 64 KiB waiting; with the wide transport that read returns it whole.
     """
-    hub.add_repo(BIG, {BIG_FILE: big_blob})
     sizes: list[int] = []
     async with (
         httpx.AsyncClient(transport=WideReadTransport(), follow_redirects=True) as client,
-        client.stream("GET", f"{hub.url}/{BIG}/resolve/main/{BIG_FILE}") as response,
+        client.stream("GET", f"{big_hub.url}/{BIG}/resolve/main/{BIG_FILE}") as response,
     ):
         assert response.status_code == 200
         body = bytearray()
@@ -63,14 +69,13 @@ async def test_reads_are_wider_than_httpcores_64_kib(hub: LoopbackHub, big_blob:
     assert max(sizes) > HTTPCORE_READ, sorted(sizes)[-5:]
 
 
+@pytest.mark.usefixtures("big_hub")
 async def test_data_is_synced_to_disk_while_the_body_streams(
-    hub: LoopbackHub,
     big_blob: bytes,
     make_authority: Callable[..., AssetAuthority],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The partial is flushed to the disk every 8 MiB, so the final fsync finds little left."""
-    hub.add_repo(BIG, {BIG_FILE: big_blob})
     synced_sizes: list[int] = []
     real_sync = partial_module._datasync
 
@@ -91,13 +96,12 @@ async def test_data_is_synced_to_disk_while_the_body_streams(
 # it closes the abandoned ones (httpx's, httpcore's) for us, asyncio closes them silently.
 @pytest.mark.filterwarnings("ignore:Async generator 'http(x|core)\\.:ResourceWarning")
 async def test_a_failing_disk_names_the_file_and_keeps_the_partial(
-    hub: LoopbackHub,
+    big_hub: LoopbackHub,
     big_blob: bytes,
     make_authority: Callable[..., AssetAuthority],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An I/O error from the disk (injected: a real disk cannot be made to fail here)."""
-    hub.add_repo(BIG, {BIG_FILE: big_blob})
 
     def failing_sync(fd: int) -> None:
         raise OSError(errno.EIO, os.strerror(errno.EIO))
@@ -121,4 +125,4 @@ async def test_a_failing_disk_names_the_file_and_keeps_the_partial(
     async with make_authority() as assets:
         local = await assets.ensure_model(f"{BIG}:Q4_K_M")
     assert local.path.read_bytes() == big_blob
-    assert hub.body_requests(BIG_FILE)[-1].range == f"bytes={len(kept)}-"
+    assert big_hub.body_requests(BIG_FILE)[-1].range == f"bytes={len(kept)}-"

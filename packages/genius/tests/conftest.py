@@ -3,11 +3,12 @@ on ``tmp_path``, and the ``genius`` command line run as a real subprocess."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -160,9 +161,8 @@ class PacedEngine(WeightlessEngine[str]):
 
 @pytest.fixture
 def pacer() -> Iterator[Pacer]:
-    made = Pacer()
-    yield made
-    made.close()
+    with closing(Pacer()) as made:
+        yield made
 
 
 @pytest.fixture
@@ -225,6 +225,39 @@ class Cli:
     def model_path(self) -> Path:
         return self.cache / SMOLLM2.repo / SMOLLM2.filename
 
+    def popen(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        """``genius ARGS`` started in a process: no stdin, stdout and stderr piped as text."""
+        return subprocess.Popen(
+            self.command(*args),
+            env=self.environment(**env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    @contextmanager
+    def json_server(self, *args: str, **env: str) -> Iterator[str]:
+        """``genius serve --json --port 0 ARGS`` in a process until the block ends; yields
+        the URL its first line names, and checks that SIGINT ends it with status 0."""
+        with self.popen("serve", "--json", "--port", "0", *args, **env) as server:
+            assert server.stdout is not None
+            assert server.stderr is not None
+            first = server.stdout.readline()  # the server says where it listens, or ends
+            try:
+                assert first, server.stderr.read()
+                serving_at = json.loads(first)
+                assert serving_at["type"] == "serving"
+                yield str(serving_at["url"])
+            finally:
+                server.send_signal(signal.SIGINT)
+                try:
+                    server.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    raise
+        assert server.returncode == 0
+
     @asynccontextmanager
     async def serving(self, *args: str, startup: float, **env: str) -> AsyncIterator[Served]:
         """``genius serve ARGS`` in a process, from its first line on stderr to its exit.
@@ -266,6 +299,12 @@ class Served:
         self.returncode: int | None = None
 
 
+def json_rows(done: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    """The lines of a successful ``--json`` command, parsed."""
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
 @pytest.fixture
 def smollm2_hub(hub_thread: LoopbackHub, smollm2_gguf: Path) -> LoopbackHub:
     """A loopback hub on its own thread serving the real SmolLM2 GGUF."""
@@ -288,6 +327,11 @@ def offline_cli(tmp_path: Path) -> Cli:
 def async_backend(request: pytest.FixtureRequest) -> str:
     """``GENIUS_ASYNC_BACKEND`` for a subprocess test that runs on both event loops."""
     return str(request.param)
+
+
+def strict_schema_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's ``response_format`` asking for JSON valid for ``schema``, strictly."""
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
 
 def run_agent(url: str, model: str, build: Callable[[Any], Any], prompt: str) -> Any:

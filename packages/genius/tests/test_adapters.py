@@ -41,6 +41,20 @@ def adapters(tmp_path: Path, smollm2_gguf: Path) -> dict[str, Path]:
     }
 
 
+@pytest.fixture
+def adapted(
+    hub: LoopbackHub,
+    smollm2_repo: HubRepo,
+    adapters: dict[str, Path],
+    tmp_path: Path,
+    make_genius: Callable[..., Genius],
+) -> Genius:
+    """A Genius (not yet entered) over the hub's SmolLM2 whose home's manifest makes each
+    of ``adapters`` an alias of it with that one adapter."""
+    write_manifest(tmp_path / "home", adapters)
+    return make_genius(endpoint=hub.url)
+
+
 async def drain(genius: Genius, reference: str, into: list[AssetEvent]) -> None:
     async with genius.pull(reference) as stream:
         async for event in stream:
@@ -48,14 +62,9 @@ async def drain(genius: Genius, reference: str, into: list[AssetEvent]) -> None:
 
 
 async def test_pull_refuses_an_adapter_that_does_not_fit_naming_it(
-    hub: LoopbackHub,
-    smollm2_repo: HubRepo,
-    adapters: dict[str, Path],
-    tmp_path: Path,
-    make_genius: Callable[..., Genius],
+    adapted: Genius, adapters: dict[str, Path]
 ) -> None:
-    write_manifest(tmp_path / "home", adapters)
-    async with make_genius(endpoint=hub.url) as genius:
+    async with adapted as genius:
         events: list[AssetEvent] = []
         wrong = r"adapter 'wrong' \(.*wrong\.gguf\) was made for the architecture 'qwen2', but"
         with pytest.raises(AdapterError, match=wrong):
@@ -75,15 +84,10 @@ async def test_pull_refuses_an_adapter_that_does_not_fit_naming_it(
 
 
 async def test_two_aliases_over_one_base_answer_with_their_own_adapters(
-    hub: LoopbackHub,
-    smollm2_repo: HubRepo,
-    adapters: dict[str, Path],
-    tmp_path: Path,
-    make_genius: Callable[..., Genius],
+    adapted: Genius,
 ) -> None:
-    write_manifest(tmp_path / "home", adapters)
     config = InferenceConfig.greedy(max_tokens=32)
-    async with make_genius(endpoint=hub.url) as genius:
+    async with adapted as genius:
         await genius.ensure_model("router")
         router = await genius.complete("router", "Hello", config)
         plain = await genius.complete("smollm2-135m-instruct", "Hello", config)

@@ -14,6 +14,7 @@ import pytest
 
 from rusty_genius import InferenceConfig
 from rusty_genius_testhub.lora import write_lora_gguf
+from rusty_genius_testhub.memory import resident
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,14 +28,6 @@ pytestmark = [pytest.mark.real, pytest.mark.usefixtures("llama_cpp_module")]
 BASE = 'repo = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"\nquantization = "Q4_1"'
 MB = 1 << 20
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
-
-
-def resident() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from rusty_genius import ChatMessage, Content, FinishReason, ResponseFormat, Tool
 from rusty_genius.server import create_app, open_server
 
-from .conftest import run_agent
+from .conftest import run_agent, strict_schema_format
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -281,10 +281,7 @@ async def test_openai_json_object_and_json_schema(served: Callable[[], Any]) -> 
         strict = client.chat.completions.create(
             model=MODEL,
             messages=[{"role": "user", "content": "Describe a person"}],
-            response_format={
-                "type": "json_schema",
-                "json_schema": {"name": "person", "schema": PERSON_SCHEMA, "strict": True},
-            },
+            response_format=strict_schema_format("person", PERSON_SCHEMA),
         )
         return loose, strict
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from rusty_genius.server import create_app, open_server
 from rusty_genius_testhub import TEST_MODELS
 
-from .conftest import run_agent
+from .conftest import run_agent, strict_schema_format
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -176,10 +176,7 @@ async def test_openai_json_formats_and_parse(served: Callable[[], Any]) -> None:
                 strict = client.chat.completions.create(
                     model=REF,
                     messages=[{"role": "user", "content": "Invent a person."}],
-                    response_format={
-                        "type": "json_schema",
-                        "json_schema": {"name": "person", "schema": PERSON_SCHEMA, "strict": True},
-                    },
+                    response_format=strict_schema_format("person", PERSON_SCHEMA),
                     temperature=1,
                     max_tokens=128,
                 )

@@ -113,14 +113,7 @@ def test_an_interrupted_pull_exits_130_and_the_next_transfers_only_the_rest(
     cli, smollm2_hub: LoopbackHub
 ) -> None:
     stall = smollm2_hub.stall(SMOLLM2.filename, 30_000_000)
-    with subprocess.Popen(
-        cli.command("pull", REF),
-        env=cli.environment(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as first:
+    with cli.popen("pull", REF) as first:
         assert stall.wait_reached_blocking(timeout=60)
         first.send_signal(signal.SIGINT)
         out, err = first.communicate(timeout=60)

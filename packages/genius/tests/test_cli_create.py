@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
-import signal
-import subprocess
 import tomllib
 from typing import TYPE_CHECKING, Any
 
-import gguf
 import httpx
-import numpy as np
 
 from rusty_genius_cortex import pinky_tokens
+from rusty_genius_testhub.lora import tiny_lora
+
+from .conftest import json_rows
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import subprocess
     from pathlib import Path
 
 ALIAS = "smollm2-135m-instruct"
@@ -33,34 +30,6 @@ MESSAGE assistant banana
 """
 
 
-@contextlib.contextmanager
-def serving(cli: Any, *args: str) -> Iterator[str]:
-    """``genius serve --port 0`` in a subprocess until the block ends; yields its URL."""
-    with subprocess.Popen(
-        cli.command("serve", "--json", "--port", "0", *args),
-        env=cli.environment(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as server:
-        assert server.stdout is not None
-        assert server.stderr is not None
-        first = server.stdout.readline()  # the server says where it listens, or ends
-        try:
-            assert first, server.stderr.read()
-            yield str(json.loads(first)["url"])
-        finally:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=60)
-    assert server.returncode == 0
-
-
-def json_rows(done: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines()]
-
-
 def usage_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     [complete] = [r for r in json_rows(done) if r["type"] == "complete"]
     usage: dict[str, Any] = complete["usage"]
@@ -69,21 +38,6 @@ def usage_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 PLAIN = MODELFILE.replace("ADAPTER ./adapters/router-lora.gguf\n", "")
 """The same model without its adapter: the one whose answers Pinky is asked for."""
-
-
-def tiny_lora(path: Path, *, general_type: str = "adapter") -> Path:
-    """A small LoRA adapter GGUF (llama architecture) that needs no base file to write."""
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_string("general.type", general_type)
-    writer.add_string("adapter.type", "lora")
-    writer.add_float32("adapter.lora.alpha", 4.0)
-    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((4, 64), dtype=np.float32))
-    writer.add_tensor("blk.0.attn_q.weight.lora_b", np.zeros((64, 4), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
 
 
 def _modelfile(tmp_path: Path, text: str = MODELFILE) -> tuple[Path, str]:
@@ -147,43 +101,34 @@ def test_create_run_copy_rm_in_process(offline_cli: Any, tmp_path: Path) -> None
 
 def test_create_errors_name_the_line_and_change_nothing(offline_cli: Any, tmp_path: Path) -> None:
     modelfile, _ = _modelfile(tmp_path, f"FROM {ALIAS}\nSYSTEM hi\nQUANTIZE q4\n")
-    bad = offline_cli("create", "bot", "-f", str(modelfile), "--backend", "pinky")
-    assert bad.returncode == 2
-    assert "Modelfile line 3: unknown instruction 'QUANTIZE'" in bad.stderr
-    go = modelfile.parent / "Go"
-    go.write_text(f"FROM {ALIAS}\nTEMPLATE {{{{ .Prompt }}}}\n", "utf-8")
-    refused = offline_cli("create", "bot", "-f", str(go), "--backend", "pinky")
-    assert refused.returncode == 2
-    assert "line 2: TEMPLATE is a Go template" in refused.stderr
-    assert "only Jinja chat templates" in refused.stderr
-    missing = offline_cli("create", "bot", "-f", str(tmp_path / "nope"), "--backend", "pinky")
-    assert missing.returncode == 2
-    assert "cannot read the Modelfile" in missing.stderr
-    no_adapter = modelfile.parent / "NoAdapter"
-    no_adapter.write_text(f"FROM {ALIAS}\nADAPTER ./gone.gguf\n", "utf-8")
-    gone = offline_cli("create", "bot", "-f", str(no_adapter), "--backend", "pinky")
-    assert gone.returncode == 2
-    assert (
-        f"ADAPTER ./gone.gguf: no such file {str(modelfile.parent / 'gone.gguf')!r}" in gone.stderr
-    )
+
+    def refused(path: Path, text: str | None = None) -> str:
+        """``genius create bot -f PATH`` (PATH holding ``text`` when given): exit 2; stderr."""
+        if text is not None:
+            path.write_text(text, "utf-8")
+        done = offline_cli("create", "bot", "-f", str(path), "--backend", "pinky")
+        assert done.returncode == 2
+        return str(done.stderr)
+
+    assert "Modelfile line 3: unknown instruction 'QUANTIZE'" in refused(modelfile)
+    go = refused(modelfile.parent / "Go", f"FROM {ALIAS}\nTEMPLATE {{{{ .Prompt }}}}\n")
+    assert "line 2: TEMPLATE is a Go template" in go
+    assert "only Jinja chat templates" in go
+    assert "cannot read the Modelfile" in refused(tmp_path / "nope")
+    gone = refused(modelfile.parent / "NoAdapter", f"FROM {ALIAS}\nADAPTER ./gone.gguf\n")
+    assert f"ADAPTER ./gone.gguf: no such file {str(modelfile.parent / 'gone.gguf')!r}" in gone
     tiny_lora(modelfile.parent / "model.gguf", general_type="model")
-    wrong = modelfile.parent / "Wrong"
-    wrong.write_text(f"FROM {ALIAS}\nADAPTER model.gguf\n", "utf-8")
-    refused_file = offline_cli("create", "bot", "-f", str(wrong), "--backend", "pinky")
-    assert refused_file.returncode == 2
-    assert "is not a LoRA adapter: its general.type is 'model'" in refused_file.stderr
+    wrong = refused(modelfile.parent / "Wrong", f"FROM {ALIAS}\nADAPTER model.gguf\n")
+    assert "is not a LoRA adapter: its general.type is 'model'" in wrong
     assert not (offline_cli.home / "blobs").exists()  # checked before anything was copied
-    unknown = modelfile.parent / "Unknown"
-    unknown.write_text("FROM nowhere\n", "utf-8")
-    base = offline_cli("create", "bot", "-f", str(unknown), "--backend", "pinky")
-    assert base.returncode == 2
-    assert "base model 'nowhere' is not an alias" in base.stderr
+    base = refused(modelfile.parent / "Unknown", "FROM nowhere\n")
+    assert "base model 'nowhere' is not an alias" in base
     assert not (offline_cli.home / "manifest.toml").exists()
 
 
 def test_with_a_server_create_cp_rm_go_through_it(offline_cli: Any, tmp_path: Path) -> None:
     modelfile, sha = _modelfile(tmp_path)
-    with serving(offline_cli, "--backend", "pinky") as url:
+    with offline_cli.json_server("--backend", "pinky") as url:
         host = {"GENIUS_HOST": url}
         made = offline_cli("-v", "create", "bot", "-f", str(modelfile), **host)
         assert made.returncode == 0, made.stderr

@@ -7,10 +7,6 @@ With none, the same commands run in-process and ``--verbose`` says so.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import signal
-import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -20,46 +16,14 @@ from rusty_genius import InferenceEvent
 from rusty_genius.protocol import ModelStatus, from_dict
 from rusty_genius_testhub import TEST_MODELS
 
+from .conftest import json_rows
+
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import subprocess
 
 SMOLLM2 = TEST_MODELS["smollm2"]
 REF = f"{SMOLLM2.repo}:{SMOLLM2.quantization}"
 ALIAS = "smollm2-135m-instruct"
-
-
-@contextlib.contextmanager
-def serving(cli: Any, *args: str, **env: str) -> Iterator[str]:
-    """``genius serve --port 0`` in a subprocess until the block ends; yields its URL."""
-    with subprocess.Popen(
-        cli.command("serve", "--json", "--port", "0", *args),
-        env=cli.environment(**env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as server:
-        assert server.stdout is not None
-        assert server.stderr is not None
-        first = server.stdout.readline()  # the server says where it listens, or ends
-        try:
-            assert first, server.stderr.read()
-            serving_at = json.loads(first)
-            assert serving_at["type"] == "serving"
-            yield str(serving_at["url"])
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                raise
-    assert server.returncode == 0
-
-
-def json_rows(done: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def usage_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -72,7 +36,7 @@ def usage_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 
 def test_with_a_server_the_model_stays_loaded_between_commands(offline_cli) -> None:
-    with serving(offline_cli, "--backend", "pinky") as url:
+    with offline_cli.json_server("--backend", "pinky") as url:
         host = {"GENIUS_HOST": url}
         first = offline_cli("run", "--json", "--keep-alive", "600", ALIAS, "one two", **host)
         second = offline_cli("run", "--json", "--keep-alive", "600", ALIAS, "three", **host)
@@ -123,7 +87,7 @@ def test_without_a_server_the_same_commands_run_in_process(offline_cli) -> None:
 
 def test_json_has_one_shape_on_the_server_and_in_process(offline_cli) -> None:
     local = json_rows(offline_cli("run", "--json", "--backend", "pinky", ALIAS, "a b c"))
-    with serving(offline_cli, "--backend", "pinky") as url:
+    with offline_cli.json_server("--backend", "pinky") as url:
         remote = json_rows(offline_cli("run", "--json", ALIAS, "a b c", GENIUS_HOST=url))
     shape = [(r["type"], r.get("event", {}).get("type"), sorted(r)) for r in local]
     assert [(r["type"], r.get("event", {}).get("type"), sorted(r)) for r in remote] == shape
@@ -133,7 +97,7 @@ def test_json_has_one_shape_on_the_server_and_in_process(offline_cli) -> None:
 
 
 def test_the_server_lists_pulls_and_removes_models(cli) -> None:
-    with serving(cli, "--backend", "pinky") as url:
+    with cli.json_server("--backend", "pinky") as url:
         host = {"GENIUS_HOST": url}
         pulled = cli("pull", "--json", REF, **host)
         rows = json_rows(pulled)
@@ -168,7 +132,7 @@ def test_the_server_lists_pulls_and_removes_models(cli) -> None:
 
 
 def test_a_server_that_wants_a_key_gets_genius_api_key(offline_cli) -> None:
-    with serving(offline_cli, "--backend", "pinky", GENIUS_API_KEY="sesame") as url:
+    with offline_cli.json_server("--backend", "pinky", GENIUS_API_KEY="sesame") as url:
         refused = offline_cli("ps", GENIUS_HOST=url)
         assert refused.returncode == 2
         assert "wants an API key: set GENIUS_API_KEY" in refused.stderr
@@ -188,7 +152,7 @@ def test_a_malformed_genius_host_is_bad_input(offline_cli, host: str) -> None:
 @pytest.mark.usefixtures("llama_cpp_module")
 def test_smollm2_stays_loaded_on_the_server_between_runs(cli) -> None:
     assert cli("pull", REF).returncode == 0
-    with serving(cli, "--backend", "llama") as url:
+    with cli.json_server("--backend", "llama") as url:
         host = {"GENIUS_HOST": url}
         ask = ("run", "--json", "--temperature", "0", "--max-tokens", "8", REF)
         first = usage_of(cli(*ask, "What is the capital of France? Answer in one word.", **host))

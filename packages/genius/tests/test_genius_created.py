@@ -46,35 +46,35 @@ class Recording(PinkyEngine):
         await super()._load_model(name, path, options, spec)
 
 
-@pytest.fixture
-def recorded() -> tuple[list[EngineRequest], list[LoadOptions], Callable[[], Recording]]:
-    seen: list[EngineRequest] = []
-    loads: list[LoadOptions] = []
+class Recorded:
+    """What the :class:`Recording` engines saw and loaded, and a Genius (not yet entered)
+    whose engines they are."""
 
-    def factory() -> Recording:
+    def __init__(self, make_genius: Callable[..., Genius]) -> None:
+        self.seen: list[EngineRequest] = []
+        self.loads: list[LoadOptions] = []
+        self.genius = make_genius(engine_factory=self._engine)
+
+    def _engine(self) -> Recording:
         engine = Recording()
-        engine.seen, engine.loads = seen, loads
+        engine.seen, engine.loads = self.seen, self.loads
         return engine
 
-    return seen, loads, factory
+
+@pytest.fixture
+def recorded(make_genius: Callable[..., Genius]) -> Recorded:
+    return Recorded(make_genius)
 
 
 def _entry() -> ModelEntry:
-    parsed = parse_modelfile(MODELFILE)
-    return ModelEntry(
-        base=parsed.base,
-        system=parsed.system,
-        template=parsed.template,
-        parameters=parsed.parameters,
-        messages=parsed.messages,
-    )
+    return parse_modelfile(MODELFILE).entry()
 
 
 async def test_a_created_model_answers_under_its_system_messages_and_parameters(
-    make_genius: Callable[..., Genius], recorded: Any
+    recorded: Recorded,
 ) -> None:
-    seen, loads, factory = recorded
-    async with make_genius(engine_factory=factory) as genius:
+    seen, loads = recorded.seen, recorded.loads
+    async with recorded.genius as genius:
         await genius.create_model("banana", _entry())
         question = [{"role": "user", "content": "alpha beta gamma delta"}]
         created = await genius.chat("banana", question)
@@ -99,10 +99,10 @@ async def test_a_created_model_answers_under_its_system_messages_and_parameters(
 
 
 async def test_the_request_s_own_options_and_system_win(
-    make_genius: Callable[..., Genius], recorded: Any
+    recorded: Recorded,
 ) -> None:
-    seen, _, factory = recorded
-    async with make_genius(engine_factory=factory) as genius:
+    seen = recorded.seen
+    async with recorded.genius as genius:
         await genius.create_model("banana", _entry())
         own = [{"role": "system", "content": "Mine."}, {"role": "user", "content": "alpha gamma"}]
         answer = await genius.chat("banana", own, InferenceConfig(stop=("alpha",), max_tokens=64))
@@ -118,10 +118,10 @@ async def test_the_request_s_own_options_and_system_win(
 
 
 async def test_a_prompt_becomes_a_chat_unless_raw(
-    make_genius: Callable[..., Genius], recorded: Any
+    recorded: Recorded,
 ) -> None:
-    seen, _, factory = recorded
-    async with make_genius(engine_factory=factory) as genius:
+    seen = recorded.seen
+    async with recorded.genius as genius:
         await genius.create_model("brief", ModelEntry(base=BASE, system="Be brief."))
         await genius.complete("brief", "Hello")
         await genius.complete("brief", "Hello", InferenceConfig(raw=True))

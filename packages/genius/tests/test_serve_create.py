@@ -8,14 +8,13 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
-import gguf
 import httpx
-import numpy as np
 import ollama
 import pytest
 
 from rusty_genius._serve._models_ollama import ShowResponse
 from rusty_genius.server import create_app, open_server
+from rusty_genius_testhub.lora import tiny_lora
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -35,21 +34,6 @@ async def _served(make_genius: Callable[..., Genius]) -> AsyncIterator[str]:
 
 async def in_thread(work: Callable[[], Any]) -> Any:
     return await anyio.to_thread.run_sync(work)
-
-
-def tiny_lora(path: Path, *, general_type: str = "adapter") -> Path:
-    """A small LoRA adapter GGUF (llama architecture) that needs no base file to write."""
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_string("general.type", general_type)
-    writer.add_string("adapter.type", "lora")
-    writer.add_float32("adapter.lora.alpha", 4.0)
-    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((4, 64), dtype=np.float32))
-    writer.add_tensor("blk.0.attn_q.weight.lora_b", np.zeros((64, 4), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
 
 
 async def test_create_with_an_adapter_blob_then_chat_show_copy_delete(

@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import threading
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ from rusty_genius_core import ToolCallDelta
 from rusty_genius_cortex import EngineRequest
 from rusty_genius_testhub import TEST_MODELS, fake_gguf
 
-from .conftest import Gate, WeightlessEngine
+from .conftest import Gate, WeightlessEngine, strict_schema_format
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
@@ -170,9 +170,17 @@ def serve(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Any]:
 
 @pytest.fixture
 def gate() -> Iterator[Gate]:
-    made = Gate()
-    yield made
-    made.close()
+    with closing(Gate()) as made:
+        yield made
+
+
+@pytest.fixture
+def endless(
+    serve: Callable[..., Any], gate: Gate, open_tab: Callable[..., Tab]
+) -> Iterator[tuple[Served, Page]]:
+    """A server whose gated engine answers until stopped, and a page open on it."""
+    with serve(engine_factory=lambda: GatedEngine(gate, endless=True)) as served:
+        yield served, open_tab(served.url).page
 
 
 class FinishLog(logging.Handler):
@@ -340,48 +348,40 @@ def test_an_answer_streams_token_by_token_and_the_conversation_survives_a_reload
 
 
 def test_stop_cancels_the_request_in_the_brainstem(
-    serve: Callable[..., Any],
-    gate: Gate,
-    open_tab: Callable[..., Tab],
-    finish_log: FinishLog,
+    endless: tuple[Served, Page], gate: Gate, finish_log: FinishLog
 ) -> None:
-    with serve(engine_factory=lambda: GatedEngine(gate, endless=True)) as served:
-        page = open_tab(served.url).page
-        ask(page, "gated", "on and on")
-        served.portal.call(gate.grant, 2)
-        expect(last_answer(page).locator(".content")).to_have_text("on and")
-        expect(page.locator("#stop")).to_be_enabled()
-        page.click("#stop")
-        expect(last_answer(page).locator(".usage")).to_contain_text("stopped")
-        assert finish_log.wait_for("cancelled") == ["cancelled"]
-        assert served.app.statistics().disconnected == 1
-        assert served.app.statistics().served == 0
-        expect(page.locator("#send")).to_be_enabled()
-        expect(page.locator("#stop")).to_be_disabled()
+    served, page = endless
+    ask(page, "gated", "on and on")
+    served.portal.call(gate.grant, 2)
+    expect(last_answer(page).locator(".content")).to_have_text("on and")
+    expect(page.locator("#stop")).to_be_enabled()
+    page.click("#stop")
+    expect(last_answer(page).locator(".usage")).to_contain_text("stopped")
+    assert finish_log.wait_for("cancelled") == ["cancelled"]
+    assert served.app.statistics().disconnected == 1
+    assert served.app.statistics().served == 0
+    expect(page.locator("#send")).to_be_enabled()
+    expect(page.locator("#stop")).to_be_disabled()
 
 
 def test_escape_stops_and_keyboard_alone_drives_the_page(
-    serve: Callable[..., Any],
-    gate: Gate,
-    open_tab: Callable[..., Tab],
-    finish_log: FinishLog,
+    endless: tuple[Served, Page], gate: Gate, finish_log: FinishLog
 ) -> None:
-    with serve(engine_factory=lambda: GatedEngine(gate, endless=True)) as served:
-        page = open_tab(served.url).page
-        page.focus("#model")
-        page.keyboard.type("gated")
-        page.focus("#prompt")
-        page.keyboard.type("first line")
-        page.keyboard.press("Shift+Enter")
-        page.keyboard.type("second")
-        expect(page.locator("#prompt")).to_have_value("first line\nsecond")
-        page.keyboard.press("Enter")
-        served.portal.call(gate.grant, 1)
-        expect(last_answer(page).locator(".content")).to_have_text("first")
-        page.keyboard.press("Escape")
-        expect(last_answer(page).locator(".usage")).to_contain_text("stopped")
-        assert finish_log.wait_for("cancelled") == ["cancelled"]
-        expect(page.locator("#prompt")).to_be_focused()
+    served, page = endless
+    page.focus("#model")
+    page.keyboard.type("gated")
+    page.focus("#prompt")
+    page.keyboard.type("first line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second")
+    expect(page.locator("#prompt")).to_have_value("first line\nsecond")
+    page.keyboard.press("Enter")
+    served.portal.call(gate.grant, 1)
+    expect(last_answer(page).locator(".content")).to_have_text("first")
+    page.keyboard.press("Escape")
+    expect(last_answer(page).locator(".usage")).to_contain_text("stopped")
+    assert finish_log.wait_for("cancelled") == ["cancelled"]
+    expect(page.locator("#prompt")).to_be_focused()
 
 
 def test_conversations_keep_their_own_settings_and_can_be_renamed_and_deleted(
@@ -558,6 +558,15 @@ WEATHER_PARAMETERS = {
 }
 
 
+def shown_json(block: Any, schema: dict[str, Any]) -> tuple[str, Any]:
+    """The text a page element shows and its JSON value, which must be valid for ``schema``."""
+    shown = block.text_content()
+    assert shown is not None
+    value = json.loads(shown)
+    jsonschema.validate(value, schema)
+    return shown, value
+
+
 def completion_bodies(page: Page) -> list[Any]:
     """The bodies the page posts to ``/v1/chat/completions``, as it sends them."""
     bodies: list[Any] = []
@@ -593,16 +602,10 @@ def test_a_json_schema_answer_is_shown_as_a_json_block(
         answer = last_answer(page)
         expect(answer.locator(".usage")).to_contain_text("finish reason: stop")
         expect(answer.locator(".json-block .badge")).to_have_text("valid JSON")
-        shown = answer.locator(".json-block code").text_content()
-        assert shown is not None
-        value = json.loads(shown)
-        jsonschema.validate(value, schema)
+        shown, value = shown_json(answer.locator(".json-block code"), schema)
         assert set(schema["required"]) <= set(value), value
         assert shown == json.dumps(value, indent=2)  # pretty-printed, not the wire's text
-        assert bodies[0]["response_format"] == {
-            "type": "json_schema",
-            "json_schema": {"name": "response", "schema": schema, "strict": True},
-        }
+        assert bodies[0]["response_format"] == strict_schema_format("response", schema)
         assert "tools" not in bodies[0]
 
         page.select_option("#format-mode", "json")  # any JSON object: json_object
@@ -652,10 +655,7 @@ def test_a_tool_call_is_shown_as_a_card_with_its_arguments(
         expect(card).to_have_count(1)
         expect(card.locator(".tool-name")).to_have_text("get_weather")
         expect(card.locator(".badge")).to_have_text("valid JSON")
-        shown = card.locator(".tool-arguments").text_content()
-        assert shown is not None
-        arguments = json.loads(shown)
-        jsonschema.validate(arguments, WEATHER_PARAMETERS)
+        _, arguments = shown_json(card.locator(".tool-arguments"), WEATHER_PARAMETERS)
         assert {"city", "days"} <= set(arguments), arguments
         expect(card.locator(".tool-id")).to_contain_text("id call_")
         screenshot(page, "chat-tool-call-light.png")

@@ -369,6 +369,7 @@ def test_exports_are_complete_and_sorted() -> None:
         "exports",
         "gbnf",
         "lora",
+        "memory",
         "pytest_plugin",
         "requests",
     }  # public submodules, loaded on use

@@ -59,6 +59,8 @@ from ._manifest import filename_matches_quant as filename_matches_quant
 from ._manifest import merge_manifests as merge_manifests
 from ._mirror import Mirror as Mirror
 from ._parameters import OLLAMA_NAMES as OLLAMA_NAMES
+from ._parameters import PARAMETER_LIMITS as PARAMETER_LIMITS
+from ._parameters import SAMPLING_FIELDS as SAMPLING_FIELDS
 from ._parameters import Parameters as Parameters
 from ._protocol import Ack as Ack
 from ._protocol import BrainstemInput as BrainstemInput
@@ -97,6 +99,8 @@ __all__ = [
     "DEFAULT_REVISION",
     "GO_TEMPLATE_REFUSAL",
     "OLLAMA_NAMES",
+    "PARAMETER_LIMITS",
+    "SAMPLING_FIELDS",
     "Ack",
     "Adapter",
     "AdapterFile",

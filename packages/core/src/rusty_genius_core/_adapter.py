@@ -37,11 +37,11 @@ from ._record import Record
 from ._validators import Refusal, as_validator, non_empty_str, number, optional
 from ._validators import relative as _relative
 from ._validators import repo as _repo
+from ._validators import revision as _revision
+from ._validators import sha256 as _sha256
 
 __all__ = ["Adapter", "AdapterFile", "AdapterSet", "adapter_set_key"]
 
-_SHA256: Final = re.compile(r"^[0-9a-f]{64}$")
-_REVISION: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
 _NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -60,18 +60,6 @@ def _local_path(value: Any) -> Any:
         raise Refusal(f"{value!r} must not contain control characters")
     if not (PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute()):
         raise Refusal(f"{value!r} must be an absolute path")
-    return value
-
-
-def _sha256(value: Any) -> Any:
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
-        raise Refusal(f"must be 64 lowercase hex digits, got {value!r}")
-    return value
-
-
-def _revision(value: Any) -> Any:
-    if not isinstance(value, str) or not _REVISION.fullmatch(value) or ".." in value:
-        raise Refusal(f"{value!r} is not a valid revision (branch, tag or commit)")
     return value
 
 

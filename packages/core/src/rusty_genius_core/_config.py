@@ -28,7 +28,7 @@ from ._limits import (
     Limit,
 )
 from ._record import Record
-from ._validators import Refusal, as_tuple, as_validator, at_most, number_in, typed
+from ._validators import Refusal, as_tuple, as_validator, at_most, each_is, number_in, typed
 
 __all__ = ["InferenceConfig", "LoadOptions", "Sampling"]
 
@@ -66,9 +66,8 @@ class Sampling(Record):
 def _stop(value: Any) -> Any:
     if not isinstance(value, tuple):
         raise Refusal(f"must be a tuple, got {value!r}")
+    each_is(value, str, "str")
     for i, s in enumerate(value):
-        if not isinstance(s, str):
-            raise Refusal(f"must be str, got {s!r}", at=f"[{i}]")
         if not s:
             raise Refusal("must be a non-empty string", at=f"[{i}]")
     at_most(value, MAX_STOP_STRINGS, "strings")

@@ -31,6 +31,7 @@ from ._validators import (
     as_validator,
     check_repo_id,
     decoded,
+    each_is,
     enum_converter,
     non_empty_str,
     number_in,
@@ -39,6 +40,8 @@ from ._validators import (
 )
 from ._validators import relative as _relative
 from ._validators import repo as _repo
+from ._validators import revision as _revision
+from ._validators import sha256 as _sha256
 
 __all__ = [
     "DEFAULT_REVISION",
@@ -54,8 +57,6 @@ __all__ = [
 DEFAULT_REVISION: Final = "main"
 _QUANT = re.compile(r"^[A-Za-z0-9_]{1,32}$")
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
 
 
 class Purpose(enum.StrEnum):
@@ -84,18 +85,6 @@ def _upper_quant(value: Any) -> Any:
 def _any_case_quant(value: Any) -> Any:
     """What a manifest may write: any case, upper-cased here."""
     return _quant_name(value).upper()
-
-
-def _revision(value: Any) -> Any:
-    if not isinstance(value, str) or not _REVISION.fullmatch(value) or ".." in value:
-        raise Refusal(f"{value!r} is not a valid revision (branch, tag or commit)")
-    return value
-
-
-def _sha256(value: Any) -> Any:
-    if value is not None and (not isinstance(value, str) or not _SHA256.fullmatch(value)):
-        raise Refusal(f"must be 64 lowercase hex digits, got {value!r}")
-    return value
 
 
 def _gguf_file(value: Any) -> Any:
@@ -212,7 +201,9 @@ class ModelSpec(Record):
     revision: str = attrs.field(
         default=DEFAULT_REVISION, validator=as_validator(_revision, ManifestError)
     )
-    sha256: str | None = attrs.field(default=None, validator=as_validator(_sha256, ManifestError))
+    sha256: str | None = attrs.field(
+        default=None, validator=as_validator(optional(_sha256), ManifestError)
+    )
     size: int | None = attrs.field(
         default=None, validator=number_in(BYTE_SIZE, ManifestError, optional=True)
     )
@@ -260,9 +251,7 @@ def _base(value: Any) -> Any:
 def _messages(value: Any) -> Any:
     if not isinstance(value, tuple):
         raise Refusal(f"must be a list of chat messages, got {value!r}")
-    for i, message in enumerate(value):
-        if not isinstance(message, ChatMessage):
-            raise Refusal(f"must be a chat message, got {message!r}", at=f"[{i}]")
+    each_is(value, ChatMessage, "a chat message")
     return value
 
 

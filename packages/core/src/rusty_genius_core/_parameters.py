@@ -33,7 +33,7 @@ from ._validators import as_tuple, as_validator, number_in, optional
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["OLLAMA_NAMES", "Parameters"]
+__all__ = ["OLLAMA_NAMES", "PARAMETER_LIMITS", "SAMPLING_FIELDS", "Parameters"]
 
 OLLAMA_NAMES: Final = {
     "temperature": "temperature",
@@ -48,7 +48,20 @@ OLLAMA_NAMES: Final = {
 }
 """Ollama's parameter names (a Modelfile's, ``/api/create``'s) to :class:`Parameters`' fields."""
 
-_SAMPLING: Final = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty")
+PARAMETER_LIMITS: Final = {
+    "temperature": TEMPERATURE,
+    "top_p": TOP_P,
+    "top_k": TOP_K,
+    "min_p": MIN_P,
+    "repeat_penalty": REPEAT_PENALTY,
+    "seed": SEED,
+    "max_tokens": MAX_TOKENS,
+    "context_size": CONTEXT_SIZE,
+}
+"""The bound of each numeric field of :class:`Parameters` (the chat's ``/set parameter``
+checks its values against the same table)."""
+SAMPLING_FIELDS: Final = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty")
+"""The fields that belong to a request's :class:`~rusty_genius_core.Sampling`."""
 _INTEGERS: Final = frozenset({"top_k", "seed", "max_tokens", "context_size"})
 
 
@@ -64,25 +77,25 @@ def _ollama_value(name: str, value: Any) -> Any:
         raise ConfigError(f"parameter {name!r} must be {kind}, got {value!r}") from None
 
 
-def _opt(limit: Any) -> Any:
-    return number_in(limit, ConfigError, optional=True)
+def _opt(field: str) -> Any:
+    return number_in(PARAMETER_LIMITS[field], ConfigError, optional=True)
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class Parameters(Record):
     """Sampling and context defaults; ``None`` leaves a field to the request or the library."""
 
-    temperature: float | None = attrs.field(default=None, validator=_opt(TEMPERATURE))
-    top_p: float | None = attrs.field(default=None, validator=_opt(TOP_P))
-    top_k: int | None = attrs.field(default=None, validator=_opt(TOP_K))
-    min_p: float | None = attrs.field(default=None, validator=_opt(MIN_P))
-    repeat_penalty: float | None = attrs.field(default=None, validator=_opt(REPEAT_PENALTY))
-    seed: int | None = attrs.field(default=None, validator=_opt(SEED))
-    max_tokens: int | None = attrs.field(default=None, validator=_opt(MAX_TOKENS))
+    temperature: float | None = attrs.field(default=None, validator=_opt("temperature"))
+    top_p: float | None = attrs.field(default=None, validator=_opt("top_p"))
+    top_k: int | None = attrs.field(default=None, validator=_opt("top_k"))
+    min_p: float | None = attrs.field(default=None, validator=_opt("min_p"))
+    repeat_penalty: float | None = attrs.field(default=None, validator=_opt("repeat_penalty"))
+    seed: int | None = attrs.field(default=None, validator=_opt("seed"))
+    max_tokens: int | None = attrs.field(default=None, validator=_opt("max_tokens"))
     stop: tuple[str, ...] | None = attrs.field(
         default=None, converter=as_tuple, validator=as_validator(optional(_stop), ConfigError)
     )
-    context_size: int | None = attrs.field(default=None, validator=_opt(CONTEXT_SIZE))
+    context_size: int | None = attrs.field(default=None, validator=_opt("context_size"))
 
     @classmethod
     def from_ollama(cls, values: Mapping[str, Any]) -> Parameters:
@@ -144,7 +157,7 @@ class Parameters(Record):
             changes["max_tokens"] = mine["max_tokens"]
         drawn = {
             name: mine[name]
-            for name in _SAMPLING
+            for name in SAMPLING_FIELDS
             if name in mine and getattr(config.sampling, name) == getattr(sampling, name)
         }
         if drawn:

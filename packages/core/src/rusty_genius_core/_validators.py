@@ -30,6 +30,8 @@ CHECK: Final = "rusty_genius.check"
 """The attrs metadata key under which a field keeps its :data:`Check`."""
 
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+_SHA256: Final = re.compile(r"[0-9a-f]{64}")
+_REVISION: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _JSON_NAMES: Final = {
     bool: "a boolean",
@@ -150,12 +152,18 @@ def non_empty(*, optional: bool = False) -> Check:
 
 
 def matches(pattern: re.Pattern[str], what: str) -> Check:
+    """A check that the value is a ``str`` that ``pattern`` matches whole: "must be WHAT"."""
+
     def check(value: Any) -> Any:
         if not isinstance(value, str) or not pattern.fullmatch(value):
             raise Refusal(f"must be {what}, got {value!r}")
         return value
 
     return check
+
+
+sha256: Final = matches(_SHA256, "64 lowercase hex digits")
+"""A file's sha256 as manifests, adapters and the registry pin it."""
 
 
 def optional(check: Check) -> Check:
@@ -206,6 +214,13 @@ def repo(value: Any) -> Any:
     for part in parts:
         if part in ("", ".", "..") or ".." in part or not _SAFE_SEGMENT.fullmatch(part):
             raise Refusal(f"{value!r} has an invalid segment {part!r}")
+    return value
+
+
+def revision(value: Any) -> Any:
+    """A hub revision (a branch, tag or commit) for a model or an adapter; no ``..``."""
+    if not isinstance(value, str) or not _REVISION.fullmatch(value) or ".." in value:
+        raise Refusal(f"{value!r} is not a valid revision (branch, tag or commit)")
     return value
 
 

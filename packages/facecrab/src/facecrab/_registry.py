@@ -10,15 +10,12 @@ never overwritten: it may hold the only record of what a user downloaded.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
 import anyio.to_thread
 import attrs
-import filelock
 import tomli_w
 
 from rusty_genius_core import ModelSpec, Purpose
@@ -34,7 +31,7 @@ from rusty_genius_core.conversion import (
 
 from ._errors import RegistryError
 from ._manifest import toml_error_location
-from ._paths import refuse_link
+from ._whole_file import replace_whole, update_locked
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -163,54 +160,37 @@ class Registry:
 
     def _write_sync(self, entries: list[RegistryEntry]) -> None:
         """Replace the file with ``entries``; a failing disk (full, read-only) names it."""
-        try:
-            self._replace_sync(entries)
-        except RegistryError:
-            raise
-        except OSError as exc:
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            raise RegistryError(
-                f"registry {self.path} cannot be written: {reason}; "
-                "it still holds what it held before"
-            ) from exc
-
-    def _replace_sync(self, entries: list[RegistryEntry]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         body = tomli_w.dumps(
             {
                 "version": REGISTRY_VERSION,
                 "models": [converter.unstructure(e) for e in sorted(entries, key=lambda e: e.key)],
             }
         )
-        fd, tmp = tempfile.mkstemp(prefix=".registry-", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(_HEADER + body)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
+        replace_whole(
+            self.path,
+            _HEADER + body,
+            prefix=".registry-",
+            what=f"registry {self.path}",
+            error=RegistryError,
+        )
 
     def update_sync(
         self, change: Callable[[list[RegistryEntry]], list[RegistryEntry] | None]
     ) -> None:
         """Read, apply ``change``, write (unless it returns ``None``), all under the lock."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        refuse_link(lock_path)
-        lock = filelock.FileLock(str(lock_path), timeout=self.lock_timeout)
-        try:
-            with lock:
-                changed = change(self.read_sync())
-                if changed is not None:
-                    self._write_sync(changed)
-        except filelock.Timeout as exc:
-            raise RegistryError(
-                f"registry {self.path} stayed locked for {self.lock_timeout:g}s ({lock.lock_file})"
-            ) from exc
+
+        def apply() -> None:
+            changed = change(self.read_sync())
+            if changed is not None:
+                self._write_sync(changed)
+
+        update_locked(
+            self.path,
+            apply,
+            timeout=self.lock_timeout,
+            what=f"registry {self.path}",
+            error=RegistryError,
+        )
 
     # -- async API ---------------------------------------------------------------------------
 
@@ -244,17 +224,3 @@ class Registry:
 
         await anyio.to_thread.run_sync(self.update_sync, change)
         return removed
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable; not every platform lets a directory be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

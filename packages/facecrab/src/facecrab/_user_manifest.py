@@ -8,21 +8,19 @@ parse is reported and never overwritten. Rewriting drops the file's comments.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-import filelock
 import tomli_w
 
 from rusty_genius_core import AssetError, UserManifest
 
 from ._manifest import parse_toml
 from ._paths import refuse_link
+from ._whole_file import replace_whole, update_locked
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
 __all__ = ["ManifestFile"]
 
@@ -51,38 +49,19 @@ class ManifestFile:
 
     def update_sync(self, change: Callable[[UserManifest], UserManifest | None]) -> None:
         """Read, apply ``change``, write (unless it returns ``None``), all under the lock."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        refuse_link(lock_path)
         refuse_link(self.path)
-        lock = filelock.FileLock(str(lock_path), timeout=self.lock_timeout)
-        try:
-            with lock:
-                changed = change(self.read_sync())
-                if changed is not None:
-                    self._write_sync(changed)
-        except filelock.Timeout as exc:
-            raise AssetError(
-                f"{self.path} stayed locked for {self.lock_timeout:g}s ({lock.lock_file})"
-            ) from exc
+
+        def apply() -> None:
+            changed = change(self.read_sync())
+            if changed is not None:
+                self._write_sync(changed)
+
+        update_locked(
+            self.path, apply, timeout=self.lock_timeout, what=str(self.path), error=AssetError
+        )
 
     def _write_sync(self, manifest: UserManifest) -> None:
         body = _HEADER + tomli_w.dumps(manifest.to_dict())
         # What is written must read back as what was meant, before it replaces anything.
         UserManifest.from_dict(parse_toml(body, str(self.path)), str(self.path))
-        fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(body)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            raise AssetError(
-                f"{self.path} cannot be written: {reason}; it still holds what it held before"
-            ) from exc
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_whole(self.path, body, prefix=".manifest-", what=str(self.path), error=AssetError)

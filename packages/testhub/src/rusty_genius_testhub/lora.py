@@ -20,7 +20,7 @@ import numpy as np
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["DEFAULT_TARGETS", "write_lora_gguf"]
+__all__ = ["DEFAULT_TARGETS", "tiny_lora", "write_lora_gguf"]
 
 DEFAULT_TARGETS: Final = ("attn_q", "attn_v", "ffn_up")
 """The weights of each block an adapter adapts unless told otherwise."""
@@ -76,3 +76,19 @@ def _string(reader: gguf.GGUFReader, key: str) -> str:
     if field is None:
         raise ValueError(f"{key} is missing from the base GGUF")
     return str(field.contents())
+
+
+def tiny_lora(dest: Path, *, general_type: str = "adapter") -> Path:
+    """A small LoRA adapter GGUF (llama architecture, one zero-filled rank-4 pair) that
+    needs no base file to write; ``general_type="model"`` makes the file a refusal names."""
+    writer = gguf.GGUFWriter(str(dest), "llama")
+    writer.add_string("general.type", general_type)
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", 4.0)
+    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((4, 64), dtype=np.float32))
+    writer.add_tensor("blk.0.attn_q.weight.lora_b", np.zeros((64, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return dest

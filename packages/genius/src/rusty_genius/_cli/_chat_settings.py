@@ -1,7 +1,8 @@
 """The chat's ``/set parameter NAME VALUE``: Ollama's parameter names over ``InferenceConfig``.
 
-Each value is checked against the same bound as the command line's flag
-(:mod:`rusty_genius_core.limits`), and a wrong name gets a "did you mean".
+Names and bounds come from core's table for a Modelfile's ``PARAMETER`` lines
+(:data:`~rusty_genius_core.OLLAMA_NAMES`, :data:`~rusty_genius_core.PARAMETER_LIMITS`), and
+a wrong name gets a "did you mean".
 """
 
 from __future__ import annotations
@@ -11,18 +12,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from rusty_genius_core import ConfigError
-from rusty_genius_core.limits import (
-    CONTEXT_SIZE,
-    MAX_STOP_STRINGS,
-    MAX_TOKENS,
-    MIN_P,
-    REPEAT_PENALTY,
-    SEED,
-    TEMPERATURE,
-    TOP_K,
-    TOP_P,
-)
+from rusty_genius_core import OLLAMA_NAMES, PARAMETER_LIMITS, SAMPLING_FIELDS, ConfigError
+from rusty_genius_core.limits import MAX_STOP_STRINGS
 
 from ._suggest import did_you_mean
 
@@ -35,16 +26,14 @@ if TYPE_CHECKING:
 __all__ = ["PARAMETERS", "describe_parameters", "set_parameter"]
 
 _SAMPLING: Final = {
-    "temperature": TEMPERATURE,
-    "top_p": TOP_P,
-    "top_k": TOP_K,
-    "min_p": MIN_P,
-    "repeat_penalty": REPEAT_PENALTY,
+    name: PARAMETER_LIMITS[field]
+    for name, field in OLLAMA_NAMES.items()
+    if field in SAMPLING_FIELDS
 }
 _OTHER: Final = {
-    "seed": ("seed", SEED),
-    "num_predict": ("max_tokens", MAX_TOKENS),
-    "num_ctx": ("context_size", CONTEXT_SIZE),
+    name: (field, PARAMETER_LIMITS[field])
+    for name, field in OLLAMA_NAMES.items()
+    if field in PARAMETER_LIMITS and field not in SAMPLING_FIELDS
 }
 PARAMETERS: Final = (*_SAMPLING, *_OTHER, "stop")
 """The parameter names ``/set parameter`` takes, as Ollama names them."""

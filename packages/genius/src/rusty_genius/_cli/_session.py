@@ -39,6 +39,7 @@ if TYPE_CHECKING:
             self,
             model: str,
             messages: str | Sequence[ChatMessage],
+            /,
             *,
             config: InferenceConfig,
             keep_alive: float | None,
@@ -57,31 +58,17 @@ def authority(options: Options) -> AssetAuthority:
 
 
 class _Local:
-    """A ``Genius`` of this process's own, as a :class:`Session`."""
+    """A ``Genius`` of this process's own, as a :class:`Session`: its ``infer`` and ``ps``
+    already are a session's."""
 
     def __init__(self, genius: Genius) -> None:
         self.genius = genius
+        self.infer = genius.infer
+        self.ps = genius.ps
 
     @property
     def where(self) -> str:
         return f"{self.genius.backend}, in-process"
-
-    @contextlib.asynccontextmanager
-    async def infer(
-        self,
-        model: str,
-        messages: str | Sequence[ChatMessage],
-        *,
-        config: InferenceConfig,
-        keep_alive: float | None,
-    ) -> AsyncIterator[AsyncIterator[RequestEvent]]:
-        async with self.genius.infer(
-            model, messages, config=config, keep_alive=keep_alive
-        ) as stream:
-            yield stream
-
-    async def ps(self) -> tuple[ModelStatus, ...]:
-        return await self.genius.ps()
 
 
 @contextlib.asynccontextmanager
