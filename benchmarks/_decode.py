@@ -156,6 +156,24 @@ def default_threads() -> int:
     return max(1, cores // 2)
 
 
+async def interleaved_pair(
+    got: dict[str, list[Sample]],
+    genius: Any,
+    llm: Any,
+    model: BenchModel,
+    prompt: str,
+    max_tokens: int,
+    *,
+    ours_first: bool,
+) -> None:
+    """One sample of each side into ``got["ours"]``/``got["raw"]``, in the order given."""
+    for side in ("ours", "raw") if ours_first else ("raw", "ours"):
+        if side == "ours":
+            got["ours"].append(await _ours(genius, model, prompt, max_tokens))
+        else:
+            got["raw"].append(_raw(llm, model, prompt, max_tokens))
+
+
 @contextlib.asynccontextmanager
 async def loaded_genius(
     workspace: Workspace, model: BenchModel, threads: int
@@ -176,13 +194,15 @@ async def loaded_genius(
         yield genius
 
 
-def _raw_llama(path: Path, threads: int) -> Any:
-    """A ``Llama`` built as ``LlamaEngine`` builds its own (same context, batch, offload)."""
+def raw_llama(path: Path, threads: int, **extra: Any) -> Any:
+    """A ``Llama`` built as ``LlamaEngine`` builds its own (same context, batch, offload);
+    ``extra`` goes to ``Llama`` as well (e.g. ``lora_path``)."""
     import llama_cpp
 
     gpu_layers = -1 if llama_cpp.llama_supports_gpu_offload() else 0
     return llama_cpp.Llama(
         model_path=str(path),
+        **extra,
         n_ctx=N_CTX,
         n_batch=N_BATCH,
         n_gpu_layers=gpu_layers,
@@ -202,12 +222,9 @@ async def _rounds(
         _raw(llm, model, model.prompts[-1], 8)
         for i in range(rounds):
             prompt = model.prompts[i % len(model.prompts)]
-            if i % 2 == 0:
-                got["ours"].append(await _ours(genius, model, prompt, max_tokens))
-                got["raw"].append(_raw(llm, model, prompt, max_tokens))
-            else:
-                got["raw"].append(_raw(llm, model, prompt, max_tokens))
-                got["ours"].append(await _ours(genius, model, prompt, max_tokens))
+            await interleaved_pair(
+                got, genius, llm, model, prompt, max_tokens, ours_first=i % 2 == 0
+            )
             # Both contexts now hold this prompt: each repeat evaluates one token. A few
             # short pairs per round, their median kept, since one token is quickly disturbed.
             again: dict[str, list[Sample]] = {"ours": [], "raw": []}
@@ -296,7 +313,7 @@ def run_decode(workspace: Workspace, plan: Plan) -> list[Row]:
             for other in [k for k in llms if k != key]:
                 llms.pop(other).close()
             if key not in llms:
-                llms[key] = _raw_llama(workspace.model_paths[key], threads)
+                llms[key] = raw_llama(workspace.model_paths[key], threads)
             got = anyio.run(
                 _rounds, workspace, model, llms[key], rounds, max_tokens, threads, backend=backend
             )

@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
-from ._decode import N_BATCH, N_CTX, Sample, _ours, _raw, default_threads, loaded_genius
+from ._decode import (
+    Sample,
+    _ours,
+    _raw,
+    default_threads,
+    interleaved_pair,
+    loaded_genius,
+    raw_llama,
+)
 from ._report import higher_is_better, lower_is_better
 from ._setup import MODELS
 
@@ -59,17 +67,11 @@ def _adapters(workspace: Workspace) -> dict[str, Path]:
     return made
 
 
-def _resident() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
 async def _run(
     workspace: Workspace, adapter: Path, rounds: int, max_tokens: int, threads: int
 ) -> tuple[dict[str, list[Sample]], list[float], list[float]]:
+    from rusty_genius_testhub.memory import resident
+
     model = attrs.evolve(MODELS["smollm2"], alias="smollm2-router")
     tone = attrs.evolve(MODELS["smollm2"], alias="smollm2-tone")
     got: dict[str, list[Sample]] = {"ours": [], "raw": []}
@@ -77,39 +79,24 @@ async def _run(
     two: list[float] = []
     async with loaded_genius(workspace, model, threads) as genius:
         await _ours(genius, model, model.prompts[-1], 8)
-        one.append(_resident())
+        one.append(resident())
         await _ours(genius, tone, model.prompts[-1], 8)
-        two.append(_resident())
+        two.append(resident())
         llm = await anyio.to_thread.run_sync(_raw_llama, workspace, adapter, threads)
         try:
             _raw(llm, model, model.prompts[-1], 8)
             for i in range(rounds):
                 prompt = model.prompts[i % len(model.prompts)]
-                if i % 2 == 0:
-                    got["ours"].append(await _ours(genius, model, prompt, max_tokens))
-                    got["raw"].append(_raw(llm, model, prompt, max_tokens))
-                else:
-                    got["raw"].append(_raw(llm, model, prompt, max_tokens))
-                    got["ours"].append(await _ours(genius, model, prompt, max_tokens))
+                await interleaved_pair(
+                    got, genius, llm, model, prompt, max_tokens, ours_first=i % 2 == 0
+                )
         finally:
             llm.close()
     return got, one, two
 
 
 def _raw_llama(workspace: Workspace, adapter: Path, threads: int) -> Any:
-    import llama_cpp
-
-    gpu_layers = -1 if llama_cpp.llama_supports_gpu_offload() else 0
-    return llama_cpp.Llama(
-        model_path=str(workspace.model_paths["smollm2"]),
-        lora_path=str(adapter),
-        n_ctx=N_CTX,
-        n_batch=N_BATCH,
-        n_gpu_layers=gpu_layers,
-        n_threads=threads,
-        n_threads_batch=threads,
-        verbose=False,
-    )
+    return raw_llama(workspace.model_paths["smollm2"], threads, lora_path=str(adapter))
 
 
 def run_lora(workspace: Workspace, plan: Plan) -> list[Row]:
