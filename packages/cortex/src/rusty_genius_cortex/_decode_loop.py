@@ -296,7 +296,7 @@ class DecodeLoop:
         buffer = (ctypes.c_uint8 * size)()
         written = int(lib.llama_state_seq_get_data(ctx, buffer, size, slot))
         if written > 0:
-            self._prompts.put(tokens, key, bytes(buffer)[:written])
+            self._prompts.put(tokens, key, ctypes.string_at(buffer, written))  # one copy
 
     def _restore(self, slot: int, job: Job, keep: int) -> int:
         """Put the cached prompt sharing the longest prefix with ``job``'s on ``slot`` when
@@ -307,7 +307,8 @@ class DecodeLoop:
         entry = found[0]
         lib, model = self._lib, self._model
         lib.llama_memory_seq_rm(model.ctx.memory, slot, -1, -1)
-        state = (ctypes.c_uint8 * len(entry.state)).from_buffer_copy(entry.state)
+        # llama.cpp only reads the state: pass the kept bytes themselves, not a copy.
+        state = ctypes.cast(ctypes.c_char_p(entry.state), ctypes.POINTER(ctypes.c_uint8))
         if lib.llama_state_seq_set_data(model.ctx.ctx, state, len(entry.state), slot) == 0:
             log.warning("a cached prompt could not be restored on %r", model.name)
             lib.llama_memory_seq_rm(model.ctx.memory, slot, -1, -1)
