@@ -8,6 +8,8 @@ import pytest
 from rusty_genius_core import (
     background_tasks,
     exception_leaves,
+    loop_checkpoint,
+    loop_clock,
     running_on_trio,
     unwrap_exception_groups,
 )
@@ -109,3 +111,44 @@ async def test_running_on_trio_names_the_loop(anyio_backend: tuple[str, object])
 
 def test_outside_any_loop_is_not_trio() -> None:
     assert running_on_trio() is False
+
+
+async def test_the_loop_clock_is_the_one_anyio_reads() -> None:
+    clock = loop_clock()
+    before = anyio.current_time()
+    now = clock()
+    assert before <= now <= anyio.current_time()
+
+
+@pytest.mark.virtual_time
+async def test_the_loop_clock_follows_a_virtual_clock() -> None:
+    """Bound once, it still reads the loop's clock: two virtual hours pass in no real time."""
+    clock = loop_clock()
+    started = clock()
+    await anyio.sleep(7200)
+    assert clock() - started >= 7200
+
+
+async def test_the_loop_checkpoint_lets_other_tasks_run() -> None:
+    checkpoint = loop_checkpoint()
+    ran = anyio.Event()
+
+    async def other() -> None:
+        ran.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(other)
+        for _ in range(10):  # trio may run a batch in either order: a few turns at most
+            await checkpoint()
+            if ran.is_set():
+                break
+        assert ran.is_set()
+
+
+async def test_the_loop_checkpoint_is_a_cancellation_point() -> None:
+    checkpoint = loop_checkpoint()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await checkpoint()
+        pytest.fail("a cancelled scope's checkpoint returned")  # pragma: no cover
+    assert scope.cancelled_caught

@@ -43,7 +43,7 @@ from rusty_genius_cortex import (
 from rusty_genius_testhub.engines import collect
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Callable
     from pathlib import Path
 
 HELLO = [ChatMessage(role=Role.USER, content="hello")]
@@ -64,8 +64,8 @@ class Words(EngineBase[list[str]]):
         self.complete = complete
         self.log: list[str] = []
 
-    def _now(self) -> float:
-        return self.clock
+    def _clock(self) -> Callable[[], float]:
+        return lambda: self.clock
 
     async def _load_model(
         self, name: str, path: Path | None, options: LoadOptions, spec: ModelSpec | None

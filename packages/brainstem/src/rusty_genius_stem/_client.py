@@ -23,6 +23,7 @@ from rusty_genius_core import (
     ProtocolError,
     Shutdown,
     is_final,
+    loop_checkpoint,
 )
 
 from ._orchestrator import Orchestrator
@@ -51,6 +52,7 @@ class _Answers(ObjectReceiveStream[OutputBody]):
     """
 
     def __init__(self, size: int) -> None:
+        self._checkpoint = loop_checkpoint()  # made in the reader's loop, read once per body
         self._items: deque[OutputBody] = deque()
         self._size = max(1, size)
         self._low = self._size // 2
@@ -102,7 +104,7 @@ class _Answers(ObjectReceiveStream[OutputBody]):
         raise anyio.WouldBlock
 
     async def receive(self) -> OutputBody:
-        await anyio.lowlevel.checkpoint()
+        await self._checkpoint()
         while True:
             try:
                 return self.receive_nowait()

@@ -12,6 +12,8 @@ from ._adapter import AdapterSet as AdapterSet
 from ._adapter import adapter_set_key as adapter_set_key
 from ._concurrency import background_tasks as background_tasks
 from ._concurrency import exception_leaves as exception_leaves
+from ._concurrency import loop_checkpoint as loop_checkpoint
+from ._concurrency import loop_clock as loop_clock
 from ._concurrency import running_on_trio as running_on_trio
 from ._concurrency import unwrap_exception_groups as unwrap_exception_groups
 from ._config import InferenceConfig as InferenceConfig
@@ -177,6 +179,8 @@ __all__ = [
     "from_json",
     "is_final",
     "is_go_template",
+    "loop_checkpoint",
+    "loop_clock",
     "merge_manifests",
     "message_types",
     "running_on_trio",

@@ -7,10 +7,14 @@
 - :func:`unwrap_exception_groups`: around a task group of our own, re-raise a group whose
   leaves are all one exception as that exception, with its own cause and context.
 - :func:`running_on_trio`: for the few places that must reach past anyio to the loop.
+- :func:`loop_clock` and :func:`loop_checkpoint`: ``anyio.current_time`` and
+  ``anyio.lowlevel.checkpoint`` of the running loop, looked up once for a path that calls
+  them once per token (anyio asks sniffio which loop runs on every call).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
@@ -18,11 +22,18 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
     from anyio.abc import TaskGroup
 
-__all__ = ["background_tasks", "exception_leaves", "running_on_trio", "unwrap_exception_groups"]
+__all__ = [
+    "background_tasks",
+    "exception_leaves",
+    "loop_checkpoint",
+    "loop_clock",
+    "running_on_trio",
+    "unwrap_exception_groups",
+]
 
 
 def exception_leaves(exc: BaseException) -> list[BaseException]:
@@ -83,3 +94,23 @@ def running_on_trio() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def loop_clock() -> Callable[[], float]:
+    """The running loop's clock, the one ``anyio.current_time()`` reads (virtual under
+    trio's ``MockClock``), as a function bound once: call it inside the loop."""
+    if running_on_trio():
+        return sys.modules["trio"].current_time  # type: ignore[no-any-return]
+    return asyncio.get_running_loop().time
+
+
+def loop_checkpoint() -> Callable[[], Awaitable[None]]:
+    """The running loop's ``anyio.lowlevel.checkpoint`` (a cancellation and scheduling
+    point), as a function bound once: call it inside the loop."""
+    if running_on_trio():
+        return sys.modules["trio"].lowlevel.checkpoint  # type: ignore[no-any-return]
+    return _asyncio_checkpoint
+
+
+async def _asyncio_checkpoint() -> None:
+    await asyncio.sleep(0)  # what anyio's asyncio backend does for a checkpoint

@@ -306,6 +306,9 @@ class BrainstemOutput(Record):
     body: OutputBody
 
 
+_FINAL_BODIES = (Complete, ModelList, ModelLoaded, Embeddings, Ack, ErrorReport)
+
+
 def is_final(body: OutputBody) -> bool:
     """True for the one body that ends a request: nothing follows it for that id."""
-    return isinstance(body, Complete | ModelList | ModelLoaded | Embeddings | Ack | ErrorReport)
+    return isinstance(body, _FINAL_BODIES)  # a tuple: a union would be built on each call

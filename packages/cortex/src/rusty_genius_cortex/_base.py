@@ -32,7 +32,6 @@ import contextlib
 from abc import ABCMeta, abstractmethod
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
-import anyio
 import attrs
 
 from rusty_genius_core import (
@@ -54,6 +53,7 @@ from rusty_genius_core import (
     ToolChoice,
     ToolChoiceMode,
     UnsupportedError,
+    loop_clock,
 )
 from rusty_genius_core._record import Record
 from rusty_genius_core._tools import _check_tool_choice
@@ -64,7 +64,7 @@ from ._queue import RequestQueue
 from ._usage import UsageMeter
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Sequence
+    from collections.abc import AsyncGenerator, Callable, Sequence
     from contextlib import AbstractAsyncContextManager
     from pathlib import Path
 
@@ -208,9 +208,10 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
         self._check_load(name, path)
         async with self._exclusive():
             self._forget()
-            started = self._now()
+            now = self._clock()
+            started = now()
             await self._load_model(name, path, options, spec)
-            elapsed = max(0.0, self._now() - started)
+            elapsed = max(0.0, now() - started)
             if self._queue is not None:
                 self._queue.capacity = self._parallel
             self._loaded, self._unpaid_load, self._cold = name, elapsed, True
@@ -270,7 +271,8 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
             model = self._loaded
             if model is None:
                 raise EngineError(f"{type(self).__name__} has no model loaded; call load() first")
-            started = self._now()
+            now = self._clock()
+            started = now()
             raw = await self._embed(model, request)
             vectors = finish_vectors(raw.vectors, request.dimensions)
             load, self._cold = (self._unpaid_load if self._charges_load else 0.0), False
@@ -280,7 +282,7 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
                 vectors=vectors,
                 token_counts=raw.token_counts,
                 load_duration=load,
-                duration=max(0.0, self._now() - started),
+                duration=max(0.0, now() - started),
             )
 
     # -- hooks --------------------------------------------------------------------------------
@@ -288,9 +290,10 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
     def _check_load(self, name: str, path: Path | None) -> None:
         """Refuse a load before anything is unloaded (default: accept)."""
 
-    def _now(self) -> float:
-        """The clock of load durations and usage timings (default: the event loop's)."""
-        return anyio.current_time()
+    def _clock(self) -> Callable[[], float]:
+        """The clock of load durations and usage timings (default: the event loop's),
+        looked up once per load or request and then read once per token."""
+        return loop_clock()
 
     @abstractmethod
     async def _load_model(
@@ -364,7 +367,7 @@ class EngineBase(Generic[JobT], metaclass=ABCMeta):
             raise UnsupportedError(
                 f"the {self._backend} engine cannot constrain the answer to JSON"
             )
-        meter = UsageMeter(clock=self._now)  # from acceptance: waiting for the turn is TTFT
+        meter = UsageMeter(clock=self._clock())  # from acceptance: waiting for the turn is TTFT
         final: Complete | None = None
         async with self._turn():
             model = self._loaded

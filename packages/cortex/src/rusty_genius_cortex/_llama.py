@@ -82,7 +82,7 @@ from ._relay import ThreadRelay
 from ._think import prompt_opens_thinking
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Callable
     from types import ModuleType
 
     from ._embedding import EmbedRequest, RawEmbeddings
@@ -170,8 +170,8 @@ class LlamaEngine(EngineBase[Job]):
 
     # -- EngineBase hooks ----------------------------------------------------------------------
 
-    def _now(self) -> float:
-        return time.perf_counter()
+    def _clock(self) -> Callable[[], float]:
+        return time.perf_counter
 
     def _check_load(self, name: str, path: Path | None) -> None:
         if path is None:
