@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
@@ -101,6 +100,8 @@ def loop_clock() -> Callable[[], float]:
     trio's ``MockClock``), as a function bound once: call it inside the loop."""
     if running_on_trio():
         return sys.modules["trio"].current_time  # type: ignore[no-any-return]
+    import asyncio  # imported by the running loop: no import-time cost here
+
     return asyncio.get_running_loop().time
 
 
@@ -109,8 +110,9 @@ def loop_checkpoint() -> Callable[[], Awaitable[None]]:
     point), as a function bound once: call it inside the loop."""
     if running_on_trio():
         return sys.modules["trio"].lowlevel.checkpoint  # type: ignore[no-any-return]
-    return _asyncio_checkpoint
+    from asyncio import sleep
 
+    async def checkpoint() -> None:
+        await sleep(0)  # what anyio's asyncio backend does for a checkpoint
 
-async def _asyncio_checkpoint() -> None:
-    await asyncio.sleep(0)  # what anyio's asyncio backend does for a checkpoint
+    return checkpoint
