@@ -250,13 +250,15 @@ class _Cursor:
         while i < count:
             buf, pos = self._buf, self._pos
             end = min(len(buf), pos + _MAX_STRING_BYTES)
+            first = i
             try:
-                while i < count:
+                for i in range(first, count):  # noqa: B007  # i is read after the loop
                     after = pos + 8 + length_of(buf, pos)[0]
                     if after > end:
                         break
                     pos = after
-                    i += 1
+                else:
+                    i = count
             except struct.error:  # the length itself is cut by the buffer's end
                 pass
             self._pos = pos
