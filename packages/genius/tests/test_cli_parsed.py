@@ -272,3 +272,30 @@ def test_output_renders_a_table_and_json_lines() -> None:
         'NAME         SIZE\na-long-name  1 B\nb            22 MB\n{"type":"x","text":"é"}\n'
     )
     assert stderr.getvalue() == ""
+
+
+def test_the_genius_command_is_console_main() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="genius")
+    assert script.value == "rusty_genius._cli:console_main"
+
+
+def test_console_main_freezes_what_start_up_made_then_runs_main(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    frozen_when_main_ran: list[int] = []
+
+    def fake_main() -> int:
+        frozen_when_main_ran.append(gc.get_freeze_count())
+        return 7
+
+    monkeypatch.setattr(_main, "main", fake_main)
+    try:
+        assert _main.console_main() == 7
+    finally:
+        gc.unfreeze()  # this test process is not genius's: give its objects back
+    assert len(frozen_when_main_ran) == 1
+    assert frozen_when_main_ran[0] > 0

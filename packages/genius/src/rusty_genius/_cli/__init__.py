@@ -20,7 +20,16 @@ from ._exit import EXIT_FAILURE as EXIT_FAILURE
 from ._exit import EXIT_INTERRUPTED as EXIT_INTERRUPTED
 from ._exit import EXIT_OK as EXIT_OK
 from ._exit import EXIT_USAGE as EXIT_USAGE
+from ._main import console_main as console_main
 from ._main import main as main
 from ._parser import build_parser as build_parser
 
-__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "build_parser",
+    "console_main",
+    "main",
+]
