@@ -275,6 +275,9 @@ class DecodeLoop:
             if job.reuse:
                 keep = self._restore(placed.slot, job, keep)
             memory = model.ctx.memory
+            if keep and not self._window_holds(placed.slot, keep):
+                keep = 0
+                self._planner.restart(placed.slot)
             if not lib.llama_memory_seq_rm(memory, placed.slot, keep, -1):
                 lib.llama_memory_seq_rm(memory, placed.slot, -1, -1)
                 self._planner.restart(placed.slot)
@@ -286,6 +289,16 @@ class DecodeLoop:
         except Exception:
             log.exception("a request on %r could not start", model.name)
             self._end(request, FinishReason.ERROR)
+
+    def _window_holds(self, slot: int, keep: int) -> bool:
+        """Whether ``slot`` still has the cells that the token after its first ``keep`` looks
+        back on. A sliding-window model drops the cells that fall out of its window as it
+        decodes: a prefix that outgrew the window is evaluated again (llama-server's test)."""
+        n_swa = self._model.n_swa
+        if n_swa <= 0:
+            return True
+        pos_min = int(self._lib.llama_memory_seq_pos_min(self._model.ctx.memory, slot))
+        return 0 <= pos_min <= max(0, keep - n_swa)
 
     def _save(self, slot: int, tokens: tuple[int, ...], key: Hashable) -> None:
         """Copy the cells of ``slot`` (holding ``tokens``) into the prompt cache."""

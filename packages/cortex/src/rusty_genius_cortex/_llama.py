@@ -346,11 +346,9 @@ class LlamaEngine(EngineBase[Job]):
         tool_style = None if formatter is None else tool_style_of(formatter, str(template))
         seed = options.seed if options.seed is not None else random.randrange(_SEED_SPACE)
         native = model.model
-        can_reuse = not (
-            lib.llama_model_is_recurrent(native)
-            or lib.llama_model_is_hybrid(native)
-            or lib.llama_model_n_swa(native) > 0
-        )
+        # A recurrent state cannot be cut back to a prefix. A sliding window can, while the
+        # cells it looks back on are still there (the decode loop checks, as llama-server).
+        can_reuse = not (lib.llama_model_is_recurrent(native) or lib.llama_model_is_hybrid(native))
         return LoadedModel(
             name=name,
             path=path,
@@ -363,6 +361,7 @@ class LlamaEngine(EngineBase[Job]):
             n_slots=n_slots,
             n_batch=int(lib.llama_n_batch(ctx.ctx)),
             can_reuse=can_reuse,
+            n_swa=max(0, int(lib.llama_model_n_swa(native))),
             formatter=formatter,
             rng=random.Random(seed),
             tool_style=tool_style,

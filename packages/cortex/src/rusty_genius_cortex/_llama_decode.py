@@ -53,7 +53,8 @@ class LoadedModel(FieldsRepr):
     n_ctx: int
     n_slots: int
     n_batch: int
-    can_reuse: bool  # a cached prefix can be kept (not a recurrent, hybrid or SWA model)
+    can_reuse: bool  # a cached prefix can be kept (not a recurrent or hybrid model)
+    n_swa: int  # the sliding window (0: none); reuse needs the cells it looks back on
     formatter: Any | None  # llama_chat_format.Jinja2ChatFormatter, or None: no chat template
     rng: random.Random
     loop: DecodeLoop | None = None
