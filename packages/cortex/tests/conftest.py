@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
 
 from rusty_genius_core import LoadOptions
 from rusty_genius_cortex import LlamaEngine
+from rusty_genius_testhub.engines import events_of, text_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,6 +32,17 @@ def tokens_of(engine: LlamaEngine, text: str) -> list[int]:
     model = engine._model
     assert model is not None
     return list(model.model.tokenize(text.encode(), False, False))
+
+
+async def evaluated(engine: LlamaEngine, **request: Any) -> tuple[int, str]:
+    """The prompt tokens llama.cpp evaluated for ``engine.infer(**request)``, and its text:
+    how a test sees whether a cached prefix was reused."""
+    model = engine._model
+    assert model is not None
+    lib, ctx = model.lib, model.ctx.ctx
+    lib.llama_perf_context_reset(ctx)
+    text = text_of(await events_of(engine, **request))
+    return int(lib.llama_perf_context(ctx).n_p_eval), text
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from rusty_genius_cortex._relay import ThreadRelay
 from rusty_genius_cortex._slots import common_prefix
 from rusty_genius_testhub.engines import events_of, text_of
 
-from .conftest import loaded_llama, tokens_of
+from .conftest import evaluated, loaded_llama, tokens_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -218,18 +218,15 @@ def test_cache_prompt_reuses_a_returning_conversation(engine: LlamaEngine) -> No
     model = engine._model
     assert model is not None
     assert model.loop is not None
-    lib, ctx = model.lib, model.ctx.ctx
     prompt = "Explain, in some detail, why the sky is blue during the day."
 
-    async def evaluated(config: InferenceConfig) -> int:
-        lib.llama_perf_context_reset(ctx)
-        await answer(engine, prompt, config)
-        return int(lib.llama_perf_context(ctx).n_p_eval)
+    async def evaluated_with(config: InferenceConfig) -> int:
+        return (await evaluated(engine, messages=ask(prompt), config=config))[0]
 
     async def run() -> list[int]:
-        first = await evaluated(InferenceConfig.greedy(max_tokens=4, cache_prompt=False))
-        reused = await evaluated(InferenceConfig.greedy(max_tokens=4))
-        fresh = await evaluated(InferenceConfig.greedy(max_tokens=4, cache_prompt=False))
+        first = await evaluated_with(InferenceConfig.greedy(max_tokens=4, cache_prompt=False))
+        reused = await evaluated_with(InferenceConfig.greedy(max_tokens=4))
+        fresh = await evaluated_with(InferenceConfig.greedy(max_tokens=4, cache_prompt=False))
         return [first, reused, fresh]
 
     first, reused, fresh = anyio.run(run)

@@ -4,15 +4,18 @@ slot's own reuse did; with ``cache_ram=0`` it is evaluated again."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
 
-from rusty_genius_core import ChatMessage, Content, InferenceConfig, LoadOptions
+from rusty_genius_core import ChatMessage, InferenceConfig, LoadOptions
 from rusty_genius_cortex import LlamaEngine
 
+from .conftest import evaluated
+
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
     from pathlib import Path
 
 pytestmark = pytest.mark.real
@@ -22,20 +25,13 @@ OTHER = "List three animals that live in the ocean, with one fact about each."
 OPTIONS = LoadOptions(context_size=1024, parallel=1, threads=1, threads_batch=1)
 
 
-async def evaluated(engine: LlamaEngine, prompt: str) -> tuple[int, str]:
-    """Prompt tokens llama.cpp evaluated for one greedy request, and its text."""
-    model = engine._model
-    assert model is not None
-    lib, ctx = model.lib, model.ctx.ctx
-    lib.llama_perf_context_reset(ctx)
-    config = InferenceConfig.greedy(max_tokens=12)
-    parts = []
-    async for event in engine.infer(
-        messages=[ChatMessage(role="user", content=prompt)], config=config
-    ):
-        if isinstance(event, Content):
-            parts.append(event.text)
-    return int(lib.llama_perf_context(ctx).n_p_eval), "".join(parts)
+def ask(engine: LlamaEngine, prompt: str) -> Coroutine[Any, Any, tuple[int, str]]:
+    """One greedy request: the prompt tokens it evaluated, and its text."""
+    return evaluated(
+        engine,
+        messages=[ChatMessage(role="user", content=prompt)],
+        config=InferenceConfig.greedy(max_tokens=12),
+    )
 
 
 @pytest.mark.parametrize("cache_ram", [1 << 26, 0])
@@ -46,10 +42,10 @@ def test_a_prompt_whose_slot_moved_on_comes_back_from_host_memory(
         engine = LlamaEngine(cache_ram=cache_ram)
         await engine.load("smollm2", test_models["smollm2"], OPTIONS)
         try:
-            first = await evaluated(engine, PROMPT)
-            reused = await evaluated(engine, PROMPT)  # the slot still holds it
-            await evaluated(engine, OTHER)  # one slot: it moves on
-            back = await evaluated(engine, PROMPT)
+            first = await ask(engine, PROMPT)
+            reused = await ask(engine, PROMPT)  # the slot still holds it
+            await ask(engine, OTHER)  # one slot: it moves on
+            back = await ask(engine, PROMPT)
             return [first, reused, back]
         finally:
             await engine.unload()

@@ -7,15 +7,18 @@ looks back on. Otherwise the prompt is evaluated again, and the answer is the sa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
 
-from rusty_genius_core import Content, InferenceConfig, LoadOptions
+from rusty_genius_core import InferenceConfig, LoadOptions
 from rusty_genius_cortex import LlamaEngine
 
+from .conftest import evaluated
+
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
     from pathlib import Path
 
 pytestmark = pytest.mark.real
@@ -25,17 +28,9 @@ SHORT = "The capital of France is"
 LONG = " ".join(f"item{i}" for i in range(400)) + " The capital of France is"  # > 1000 tokens
 
 
-async def evaluated(engine: LlamaEngine, prompt: str) -> tuple[int, str]:
-    """Prompt tokens llama.cpp evaluated for one greedy request, and its text."""
-    model = engine._model
-    assert model is not None
-    lib, ctx = model.lib, model.ctx.ctx
-    lib.llama_perf_context_reset(ctx)
-    parts = []
-    async for event in engine.infer(prompt=prompt, config=InferenceConfig.greedy(max_tokens=8)):
-        if isinstance(event, Content):
-            parts.append(event.text)
-    return int(lib.llama_perf_context(ctx).n_p_eval), "".join(parts)
+def ask(engine: LlamaEngine, prompt: str) -> Coroutine[Any, Any, tuple[int, str]]:
+    """One greedy request: the prompt tokens it evaluated, and its text."""
+    return evaluated(engine, prompt=prompt, config=InferenceConfig.greedy(max_tokens=8))
 
 
 def test_a_sliding_window_model_reuses_a_prompt_its_slot_still_holds(
@@ -48,10 +43,10 @@ def test_a_sliding_window_model_reuses_a_prompt_its_slot_still_holds(
             assert engine._model is not None
             assert engine._model.n_swa == 512
             return [
-                await evaluated(engine, SHORT),
-                await evaluated(engine, SHORT),
-                await evaluated(engine, LONG),
-                await evaluated(engine, LONG),  # longer than the window: all cells still there
+                await ask(engine, SHORT),
+                await ask(engine, SHORT),
+                await ask(engine, LONG),
+                await ask(engine, LONG),  # longer than the window: all cells still there
             ]
         finally:
             await engine.unload()
@@ -78,11 +73,11 @@ def test_a_prefix_whose_window_is_gone_is_evaluated_again(
             model = engine._model
             assert model is not None
             assert model.loop is not None
-            first = await evaluated(engine, LONG)
+            first = await ask(engine, LONG)
             # Between requests the decode loop is idle: cut the slot's first 1200 positions.
             assert model.lib.llama_memory_seq_rm(model.ctx.memory, 0, 0, 1200)
             holds = [model.loop._window_holds(0, keep) for keep in (1711, 1712, 1713)]
-            second = await evaluated(engine, LONG)
+            second = await ask(engine, LONG)
             return first, second, holds
         finally:
             await engine.unload()
